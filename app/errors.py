@@ -1,0 +1,47 @@
+"""SealFlow's domain exceptions. Raised by services; turned into HTTP answers in app/web/errors.py."""
+
+
+class DomainError(Exception):
+    """Base of every error SealFlow reports to a user; `message` is safe to show."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class PermissionDenied(DomainError):
+    status = 403
+
+
+class InvalidTransition(DomainError):
+    """The object is not in a state that allows this action (approving twice, for example)."""
+
+    status = 409
+
+
+class PolicyViolation(DomainError):
+    """The request breaks a rule of the seal registry (a suspended seal, for example)."""
+
+    status = 422
+
+
+class InvalidDocument(DomainError):
+    """An uploaded document SealFlow cannot accept."""
+
+    status = 422
+
+
+class InvalidInput(DomainError):
+    """A form or API value that is missing or wrong."""
+
+    status = 422
+
+
+class SigningFailed(DomainError):
+    status = 500

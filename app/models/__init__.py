@@ -1,0 +1,41 @@
+"""SQLAlchemy models, one module per aggregate. Importing this package registers every table."""
+
+from app.models.application import ApplicationStatus, SealApplication
+from app.models.audit import AuditEvent
+from app.models.document import Blob, Document, DocumentKind
+from app.models.job import Job, JobStatus
+from app.models.pki import CertificateAuthority
+from app.models.seal import Seal, SealKind, SealStatus
+from app.models.user import Department, Role, RoleName, User
+from app.models.workflow import (
+    HumanTask,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskState,
+)
+
+__all__ = [
+    "ApplicationStatus",
+    "AuditEvent",
+    "Blob",
+    "CertificateAuthority",
+    "Department",
+    "Document",
+    "DocumentKind",
+    "HumanTask",
+    "InstanceStatus",
+    "Job",
+    "JobStatus",
+    "ProcessDefinition",
+    "ProcessInstance",
+    "Role",
+    "RoleName",
+    "SealApplication",
+    "ApplicationStatus",
+    "Seal",
+    "SealKind",
+    "SealStatus",
+    "TaskState",
+    "User",
+]

@@ -1,0 +1,61 @@
+"""The seal application (用印申请): one request to use a seal on a document."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.errors import InvalidTransition
+from app.extensions import db
+from app.models.document import Document, DocumentKind
+from app.models.seal import Seal
+from app.models.timestamps import utcnow
+from app.models.user import User
+
+
+class ApplicationStatus(enum.StrEnum):
+    PENDING = "pending"
+    REJECTED = "rejected"
+    SEALING = "sealing"
+    SEALED = "sealed"
+    FAILED = "failed"
+
+
+_ALLOWED = {
+    ApplicationStatus.PENDING: {ApplicationStatus.REJECTED, ApplicationStatus.SEALING},
+    ApplicationStatus.SEALING: {ApplicationStatus.SEALED, ApplicationStatus.FAILED},
+    ApplicationStatus.FAILED: {ApplicationStatus.SEALING},
+}
+
+
+class SealApplication(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "seal_applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"))
+    document_type: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[ApplicationStatus] = mapped_column(
+        Enum(ApplicationStatus, native_enum=False, length=16), default=ApplicationStatus.PENDING
+    )
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    requester: Mapped[User] = relationship()
+    seal: Mapped[Seal] = relationship()
+    documents: Mapped[list[Document]] = relationship(order_by="Document.id")
+
+    def move_to(self, status: ApplicationStatus) -> None:
+        """Change status, refusing a transition the life cycle does not allow."""
+        if status not in _ALLOWED.get(self.status, set()):
+            raise InvalidTransition(f"application {self.id} is {self.status}, it cannot become {status}")
+        self.status = status
+
+    def document(self, kind: DocumentKind) -> Document | None:
+        """The document of that kind, if there is one."""
+        return next((d for d in self.documents if d.kind == kind), None)

@@ -1,0 +1,43 @@
+"""Documents: content stored once by SHA-256 in the database, versions never overwritten."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from app.extensions import db
+from app.models.timestamps import utcnow
+
+
+class Blob(db.Model):  # type: ignore[name-defined,misc]
+    """Immutable content, addressed by its SHA-256; every web process and worker can read it."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int]
+    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentKind(enum.StrEnum):
+    ORIGINAL = "original"
+    SEALED = "sealed"
+
+
+class Document(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "documents"
+    __table_args__ = (db.UniqueConstraint("application_id", "kind", name="uq_documents_application_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("seal_applications.id"), index=True)
+    kind: Mapped[DocumentKind] = mapped_column(Enum(DocumentKind, native_enum=False, length=16))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    page_count: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    blob: Mapped[Blob] = relationship()

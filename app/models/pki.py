@@ -1,0 +1,22 @@
+"""The organisation's root certificate authority (one row)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.timestamps import utcnow
+
+
+class CertificateAuthority(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "certificate_authorities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    # PKCS#8, encrypted with a key derived from KEY_SECRET; never stored in plain text.
+    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

