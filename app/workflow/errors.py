@@ -1,0 +1,39 @@
+"""Errors of the workflow package; SpiffWorkflow's own exceptions never leave it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.errors import DomainError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a diagram, located as precisely as known."""
+
+    message: str
+    element_id: str = ""
+    element_name: str = ""
+    file: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = ":".join(str(p) for p in (self.file, self.line) if p)
+        element = f"{self.element_id} ({self.element_name})" if self.element_name else self.element_id
+        return " ".join(p for p in (where, element and f"[{element}]", self.message) if p)
+
+
+class InvalidDefinition(DomainError):
+    """A diagram SealFlow refuses to deploy; `problems` lists every reason."""
+
+    status = 422
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class WorkflowFailed(DomainError):
+    """Running the process failed (an expression error, for example)."""
+
+    status = 500

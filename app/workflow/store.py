@@ -1,0 +1,44 @@
+"""Loading and saving process instances while holding a lock on their row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.errors import NotFound
+from app.extensions import db
+from app.models import ProcessDefinition, ProcessInstance
+from app.workflow.serializer import dump_state, load_state
+
+
+def lock_instance(instance_id: int) -> ProcessInstance:
+    """The instance row, locked until the transaction ends (SELECT ... FOR UPDATE on PostgreSQL).
+
+    populate_existing: what this transaction saw earlier may be stale once the lock is held.
+    """
+    query = (
+        select(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    instance = db.session.execute(query).scalar_one_or_none()
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return instance
+
+
+def spec_of(definition: ProcessDefinition) -> dict[str, Any]:
+    return definition.spec_json
+
+
+def load(instance: ProcessInstance) -> Any:
+    """The SpiffWorkflow workflow of a locked instance."""
+    return load_state(spec_of(instance.definition), instance.state)
+
+
+def save(instance: ProcessInstance, workflow: Any) -> None:
+    """Store the workflow's state on the instance row (flushed; the caller commits)."""
+    instance.state = dump_state(workflow)
+    db.session.flush()
