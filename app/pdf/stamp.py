@@ -72,13 +72,13 @@ def _page_index(pdf: pikepdf.Pdf, page: int) -> int:
     return index
 
 
-def placement_rect(pdf: pikepdf.Pdf, spec: StampSpec) -> Placement:
-    """The user-space square the seal occupies for this spec."""
+def placement_rect(pdf: pikepdf.Pdf, spec: StampSpec, height_mm: float | None = None) -> Placement:
+    """The user-space box the spec places: the seal's square, or a box of `height_mm` (a caption)."""
     index = _page_index(pdf, spec.page)
     to_user, width, height = _visible_to_user(pdf.pages[index])
     u, v = _origin(spec, width, height)
     size = spec.size_mm * MM
-    corners = [to_user(u, v), to_user(u + size, v + size)]
+    corners = [to_user(u, v), to_user(u + size, v + (height_mm * MM if height_mm else size))]
     xs, ys = [c[0] for c in corners], [c[1] for c in corners]
     return Placement(index, (min(xs), min(ys), max(xs), max(ys)))
 

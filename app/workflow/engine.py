@@ -48,7 +48,7 @@ class StepResult:
 
 def service_job_key(instance_id: int, task_guid: str) -> str:
     """The deterministic key of the job that runs one service task."""
-    return f"service:{instance_id}:{task_guid}"
+    return f"service-{instance_id}-{task_guid}"
 
 
 def deploy(data: bytes, source: str, operators: Collection[str], actor: Actor) -> tuple[ProcessDefinition, bool]:

