@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""SealFlow's two commands, runnable with nothing but Python 3.11+:
+
+    python3 manage.py serve   set everything up, then run the web server and a worker with demo data
+    python3 manage.py test    set everything up, then run the whole test suite (extra args go to pytest)
+
+Setting up means: a virtual environment in .venv with the pinned dependencies, the compiled
+translations, the database migrated; for `test` also the independent PDF verifiers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+# Debian packages the tests use: PDF verifiers (poppler, MuPDF), NSS tools for a trust store,
+# the CJK font for seal text, and Chromium for the browser tests.
+TEST_SYSTEM_PACKAGES = {
+    "pdfsig": "poppler-utils",
+    "mutool": "mupdf-tools",
+    "certutil": "libnss3-tools",
+    "chromium": "chromium",
+}
+FONT_PACKAGE = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "fonts-wqy-zenhei")
+
+
+def say(message: str) -> None:
+    print(f"[sealflow] {message}", flush=True)
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    subprocess.run([str(a) for a in args], cwd=ROOT, check=True, env=env)
+
+
+def ensure_venv(requirements: str) -> None:
+    """Create .venv and install the pinned requirements, skipped when nothing changed."""
+    if sys.version_info < (3, 11):
+        sys.exit("SealFlow needs Python 3.11 or newer")
+    if not (BIN / "python").exists():
+        say("creating the virtual environment in .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    req_files = [ROOT / "requirements.txt", ROOT / requirements]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in req_files)).hexdigest()
+    stamp = VENV / f".installed-{requirements}"
+    if not stamp.exists() or stamp.read_text() != digest:
+        say(f"installing {requirements}")
+        run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        run(BIN / "python", "-m", "pip", "install", "--quiet", "-r", ROOT / requirements)
+        stamp.write_text(digest)
+
+
+def ensure_system_packages(wanted: dict[str, str]) -> None:
+    """Install missing Debian packages (as root, with apt-get); otherwise say what is missing."""
+    missing = sorted({pkg for tool, pkg in wanted.items() if not shutil.which(tool) and not Path(tool).exists()})
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        say(f"please install these packages first: {' '.join(missing)}")
+        sys.exit(1)
+    say(f"installing {' '.join(missing)} with apt-get")
+    quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run("apt-get", "update", "-qq", env=quiet)
+    run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=quiet)
+
+
+def compile_translations() -> None:
+    run(BIN / "pybabel", "compile", "--use-fuzzy", "-q", "-d", ROOT / "app" / "translations")
+
+
+def flask(*args: str) -> None:
+    run(BIN / "flask", "--app", "wsgi", *args)
+
+
+def serve() -> None:
+    ensure_venv("requirements.txt")
+    ensure_system_packages({FONT_PACKAGE[0]: FONT_PACKAGE[1]})
+    compile_translations()
+    flask("db", "upgrade")
+    flask("seed-demo")
+    port = os.environ.get("SEALFLOW_PORT", "5000")
+    worker = subprocess.Popen([BIN / "flask", "--app", "wsgi", "worker"], cwd=ROOT)
+    web = subprocess.Popen(
+        [BIN / "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"],
+        cwd=ROOT,
+    )
+    time.sleep(1)
+    say(f"SealFlow is running at http://127.0.0.1:{port}/  (log in with a demo login above; Ctrl-C stops it)")
+    try:
+        while web.poll() is None and worker.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in (web, worker):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in (web, worker):
+            process.wait(timeout=30)
+
+
+def test(pytest_args: list[str]) -> int:
+    ensure_venv("requirements-dev.txt")
+    ensure_system_packages({**TEST_SYSTEM_PACKAGES, FONT_PACKAGE[0]: FONT_PACKAGE[1]})
+    compile_translations()
+    # Exit code 5 (no tests collected) is passed on, and so fails like any other error.
+    return subprocess.run([BIN / "python", "-m", "pytest", *pytest_args], cwd=ROOT).returncode
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "serve":
+        serve()
+    elif command == "test":
+        sys.exit(test(sys.argv[2:]))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Fixtures: an app per test on a clean database (SQLite, or PostgreSQL via DATABASE_URL) and real Redis."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from app import create_app
+from app.extensions import db
+from app.jobs.queue import redis_connection
+from app.jobs.worker import make_worker
+from app.models import Department, RoleName, Seal, SealKind, User
+from app.pdf import SealImageSpec
+from app.services import accounts, flows, keys, seals
+from app.services.audit import Actor
+from config import TestConfig
+
+# shared/ sits beside the checkout, in development and in CI.
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def _schema(instance_dir: Path) -> Iterator[None]:
+    app = create_app(TestConfig(instance_dir))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield
+    with app.app_context():
+        db.drop_all()
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(instance_dir: Path, _schema: None) -> Iterator[Flask]:
+    app = create_app(TestConfig(instance_dir))
+    with app.app_context():
+        _empty_tables()
+        redis_connection().flushdb()
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class Org:
+    """A small organisation: an employee, their department head, another approver, an auditor, seals."""
+
+    employee: User
+    head: User
+    other_approver: User
+    auditor: User
+    contract_seal: Seal
+    department: Department
+
+
+@pytest.fixture
+def org(app: Flask) -> Org:
+    actor = Actor.system("test")
+    keys.ensure_root_ca()
+    sales = accounts.get_or_create_department("Sales")
+    office = accounts.get_or_create_department("Office")
+    employee = accounts.save_user("emma", "Emma", PASSWORD, {RoleName.EMPLOYEE}, sales)
+    head = accounts.save_user("harry", "Harry", PASSWORD, {RoleName.EMPLOYEE, RoleName.APPROVER}, sales)
+    other = accounts.save_user("olga", "Olga", PASSWORD, {RoleName.APPROVER}, office)
+    auditor = accounts.save_user("alice", "Alice", PASSWORD, {RoleName.AUDITOR}, office)
+    sales.head = head
+    seal = seals.create_seal("Contract Seal", SealKind.CONTRACT, SealImageSpec("TEST ORG", "CONTRACT SEAL"), actor, sales)
+    flows.deploy_shipped(actor)
+    db.session.commit()
+    return Org(employee, head, other, auditor, seal, sales)
+
+
+def login(client: FlaskClient, username: str) -> None:
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.text
+
+
+def logout(client: FlaskClient) -> None:
+    client.post("/logout")
+
+
+def work_off_queue(app: Flask) -> None:
+    """Run every queued job with a real RQ worker in burst mode."""
+    make_worker(app).work(burst=True)
+
+
+def corpus_pdf(name: str) -> bytes:
+    return (CORPUS / "pdf" / name).read_bytes()
+
+
+def file_application(client: FlaskClient, seal_id: int, content: bytes, filename: str = "contract.pdf",
+                     reason: str = "Sign the supply contract") -> int:
+    """Submit the form; returns the new application's id."""
+    import io
+
+    response = client.post(
+        "/applications/new",
+        data={"seal_id": str(seal_id), "document_type": "contract", "reason": reason,
+              "document": (io.BytesIO(content), filename)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.text
+    match = re.search(r"/applications/(\d+)$", response.location)
+    assert match
+    return int(match.group(1))
+
+
+def ready_task_id(client: FlaskClient) -> int:
+    """The id of the first task in the logged-in user's inbox."""
+    found = re.findall(r"/tasks/(\d+)", client.get("/inbox").text)
+    assert found, "the inbox is empty"
+    return int(found[0])

@@ -1,0 +1,37 @@
+"""Independent verifiers: poppler's pdfsig and MuPDF's mutool. Both exit 0 for bad signatures, so read the text."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PdfsigReport:
+    valid: bool
+    trusted: bool
+    text: str
+
+
+def nss_db_with(ca_pem: str, directory: Path) -> Path:
+    """An NSS database trusting the given root."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "ca.pem").write_text(ca_pem)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"], check=True)
+    subprocess.run(["certutil", "-A", "-d", f"sql:{directory}", "-n", "sealflow-root", "-t", "CT,C,C",
+                    "-i", str(directory / "ca.pem")], check=True)
+    return directory
+
+
+def pdfsig(pdf: Path, nss_dir: Path | None = None) -> PdfsigReport:
+    args = ["pdfsig"] + (["-nssdir", f"sql:{nss_dir}"] if nss_dir else []) + [str(pdf)]
+    text = subprocess.run(args, capture_output=True, text=True).stdout
+    return PdfsigReport("Signature is Valid." in text, "Certificate is Trusted." in text, text)
+
+
+def mutool_unchanged(pdf: Path) -> tuple[bool, str]:
+    """Whether `mutool sign -v` says the document is unchanged since signing."""
+    result = subprocess.run(["mutool", "sign", "-v", str(pdf)], capture_output=True, text=True)
+    text = result.stdout + result.stderr
+    return "The document is unchanged since signing." in text, text
