@@ -64,8 +64,17 @@ def app(instance_dir: Path, _schema: None) -> Iterator[Flask]:
         db.session.remove()
 
 
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in production: no `g` or session shared with the test."""
+
+    def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = FreshContextClient
     return app.test_client()
 
 

@@ -53,13 +53,14 @@ def test_seal_lands_bottom_right_and_upright_on_rotated_pages(tmp_path: Path, pa
 def test_stamp_is_vector_and_keeps_the_page_text(tmp_path: Path):
     original = corpus_pdf("pdflatex-4-pages.pdf")
     out = stamp_seal(original, render_seal_pdf(SealImageSpec("TEST ORG")), StampSpec(page=-1))
-    with pikepdf.open(tmp_path.joinpath("x.pdf").write_bytes(out) and tmp_path / "x.pdf") as pdf:
+    with pikepdf.open(_write(tmp_path / "x.pdf", out)) as pdf:
         xobjects = pdf.pages[-1].Resources.XObject
         names = [n for n in xobjects.keys() if n.startswith("/SealFlow")]
         assert len(names) == 1 and xobjects[names[0]].Subtype == "/Form"
     texts = [subprocess.run(["pdftotext", "-f", "4", "-l", "4", str(p), "-"], capture_output=True, text=True).stdout
              for p in (tmp_path / "x.pdf", _write(tmp_path / "o.pdf", original))]
-    assert texts[0].strip() == texts[1].strip() != ""
+    stamped_lines, original_lines = (set(filter(None, t.splitlines())) for t in texts)
+    assert original_lines and original_lines <= stamped_lines
 
 
 def _write(path: Path, data: bytes) -> Path:

@@ -1,0 +1,58 @@
+import json
+
+import pytest
+from sqlalchemy import select
+
+from app.errors import InvalidTransition, PolicyViolation
+from app.extensions import db
+from app.models import HumanTask, Job, JobStatus, ProcessDefinition, TaskState
+from app.services import flows
+from app.services.audit import Actor
+from app.workflow import complete_task, start
+
+ACTOR = Actor.system("test")
+
+
+def test_deploy_is_idempotent_and_versions_by_content(app, org):
+    first = db.session.execute(select(ProcessDefinition)).scalars().all()
+    again = flows.deploy_shipped(ACTOR)
+    assert [created for _, created in again] == [False]
+    assert len(db.session.execute(select(ProcessDefinition)).scalars().all()) == len(first) == 1
+
+
+def test_start_opens_a_task_for_the_department_head_and_state_holds_no_spec(app, org):
+    step = start("seal_application", {"application_id": None, "requester_id": org.employee.id}, None, ACTOR)
+    db.session.commit()
+    [task] = step.new_tasks
+    assert task.assignee_id == org.head.id and task.state == TaskState.READY
+    assert "spec" not in step.instance.state and "subprocess_specs" not in step.instance.state
+    assert "department_head_approval" not in json.dumps(step.instance.state.get("spec", {}))
+
+
+def test_approval_queues_one_service_job_and_a_second_completion_is_refused(app, org):
+    step = start("seal_application", {"application_id": 1, "requester_id": org.employee.id}, None, ACTOR)
+    task_id = step.new_tasks[0].id
+    after = complete_task(task_id, ACTOR, {"decision": "approve"})
+    db.session.commit()
+    [job] = after.jobs
+    assert job.operation == "seal_document" and job.params == {"application_id": 1}
+    assert job.status == JobStatus.QUEUED
+    with pytest.raises(InvalidTransition):
+        complete_task(task_id, ACTOR, {"decision": "approve"})
+    db.session.rollback()
+    assert db.session.execute(select(Job)).scalars().all() == [job]
+
+
+def test_rejection_ends_the_process_without_a_job(app, org):
+    step = start("seal_application", {"application_id": 1, "requester_id": org.employee.id}, None, ACTOR)
+    after = complete_task(step.new_tasks[0].id, ACTOR, {"decision": "reject", "comment": "no"})
+    assert after.jobs == [] and after.instance.status.value == "completed"
+
+
+def test_a_requester_without_department_head_cannot_start(app, org):
+    org.department.head = None
+    db.session.commit()
+    with pytest.raises(PolicyViolation, match="has no head"):
+        start("seal_application", {"application_id": 1, "requester_id": org.employee.id}, None, ACTOR)
+    db.session.rollback()
+    assert db.session.execute(select(HumanTask)).first() is None
