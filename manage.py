@@ -74,7 +74,7 @@ def ensure_system_packages(wanted: dict[str, str]) -> None:
 
 
 def compile_translations() -> None:
-    run(BIN / "pybabel", "compile", "--use-fuzzy", "-q", "-d", ROOT / "app" / "translations")
+    run(BIN / "pybabel", "-q", "compile", "-d", ROOT / "app" / "translations")
 
 
 def flask(*args: str) -> None:
