@@ -1,0 +1,82 @@
+"""The journey's pages in a real browser: Playwright driving Debian's Chromium."""
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from tests.conftest import CORPUS, PASSWORD
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def live_url(app, org) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _login(page: Page, url: str, username: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+
+
+def test_file_approve_and_download_in_the_browser(app, live_url: str, browser: Browser, tmp_path: Path):
+    page = browser.new_page(locale="en-US")
+    _login(page, live_url, "emma")
+    page.click("text=New application")
+    page.select_option("#seal_id", label="Contract Seal")
+    page.set_input_files("#document", str(CORPUS / "pdf" / "pdflatex-4-pages.pdf"))
+    page.fill("#reason", "Supply contract with ACME")
+    page.click("#submit")
+    assert "submitted" in page.inner_text(".flash")
+    application_url = page.url
+    page.click("text=Log out")
+
+    _login(page, live_url, "harry")
+    page.click("text=Inbox")
+    page.click("text=Department head approval")
+    page.check("input[value=approve]")
+    page.click("#submit")
+    assert "Decision recorded." in page.inner_text(".flash")
+    page.click("text=Log out")
+
+    # A worker process of its own, as in production (same instance folder, database and Redis).
+    env = {**os.environ, "SEALFLOW_INSTANCE_PATH": app.instance_path}
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], env=env, check=True,
+                   cwd=Path(__file__).resolve().parents[2], capture_output=True)
+    _login(page, live_url, "emma")
+    page.goto(application_url)
+    assert "Sealed" in page.inner_text("h1")
+    with page.expect_download() as download:
+        page.click("#download-sealed")
+    saved = tmp_path / "sealed.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
+
+
+def test_language_switch_in_the_browser(live_url: str, browser: Browser):
+    page = browser.new_page(locale="en-US")
+    page.goto(f"{live_url}/login")
+    assert page.inner_text("h1") == "Log in"
+    page.click("#language-switch")
+    assert page.inner_text("h1") == "登录"
