@@ -38,7 +38,8 @@ def worker(burst: bool) -> None:
 
 
 @pdf_cli.command("export-ca")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: stdout).")
 def export_ca(output: Path | None) -> None:
     """Write the organisation's root CA certificate (PEM) for relying parties' trust stores."""
     pem = keys.root_certificate_pem()

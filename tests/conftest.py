@@ -101,7 +101,8 @@ def org(app: Flask) -> Org:
     other = accounts.save_user("olga", "Olga", PASSWORD, {RoleName.APPROVER}, office)
     auditor = accounts.save_user("alice", "Alice", PASSWORD, {RoleName.AUDITOR}, office)
     sales.head = head
-    seal = seals.create_seal("Contract Seal", SealKind.CONTRACT, SealImageSpec("TEST ORG", "CONTRACT SEAL"), actor, sales)
+    image = SealImageSpec("TEST ORG", "CONTRACT SEAL")
+    seal = seals.create_seal("Contract Seal", SealKind.CONTRACT, image, actor, sales)
     flows.deploy_shipped(actor)
     db.session.commit()
     return Org(employee, head, other, auditor, seal, sales)

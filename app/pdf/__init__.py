@@ -13,7 +13,7 @@ from app.pdf.errors import (
     SigningError,
 )
 from app.pdf.seal_image import SealImageSpec, render_seal_pdf, render_seal_svg
-from app.pdf.sign import SignSpec, SigningIdentity, make_signer, sign_pdf
+from app.pdf.sign import SigningIdentity, SignSpec, make_signer, sign_pdf
 from app.pdf.stamp import Placement, StampSpec, placement_rect, stamp_seal
 
 __all__ = [

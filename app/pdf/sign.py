@@ -73,7 +73,9 @@ def sign_pdf(data: bytes, signer: signers.Signer, spec: SignSpec) -> bytes:
             reason=spec.reason or None,
             location=spec.location or None,
         )
-        style = TextStampStyle(stamp_text="%(signer)s\n%(ts)s", border_width=0, timestamp_format="%Y-%m-%d %H:%M:%S UTC")
+        style = TextStampStyle(
+            stamp_text="%(signer)s\n%(ts)s", border_width=0, timestamp_format="%Y-%m-%d %H:%M:%S UTC"
+        )
         pdf_signer = signers.PdfSigner(meta, signer=signer, stamp_style=style)
         out = io.BytesIO()
         pdf_signer.sign_pdf(writer, output=out)

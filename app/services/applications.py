@@ -10,9 +10,9 @@ from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.jobs.queue import schedule
 from app.models import (
-    HumanTask,
     ApplicationStatus,
     DocumentKind,
+    HumanTask,
     InstanceStatus,
     Job,
     JobStatus,

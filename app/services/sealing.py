@@ -12,7 +12,7 @@ from flask import current_app
 
 from app.errors import InvalidDocument, NotFound, SigningFailed
 from app.models import DocumentKind
-from app.pdf import PdfError, SignSpec, SigningError, StampSpec, make_signer, placement_rect, sign_pdf, stamp_seal
+from app.pdf import PdfError, SigningError, SignSpec, StampSpec, make_signer, placement_rect, sign_pdf, stamp_seal
 from app.services import applications, documents, keys, seals
 from app.services.audit import Actor, record
 

@@ -19,7 +19,9 @@ bp = Blueprint("auth", __name__)
 
 def _safe_next(target: str | None) -> str:
     # Only local paths: never redirect a login to another site.
-    return target if target and target.startswith("/") and not target.startswith("//") else url_for("applications.index")
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("applications.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.sql import Select
 from SpiffWorkflow.exceptions import SpiffWorkflowException  # type: ignore[import-untyped]
 from SpiffWorkflow.util.task import TaskState as SpiffState  # type: ignore[import-untyped]
+from sqlalchemy import func, or_, select
+from sqlalchemy.sql import Select
 
 from app.errors import InvalidTransition, NotFound
 from app.extensions import db

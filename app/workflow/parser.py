@@ -110,7 +110,8 @@ def parse_definition(data: bytes, source: str, operators: Collection[str]) -> Pa
         subprocesses = parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
         raise InvalidDefinition([Problem(str(exc.args[0]) if exc.args else str(exc), getattr(exc, "id", "") or "",
-                                         getattr(exc, "name", "") or "", source, getattr(exc, "line_number", None))])
+                                         getattr(exc, "name", "") or "", source, getattr(exc, "line_number", None))]
+                                ) from exc
     except SpiffWorkflowException as exc:
         raise InvalidDefinition([Problem(str(exc), file=source)]) from exc
     return ParsedDefinition(

@@ -3,15 +3,23 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
-from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import serialization
 
 from app.pdf import (
-    AlreadySignedError, SealImageSpec, SignSpec, SigningIdentity, StampSpec, make_signer, placement_rect,
-    render_seal_pdf, sign_pdf, stamp_seal,
+    AlreadySignedError,
+    SealImageSpec,
+    SigningIdentity,
+    SignSpec,
+    StampSpec,
+    make_signer,
+    placement_rect,
+    render_seal_pdf,
+    sign_pdf,
+    stamp_seal,
 )
 from app.pdf.pki import create_root_ca, issue_seal_certificate
 from tests.conftest import corpus_pdf

@@ -68,7 +68,8 @@ def test_suspended_seal(app, client, org):
     from app.services import applications
     from app.services.audit import Actor
 
-    spec = applications.ApplicationSpec(org.contract_seal.id, "contract", "x.pdf", corpus_pdf("minimal-document.pdf"), "r")
+    pdf = corpus_pdf("minimal-document.pdf")
+    spec = applications.ApplicationSpec(org.contract_seal.id, "contract", "x.pdf", pdf, "r")
     with pytest.raises(Exception, match="suspended"):
         applications.submit(spec, org.employee, Actor.of(org.employee))
     db.session.rollback()
