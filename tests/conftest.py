@@ -143,6 +143,16 @@ def file_application(client: FlaskClient, seal_id: int, content: bytes, filename
     return int(match.group(1))
 
 
+def file_and_approve(client: FlaskClient, seal_id: int, content: bytes) -> int:
+    """emma files an application, harry (her department head) approves it; returns its id."""
+    login(client, "emma")
+    application_id = file_application(client, seal_id, content)
+    logout(client)
+    login(client, "harry")
+    client.post(f"/tasks/{ready_task_id(client)}", data={"decision": "approve"})
+    return application_id
+
+
 def ready_task_id(client: FlaskClient) -> int:
     """The id of the first task in the logged-in user's inbox."""
     found = re.findall(r"/tasks/(\d+)", client.get("/inbox").text)

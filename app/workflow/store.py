@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.errors import NotFound
 from app.extensions import db
-from app.models import ProcessDefinition, ProcessInstance
+from app.models import ProcessInstance
 from app.workflow.serializer import dump_state, load_state
 
 
@@ -29,13 +29,9 @@ def lock_instance(instance_id: int) -> ProcessInstance:
     return instance
 
 
-def spec_of(definition: ProcessDefinition) -> dict[str, Any]:
-    return definition.spec_json
-
-
 def load(instance: ProcessInstance) -> Any:
     """The SpiffWorkflow workflow of a locked instance."""
-    return load_state(spec_of(instance.definition), instance.state)
+    return load_state(instance.definition.spec_json, instance.state)
 
 
 def save(instance: ProcessInstance, workflow: Any) -> None:

@@ -2,15 +2,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ApplicationStatus, Job, JobStatus, SealApplication, SealStatus
-from tests.conftest import corpus_pdf, file_application, login, logout, ready_task_id, work_off_queue
+from tests.conftest import corpus_pdf, file_and_approve, work_off_queue
 
 
 def test_a_seal_suspended_after_approval_fails_the_job_with_the_reason(app, client, org):
-    login(client, "emma")
-    application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
-    logout(client)
-    login(client, "harry")
-    client.post(f"/tasks/{ready_task_id(client)}", data={"decision": "approve"})
+    application_id = file_and_approve(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
     org.contract_seal.status = SealStatus.SUSPENDED
     db.session.commit()
 

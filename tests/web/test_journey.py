@@ -14,7 +14,15 @@ from app.extensions import db
 from app.models import ApplicationStatus, AuditEvent, SealApplication
 from app.services.audit import verify_chain
 from app.services.keys import root_certificate_pem
-from tests.conftest import corpus_pdf, file_application, login, logout, ready_task_id, work_off_queue
+from tests.conftest import (
+    corpus_pdf,
+    file_and_approve,
+    file_application,
+    login,
+    logout,
+    ready_task_id,
+    work_off_queue,
+)
 from tests.pdf.verifiers import mutool_unchanged, nss_db_with, pdfsig
 
 
@@ -65,11 +73,7 @@ def test_employee_to_sealed_pdf(app, client, org, tmp_path: Path):
 
 
 def test_running_the_job_twice_seals_once(app, client, org):
-    login(client, "emma")
-    application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
-    logout(client)
-    login(client, "harry")
-    client.post(f"/tasks/{ready_task_id(client)}", data={"decision": "approve"})
+    application_id = file_and_approve(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
     from app.jobs.runner import run_job
     from app.models import Job
 
