@@ -88,23 +88,34 @@ def serve() -> None:
     flask("db", "upgrade")
     flask("seed-demo")
     port = os.environ.get("SEALFLOW_PORT", "5000")
+    processes = []
+    if not os.environ.get("REDIS_URL"):
+        # One process owns the embedded Redis and stops it after the web server and the worker are gone.
+        redis = subprocess.Popen([BIN / "flask", "--app", "wsgi", "embedded-redis"], cwd=ROOT,
+                                 stderr=subprocess.PIPE, text=True)
+        for line in redis.stderr:  # type: ignore[union-attr]
+            if "embedded Redis is up" in line:
+                break
+            sys.stderr.write(line)
+        processes.append(redis)
     worker = subprocess.Popen([BIN / "flask", "--app", "wsgi", "worker"], cwd=ROOT)
     web = subprocess.Popen(
         [BIN / "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"],
         cwd=ROOT,
     )
+    processes[:0] = [web, worker]
     time.sleep(1)
     say(f"SealFlow is running at http://127.0.0.1:{port}/  (log in with a demo login above; Ctrl-C stops it)")
     try:
-        while web.poll() is None and worker.poll() is None:
+        while all(process.poll() is None for process in processes):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for process in (web, worker):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the orderly stop short
+        for process in processes:  # web and worker first, the embedded Redis last
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in (web, worker):
             process.wait(timeout=30)
 
 

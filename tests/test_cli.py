@@ -1,3 +1,15 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -24,3 +36,25 @@ def test_export_ca(app, tmp_path):
 def test_flows_deploy_refuses_a_hostile_file(app):
     result = app.test_cli_runner().invoke(args=["flows", "deploy", str(DATA / "script_task.bpmn")])
     assert result.exit_code == 1 and "script tasks are not allowed" in result.output
+
+
+def test_embedded_redis_holds_the_server_until_sigterm_then_stops_it(tmp_path):
+    """`manage.py serve` relies on this: the embedded server outlives web and worker, and does not leak."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env["SEALFLOW_INSTANCE_PATH"] = str(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "embedded-redis"], cwd=root, env=env,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert "embedded Redis is up" in holder.stderr.readline()  # type: ignore[union-attr]
+        settings = json.loads((tmp_path / "redis.db.settings").read_text())
+        client = Redis(unix_socket_path=settings["unixsocket"], retry=Retry(NoBackoff(), 0))
+        client.set("kept", "1")
+        holder.send_signal(signal.SIGINT)  # Ctrl-C goes to the whole group; the holder waits for SIGTERM
+        assert holder.poll() is None and client.ping()
+        holder.send_signal(signal.SIGTERM)
+        assert holder.wait(timeout=30) == 0
+        with pytest.raises(RedisConnectionError):
+            client.ping()
+    finally:
+        holder.kill()

