@@ -3,6 +3,7 @@
 
     python3 manage.py serve   set everything up, then run the web server and a worker with demo data
     python3 manage.py test    set everything up, then run the whole test suite (extra args go to pytest)
+    python3 manage.py lint    ruff and mypy (CI runs it too)
 
 Setting up means: a virtual environment in .venv with the pinned dependencies, the compiled
 translations, the database migrated; for `test` also the independent PDF verifiers.
@@ -88,7 +89,7 @@ def serve() -> None:
     flask("db", "upgrade")
     flask("seed-demo")
     port = os.environ.get("SEALFLOW_PORT", "5000")
-    processes = []
+    processes: list[subprocess.Popen[str] | subprocess.Popen[bytes]] = []
     if not os.environ.get("REDIS_URL"):
         # One process owns the embedded Redis and stops it after the web server and the worker are gone.
         redis = subprocess.Popen([BIN / "flask", "--app", "wsgi", "embedded-redis"], cwd=ROOT,
@@ -127,12 +128,21 @@ def test(pytest_args: list[str]) -> int:
     return subprocess.run([BIN / "python", "-m", "pytest", *pytest_args], cwd=ROOT).returncode
 
 
+def lint() -> int:
+    ensure_venv("requirements-dev.txt")
+    ruff = subprocess.run([BIN / "ruff", "check", "."], cwd=ROOT).returncode
+    mypy = subprocess.run([BIN / "mypy"], cwd=ROOT).returncode  # files and settings: mypy.ini
+    return ruff or mypy
+
+
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "serve":
         serve()
     elif command == "test":
         sys.exit(test(sys.argv[2:]))
+    elif command == "lint":
+        sys.exit(lint())
     else:
         sys.exit(__doc__)
 

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and bound in create_app."""
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -23,6 +25,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# Models derive from `Model`: at run time Flask-SQLAlchemy's db.Model, to the type checker the typed Base
+# it is built from (mypy cannot see through db.Model).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

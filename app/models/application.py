@@ -9,7 +9,7 @@ from sqlalchemy import Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.errors import InvalidTransition
-from app.extensions import db
+from app.extensions import Model
 from app.models.document import Document, DocumentKind
 from app.models.seal import Seal
 from app.models.timestamps import utcnow
@@ -31,7 +31,7 @@ _ALLOWED = {
 }
 
 
-class SealApplication(db.Model):  # type: ignore[name-defined,misc]
+class SealApplication(Model):
     __tablename__ = "seal_applications"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model, db
 from app.models.timestamps import utcnow
 
 
-class Blob(db.Model):  # type: ignore[name-defined,misc]
+class Blob(Model):
     """Immutable content, addressed by its SHA-256; every web process and worker can read it."""
 
     __tablename__ = "blobs"
@@ -28,7 +28,7 @@ class DocumentKind(enum.StrEnum):
     SEALED = "sealed"
 
 
-class Document(db.Model):  # type: ignore[name-defined,misc]
+class Document(Model):
     __tablename__ = "documents"
     __table_args__ = (db.UniqueConstraint("application_id", "kind", name="uq_documents_application_kind"),)
 

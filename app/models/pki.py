@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.timestamps import utcnow
 
 
-class CertificateAuthority(db.Model):  # type: ignore[name-defined,misc]
+class CertificateAuthority(Model):
     __tablename__ = "certificate_authorities"
 
     id: Mapped[int] = mapped_column(primary_key=True)

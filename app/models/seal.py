@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.timestamps import utcnow
 from app.models.user import Department, User
 
@@ -27,7 +27,7 @@ class SealStatus(enum.StrEnum):
     REVOKED = "revoked"
 
 
-class Seal(db.Model):  # type: ignore[name-defined,misc]
+class Seal(Model):
     __tablename__ = "seals"
 
     id: Mapped[int] = mapped_column(primary_key=True)

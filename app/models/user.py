@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import Column, Enum, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model, db
 from app.models.timestamps import utcnow
 
 
@@ -29,14 +29,14 @@ user_roles = Table(
 )
 
 
-class Role(db.Model):  # type: ignore[name-defined,misc]
+class Role(Model):
     __tablename__ = "roles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[RoleName] = mapped_column(Enum(RoleName, native_enum=False, length=32), unique=True)
 
 
-class Department(db.Model):  # type: ignore[name-defined,misc]
+class Department(Model):
     __tablename__ = "departments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,7 +48,7 @@ class Department(db.Model):  # type: ignore[name-defined,misc]
     head: Mapped[User | None] = relationship(foreign_keys=[head_id], post_update=True)
 
 
-class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.timestamps import utcnow
 from app.models.user import RoleName, User
 
 
-class ProcessDefinition(db.Model):  # type: ignore[name-defined,misc]
+class ProcessDefinition(Model):
     """One deployed version of a BPMN process; its parsed spec is stored once, here."""
 
     __tablename__ = "process_definitions"
@@ -41,7 +41,7 @@ class InstanceStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class ProcessInstance(db.Model):  # type: ignore[name-defined,misc]
+class ProcessInstance(Model):
     __tablename__ = "process_instances"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,7 +64,7 @@ class TaskState(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class HumanTask(db.Model):  # type: ignore[name-defined,misc]
+class HumanTask(Model):
     """A ready user task, as an inbox row: for one assignee or anyone holding a candidate role."""
 
     __tablename__ = "human_tasks"

@@ -58,13 +58,18 @@ def make_signer(identity: SigningIdentity) -> signers.Signer:
     )
 
 
+def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    x1, y1, x2, y2 = box
+    return int(x1), int(y1), int(x2), int(y2)
+
+
 def sign_pdf(data: bytes, signer: signers.Signer, spec: SignSpec) -> bytes:
     """Add a visible PAdES signature (ETSI.CAdES.detached, SHA-256) in an incremental update."""
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
         fields.append_signature_field(
             writer,
-            fields.SigFieldSpec(spec.field_name, on_page=spec.page_index, box=tuple(int(v) for v in spec.box)),
+            fields.SigFieldSpec(spec.field_name, on_page=spec.page_index, box=_int_box(spec.box)),
         )
         meta = signers.PdfSignatureMetadata(
             field_name=spec.field_name,

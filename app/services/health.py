@@ -47,6 +47,5 @@ def _workers() -> dict[str, Any]:
 
 def check() -> dict[str, Any]:
     """Each dependency's state, and `ok` when all are up."""
-    report = {"database": _database(), "redis": _redis(), "worker": _workers()}
-    report["ok"] = all(part["ok"] for part in report.values())
-    return report
+    parts = {"database": _database(), "redis": _redis(), "worker": _workers()}
+    return {**parts, "ok": all(part["ok"] for part in parts.values())}

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.exceptions import SpiffWorkflowException  # type: ignore[import-untyped]
-from SpiffWorkflow.util.task import TaskState as SpiffState  # type: ignore[import-untyped]
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import func, or_, select
 from sqlalchemy.sql import Select
 
@@ -151,7 +151,7 @@ def fail_instance(instance_id: int, reason: str, actor: Actor) -> ProcessInstanc
     return instance
 
 
-def inbox_query(user: User) -> Select[tuple[HumanTask]]:
+def inbox_query(user: User) -> Select[HumanTask]:
     """Ready tasks for a user: assigned to them, or offered to a role they hold."""
     return (
         select(HumanTask)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag  # type: ignore[import-untyped]
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException  # type: ignore[import-untyped]
-from SpiffWorkflow.exceptions import SpiffWorkflowException  # type: ignore[import-untyped]
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # type: ignore[import-untyped]
-from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 
 from app.workflow.errors import InvalidDefinition, Problem
 from app.workflow.scripting import UnsafeExpression, check_expression
@@ -24,7 +24,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NS = {"bpmn": BPMN_NS}
 
 
-class SealFlowParser(SpiffBpmnParser):  # type: ignore[misc]
+class SealFlowParser(SpiffBpmnParser):
     """The spiff parser, with service tasks that wait for a background job."""
 
     OVERRIDE_PARSER_CLASSES = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine  # type: ignore[import-untyped]
-from SpiffWorkflow.bpmn.script_engine.python_environment import (  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
 
@@ -47,7 +47,7 @@ def check_expression(expression: str) -> ast.Expression:
     return tree
 
 
-class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates vetted expressions against task data only; refuses scripts."""
 
     def __init__(self) -> None:

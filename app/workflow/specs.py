@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from SpiffWorkflow.spiff.specs.defaults import ServiceTask  # type: ignore[import-untyped]
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 
 SERVICE_REQUEST = "sealflow_service_request"
 
 
-class AsyncServiceTask(ServiceTask):  # type: ignore[misc]
+class AsyncServiceTask(ServiceTask):
     """A service task that only records its request and waits: a background job does the work.
 
     Returning None leaves the task STARTED; the engine completes it when the job reports back.
