@@ -84,6 +84,7 @@ class DevelopmentConfig(Config):
 class TestConfig(Config):
     """Used by the test suite; the instance folder is a temporary directory per test session."""
 
+    __test__ = False  # not a pytest test class
     TESTING = True
     WTF_CSRF_ENABLED = False
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from wtforms.fields.choices import SelectChoice
 
 from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
@@ -28,7 +29,7 @@ def index() -> Any:
 @role_required(RoleName.EMPLOYEE)
 def new() -> Any:
     form = ApplicationForm()
-    form.seal_id.choices = [(s.id, s.name) for s in seals.list_seals() if s.is_usable]
+    form.seal_id.choices = [SelectChoice(str(s.id), s.name) for s in seals.list_seals() if s.is_usable]
     if not form.validate_on_submit():
         return render_template("applications/new.html", form=form), 422 if form.is_submitted() else 200
     upload = form.document.data

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import PasswordField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from app.services.applications import DOCUMENT_TYPES
@@ -24,7 +25,8 @@ class LoginForm(FlaskForm):
 
 class ApplicationForm(FlaskForm):
     seal_id = SelectField(_l("Seal"), coerce=int, validators=[DataRequired()])
-    document_type = SelectField(_l("Document type"), choices=[(t, DOCUMENT_TYPE_LABELS[t]) for t in DOCUMENT_TYPES])
+    document_type = SelectField(_l("Document type"), choices=[SelectChoice(t, DOCUMENT_TYPE_LABELS[t])
+                                                                      for t in DOCUMENT_TYPES])
     document = FileField(_l("PDF document"), validators=[FileRequired(_l("Choose a PDF file.")),
                                                          FileAllowed(["pdf"], _l("Only PDF files are accepted."))])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Say why the seal is needed.")),
@@ -33,7 +35,8 @@ class ApplicationForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
-    decision = RadioField(_l("Decision"), choices=[("approve", _l("Approve")), ("reject", _l("Reject"))],
+    decision = RadioField(_l("Decision"), choices=[SelectChoice("approve", _l("Approve")),
+                                                    SelectChoice("reject", _l("Reject"))],
                           validators=[DataRequired(_l("Choose approve or reject."))])
     comment = TextAreaField(_l("Comment"), validators=[Length(max=2000)])
     submit = SubmitField(_l("Submit decision"))
