@@ -23,3 +23,8 @@ class SealImageError(PdfError):
 
 class SigningError(PdfError):
     """Signing failed (bad key, certificate or passphrase)."""
+
+
+class TimeStampError(PdfError):
+    """A time-stamp could not be obtained or the time-stamp authority is misconfigured."""
+

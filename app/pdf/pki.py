@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,10 +20,12 @@ __all__ = [
     "CertifiedKey",
     "KeyAlgorithm",
     "PrivateKey",
+    "create_crl",
     "create_root_ca",
     "decrypt_key",
     "encrypt_key",
     "issue_seal_certificate",
+    "issue_tsa_certificate",
     "load_certificate",
 ]
 
@@ -87,19 +90,20 @@ def create_root_ca(organisation: str, algorithm: KeyAlgorithm = "rsa2048", years
     return CertifiedKey(key, cert)
 
 
-def issue_seal_certificate(
-    ca: CertifiedKey, seal_name: str, organisation: str, algorithm: KeyAlgorithm = "rsa2048", years: int = 5
-) -> CertifiedKey:
-    """Create a signing key for a seal and a certificate for it issued by the CA."""
-    key = _new_key(algorithm)
-    now = dt.datetime.now(dt.UTC)
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-            x509.NameAttribute(NameOID.COMMON_NAME, seal_name),
-        ]
+def _end_entity_usage(*, content_commitment: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True, content_commitment=content_commitment, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+        encipher_only=False, decipher_only=False,
     )
-    cert = (
+
+
+def _issue(
+    ca: CertifiedKey, subject: x509.Name, key: PrivateKey, years: int, crl_url: str | None
+) -> x509.CertificateBuilder:
+    """The parts every end-entity certificate of the CA shares; the caller adds its usages and signs."""
+    now = dt.datetime.now(dt.UTC)
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca.certificate.subject)
@@ -108,22 +112,96 @@ def issue_seal_certificate(
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(min(now + dt.timedelta(days=365 * years), ca.certificate.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(_key_id(key), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
         )
+    )
+    if crl_url is not None:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None, reasons=None, crl_issuer=None
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    return builder
+
+
+def _subject(organisation: str, common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def issue_seal_certificate(
+    ca: CertifiedKey,
+    seal_name: str,
+    organisation: str,
+    algorithm: KeyAlgorithm = "rsa2048",
+    years: int = 5,
+    *,
+    crl_url: str | None = None,
+) -> CertifiedKey:
+    """Create a signing key for a seal and a certificate for it issued by the CA.
+
+    :param crl_url: where the CA publishes its CRL; verifiers only consult a CRL for certificates that name one.
+    """
+    key = _new_key(algorithm)
+    cert = (
+        _issue(ca, _subject(organisation, seal_name), key, years, crl_url)
+        .add_extension(_end_entity_usage(content_commitment=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .sign(ca.key, hashes.SHA256())
     )
     return CertifiedKey(key, cert)
+
+
+def issue_tsa_certificate(
+    ca: CertifiedKey,
+    organisation: str,
+    algorithm: KeyAlgorithm = "rsa2048",
+    years: int = 5,
+    *,
+    crl_url: str | None = None,
+) -> CertifiedKey:
+    """Create the key and certificate of the organisation's time-stamp authority, issued by the CA.
+
+    RFC 3161 section 2.3: the certificate carries exactly one extended key usage, timeStamping, marked critical.
+    """
+    key = _new_key(algorithm)
+    cert = (
+        _issue(ca, _subject(organisation, f"{organisation} Time-Stamp Authority"), key, years, crl_url)
+        .add_extension(_end_entity_usage(content_commitment=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(ca.key, hashes.SHA256())
+    )
+    return CertifiedKey(key, cert)
+
+
+def create_crl(
+    ca: CertifiedKey, revoked: Sequence[tuple[int, dt.datetime]], next_update_days: int = 7
+) -> x509.CertificateRevocationList:
+    """A CRL signed by the CA listing the revoked certificates.
+
+    :param revoked: (certificate serial number, revocation time) pairs; naive times are taken as UTC.
+    :param next_update_days: how long verifiers may rely on this CRL.
+    """
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.certificate.subject)
+        .last_update(now - dt.timedelta(minutes=1))
+        .next_update(now + dt.timedelta(days=next_update_days))
+        # CRL numbers must grow; the issue time in milliseconds does without a stored counter.
+        .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
+    )
+    for serial, when in revoked:
+        moment = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(moment).build()
+        builder = builder.add_revoked_certificate(entry)
+    return builder.sign(ca.key, hashes.SHA256())
 
 
 def _wrapping_passphrase(secret: str) -> bytes:

@@ -1,8 +1,18 @@
+import datetime as dt
+
 import pytest
-from cryptography.x509.oid import NameOID
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.pdf import SigningError
-from app.pdf.pki import create_root_ca, decrypt_key, encrypt_key, issue_seal_certificate
+from app.pdf.pki import (
+    create_crl,
+    create_root_ca,
+    decrypt_key,
+    encrypt_key,
+    issue_seal_certificate,
+    issue_tsa_certificate,
+)
 
 
 def test_seal_certificate_is_issued_by_the_root():
@@ -20,3 +30,33 @@ def test_key_is_encrypted_at_rest_and_needs_the_secret():
     assert decrypt_key(wrapped, "s3cret").private_numbers() == ca.key.private_numbers()
     with pytest.raises(SigningError, match="does not match"):
         decrypt_key(wrapped, "other")
+
+
+def test_tsa_certificate_has_only_the_critical_time_stamping_usage():
+    ca = create_root_ca("Org", "ec-p256")
+    tsa = issue_tsa_certificate(ca, "Org", "ec-p256")
+    usage = tsa.certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert usage.critical and list(usage.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+    tsa.certificate.verify_directly_issued_by(ca.certificate)
+
+
+def test_seal_certificate_names_the_crl_only_when_asked():
+    ca = create_root_ca("Org", "ec-p256")
+    plain = issue_seal_certificate(ca, "Seal", "Org", "ec-p256")
+    with pytest.raises(x509.ExtensionNotFound):
+        plain.certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    listed = issue_seal_certificate(ca, "Seal", "Org", "ec-p256", crl_url="http://sealflow.example/ca.crl")
+    points = listed.certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert [name.value for name in points[0].full_name] == ["http://sealflow.example/ca.crl"]
+
+
+def test_crl_is_signed_by_the_ca_and_lists_the_revoked_serial():
+    ca = create_root_ca("Org")
+    seal = issue_seal_certificate(ca, "Seal", "Org")
+    when = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    crl = create_crl(ca, [(seal.certificate.serial_number, when)], next_update_days=3)
+    assert crl.is_signature_valid(ca.certificate.public_key())
+    assert crl.issuer == ca.certificate.subject
+    entry = crl.get_revoked_certificate_by_serial_number(seal.certificate.serial_number)
+    assert entry is not None and entry.revocation_date_utc == when
+    assert crl.next_update_utc is not None and crl.next_update_utc - crl.last_update_utc > dt.timedelta(days=2)
