@@ -31,6 +31,9 @@ TEST_SYSTEM_PACKAGES = {
     "mutool": "mupdf-tools",
     "certutil": "libnss3-tools",
     "chromium": "chromium",
+    "softhsm2-util": "softhsm2",  # a PKCS#11 token for the seal-key tests
+    "/usr/lib/softhsm/libsofthsm2.so": "softhsm2",
+    "zbarimg": "zbar-tools",
 }
 FONT_PACKAGE = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "fonts-wqy-zenhei")
 

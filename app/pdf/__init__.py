@@ -12,11 +12,31 @@ from app.pdf.errors import (
     SealImageError,
     SigningError,
 )
+from app.pdf.overlays import QrSpec, WatermarkSpec
 from app.pdf.seal_image import SealImageSpec, render_seal_pdf, render_seal_svg
 from app.pdf.sign import SigningIdentity, SignSpec, make_signer, sign_pdf
-from app.pdf.stamp import Placement, StampSpec, placement_rect, stamp_seal
+from app.pdf.stamp import (
+    EveryPageSpec,
+    KeywordSpec,
+    Placement,
+    RidingSpec,
+    StampPlan,
+    StampSpec,
+    locate,
+    placement_rect,
+    stamp,
+    stamp_seal,
+)
 
 __all__ = [
+    "stamp",
+    "locate",
+    "WatermarkSpec",
+    "QrSpec",
+    "StampPlan",
+    "RidingSpec",
+    "KeywordSpec",
+    "EveryPageSpec",
     "AlreadySignedError",
     "EncryptedPdfError",
     "InvalidPdfError",

@@ -1,29 +1,41 @@
-"""Stamping: a seal drawn onto a page as a vector Form XObject (pikepdf), before any signature."""
+"""Stamping: seals, riding seals, watermark and QR code drawn onto pages as vector Form XObjects (pikepdf).
+
+Everything is measured on the page as a reader sees it (after /Rotate, within the CropBox), and
+drawn upright there. Stamping happens before any signature: a signed PDF is refused.
+"""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pikepdf
 
 from app.pdf.document import count_signatures, open_pdf
 from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError
+from app.pdf.geometry import MM, Corner, Frame, frame_of, page_indexes, resolve_page
+from app.pdf.keyword import find_keyword
+from app.pdf.overlays import QrSpec, WatermarkSpec, qr_pdf, watermark_pdf
 
-__all__ = ["Placement", "StampSpec", "placement_rect", "stamp_seal"]
-
-MM = 72 / 25.4
-Corner = Literal["bottom-left", "bottom-right", "top-left", "top-right"]
-
+__all__ = [
+    "EveryPageSpec",
+    "KeywordSpec",
+    "Placement",
+    "RidingSpec",
+    "StampPlan",
+    "StampSpec",
+    "locate",
+    "placement_rect",
+    "stamp",
+    "stamp_seal",
+]
 
 @dataclass(frozen=True)
 class StampSpec:
-    """Where the seal goes: page (negative counts from the end), offset in mm from a corner, size in mm.
-
-    Positions are measured on the page as a reader sees it (after /Rotate and within the CropBox).
-    """
+    """A seal on one page: page number (1-based; negative counts from the end), offset in mm from a corner
+    to the seal's nearest edges, and the seal's width in mm (its height follows the image)."""
 
     page: int = -1
     x_mm: float = 25.0
@@ -33,91 +45,256 @@ class StampSpec:
 
 
 @dataclass(frozen=True)
+class KeywordSpec:
+    """A seal centred on a keyword in the page text, e.g. 甲方（盖章）: its first, last or every occurrence."""
+
+    keyword: str
+    size_mm: float = 40.0
+    occurrence: Literal["first", "last", "all"] = "last"
+    pages: str = "all"
+
+
+@dataclass(frozen=True)
+class EveryPageSpec:
+    """The same image on every selected page ("all", "odd", "1-3,5" …): page-by-page seals or signatures.
+    `image_pdf` replaces the plan's seal (e.g. a leader's signature image)."""
+
+    pages: str = "all"
+    x_mm: float = 20.0
+    y_mm: float = 20.0
+    size_mm: float = 30.0
+    corner: Corner = "bottom-right"
+    image_pdf: bytes = b""
+
+
+@dataclass(frozen=True)
+class RidingSpec:
+    """A riding seal (骑缝章): the seal cut into vertical slices, slice i on the outer edge of page i.
+
+    Long documents get one riding seal per group of at most `max_slices` pages, so slices stay legible.
+    `edge` "alternate" puts even pages' slices on the left edge, for documents printed on both sides.
+    """
+
+    size_mm: float = 40.0
+    y_mm: float | None = None
+    edge: Literal["right", "left", "alternate"] = "right"
+    max_slices: int = 10
+    pages: str = "all"
+
+
+@dataclass(frozen=True)
+class StampPlan:
+    """Everything to draw in one pass. Order on the page: watermark, then seals, riding slices, QR."""
+
+    seal_pdf: bytes = b""
+    seals: tuple[StampSpec | KeywordSpec, ...] = ()
+    every_page: EveryPageSpec | None = None
+    riding: RidingSpec | None = None
+    watermark: WatermarkSpec | None = None
+    qr: QrSpec | None = None
+
+
+@dataclass(frozen=True)
 class Placement:
-    """The seal's square on the page, in default user space (x1, y1, x2, y2), and the page index."""
+    """A box on a page, in default user space (x1, y1, x2, y2), and the page's 0-based index."""
 
     page_index: int
     rect: tuple[float, float, float, float]
 
 
-def _visible_to_user(page: pikepdf.Page) -> tuple[Callable[[float, float], tuple[float, float]], float, float]:
-    """Map from visible coordinates (origin bottom-left as displayed) to user space, plus visible size."""
-    llx, lly, urx, ury = (float(v) for v in page.cropbox)
-    width, height = urx - llx, ury - lly
-    rotate = int(page.obj.get("/Rotate", 0)) % 360
-    mappings: dict[int, Callable[[float, float], tuple[float, float]]] = {
-        0: lambda u, v: (llx + u, lly + v),
-        90: lambda u, v: (urx - v, lly + u),
-        180: lambda u, v: (urx - u, ury - v),
-        270: lambda u, v: (llx + v, ury - u),
-    }
-    if rotate not in mappings:
-        raise InvalidPdfError(f"the page has an invalid /Rotate value {rotate}")
-    visible = (height, width) if rotate in (90, 270) else (width, height)
-    return mappings[rotate], visible[0], visible[1]
+@dataclass
+class _Form:
+    """A Form XObject copied into the target document, with its own width and height in points."""
+
+    xobject: pikepdf.Object
+    width: float
+    height: float
 
 
-def _origin(spec: StampSpec, width: float, height: float) -> tuple[float, float]:
-    size, x, y = spec.size_mm * MM, spec.x_mm * MM, spec.y_mm * MM
-    left = x if spec.corner.endswith("left") else width - x - size
-    bottom = y if spec.corner.startswith("bottom") else height - y - size
+@dataclass
+class _Drawing:
+    """Forms to draw on each page, collected so that every page is rewritten once."""
+
+    items: dict[int, list[tuple[str, pikepdf.Object, tuple[float, ...]]]] = field(default_factory=dict)
+
+    def place(self, index: int, prefix: str, form: pikepdf.Object, matrix: tuple[float, ...]) -> None:
+        self.items.setdefault(index, []).append((prefix, form, matrix))
+
+
+def _import_form(pdf: pikepdf.Pdf, one_page_pdf: bytes, what: str) -> _Form:
+    try:
+        with pikepdf.open(io.BytesIO(one_page_pdf)) as source:
+            page = source.pages[0]
+            x1, y1, x2, y2 = (float(v) for v in page.mediabox)
+            return _Form(pdf.copy_foreign(page.as_form_xobject()), abs(x2 - x1), abs(y2 - y1))
+    except (pikepdf.PdfError, IndexError, ValueError) as exc:
+        raise SealImageError(f"the {what} is not a readable one-page PDF") from exc
+
+
+def _corner_origin(corner: Corner, x: float, y: float, w: float, h: float, frame: Frame) -> tuple[float, float]:
+    left = x if corner.endswith("left") else frame.width - x - w
+    bottom = y if corner.startswith("bottom") else frame.height - y - h
     return left, bottom
 
 
-def _page_index(pdf: pikepdf.Pdf, page: int) -> int:
-    count = len(pdf.pages)
-    index = page if page >= 0 else count + page
-    if not 0 <= index < count:
-        raise InvalidPdfError(f"page {page} does not exist; the document has {count} pages")
-    return index
+def _fitted(form: _Form, size_mm: float) -> tuple[float, float]:
+    width = size_mm * MM
+    return width, width * form.height / form.width
+
+
+def locate(data: bytes, pdf: pikepdf.Pdf, spec: StampSpec | KeywordSpec, aspect: float = 1.0) -> list[Placement]:
+    """Where a seal of the given height/width aspect goes: user-space boxes, one per page it lands on."""
+    width = spec.size_mm * MM
+    height = width * aspect
+    if isinstance(spec, StampSpec):
+        index = resolve_page(spec.page, len(pdf.pages))
+        frame = frame_of(pdf.pages[index])
+        u, v = _corner_origin(spec.corner, spec.x_mm * MM, spec.y_mm * MM, width, height, frame)
+        return [Placement(index, frame.user_rect(u, v, width, height))]
+    hits = find_keyword(data, spec.keyword, page_indexes(spec.pages, len(pdf.pages)))
+    if not hits:
+        raise InvalidPdfError(f"the keyword '{spec.keyword}' is not in the document's text, so the seal "
+                              "cannot be placed on it")
+    chosen = {"first": hits[:1], "last": hits[-1:], "all": hits}[spec.occurrence]
+    placements = []
+    for hit in chosen:
+        frame = frame_of(pdf.pages[hit.page_index])
+        x1, y1, x2, y2 = hit.box
+        cu, cv = frame.to_visible((x1 + x2) / 2, (y1 + y2) / 2)
+        placements.append(Placement(hit.page_index, frame.user_rect(cu - width / 2, cv - height / 2, width, height)))
+    return placements
 
 
 def placement_rect(pdf: pikepdf.Pdf, spec: StampSpec, height_mm: float | None = None) -> Placement:
-    """The user-space box the spec places: the seal's square, or a box of `height_mm` (a caption)."""
-    index = _page_index(pdf, spec.page)
-    to_user, width, height = _visible_to_user(pdf.pages[index])
-    u, v = _origin(spec, width, height)
-    size = spec.size_mm * MM
-    corners = [to_user(u, v), to_user(u + size, v + (height_mm * MM if height_mm else size))]
-    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
-    return Placement(index, (min(xs), min(ys), max(xs), max(ys)))
+    """The user-space box the spec places: the seal's square, or a box `height_mm` high (a caption)."""
+    aspect = height_mm / spec.size_mm if height_mm else 1.0
+    return locate(b"", pdf, spec, aspect)[0]
 
 
-def _seal_xobject(pdf: pikepdf.Pdf, seal_pdf: bytes) -> tuple[pikepdf.Object, float, float]:
-    try:
-        with pikepdf.open(io.BytesIO(seal_pdf)) as seal:
-            page = seal.pages[0]
-            x1, y1, x2, y2 = (float(v) for v in page.mediabox)
-            return pdf.copy_foreign(page.as_form_xobject()), x2 - x1, y2 - y1
-    except (pikepdf.PdfError, IndexError) as exc:
-        raise SealImageError("the seal image is not a readable one-page PDF") from exc
+def _place_seals(pdf: pikepdf.Pdf, data: bytes, plan: StampPlan, seal: _Form, drawing: _Drawing) -> None:
+    for spec in plan.seals:
+        for placement in locate(data, pdf, spec, seal.height / seal.width):
+            frame = frame_of(pdf.pages[placement.page_index])
+            width, height = _fitted(seal, spec.size_mm)
+            u, v = frame.to_visible(*_visible_corner(frame, placement.rect))
+            drawing.place(placement.page_index, "SealFlowSeal", seal.xobject,
+                          frame.matrix(u, v, width / seal.width, height / seal.height))
 
 
-def stamp_seal(data: bytes, seal_pdf: bytes, spec: StampSpec, max_pages: int = 2000) -> bytes:
-    """Draw the seal image onto one page; returns the new PDF bytes.
+def _visible_corner(frame: Frame, rect: tuple[float, float, float, float]) -> tuple[float, float]:
+    """The user-space corner of a box that a reader sees as its bottom-left."""
+    x1, y1, x2, y2 = rect
+    corners = [(x1, y1), (x1, y2), (x2, y1), (x2, y2)]
+    return min(corners, key=lambda c: frame.to_visible(*c))
+
+
+def _place_every_page(pdf: pikepdf.Pdf, spec: EveryPageSpec, image: _Form, drawing: _Drawing) -> None:
+    width, height = _fitted(image, spec.size_mm)
+    for index in page_indexes(spec.pages, len(pdf.pages)):
+        frame = frame_of(pdf.pages[index])
+        u, v = _corner_origin(spec.corner, spec.x_mm * MM, spec.y_mm * MM, width, height, frame)
+        drawing.place(index, "SealFlowPageSeal", image.xobject,
+                      frame.matrix(u, v, width / image.width, height / image.height))
+
+
+def riding_groups(count: int, max_slices: int) -> list[int]:
+    """Split `count` pages into as few groups of at most `max_slices` as possible, sizes as even as can be."""
+    if max_slices < 2:
+        raise InvalidPdfError("a riding seal needs at least 2 slices per group")
+    groups = math.ceil(count / max_slices)
+    base, extra = divmod(count, groups)
+    return [base + (1 if g < extra else 0) for g in range(groups)]
+
+
+def _slice_form(pdf: pikepdf.Pdf, seal: _Form, left: float, width: float) -> pikepdf.Object:
+    """A form showing only the vertical strip [left, left + width] of the seal, in the seal's units."""
+    content = f"q {left:.4f} 0 {width:.4f} {seal.height:.4f} re W n /S Do Q".encode()
+    return pdf.make_stream(content, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
+                           BBox=[left, 0, left + width, seal.height],
+                           Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(S=seal.xobject)))
+
+
+def _place_riding(pdf: pikepdf.Pdf, spec: RidingSpec, seal: _Form, drawing: _Drawing) -> None:
+    indexes = page_indexes(spec.pages, len(pdf.pages))
+    if len(indexes) < 2:
+        raise InvalidPdfError("a riding seal needs at least two pages")
+    width, height = _fitted(seal, spec.size_mm)
+    scale = width / seal.width
+    start = 0
+    for group in riding_groups(len(indexes), spec.max_slices):
+        strip = seal.width / group
+        for position, index in enumerate(indexes[start:start + group]):
+            frame = frame_of(pdf.pages[index])
+            on_left = spec.edge == "left" or (spec.edge == "alternate" and index % 2 == 1)
+            # The whole seal is positioned so that only slice `position` falls on the page, flush with the edge.
+            u = -position * strip * scale if on_left else frame.width - (position + 1) * strip * scale
+            v = spec.y_mm * MM if spec.y_mm is not None else (frame.height - height) / 2
+            form = _slice_form(pdf, seal, position * strip, strip)
+            drawing.place(index, "SealFlowRiding", form, frame.matrix(u, v, scale, scale))
+        start += group
+
+
+def _place_watermark(pdf: pikepdf.Pdf, spec: WatermarkSpec, drawing: _Drawing) -> None:
+    forms: dict[tuple[int, int], _Form] = {}  # one drawing per page size, shared by the pages of that size
+    for index in page_indexes(spec.pages, len(pdf.pages)):
+        frame = frame_of(pdf.pages[index])
+        key = (round(frame.width), round(frame.height))
+        if key not in forms:
+            forms[key] = _import_form(pdf, watermark_pdf(spec, frame.width, frame.height), "watermark")
+        form = forms[key]
+        drawing.place(index, "SealFlowWatermark", form.xobject,
+                      frame.matrix(0, 0, frame.width / form.width, frame.height / form.height))
+
+
+def _place_qr(pdf: pikepdf.Pdf, spec: QrSpec, drawing: _Drawing) -> None:
+    form = _import_form(pdf, qr_pdf(spec), "QR code")
+    index = resolve_page(spec.page, len(pdf.pages))
+    frame = frame_of(pdf.pages[index])
+    u, v = _corner_origin(spec.corner, spec.x_mm * MM, spec.y_mm * MM, form.width, form.height, frame)
+    drawing.place(index, "SealFlowQR", form.xobject, frame.matrix(u, v, 1, 1))
+
+
+def _apply(pdf: pikepdf.Pdf, drawing: _Drawing) -> None:
+    for index, items in drawing.items.items():
+        page = pdf.pages[index]
+        body = []
+        for prefix, form, matrix in items:
+            name = page.add_resource(form, pikepdf.Name.XObject, prefix=prefix)
+            body.append(f"q {' '.join(f'{n:.4f}' for n in matrix)} cm {name} Do Q")
+        # Wrap the original content in q … Q so that its graphics state cannot leak into ours.
+        page.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
+        page.contents_add(pikepdf.Stream(pdf, ("\nQ\n" + "\n".join(body) + "\n").encode()), prepend=False)
+
+
+def stamp(data: bytes, plan: StampPlan, max_pages: int = 2000) -> bytes:
+    """Draw everything the plan asks for; returns the new PDF. The input is never changed in place.
 
     Raises AlreadySignedError for a signed PDF: changing its pages would break the signatures.
     """
     with open_pdf(data, max_pages) as pdf:
         if count_signatures(pdf):
             raise AlreadySignedError("the PDF is already signed; stamping it would invalidate its signatures")
-        index = _page_index(pdf, spec.page)
-        page = pdf.pages[index]
-        xobject, seal_w, seal_h = _seal_xobject(pdf, seal_pdf)
-        to_user, width, height = _visible_to_user(page)
-        u, v = _origin(spec, width, height)
-        size = spec.size_mm * MM
-        # The matrix maps the seal's own square onto the visible square, so it stands upright
-        # whatever the page's /Rotate.
-        e, f = to_user(u, v)
-        ax, ay = to_user(u + 1, v)
-        cx, cy = to_user(u, v + 1)
-        sx, sy = size / seal_w, size / seal_h
-        matrix = ((ax - e) * sx, (ay - f) * sx, (cx - e) * sy, (cy - f) * sy, e, f)
-        name = page.add_resource(xobject, pikepdf.Name.XObject, prefix="SealFlow")
-        operands = " ".join(f"{n:.4f}" for n in matrix)
-        page.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
-        page.contents_add(pikepdf.Stream(pdf, f"\nQ\nq {operands} cm {name} Do Q\n".encode()), prepend=False)
+        drawing = _Drawing()
+        if plan.watermark:
+            _place_watermark(pdf, plan.watermark, drawing)
+        needs_seal = plan.seals or plan.riding or (plan.every_page and not plan.every_page.image_pdf)
+        seal = _import_form(pdf, plan.seal_pdf, "seal image") if needs_seal else None
+        if plan.seals and seal:
+            _place_seals(pdf, data, plan, seal, drawing)
+        if plan.every_page:
+            image = _import_form(pdf, plan.every_page.image_pdf, "page image") if plan.every_page.image_pdf else seal
+            assert image is not None
+            _place_every_page(pdf, plan.every_page, image, drawing)
+        if plan.riding and seal:
+            _place_riding(pdf, plan.riding, seal, drawing)
+        if plan.qr:
+            _place_qr(pdf, plan.qr, drawing)
+        _apply(pdf, drawing)
         out = io.BytesIO()
         pdf.save(out)
         return out.getvalue()
+
+
+def stamp_seal(data: bytes, seal_pdf: bytes, spec: StampSpec, max_pages: int = 2000) -> bytes:
+    """Draw the seal image at one position: `stamp` with a plan of one seal."""
+    return stamp(data, StampPlan(seal_pdf=seal_pdf, seals=(spec,)), max_pages)

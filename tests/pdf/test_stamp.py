@@ -1,3 +1,5 @@
+import io
+import re
 import subprocess
 from pathlib import Path
 
@@ -5,7 +7,21 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from app.pdf import InvalidPdfError, SealImageSpec, StampSpec, render_seal_pdf, stamp_seal
+from app.pdf import (
+    EveryPageSpec,
+    InvalidPdfError,
+    KeywordSpec,
+    QrSpec,
+    RidingSpec,
+    SealImageSpec,
+    StampPlan,
+    StampSpec,
+    WatermarkSpec,
+    render_seal_pdf,
+    stamp,
+    stamp_seal,
+)
+from app.pdf.stamp import riding_groups
 from tests.conftest import corpus_pdf
 
 DPI = 36
@@ -22,10 +38,11 @@ def _red_box(png: Path) -> tuple[int, int, int, int] | None:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def _render(pdf: bytes, page: int, tmp_path: Path) -> tuple[Path, tuple[int, int]]:
+def _render(pdf: bytes, page: int, tmp_path: Path, dpi: int = DPI) -> tuple[Path, tuple[int, int]]:
     source = tmp_path / "in.pdf"
     source.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-png", "-r", str(DPI), "-f", str(page), "-l", str(page), "-singlefile",
+    # -cropbox: render what a viewer shows, not the whole MediaBox.
+    subprocess.run(["pdftoppm", "-png", "-cropbox", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile",
                     str(source), str(tmp_path / "page")], check=True)
     png = tmp_path / "page.png"
     return png, Image.open(png).size
@@ -35,7 +52,7 @@ def _render(pdf: bytes, page: int, tmp_path: Path) -> tuple[Path, tuple[int, int
 def test_seal_lands_bottom_right_and_upright_on_rotated_pages(tmp_path: Path, page: int):
     """habibi-rotated.pdf has /Rotate 90, 180, 270 and 360: the seal must sit where the reader looks."""
     seal = render_seal_pdf(SealImageSpec("TEST ORG", "CONTRACT SEAL"))
-    out = stamp_seal(corpus_pdf("habibi-rotated.pdf"), seal, StampSpec(page=page - 1, x_mm=20, y_mm=30, size_mm=40))
+    out = stamp_seal(corpus_pdf("habibi-rotated.pdf"), seal, StampSpec(page=page, x_mm=20, y_mm=30, size_mm=40))
     png, (width, height) = _render(out, page, tmp_path)
     box = _red_box(png)
     assert box is not None
@@ -71,3 +88,212 @@ def _write(path: Path, data: bytes) -> Path:
 def test_page_out_of_range_is_a_clear_error():
     with pytest.raises(InvalidPdfError, match="page 9 does not exist; the document has 4 pages"):
         stamp_seal(corpus_pdf("pdflatex-4-pages.pdf"), render_seal_pdf(SealImageSpec("X")), StampSpec(page=9))
+
+
+# --- keyword placement ---------------------------------------------------------------------------
+
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+
+
+def _contract(keyword_at: tuple[float, float], pages: int = 2) -> bytes:
+    """A small contract whose last page carries 甲方（盖章）： at the given point (in pt, from bottom-left)."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen.canvas import Canvas
+
+    if "TestCJK" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("TestCJK", CJK_FONT, subfontIndex=0))
+    out = io.BytesIO()
+    canvas = Canvas(out)
+    for page in range(pages):
+        canvas.setFont("TestCJK", 12)
+        canvas.drawString(72, 760, f"合同 第{page + 1}页")
+        if page == pages - 1:
+            canvas.drawString(*keyword_at, "甲方（盖章）：")
+        canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def _centre(box: tuple[int, int, int, int]) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def test_seal_is_centred_on_the_keyword(tmp_path: Path):
+    x, y = 300.0, 200.0
+    out = stamp(_contract((x, y)), StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("TEST ORG")),
+                                             seals=(KeywordSpec("甲方（盖章）", size_mm=30),)))
+    png, (_, height) = _render(out, 2, tmp_path)
+    box = _red_box(png)
+    assert box is not None
+    # The keyword is 6 characters of 12 pt from x on baseline y: its centre is about (x + 36, y + 4).
+    cx, cy = _centre(box)
+    assert abs(cx - (x + 36) * DPI / 72) <= 2 * MM
+    assert abs(cy - (height - (y + 4) * DPI / 72)) <= 2 * MM
+    assert abs((box[2] - box[0]) - 30 * MM) <= 2 * MM
+
+
+def test_keyword_on_a_rotated_page_matches_poppler_word_box(tmp_path: Path):
+    """Page 1 of habibi-rotated.pdf is /Rotate 90; poppler's word boxes are in the page as displayed."""
+    out = stamp(corpus_pdf("habibi-rotated.pdf"), StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("X")),
+                                                            seals=(KeywordSpec("habibi", size_mm=10, pages="1"),)))
+    words = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(_write(tmp_path / "o.pdf", out)), "-"],
+                           capture_output=True, text=True, check=True).stdout
+    match = re.search(r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">[^<]*habibi', words)
+    assert match
+    x1, y1, x2, y2 = (float(v) * DPI / 72 for v in match.groups())
+    png, _ = _render(out, 1, tmp_path)
+    box = _red_box(png)
+    assert box is not None
+    cx, cy = _centre(box)
+    assert x1 - 2 * MM <= cx <= x2 + 2 * MM and y1 - 2 * MM <= cy <= y2 + 2 * MM
+
+
+def test_missing_keyword_is_a_clear_error_and_makes_no_output():
+    with pytest.raises(InvalidPdfError, match="the keyword '乙方（盖章）' is not in the document's text"):
+        stamp(_contract((300, 200)), StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("X")),
+                                               seals=(KeywordSpec("乙方（盖章）"),)))
+
+
+# --- page by page, mixed sizes, crop boxes -------------------------------------------------------
+
+def _mixed_pages() -> bytes:
+    """A4 portrait, A5 landscape, and a letter page whose CropBox is offset from its MediaBox."""
+    pdf = pikepdf.new()
+    for size in ((595, 842), (595, 420), (612, 792)):
+        pdf.add_blank_page(page_size=size)
+    pdf.pages[2].obj.CropBox = pikepdf.Array([50, 80, 562, 712])
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("page", [1, 2, 3])
+def test_every_page_seal_sits_at_the_same_visible_corner_on_mixed_pages(tmp_path: Path, page: int):
+    plan = StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("TEST ORG")),
+                     every_page=EveryPageSpec(x_mm=10, y_mm=15, size_mm=25, corner="top-left"))
+    png, _ = _render(stamp(_mixed_pages(), plan), page, tmp_path)
+    box = _red_box(png)
+    assert box is not None
+    assert abs(box[0] - 10 * MM) <= 2 * MM and abs(box[1] - 15 * MM) <= 2 * MM
+    assert abs((box[2] - box[0]) - 25 * MM) <= 2 * MM
+
+
+def test_every_page_honours_the_page_selection(tmp_path: Path):
+    plan = StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("TEST ORG")), every_page=EveryPageSpec(pages="2-3"))
+    out = stamp(corpus_pdf("pdflatex-4-pages.pdf"), plan)
+    sealed = [_red_box(_render(out, page, tmp_path)[0]) is not None for page in (1, 2, 3, 4)]
+    assert sealed == [False, True, True, False]
+
+
+@pytest.mark.parametrize("pages, message", [("5", "page 5 does not exist"), ("3-1", "runs backwards"),
+                                            ("x", "is not a page selection")])
+def test_bad_page_selection_is_a_clear_error(pages: str, message: str):
+    plan = StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("X")), every_page=EveryPageSpec(pages=pages))
+    with pytest.raises(InvalidPdfError, match=message):
+        stamp(corpus_pdf("pdflatex-4-pages.pdf"), plan)
+
+
+# --- riding seal ---------------------------------------------------------------------------------
+
+def _red_columns(png: Path) -> tuple[list[int], int]:
+    """Which pixel columns hold seal red, and the image width."""
+    image = Image.open(png).convert("RGB")
+    columns = [x for x in range(image.width)
+               if any((p := image.getpixel((x, y)))[0] > 150 and p[1] < 90 and p[2] < 90 for y in range(image.height))]
+    return columns, image.width
+
+
+def test_riding_seal_slices_sit_on_the_right_edge_and_rebuild_the_seal(tmp_path: Path):
+    seal = render_seal_pdf(SealImageSpec("TEST ORG", "CONTRACT SEAL"))
+    out = stamp(corpus_pdf("pdflatex-4-pages.pdf"), StampPlan(seal_pdf=seal, riding=RidingSpec(size_mm=40)))
+    strips = []
+    for page in (1, 2, 3, 4):
+        png, (width, height) = _render(out, page, tmp_path, dpi=100)
+        columns, _ = _red_columns(png)
+        # Each page holds a quarter of the seal (10 mm), flush with the right edge.
+        assert columns and max(columns) >= width - 2 and abs(len(columns) - 10 * 100 / 25.4) <= 5
+        strips.append(Image.open(png).convert("RGB").crop((min(columns), 0, width, height)))
+    rebuilt = Image.new("RGB", (sum(s.width for s in strips), strips[0].height), "white")
+    x = 0
+    for strip in strips:
+        rebuilt.paste(strip, (x, 0))
+        x += strip.width
+    whole_png, _ = _render(stamp_seal(corpus_pdf("pdflatex-4-pages.pdf"), seal, StampSpec(page=1, size_mm=40)), 1,
+                           tmp_path, dpi=100)
+    assert _red_overlap(_red_crop(rebuilt), _red_crop(Image.open(whole_png).convert("RGB"))) > 0.65  # wrong order < 0.3
+
+
+def _red_crop(image: Image.Image) -> Image.Image:
+    """The image cut to its red pixels, scaled to 100 x 100 so that two renderings compare."""
+    reds = [(x, y) for x in range(image.width) for y in range(image.height)
+            if (p := image.getpixel((x, y)))[0] > 150 and p[1] < 90 and p[2] < 90]
+    xs, ys = [r[0] for r in reds], [r[1] for r in reds]
+    return image.crop((min(xs), min(ys), max(xs) + 1, max(ys) + 1)).resize((100, 100))
+
+
+def _red_overlap(a: Image.Image, b: Image.Image) -> float:
+    """Intersection over union of the 5 x 5 cells holding red in two 100 x 100 images: coarse enough that a
+    pixel of rounding does not count, fine enough that slices in the wrong order do."""
+    def cells(image: Image.Image) -> set[tuple[int, int]]:
+        return {(x // 5, y // 5) for x in range(image.width) for y in range(image.height)
+                if (p := image.getpixel((x, y)))[0] > 150 and p[1] < 90 and p[2] < 90}
+    ca, cb = cells(a), cells(b)
+    return len(ca & cb) / max(len(ca | cb), 1)
+
+
+def test_long_document_gets_one_riding_seal_per_group(tmp_path: Path):
+    pdf = pikepdf.new()
+    for _ in range(25):
+        pdf.add_blank_page()
+    source = io.BytesIO()
+    pdf.save(source)
+    out = stamp(source.getvalue(), StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("X")),
+                                             riding=RidingSpec(size_mm=40, max_slices=10)))
+    assert riding_groups(25, 10) == [9, 8, 8]
+    widths = [len(_red_columns(_render(out, page, tmp_path)[0])[0]) for page in (1, 9, 10, 25)]
+    assert abs(widths[0] - 40 / 9 * MM) <= 1.5 * MM and abs(widths[2] - 40 / 8 * MM) <= 1.5 * MM
+
+
+def test_alternate_edges_put_even_pages_on_the_left(tmp_path: Path):
+    out = stamp(corpus_pdf("pdflatex-4-pages.pdf"),
+                StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("X")), riding=RidingSpec(edge="alternate")))
+    columns, width = _red_columns(_render(out, 2, tmp_path)[0])
+    assert min(columns) <= 1 and max(columns) < width / 2
+    columns, width = _red_columns(_render(out, 3, tmp_path)[0])
+    assert max(columns) >= width - 2
+
+
+def test_riding_seal_needs_two_pages():
+    with pytest.raises(InvalidPdfError, match="at least two pages"):
+        stamp(corpus_pdf("minimal-document.pdf"), StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("X")),
+                                                            riding=RidingSpec()))
+
+
+# --- watermark and QR code -----------------------------------------------------------------------
+
+def test_watermark_covers_every_page_and_keeps_the_text(tmp_path: Path):
+    original = corpus_pdf("pdflatex-4-pages.pdf")
+    out = stamp(original, StampPlan(watermark=WatermarkSpec("机密 · emma · 2026-11-23")))
+    for page in (1, 4):
+        image = Image.open(_render(out, page, tmp_path)[0]).convert("RGB")
+        greys = sum(1 for x in range(0, image.width, 2) for y in range(0, image.height, 2)
+                    if 200 < (p := image.getpixel((x, y)))[0] < 250 and abs(p[0] - p[2]) < 6)
+        assert greys > 200  # light grey text over much of the page, not one corner
+    text = subprocess.run(["pdftotext", str(_write(tmp_path / "w.pdf", out)), "-"], capture_output=True,
+                          text=True).stdout
+    assert "机" in text and "Hello, here is some text" in text
+    with pikepdf.open(io.BytesIO(original)) as before, pikepdf.open(io.BytesIO(out)) as after:
+        for old_page, new_page in zip(before.pages, after.pages, strict=True):
+            # The original content is kept byte for byte, only wrapped in q … Q and followed by the watermark.
+            assert old_page.Contents.read_bytes() in b"".join(c.read_bytes() for c in new_page.Contents)
+
+
+def test_qr_code_reads_back_to_the_verification_url(tmp_path: Path):
+    url = "https://seals.example.com/verify/42?h=3f2a"
+    out = stamp(corpus_pdf("pdflatex-4-pages.pdf"), StampPlan(qr=QrSpec(url, size_mm=25, caption="Verify")))
+    source = _write(tmp_path / "q.pdf", out)
+    subprocess.run(["pdftoppm", "-png", "-r", "150", "-f", "4", "-l", "4", "-singlefile", str(source),
+                    str(tmp_path / "qr")], check=True)
+    decoded = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp_path / "qr.png")], capture_output=True, text=True)
+    assert decoded.stdout.strip() == url

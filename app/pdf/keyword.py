@@ -1,0 +1,46 @@
+"""Finding a keyword (e.g. 甲方（盖章）) in the page text, with pdfium's text layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pypdfium2 as pdfium
+
+from app.pdf.errors import InvalidPdfError
+
+__all__ = ["KeywordHit", "find_keyword"]
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    """One occurrence: the 0-based page index and its box in PDF user space (x1, y1, x2, y2)."""
+
+    page_index: int
+    box: tuple[float, float, float, float]
+
+
+def find_keyword(data: bytes, keyword: str, page_indexes: list[int]) -> list[KeywordHit]:
+    """Every occurrence of the keyword on the given pages, in page order."""
+    if not keyword.strip():
+        raise InvalidPdfError("the keyword to place the seal at is empty")
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise InvalidPdfError(f"the PDF's text cannot be read ({exc})") from exc
+    hits: list[KeywordHit] = []
+    try:
+        for index in page_indexes:
+            page = document[index]
+            text = page.get_textpage()
+            search = text.search(keyword, match_case=True, match_whole_word=False)
+            while (found := search.get_next()) is not None:
+                start, length = found
+                boxes = [text.get_charbox(i) for i in range(start, start + length)]
+                hits.append(KeywordHit(index, (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                                               max(b[2] for b in boxes), max(b[3] for b in boxes))))
+            search.close()
+            text.close()
+            page.close()
+    finally:
+        document.close()
+    return hits
