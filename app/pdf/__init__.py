@@ -14,7 +14,7 @@ from app.pdf.errors import (
 )
 from app.pdf.overlays import QrSpec, WatermarkSpec
 from app.pdf.seal_image import SealImageSpec, render_seal_pdf, render_seal_svg
-from app.pdf.sign import SigningIdentity, SignSpec, make_signer, sign_pdf
+from app.pdf.sign import SignatureField, SigningIdentity, SignSpec, add_signature_fields, make_signer, sign_pdf
 from app.pdf.stamp import (
     EveryPageSpec,
     KeywordSpec,
@@ -29,6 +29,8 @@ from app.pdf.stamp import (
 )
 
 __all__ = [
+    "SignatureField",
+    "add_signature_fields",
     "stamp",
     "locate",
     "WatermarkSpec",

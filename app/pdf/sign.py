@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -17,10 +19,11 @@ from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from app.pdf.appearance import SealStampStyle
 from app.pdf.errors import InvalidPdfError, SigningError
 from app.pdf.pki import PrivateKey
 
-__all__ = ["SignSpec", "SigningIdentity", "make_signer", "sign_pdf"]
+__all__ = ["SignSpec", "SignatureField", "SigningIdentity", "add_signature_fields", "make_signer", "sign_pdf"]
 
 
 @dataclass(frozen=True)
@@ -34,13 +37,29 @@ class SigningIdentity:
 
 @dataclass(frozen=True)
 class SignSpec:
-    """A visible signature field: page index, box in user space (x1, y1, x2, y2), and its texts."""
+    """A visible signature: the field (created here unless `add_signature_fields` made it already), its page
+    index and box in user space (x1, y1, x2, y2), and what it shows and says.
+
+    `appearance_pdf`: the seal image shown in the field, with the signer and time beneath; empty: text only.
+    `certify`: make this the certification (DocMDP) signature; later signatures stay allowed (form filling).
+    """
 
     field_name: str
-    page_index: int
-    box: tuple[float, float, float, float]
+    page_index: int = 0
+    box: tuple[float, float, float, float] = (0, 0, 0, 0)
     reason: str = ""
     location: str = ""
+    appearance_pdf: bytes = b""
+    certify: bool = False
+
+
+@dataclass(frozen=True)
+class SignatureField:
+    """An empty signature field to create before anyone signs (several parties on one document)."""
+
+    name: str
+    page_index: int
+    box: tuple[float, float, float, float]
 
 
 def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -78,6 +97,62 @@ def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int
     return int(x1), int(y1), int(x2), int(y2)
 
 
+def add_signature_fields(data: bytes, wanted: tuple[SignatureField, ...]) -> bytes:
+    """Create every party's empty field in one incremental update, so that each later signature only fills
+    its own field and no earlier signature sees a new field appear."""
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+        for field in wanted:
+            fields.append_signature_field(
+                writer, fields.SigFieldSpec(field.name, on_page=field.page_index, box=_int_box(field.box))
+            )
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()
+    except PyHankoPdfError as exc:
+        raise InvalidPdfError(f"the signature fields cannot be added: {exc}") from exc
+
+
+def _existing_widget(writer: IncrementalPdfFileWriter, name: str) -> Any | None:
+    """The widget of the named empty field, or None when there is no such field."""
+    for field_name, value, ref in fields.enumerate_sig_fields(writer.prev, with_name=name):
+        if value is not None:
+            raise SigningError(f"the signature field {field_name} is already signed")
+        field = ref.get_object()
+        return field if "/Rect" in field else field["/Kids"][0].get_object()
+    return None
+
+
+def _rotation_of(page: Any) -> int:
+    while page is not None:  # /Rotate is inheritable from the page tree
+        if "/Rotate" in page:
+            return int(page["/Rotate"]) % 360
+        parent = page.get("/Parent")
+        page = parent.get_object() if parent is not None else None
+    return 0
+
+
+def _widget_page(writer: IncrementalPdfFileWriter, widget: Any) -> Any:
+    if "/P" in widget:
+        return widget["/P"].get_object()
+    count = int(writer.prev.root["/Pages"]["/Count"])
+    for index in range(count):  # no /P: look for the page that lists the widget
+        page = writer.prev.find_page_for_modification(index)[0].get_object()
+        if any(annot.get_object() is widget for annot in page.get("/Annots", [])):
+            return page
+    raise SigningError("the signature field is on no page")
+
+
+def _style(signer: signers.Signer, spec: SignSpec, rotate: int) -> SealStampStyle | TextStampStyle:
+    if not spec.appearance_pdf:
+        return TextStampStyle(stamp_text="%(signer)s\n%(ts)s", border_width=0,
+                              timestamp_format="%Y-%m-%d %H:%M:%S UTC")
+    assert signer.signing_cert is not None
+    name = signer.signing_cert.subject.native.get("common_name", "")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return SealStampStyle(seal_pdf=spec.appearance_pdf, caption_lines=(name, when), rotate=rotate)
+
+
 def sign_pdf(
     data: bytes, signer: signers.Signer, spec: SignSpec, timestamper: timestamps.TimeStamper | None = None
 ) -> bytes:
@@ -85,20 +160,25 @@ def sign_pdf(
     with a timestamper the signature carries an RFC 3161 timestamp (PAdES B-T)."""
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-        fields.append_signature_field(
-            writer,
-            fields.SigFieldSpec(spec.field_name, on_page=spec.page_index, box=_int_box(spec.box)),
-        )
+        widget = _existing_widget(writer, spec.field_name)
+        if widget is None:
+            fields.append_signature_field(
+                writer,
+                fields.SigFieldSpec(spec.field_name, on_page=spec.page_index, box=_int_box(spec.box)),
+            )
+            page = writer.prev.find_page_for_modification(spec.page_index)[0].get_object()
+        else:
+            page = _widget_page(writer, widget)
         meta = signers.PdfSignatureMetadata(
             field_name=spec.field_name,
             md_algorithm="sha256",
             subfilter=fields.SigSeedSubFilter.PADES,
             reason=spec.reason or None,
             location=spec.location or None,
+            certify=spec.certify,
+            docmdp_permissions=fields.MDPPerm.FILL_FORMS,
         )
-        style = TextStampStyle(
-            stamp_text="%(signer)s\n%(ts)s", border_width=0, timestamp_format="%Y-%m-%d %H:%M:%S UTC"
-        )
+        style = _style(signer, spec, _rotation_of(page))
         pdf_signer = signers.PdfSigner(meta, signer=signer, stamp_style=style, timestamper=timestamper)
         out = io.BytesIO()
         pdf_signer.sign_pdf(writer, output=out)

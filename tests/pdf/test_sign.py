@@ -1,26 +1,35 @@
 import io
+import subprocess
 from pathlib import Path
 
 import pikepdf
 import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
+from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from app.pdf import (
     AlreadySignedError,
     SealImageSpec,
+    SignatureField,
+    SigningError,
     SigningIdentity,
     SignSpec,
     StampSpec,
+    add_signature_fields,
+    locate,
     make_signer,
     placement_rect,
     render_seal_pdf,
     sign_pdf,
     stamp_seal,
 )
+from app.pdf.appearance import CAPTION_SHARE
 from app.pdf.pki import create_root_ca, issue_seal_certificate
 from tests.conftest import corpus_pdf
 from tests.pdf.verifiers import mutool_unchanged, nss_db_with, pdfsig
@@ -91,3 +100,76 @@ def test_stamping_a_signed_pdf_is_refused(identity):
     signed = _seal_and_sign(corpus_pdf("minimal-document.pdf"), identity)
     with pytest.raises(AlreadySignedError):
         stamp_seal(signed, render_seal_pdf(SealImageSpec("X")), StampSpec())
+
+
+# --- the seal as the signature's appearance ---------------------------------------------------------
+
+APPEARANCE_ASPECT = 1 / (1 - CAPTION_SHARE)  # the seal, with the signer and time beneath
+
+
+@pytest.mark.parametrize("page", [1, 2, 3, 4])
+def test_seal_appearance_is_upright_where_asked_on_rotated_pages(tmp_path: Path, ca, identity, page: int):
+    """habibi-rotated.pdf has /Rotate 90, 180, 270, 360: the widget must read upright at the visible corner."""
+    data = corpus_pdf("habibi-rotated.pdf")
+    spec = StampSpec(page=page, x_mm=20, y_mm=30, size_mm=40)
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        box = locate(data, pdf, spec, APPEARANCE_ASPECT)[0]
+    seal = render_seal_pdf(SealImageSpec("TEST ORG", "CONTRACT SEAL"))
+    signed = sign_pdf(data, make_signer(identity), SignSpec("Seal", box.page_index, box.rect, appearance_pdf=seal))
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(signed)
+    subprocess.run(["pdftoppm", "-png", "-r", "36", "-f", str(page), "-l", str(page), "-singlefile", str(path),
+                    str(tmp_path / "page")], check=True)
+    image = Image.open(tmp_path / "page.png").convert("RGB")
+    mm = 36 / 25.4
+    reds = [(x, y) for x in range(image.width) for y in range(image.height)
+            if (p := image.getpixel((x, y)))[0] > 150 and p[1] < 90 and p[2] < 90]
+    x1, y1 = min(r[0] for r in reds), min(r[1] for r in reds)
+    x2, y2 = max(r[0] for r in reds), max(r[1] for r in reds)
+    assert abs((image.width - x2) - 20 * mm) <= 2 * mm
+    assert abs((x2 - x1) - 40 * mm) <= 2 * mm and abs((y2 - y1) - 40 * mm) <= 2 * mm
+    # Upright: the caption (dark text) sits under the seal, and the seal's bottom is 30 mm up plus the caption.
+    caption_top = y2 + 1
+    dark = [(x, y) for x in range(x1, x2) for y in range(caption_top, min(image.height, y2 + int(12 * mm)))
+            if sum(image.getpixel((x, y))) < 300]
+    assert dark, "no caption under the seal"
+    assert abs((image.height - y2) - (30 + 40 * (APPEARANCE_ASPECT - 1)) * mm) <= 2 * mm
+    assert validate_pdf_signature(PdfFileReader(io.BytesIO(signed)).embedded_signatures[0], _trust_root(ca)).valid
+
+
+# --- several parties on one document ----------------------------------------------------------------
+
+def test_parties_sign_in_turn_and_every_earlier_signature_stays_valid(tmp_path: Path, ca):
+    parties = [issue_seal_certificate(ca, name, "Test Org", algorithm)
+               for name, algorithm in (("Party A", "rsa2048"), ("Party B", "ec-p256"), ("Party C", "rsa2048"))]
+    data = corpus_pdf("pdflatex-4-pages.pdf")
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        boxes = [locate(data, pdf, StampSpec(page=-1, x_mm=15 + 50 * i, y_mm=30, size_mm=40), APPEARANCE_ASPECT)[0]
+                 for i in range(3)]
+    data = add_signature_fields(data, tuple(SignatureField(f"Party{i}", b.page_index, b.rect)
+                                            for i, b in enumerate(boxes)))
+    seal = render_seal_pdf(SealImageSpec("TEST ORG"))
+    for i, party in enumerate(parties):
+        identity = SigningIdentity(party.key, party.certificate, (ca.certificate,))
+        data = sign_pdf(data, make_signer(identity), SignSpec(f"Party{i}", appearance_pdf=seal, certify=i == 0))
+        signatures = PdfFileReader(io.BytesIO(data)).embedded_signatures
+        assert len(signatures) == i + 1
+        for signature in signatures:
+            status = validate_pdf_signature(signature, _trust_root(ca))
+            assert status.intact and status.valid and status.trusted, status.summary()
+            # Filling the prepared fields is allowed by the certification: no illegal modification.
+            assert status.modification_level in (ModificationLevel.NONE, ModificationLevel.FORM_FILLING)
+            assert status.docmdp_ok
+    assert PdfFileReader(io.BytesIO(data)).embedded_signatures[0].docmdp_level == MDPPerm.FILL_FORMS
+    path = tmp_path / "three.pdf"
+    path.write_bytes(data)
+    report = pdfsig(path, nss_db_with(ca.certificate_pem, tmp_path / "nss"))
+    assert report.text.count("Signature is Valid.") == 3 and report.text.count("Certificate is Trusted.") == 3
+    unchanged, text = mutool_unchanged(path)
+    assert unchanged, text
+
+
+def test_a_signed_field_cannot_be_signed_again(ca, identity):
+    data = _seal_and_sign(corpus_pdf("minimal-document.pdf"), identity)
+    with pytest.raises(SigningError, match="already signed"):
+        sign_pdf(data, make_signer(identity), SignSpec("Seal1"))
