@@ -107,17 +107,20 @@ def verify_pdf(
     """
     reader = _open(data)
     trust = _Trust(_context(trust_roots, crls), tuple(trust_roots), tuple(crls), seal_names or {})
-    reports = tuple(_examine(reader, trust))
+    try:
+        reports = tuple(_examine(reader, trust))
+    except PyHankoPdfError as exc:
+        raise InvalidPdfError(f"the PDF's form fields cannot be read: {exc}") from exc
     if not reports:
         return VerificationReport((), False, "unsigned", "the PDF carries no signature")
-    last = reports[-1]
-    changed = last.coverage != SignatureCoverageLevel.ENTIRE_FILE
+    coverages = [report.coverage for report in reports if report.coverage is not None]
+    changed = bool(coverages) and coverages[-1] != SignatureCoverageLevel.ENTIRE_FILE
     verdict, reason = _overall(reports, changed)
     return VerificationReport(reports, changed, verdict, reason)
 
 
 def _open(data: bytes) -> PdfFileReader:
-    if not data.lstrip()[:5].startswith(b"%PDF-"):
+    if b"%PDF-" not in data[:1024]:  # readers accept up to 1 KiB of junk before the header
         raise InvalidPdfError("the file is not a PDF")
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
@@ -152,15 +155,22 @@ def _examine(reader: PdfFileReader, trust: _Trust) -> list[SignatureReport]:
         try:
             readable.append(EmbeddedPdfSignature(reader, field, field_name))
         except (PyHankoPdfError, ValueError, KeyError, TypeError) as exc:
-            broken.append(_broken(field_name, f"the signature data cannot be read ({exc})"))
+            broken.append(_broken(field_name, f"the signature data is not a readable CMS object ({_short(exc)})"))
     readable.sort(key=lambda embedded: embedded.signed_revision)
     return [_report(embedded, trust) for embedded in readable] + broken
 
 
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 def _broken(field_name: str, reason: str) -> SignatureReport:
     return SignatureReport(
-        field_name, "signature", "", None, None, None, None, False, False, False, False, False, False,
-        None, None, None, "invalid", reason,
+        field_name=field_name, kind="signature", signer="", certificate_serial=None, seal_name=None,
+        signing_time=None, timestamp_time=None, timestamp_valid=False, timestamp_trusted=False,
+        intact=False, valid=False, trusted=False, revoked=False,
+        coverage=None, modification_level=None, docmdp_ok=None, verdict="invalid", reason=reason,
     )
 
 
@@ -170,7 +180,7 @@ def _report(embedded: EmbeddedPdfSignature, trust: _Trust) -> SignatureReport:
             return _timestamp_report(embedded, validate_pdf_timestamp(embedded, trust.context))
         return _signature_report(embedded, validate_pdf_signature(embedded, trust.context), trust)
     except (PyHankoPdfError, ValueError, KeyError) as exc:  # pyHanko's SignatureValidationError is a ValueError
-        return _broken(str(embedded.field_name), f"the signature cannot be validated: {exc}")
+        return _broken(str(embedded.field_name), f"the signature cannot be validated: {_short(exc)}")
 
 
 def _common_name(cert: asn1_x509.Certificate) -> str:

@@ -87,6 +87,14 @@ def test_one_changed_byte_in_the_signed_range_is_invalid(ca, signed: bytes):
     assert "changed after signing" in report.signatures[0].reason
 
 
+@pytest.mark.parametrize("garbage", [b"ff", b"00000000"])
+def test_a_corrupted_signature_value_is_invalid_not_an_error(ca, signed: bytes, garbage: bytes):
+    start = signed.index(b"/Contents <") + len(b"/Contents <")
+    report = verify_pdf(signed[:start] + garbage + signed[start + len(garbage):], [ca.certificate])
+    assert report.verdict == "invalid"
+    assert "not a readable CMS object" in report.signatures[0].reason and len(report.reason) < 300
+
+
 def test_a_file_rewritten_by_pikepdf_no_longer_verifies(ca, signed: bytes):
     out = io.BytesIO()
     with pikepdf.open(io.BytesIO(signed)) as pdf:
