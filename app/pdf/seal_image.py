@@ -1,39 +1,79 @@
-"""Seal images drawn as vector graphics with reportlab: a one-page PDF to stamp, an SVG to preview."""
+"""Seal images: drawn as vector graphics with reportlab, or read from an upload; a one-page PDF to stamp.
+
+Every seal leaves this module as a one-page PDF whose page box, at the origin and unrotated, is exactly
+the image; `render_seal_svg` and `render_seal_png` make previews for the web pages.
+"""
 
 from __future__ import annotations
 
+import base64
+import io
 import math
+import re
+import struct
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
+import pikepdf
+import pypdfium2
+from lxml import etree
+from PIL import Image
 from reportlab.graphics import renderPDF, renderSVG
-from reportlab.graphics.shapes import Circle, Drawing, Group, Polygon, Rect, String
+from reportlab.graphics.shapes import Circle, Drawing, Ellipse, Group, Polygon, Rect, String
 from reportlab.lib.colors import Color
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from svglib.svglib import SvgRenderer
 
 from app.pdf.errors import SealImageError
 
-__all__ = ["CJK_FONT_PACKAGE", "SealImageSpec", "render_seal_pdf", "render_seal_svg"]
+__all__ = [
+    "CJK_FONT_PACKAGE",
+    "MAX_IMAGE_PIXELS",
+    "MAX_UPLOAD_BYTES",
+    "SealImageSpec",
+    "load_seal_image",
+    "render_seal_pdf",
+    "render_seal_png",
+    "render_seal_svg",
+]
 
 MM = 72 / 25.4
 SEAL_RED = Color(0.85, 0.1, 0.1)
 # Face 0 of WenQuanYi Zen Hei has TrueType outlines, which reportlab can embed.
 CJK_FONT_PATHS = (Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),)
 CJK_FONT_PACKAGE = "fonts-wqy-zenhei (Debian/Ubuntu: apt-get install fonts-wqy-zenhei)"
+OVAL_ASPECT = 26 / 40  # height / width of the default oval personal seal (40 × 26 mm)
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_PIXELS = 4000  # per side, for uploaded PNGs and for previews
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# pdfium is not thread-safe; web threads may ask for previews at the same time.
+_PDFIUM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
 class SealImageSpec:
-    """What to draw. `shape` round: company-style seal; square: legal-representative seal."""
+    """What to draw.
+
+    `shape` round: company seal (ring, star, `organisation` along the upper arc, `purpose` such as 合同专用章
+    under the star, `serial` along the lower arc); oval: personal seal (`organisation` is the owner's name,
+    `purpose` an optional second line); square: legal-representative seal (the name alone).
+    `size_mm` is the diameter, the oval's width or the square's side; `height_mm` is the oval's height
+    (default `size_mm` × 0.65).
+    """
 
     organisation: str
     purpose: str = ""
     serial: str = ""
-    shape: Literal["round", "square"] = "round"
+    shape: Literal["round", "oval", "square"] = "round"
     size_mm: float = 40.0
+    height_mm: float | None = None
 
 
 @cache
@@ -48,20 +88,46 @@ def _font_for(text: str) -> str:
     raise SealImageError(f"drawing non-Latin seal text needs a CJK TrueType font: install {CJK_FONT_PACKAGE}")
 
 
-def _arc_text(text: str, radius: float, centre: float, font_size: float) -> Group:
-    """Characters spread along the upper arc, each rotated to face outwards."""
-    group = Group()
+def _ink(font: str) -> tuple[float, float]:
+    """Bottom and top of the glyphs' ink relative to the baseline, per unit of font size (measured)."""
+    return (-0.13, 0.83) if font == "SealFlowCJK" else (0.0, 0.72)
+
+
+def _glyph(text: str, font: str, size: float, x: float, y: float, turn: float = 0.0,
+           hscale: float = 1.0, vscale: float = 1.0) -> Group:
+    """Text centred on (x, y) at its baseline, turned `turn` degrees counter-clockwise and scaled."""
+    group = Group(String(0, 0, text, fontName=font, fontSize=size, fillColor=SEAL_RED, textAnchor="middle"))
+    cos, sin = math.cos(math.radians(turn)), math.sin(math.radians(turn))
+    group.transform = (cos * hscale, sin * hscale, -sin * vscale, cos * vscale, x, y)
+    return group
+
+
+def _arc_text(text: str, centre: tuple[float, float], outer: float, font_size: float, span: float,
+              upper: bool = True) -> Group:
+    """Characters laid along an arc whose outer edge is at radius `outer`, over `span` degrees.
+
+    Upper arc: read clockwise, tops outwards. Lower arc: read counter-clockwise, tops towards the centre.
+    Each character gets an angle in proportion to its width; when crowded, glyphs are narrowed, never overlapped.
+    """
     font = _font_for(text)
-    span = min(240.0, 16.0 * len(text) * font_size / 9)
-    step = span / max(len(text) - 1, 1)
-    for index, char in enumerate(text):
-        angle = 90 + span / 2 - index * step
-        rad = math.radians(angle)
-        x, y = centre + radius * math.cos(rad), centre + radius * math.sin(rad)
-        glyph = Group(String(0, 0, char, fontName=font, fontSize=font_size, fillColor=SEAL_RED, textAnchor="middle"))
-        rot = math.radians(angle - 90)
-        glyph.transform = (math.cos(rot), math.sin(rot), -math.sin(rot), math.cos(rot), x, y)
-        group.add(glyph)
+    bottom, top = _ink(font)
+    baseline = outer - top * font_size if upper else outer + bottom * font_size
+    inner = outer - (top - bottom) * font_size  # the narrowest circle the glyphs touch
+    widths = [pdfmetrics.stringWidth(char, font, font_size) for char in text]
+    room = math.radians(span) * inner
+    hscale = min(1.0, room / (sum(widths) * 1.15))
+    spacing = (room - sum(widths) * hscale) / len(text)
+    group = Group()
+    position = 0.0
+    for char, width in zip(text, widths, strict=True):
+        middle = position + (width * hscale + spacing) / 2
+        position += width * hscale + spacing
+        offset = math.degrees(middle / inner) - span / 2
+        angle = 90 - offset if upper else 270 + offset
+        x = centre[0] + baseline * math.cos(math.radians(angle))
+        y = centre[1] + baseline * math.sin(math.radians(angle))
+        if char.strip():
+            group.add(_glyph(char, font, font_size, x, y, angle - 90 if upper else angle + 90, hscale))
     return group
 
 
@@ -75,42 +141,296 @@ def _star(cx: float, cy: float, outer: float) -> Polygon:
     return Polygon(points, fillColor=SEAL_RED, strokeColor=None)
 
 
-def _drawing(spec: SealImageSpec) -> Drawing:
-    size = spec.size_mm * MM
-    centre = size / 2
+def _fitted_line(text: str, x: float, y_middle: float, font_size: float, max_width: float) -> Group:
+    """One horizontal line centred on (x, y_middle of its ink), squeezed to fit `max_width`."""
+    font = _font_for(text)
+    bottom, top = _ink(font)
+    hscale = min(1.0, max_width / pdfmetrics.stringWidth(text, font, font_size))
+    return _glyph(text, font, font_size, x, y_middle - (bottom + top) / 2 * font_size, hscale=hscale)
+
+
+def _round_seal(spec: SealImageSpec, size: float) -> Drawing:
+    """The company seal, in the proportions of a 40 mm seal (ring 1.2 mm, star 14 mm across)."""
+    centre = (size / 2, size / 2)
+    ring = size * 0.03
     drawing = Drawing(size, size)
-    if spec.shape == "square":
-        border = size * 0.04
-        drawing.add(Rect(border / 2, border / 2, size - border, size - border,
-                         strokeColor=SEAL_RED, strokeWidth=border, fillColor=None))
-        lines = [spec.organisation, spec.purpose] if spec.purpose else [spec.organisation]
-        font_size = size * 0.22 / len(lines)
-        for i, line in enumerate(lines):
-            y = centre + font_size * (len(lines) / 2 - i - 0.8)
-            drawing.add(String(centre, y, line, fontName=_font_for(line), fontSize=font_size,
-                               fillColor=SEAL_RED, textAnchor="middle"))
-        return drawing
-    ring = size * 0.035
-    drawing.add(Circle(centre, centre, centre - ring / 2, strokeColor=SEAL_RED, strokeWidth=ring, fillColor=None))
-    drawing.add(_star(centre, centre, size * 0.16))
-    font_size = size * 0.09
-    drawing.add(_arc_text(spec.organisation, centre - ring - font_size * 1.45, centre, font_size))
-    if spec.purpose:
-        drawing.add(String(centre, size * 0.22, spec.purpose, fontName=_font_for(spec.purpose),
-                           fontSize=font_size, fillColor=SEAL_RED, textAnchor="middle"))
-    if spec.serial:
-        drawing.add(String(centre, size * 0.1, spec.serial, fontName="Helvetica",
-                           fontSize=font_size * 0.6, fillColor=SEAL_RED, textAnchor="middle"))
+    drawing.add(Circle(*centre, size / 2 - ring / 2, strokeColor=SEAL_RED, strokeWidth=ring, fillColor=None))
+    drawing.add(_star(*centre, size * 0.17))
+    name = spec.organisation.strip()
+    outer = size / 2 - ring - size * 0.025
+    # Sized by its width in ems, so that Latin letters, narrower than Chinese characters, space alike.
+    count = pdfmetrics.stringWidth(name, _font_for(name), 1.0)
+    span = min(250.0, 110.0 + 15.0 * count) if count >= 4 else 42.5 * count
+    name_size = size * max(0.105, 0.165 - 0.004 * max(count - 4, 0))
+    drawing.add(_arc_text(name, centre, outer, name_size, span))
+    if spec.purpose.strip():
+        drawing.add(_fitted_line(spec.purpose.strip(), centre[0], centre[1] - size * 0.25, size * 0.1, size * 0.56))
+    serial = spec.serial.strip()
+    if serial:
+        serial_span = min(360.0 - span - 30.0, 7.5 * len(serial))
+        drawing.add(_arc_text(serial, centre, outer, size * 0.06, serial_span, upper=False))
     return drawing
 
 
-def render_seal_pdf(spec: SealImageSpec) -> bytes:
-    """The seal as a one-page PDF whose page box is exactly the seal."""
-    if not spec.organisation.strip():
+def _oval_seal(spec: SealImageSpec, width: float, height: float) -> Drawing:
+    """The personal seal: an ellipse, the name across it, an optional smaller second line below."""
+    ring = height * 0.04
+    drawing = Drawing(width, height)
+    drawing.add(Ellipse(width / 2, height / 2, (width - ring) / 2, (height - ring) / 2,
+                        strokeColor=SEAL_RED, strokeWidth=ring, fillColor=None))
+    a, b = width / 2 - ring * 2, height / 2 - ring * 2  # room inside the ring, with a margin
+
+    def room(y_extent: float) -> float:
+        return 2 * a * math.sqrt(max(0.0, 1 - (y_extent / b) ** 2))
+
+    name, second = spec.organisation.strip(), spec.purpose.strip()
+    if not second:
+        drawing.add(_fitted_line(name, width / 2, height / 2, b * 1.05, room(b * 0.5) * 0.9))
+        return drawing
+    name_middle, second_middle = height / 2 + b * 0.25, height / 2 - b * 0.5
+    drawing.add(_fitted_line(name, width / 2, name_middle, b * 0.8, room(b * 0.65) * 0.9))
+    drawing.add(_fitted_line(second, width / 2, second_middle, b * 0.42, room(b * 0.7) * 0.9))
+    return drawing
+
+
+def _grid_order(name: str) -> list[str]:
+    """A CJK name as Chinese seals read it: columns right to left, top to bottom; 印 completes odd names."""
+    chars = list(name)
+    if len(chars) % 2 and len(chars) > 1:
+        chars.append("印")
+    return chars
+
+
+def _square_seal(spec: SealImageSpec, size: float) -> Drawing:
+    """The legal-representative seal: a thick square border and the name filling it."""
+    border = size * 0.06
+    drawing = Drawing(size, size)
+    drawing.add(Rect(border / 2, border / 2, size - border, size - border,
+                     strokeColor=SEAL_RED, strokeWidth=border, fillColor=None))
+    name = spec.organisation.strip()
+    inside = size - 2 * border - 2 * size * 0.04
+    if name.isascii():
+        lines = name.split()
+        step = inside / len(lines)
+        for i, line in enumerate(lines):
+            drawing.add(_fitted_line(line, size / 2, size / 2 + inside / 2 - step * (i + 0.5), step * 0.9, inside))
+        return drawing
+    chars = _grid_order(name)
+    rows = 1 if len(chars) <= 2 else 2
+    columns = math.ceil(len(chars) / rows)
+    cell_w, cell_h = inside / columns, inside / rows
+    font = _font_for(name)
+    bottom, top = _ink(font)
+    for index, char in enumerate(chars):
+        column, row = divmod(index, rows)
+        x = size / 2 + inside / 2 - cell_w * (column + 0.5)
+        y = size / 2 + inside / 2 - cell_h * (row + 0.5)
+        font_size = cell_w * 0.94
+        vscale = cell_h * 0.94 / ((top - bottom) * font_size)
+        drawing.add(_glyph(char, font, font_size, x, y - (bottom + top) / 2 * font_size * vscale, vscale=vscale))
+    return drawing
+
+
+def _check(spec: SealImageSpec) -> None:
+    name = spec.organisation.strip()
+    if not name:
         raise SealImageError("a seal needs the organisation or owner name")
+    if not 10 <= spec.size_mm <= 100 or (spec.height_mm is not None and not 5 <= spec.height_mm <= 100):
+        raise SealImageError("a seal is 10 to 100 mm wide and 5 to 100 mm high")
+    if spec.shape not in ("round", "oval", "square"):
+        raise SealImageError(f"unknown seal shape {spec.shape!r}; use round, oval or square")
+    if spec.shape == "round" and pdfmetrics.stringWidth(name, _font_for(name), 1.0) > 24:
+        raise SealImageError("the organisation name is too long for a round seal: at most 24 Chinese characters "
+                             "or about 35 Latin capitals")
+    if spec.shape == "square" and (spec.purpose.strip() or len(name) > (40 if name.isascii() else 8)):
+        raise SealImageError("a square seal carries only the name, of at most 8 Chinese or 40 Latin characters")
+    if spec.shape != "round" and spec.serial.strip():
+        raise SealImageError("only a round seal carries a serial number")
+    if len(spec.serial.strip()) > 24:
+        raise SealImageError("the serial number fits at most 24 characters")
+    for text in (name, spec.purpose, spec.serial):
+        _font_for(text)
+
+
+def _drawing(spec: SealImageSpec) -> Drawing:
+    _check(spec)
+    size = spec.size_mm * MM
+    if spec.shape == "oval":
+        return _oval_seal(spec, size, (spec.height_mm or spec.size_mm * OVAL_ASPECT) * MM)
+    if spec.shape == "square":
+        return _square_seal(spec, size)
+    return _round_seal(spec, size)
+
+
+def render_seal_pdf(spec: SealImageSpec) -> bytes:
+    """The seal as a one-page PDF whose page box is exactly the seal (an oval's is 40 × 26 by default).
+
+    Raises SealImageError for a spec that cannot be drawn (no name, text too long, no CJK font).
+    """
     return bytes(renderPDF.drawToString(_drawing(spec)))
 
 
 def render_seal_svg(spec: SealImageSpec) -> str:
     """The seal as SVG, for previews in the web pages."""
     return str(renderSVG.drawToString(_drawing(spec)))
+
+
+def load_seal_image(data: bytes) -> bytes:
+    """An uploaded PNG, SVG or PDF (told apart by content) as a one-page PDF whose page box is the image.
+
+    Refused with SealImageError: files over 5 MiB, PNGs over 4000 px a side, SVGs with a DOCTYPE or
+    references to other files, PDFs that are encrypted or not exactly one page, anything else.
+    """
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise SealImageError(f"the seal image is {len(data) / 2**20:.1f} MiB; the limit is 5 MiB")
+    if data.startswith(PNG_SIGNATURE):
+        return _png_to_pdf(data)
+    if b"%PDF-" in data[:1024]:
+        return _pdf_to_seal_pdf(data)
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return _svg_to_pdf(data)
+    raise SealImageError("the seal image must be a PNG, SVG or PDF file")
+
+
+def _check_png_size(data: bytes) -> None:
+    """Read the size from the PNG header before decoding, so a decompression bomb costs nothing."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        raise SealImageError("the PNG file is damaged (no image header)")
+    width, height = struct.unpack(">II", data[16:24])
+    if width > MAX_IMAGE_PIXELS or height > MAX_IMAGE_PIXELS:
+        raise SealImageError(f"the PNG is {width} × {height} pixels; the limit is {MAX_IMAGE_PIXELS} a side")
+    if not width or not height:
+        raise SealImageError("the PNG has no pixels")
+
+
+def _png_to_pdf(data: bytes) -> bytes:
+    _check_png_size(data)
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            image = opened.convert("RGBA")
+            dpi = opened.info.get("dpi", (300, 300))[0]
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise SealImageError(f"the PNG file cannot be read ({exc})") from exc
+    # The page's physical size only matters until stamping scales it; 300 dpi unless the file says.
+    dpi = dpi if 72 <= dpi <= 2400 else 300
+    width, height = image.width * 72 / dpi, image.height * 72 / dpi
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=(width, height))
+    canvas.drawImage(ImageReader(image), 0, 0, width, height, mask="auto")  # alpha becomes a soft mask
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def _parse_svg(data: bytes) -> etree._Element:
+    """Parse without DTDs, entities or network; refuse documents that declare any."""
+    if re.search(rb"<!(DOCTYPE|ENTITY)", data, re.IGNORECASE):
+        raise SealImageError("the SVG declares a DOCTYPE or entities; save it without them")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                             remove_comments=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise SealImageError(f"the file is neither PNG, PDF nor well-formed SVG ({exc})") from exc
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise SealImageError("the SVG declares a DOCTYPE or entities; save it without them")
+    if etree.QName(root).localname != "svg":
+        raise SealImageError("the XML file is not an SVG image")
+    return root
+
+
+def _check_svg_references(root: etree._Element) -> None:
+    """Only references inside the file: embedded PNG/JPEG images (size-checked) and #fragments."""
+    for element in root.iter():
+        for key, value in element.attrib.items():
+            if not str(key).endswith("href") or str(value).startswith("#"):
+                continue
+            match = re.match(r"data:image/(png|jpe?g);base64,", str(value))
+            if not match:
+                raise SealImageError("the SVG refers to another file; embed images in it instead")
+            try:
+                with Image.open(io.BytesIO(base64.b64decode(str(value)[match.end():]))) as image:
+                    width, height = image.size
+            except (OSError, ValueError) as exc:
+                raise SealImageError("an image embedded in the SVG cannot be read") from exc
+            if width > MAX_IMAGE_PIXELS or height > MAX_IMAGE_PIXELS:
+                raise SealImageError(f"an image in the SVG is {width} × {height} pixels; "
+                                     f"the limit is {MAX_IMAGE_PIXELS} a side")
+
+
+def _svg_to_pdf(data: bytes) -> bytes:
+    root = _parse_svg(data)
+    _check_svg_references(root)
+    # A file object, not a path, as the source: svglib then resolves no relative file names at all.
+    try:
+        drawing = SvgRenderer(io.BytesIO(data)).render(root)
+        if drawing is None or not (0 < drawing.width <= 1000 * MM and 0 < drawing.height <= 1000 * MM):
+            raise SealImageError("the SVG has no usable size (give it width and height, or a viewBox)")
+        return bytes(renderPDF.drawToString(drawing))
+    except SealImageError:
+        raise
+    except Exception as exc:  # svglib and reportlab raise assorted errors on malformed drawings
+        raise SealImageError(f"the SVG cannot be drawn ({exc.__class__.__name__}: {exc})") from exc
+
+
+def _pdf_to_seal_pdf(data: bytes) -> bytes:
+    """The single page of an uploaded PDF, as a fresh page at the origin of its visible size, unrotated."""
+    try:
+        with pikepdf.open(io.BytesIO(data)) as source:
+            if source.is_encrypted:
+                raise SealImageError("the seal PDF is encrypted; upload it without protection")
+            if len(source.pages) != 1:
+                raise SealImageError(f"the seal PDF has {len(source.pages)} pages; it must have exactly one")
+            page = source.pages[0]
+            x1, y1, x2, y2 = (float(v) for v in page.cropbox)
+            width, height = abs(x2 - x1), abs(y2 - y1)
+            if int(page.obj.get("/Rotate", 0)) % 180:
+                width, height = height, width
+            if not (width > 0 and height > 0):
+                raise SealImageError("the seal PDF's page has no area")
+            with pikepdf.new() as seal:
+                seal.add_blank_page(page_size=(width, height))
+                # add_overlay copies only the page's content and resources (no annotations or scripts),
+                # applying its /Rotate and CropBox.
+                seal.pages[0].add_overlay(seal.copy_foreign(page.as_form_xobject()),
+                                          pikepdf.Rectangle(0, 0, width, height))
+                out = io.BytesIO()
+                seal.save(out)
+                return out.getvalue()
+    except pikepdf.PasswordError as exc:
+        raise SealImageError("the seal PDF is protected by a password; upload it without protection") from exc
+    except pikepdf.PdfError as exc:
+        raise SealImageError(f"the seal PDF is damaged and cannot be read ({exc})") from exc
+
+
+def render_seal_png(seal_pdf: bytes, dpi: int = 150) -> bytes:
+    """A PNG preview of a one-page seal PDF, transparent where the seal has no ink.
+
+    `dpi` is 36 to 600; raises SealImageError for anything but a readable one-page PDF of sensible size.
+    """
+    if not 36 <= dpi <= 600:
+        raise SealImageError("the preview resolution must be 36 to 600 dpi")
+    with _PDFIUM_LOCK:
+        try:
+            document = pypdfium2.PdfDocument(seal_pdf)
+        except pypdfium2.PdfiumError as exc:
+            raise SealImageError(f"the seal image is not a readable PDF ({exc})") from exc
+        try:
+            image = _render_page(document, dpi / 72)
+        finally:
+            document.close()
+    out = io.BytesIO()
+    image.save(out, format="PNG", dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+def _render_page(document: pypdfium2.PdfDocument, scale: float) -> Image.Image:
+    if len(document) != 1:
+        raise SealImageError(f"the seal PDF has {len(document)} pages; it must have exactly one")
+    page = document[0]
+    sides: Sequence[float] = page.get_size()
+    if max(sides) * scale > MAX_IMAGE_PIXELS:
+        raise SealImageError(f"the preview would be over {MAX_IMAGE_PIXELS} pixels a side; lower the dpi")
+    bitmap = page.render(scale=scale, fill_color=(255, 255, 255, 0), may_draw_forms=False)
+    return bitmap.to_pil().convert("RGBA")

@@ -1,31 +1,334 @@
 import io
+import math
+import re
+import struct
 import subprocess
+import zlib
 
 import pikepdf
 import pytest
+from PIL import Image, ImageDraw
+from reportlab.pdfgen.canvas import Canvas
 
 from app.pdf import SealImageError, SealImageSpec, render_seal_pdf, render_seal_svg
+from app.pdf.seal_image import load_seal_image, render_seal_png
+
+MM = 72 / 25.4
 
 
-@pytest.mark.parametrize("shape", ["round", "square"])
-def test_seal_is_a_one_page_vector_pdf_of_the_requested_size(shape):
-    data = render_seal_pdf(SealImageSpec("TEST ORG", "CONTRACT SEAL", shape=shape, size_mm=42))
+def page_size_mm(data: bytes) -> tuple[float, float]:
     with pikepdf.open(io.BytesIO(data)) as pdf:
         assert len(pdf.pages) == 1
         x1, y1, x2, y2 = (float(v) for v in pdf.pages[0].mediabox)
-        assert abs((x2 - x1) - 42 * 72 / 25.4) < 0.5
+        assert (x1, y1) == (0, 0) and int(pdf.pages[0].obj.get("/Rotate", 0)) == 0
+        return (x2 - x1) / MM, (y2 - y1) / MM
+
+
+def preview(data: bytes, dpi: int = 150) -> Image.Image:
+    image = Image.open(io.BytesIO(render_seal_png(data, dpi)))
+    assert image.mode == "RGBA"
+    return image
+
+
+def poppler_render(data: bytes, tmp_path) -> Image.Image:
+    (tmp_path / "seal.pdf").write_bytes(data)
+    subprocess.run(["pdftoppm", "-png", "-r", "72", "-cropbox", "-singlefile", str(tmp_path / "seal.pdf"),
+                    str(tmp_path / "seal")], check=True)
+    return Image.open(tmp_path / "seal.png").convert("RGBA")
+
+
+def is_red(pixel: tuple[int, ...]) -> bool:
+    r, g, b, a = pixel
+    return a > 128 and r > 150 and g < 120 and b < 120
+
+
+def polar(image: Image.Image, fraction: float, angle: float) -> tuple[int, ...]:
+    """The pixel at `fraction` of the radius from the centre, `angle` degrees counter-clockwise from 3 o'clock."""
+    half = image.width / 2
+    x = half + fraction * half * math.cos(math.radians(angle))
+    y = half - fraction * half * math.sin(math.radians(angle))
+    return image.getpixel((min(int(x), image.width - 1), min(int(y), image.height - 1)))
+
+
+def red_in_band(image: Image.Image, inner: float, outer: float, angles) -> int:
+    count = max(2, int((outer - inner) * image.width))  # two samples a pixel, so thin strokes are not missed
+    steps = [inner + (outer - inner) * i / count for i in range(count + 1)]
+    return sum(is_red(polar(image, r, a)) for a in angles for r in steps)
+
+
+def red_runs(image: Image.Image, inner: float, outer: float) -> list[tuple[float, float]]:
+    """Angular runs (in degrees, counter-clockwise from 3 o'clock) where the band holds red ink."""
+    runs: list[tuple[float, float]] = []
+    start = None
+    angles = [a / 4 for a in range(-360, 1080)]  # -90° .. 270°: the top and both sides, clockwise wrap-free
+    for angle in angles:
+        red = red_in_band(image, inner, outer, [angle]) > 0
+        if red and start is None:
+            start = angle
+        if not red and start is not None:
+            runs.append((start, angle))
+            start = None
+    return runs
+
+
+def pdffonts(data: bytes, tmp_path) -> str:
+    (tmp_path / "fonts.pdf").write_bytes(data)
+    return subprocess.run(["pdffonts", str(tmp_path / "fonts.pdf")], capture_output=True, text=True, check=True).stdout
+
+
+# --- drawn seals -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("spec", "size"), [
+    (SealImageSpec("TEST ORG", "CONTRACT SEAL", shape="round", size_mm=42), (42, 42)),
+    (SealImageSpec("示例科技有限公司", "合同专用章", "3101150012345"), (40, 40)),
+    (SealImageSpec("张三丰", shape="oval"), (40, 26)),
+    (SealImageSpec("王小明", "财务负责人", shape="oval", size_mm=30, height_mm=20), (30, 20)),
+    (SealImageSpec("欧阳震华", shape="square", size_mm=20), (20, 20)),
+    (SealImageSpec("JOHN SMITH", shape="square", size_mm=20), (20, 20)),
+])
+def test_each_shape_is_a_one_page_vector_pdf_of_the_requested_size(spec, size):
+    data = render_seal_pdf(spec)
+    width, height = page_size_mm(data)
+    assert abs(width - size[0]) < 0.1 and abs(height - size[1]) < 0.1
+    with pikepdf.open(io.BytesIO(data)) as pdf:
         assert not pdf.pages[0].get_images()  # vector, not a raster image
-    assert render_seal_svg(SealImageSpec("TEST ORG")).lstrip().startswith("<?xml")
+    assert render_seal_svg(spec).lstrip().startswith("<?xml")
 
 
-def test_cjk_text_embeds_its_font(tmp_path):
-    path = tmp_path / "seal.pdf"
-    path.write_bytes(render_seal_pdf(SealImageSpec("示例科技有限公司", "合同专用章")))
-    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+@pytest.mark.parametrize("spec", [
+    SealImageSpec("示例科技有限公司", "合同专用章", "3101150012345"),
+    SealImageSpec("张三丰", "法定代表人", shape="oval"),
+    SealImageSpec("张三丰", shape="square"),
+])
+def test_cjk_text_embeds_its_font(spec, tmp_path):
+    fonts = pdffonts(render_seal_pdf(spec), tmp_path)
     cjk = [line for line in fonts.splitlines() if "WenQuanYiZenHei" in line]
     assert cjk and all(" yes " in line for line in cjk), fonts
 
 
-def test_empty_name_is_refused():
-    with pytest.raises(SealImageError):
-        render_seal_pdf(SealImageSpec("  "))
+def test_round_seal_has_ring_star_name_on_the_upper_arc_and_purpose_below(tmp_path):
+    data = render_seal_pdf(SealImageSpec("示例科技有限公司", "合同专用章"))
+    image = poppler_render(data, tmp_path)  # poppler, independently of our own preview
+    for angle in range(0, 360, 15):
+        assert is_red(polar(image, 0.97, angle)), f"ring missing at {angle}°"
+    assert is_red(polar(image, 0, 0)), "no star in the centre"
+    name_band = red_in_band(image, 0.62, 0.88, range(40, 141, 2))
+    assert name_band > 60, "no name along the upper arc"
+    assert red_in_band(image, 0.62, 0.88, range(250, 291, 2)) == 0, "text on the lower arc without a serial"
+    purpose = image.crop((int(image.width * 0.25), int(image.height * 0.68), int(image.width * 0.75),
+                          int(image.height * 0.82)))
+    assert sum(is_red(p) for p in purpose.get_flattened_data()) > 20, "no purpose text under the star"
+
+
+def test_serial_number_runs_along_the_lower_arc():
+    without = preview(render_seal_pdf(SealImageSpec("示例科技有限公司", "合同专用章")), 300)
+    with_serial = preview(render_seal_pdf(SealImageSpec("示例科技有限公司", "合同专用章", "3101150012345")), 300)
+    assert red_in_band(without, 0.78, 0.88, range(240, 301, 2)) == 0
+    assert red_in_band(with_serial, 0.78, 0.88, range(240, 301, 2)) > 40
+
+
+@pytest.mark.parametrize("count", [4, 6, 8, 12, 16, 20])
+def test_arc_text_fits_between_ring_and_star_without_touching(count):
+    # 国 has ink all round its box, so each character is one angular run of red.
+    image = preview(render_seal_pdf(SealImageSpec("国" * count)), 300)
+    runs = red_runs(image, 0.5, 0.9)
+    assert len(runs) == count, f"characters run into each other: {runs}"
+    assert all(-45 < start and end < 225 for start, end in runs), "name outside the upper arc"
+    assert abs((runs[0][0] + runs[-1][1]) / 2 - 90) < 2, "name not centred on the top"
+    full = preview(render_seal_pdf(SealImageSpec("国" * count, "合同专用章", "12345678901234")), 300)
+    assert red_in_band(full, 0.905, 0.925, range(0, 360)) == 0, "name or serial touches the ring"
+
+
+def test_round_preview_is_transparent_outside_the_seal():
+    image = preview(render_seal_pdf(SealImageSpec("示例科技有限公司", "合同专用章", "3101150012345")))
+    for corner in [(0, 0), (image.width - 1, 0), (0, image.height - 1), (image.width - 1, image.height - 1)]:
+        assert image.getpixel(corner)[3] == 0
+    assert is_red(polar(image, 0.97, 180)) and is_red(polar(image, 0, 0))
+    assert polar(image, 0.3, 135)[3] == 0  # between star and name: no ink, no white
+
+
+def test_oval_seal_is_an_ellipse_with_the_name_across(tmp_path):
+    image = poppler_render(render_seal_pdf(SealImageSpec("张三丰", shape="oval")), tmp_path)
+    width, height = image.size
+    assert abs(width / height - 40 / 26) < 0.05
+    assert is_red(image.getpixel((1, height // 2))) and is_red(image.getpixel((width - 2, height // 2)))
+    assert is_red(image.getpixel((width // 2, 1))) and is_red(image.getpixel((width // 2, height - 2)))
+    middle = image.crop((width // 4, height // 3, 3 * width // 4, 2 * height // 3))
+    assert sum(is_red(p) for p in middle.get_flattened_data()) > 50
+    assert not is_red(image.getpixel((3, 3)))  # a corner outside the ellipse
+
+
+def grid_words(data: bytes, tmp_path) -> dict[str, tuple[float, float]]:
+    (tmp_path / "square.pdf").write_bytes(data)
+    html = subprocess.run(["pdftotext", "-bbox", str(tmp_path / "square.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    words = re.findall(r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">(.+?)</word>', html)
+    return {text: (float(x), float(y)) for x, y, text in words}
+
+
+def test_square_seal_reads_top_right_column_first_and_adds_yin_to_three_characters(tmp_path):
+    words = grid_words(render_seal_pdf(SealImageSpec("张三丰", shape="square", size_mm=20)), tmp_path)
+    assert set(words) == {"张", "三", "丰", "印"}
+    right, left = words["张"][0], words["丰"][0]
+    assert right > left and words["三"][0] == right and words["印"][0] == left
+    assert words["张"][1] < words["三"][1] and words["丰"][1] < words["印"][1]  # y grows downwards here
+
+
+def test_square_seal_of_four_and_two_characters(tmp_path):
+    words = grid_words(render_seal_pdf(SealImageSpec("欧阳震华", shape="square", size_mm=20)), tmp_path)
+    assert words["欧"][0] > words["震"][0] and words["欧"][1] < words["阳"][1] and words["震"][1] < words["华"][1]
+    assert "印" not in words
+    words = grid_words(render_seal_pdf(SealImageSpec("李四", shape="square", size_mm=20)), tmp_path)
+    assert set(words) == {"李", "四"} and words["李"][0] > words["四"][0]
+
+
+def test_square_seal_border_and_fill(tmp_path):
+    image = poppler_render(render_seal_pdf(SealImageSpec("张三丰", shape="square")), tmp_path)
+    for point in [(1, 1), (image.width - 2, image.height // 2), (image.width // 2, image.height - 2)]:
+        assert is_red(image.getpixel(point))
+    for quarter in [(0, 0), (1, 0), (0, 1), (1, 1)]:
+        x, y = (int(image.width * (0.15 + 0.4 * q)) for q in quarter)
+        cell = image.crop((x, y, x + image.width // 4, y + image.height // 4))
+        assert sum(is_red(p) for p in cell.get_flattened_data()) > 20, f"empty cell {quarter}"
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    (SealImageSpec("  "), "name"),
+    (SealImageSpec("国" * 25), "at most 24"),
+    (SealImageSpec("W" * 30), "too long"),
+    (SealImageSpec("张三", "法人", shape="square"), "only the name"),
+    (SealImageSpec("张三", serial="123", shape="oval"), "serial"),
+    (SealImageSpec("张三", size_mm=500), "100 mm"),
+    (SealImageSpec("张三", shape="hexagon"), "shape"),  # type: ignore[arg-type]
+])
+def test_specs_that_cannot_be_drawn_are_refused(spec, message):
+    with pytest.raises(SealImageError, match=message):
+        render_seal_pdf(spec)
+
+
+# --- uploaded images ---------------------------------------------------------------------------------------
+
+
+def png_with_alpha(width: int = 300, height: int = 200) -> bytes:
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((10, 10, width - 10, height - 10), fill=(220, 20, 20, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def pdf_with_pages(count: int, size: tuple[float, float] = (200, 100)) -> bytes:
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=size)
+    for _ in range(count):
+        canvas.setFillColorRGB(0.85, 0.1, 0.1)
+        canvas.rect(size[0] * 0.1, size[1] * 0.1, size[0] * 0.8, size[1] * 0.8, fill=1, stroke=0)
+        canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+SVG = b"""<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="60mm" height="30mm" viewBox="0 0 60 30">
+  <ellipse cx="30" cy="15" rx="28" ry="13" fill="none" stroke="#d91a1a" stroke-width="2"/>
+  <rect x="20" y="10" width="20" height="10" fill="#d91a1a"/>
+</svg>"""
+
+
+def test_png_upload_becomes_a_stampable_pdf_that_keeps_its_alpha():
+    data = load_seal_image(png_with_alpha(300, 200))
+    width, height = page_size_mm(data)
+    assert abs(width / height - 1.5) < 0.01
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        images = list(pdf.pages[0].get_images().values())
+        assert len(images) == 1 and "/SMask" in images[0]
+    image = preview(data, 72)
+    assert image.getpixel((1, 1))[3] == 0  # transparent corner stays transparent
+    assert is_red(image.getpixel((image.width // 2, image.height // 2)))
+
+
+def test_svg_upload_becomes_a_pdf_of_its_size():
+    data = load_seal_image(SVG)
+    width, height = page_size_mm(data)
+    assert abs(width - 60) < 0.5 and abs(height - 30) < 0.5
+    image = preview(data, 72)
+    assert is_red(image.getpixel((image.width // 2, image.height // 2)))
+    assert image.getpixel((1, 1))[3] == 0
+
+
+def test_one_page_pdf_upload_is_normalised_upright_to_its_visible_box(tmp_path):
+    assert page_size_mm(load_seal_image(pdf_with_pages(1))) == pytest.approx((200 / MM, 100 / MM))
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=(200, 100))
+    canvas.setFillColorRGB(0.85, 0.1, 0.1)
+    canvas.rect(10, 60, 40, 30, fill=1, stroke=0)  # a mark at the top left, before rotation
+    canvas.save()
+    with pikepdf.open(io.BytesIO(out.getvalue())) as pdf:
+        pdf.pages[0].obj["/Rotate"] = 90
+        pdf.pages[0].obj["/CropBox"] = [5, 0, 200, 100]
+        rotated = io.BytesIO()
+        pdf.save(rotated)
+    data = load_seal_image(rotated.getvalue())
+    assert page_size_mm(data) == pytest.approx((100 / MM, 195 / MM))  # turned as a reader sees it
+    # Poppler shows the rotated original and the normalised seal alike: the mark ends up at the top right.
+    (tmp_path / "original").mkdir()
+    expected, actual = poppler_render(rotated.getvalue(), tmp_path / "original"), poppler_render(data, tmp_path)
+    assert expected.size == actual.size
+    assert is_red(actual.getpixel((actual.width - 25, 25))) and not is_red(actual.getpixel((25, 25)))
+    differing = sum(a != b for a, b in zip(expected.get_flattened_data(), actual.get_flattened_data(), strict=True))
+    assert differing < expected.width * expected.height * 0.01
+
+
+def huge_png_header() -> bytes:
+    """A PNG whose header claims 50000 × 50000 pixels; decoding it would need gigabytes."""
+    ihdr = struct.pack(">IIBBBBB", 50000, 50000, 8, 6, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    idat = zlib.compress(b"\0" * 1000)
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+            + struct.pack(">I", len(idat)) + b"IDAT" + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+            + b"\0\0\0\0IEND" + struct.pack(">I", zlib.crc32(b"IEND")))
+
+
+def encrypted_pdf() -> bytes:
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(pdf_with_pages(1))) as pdf:
+        pdf.save(out, encryption=pikepdf.Encryption(owner="owner", user=""))
+    return out.getvalue()
+
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text y="5">&x;</text></svg>"""
+EXTERNAL = b"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+  width="10" height="10"><image xlink:href="../../instance/secret.png" width="10" height="10"/></svg>"""
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (pdf_with_pages(2), "has 2 pages; it must have exactly one"),
+    (b"\x00garbage\xff" * 20, "must be a PNG, SVG or PDF"),
+    (b"<html><body>hi</body></html>", "not an SVG"),
+    (b"<svg", "well-formed"),
+    (huge_png_header(), "50000 × 50000 pixels; the limit is 4000"),
+    (XXE, "DOCTYPE"),
+    (EXTERNAL, "refers to another file"),
+    (b"%PDF-1.7\n" + b"0" * 100, "damaged"),
+    (png_with_alpha() + b"\0" * (5 * 1024 * 1024), "the limit is 5 MiB"),
+])
+def test_unsafe_or_unusable_uploads_are_refused(data, message):
+    with pytest.raises(SealImageError, match=message):
+        load_seal_image(data)
+
+
+def test_encrypted_pdf_upload_is_refused():
+    with pytest.raises(SealImageError, match="encrypted|password"):
+        load_seal_image(encrypted_pdf())
+
+
+def test_png_preview_refuses_what_it_cannot_render():
+    with pytest.raises(SealImageError, match="readable PDF"):
+        render_seal_png(b"not a pdf")
+    with pytest.raises(SealImageError, match="exactly one"):
+        render_seal_png(pdf_with_pages(2))
+    with pytest.raises(SealImageError, match="dpi"):
+        render_seal_png(pdf_with_pages(1), dpi=5000)
