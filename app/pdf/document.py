@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import dataclass
 
 import pikepdf
 
 from app.pdf.errors import EncryptedPdfError, InvalidPdfError
 
-__all__ = ["PdfInfo", "count_signatures", "inspect_pdf", "open_pdf"]
+__all__ = ["PdfInfo", "check_page_content", "count_signatures", "inspect_pdf", "open_pdf"]
+
+
+MAX_PAGE_CONTENT = 64 * 1024 * 1024  # decoded bytes of one page's content streams
 
 
 @dataclass(frozen=True)
 class PdfInfo:
+    """What an upload is: pages, signatures, and whether it was damaged and had to be repaired to be read
+    (stamping writes the repaired file, so the seal and signature go onto a sound document)."""
+
     page_count: int
     signature_count: int
+    repaired: bool = False
+    repairs: tuple[str, ...] = ()
 
 
 def open_pdf(data: bytes, max_pages: int = 2000) -> pikepdf.Pdf:
@@ -60,4 +69,46 @@ def count_signatures(pdf: pikepdf.Pdf) -> int:
 def inspect_pdf(data: bytes, max_pages: int = 2000) -> PdfInfo:
     """Validate PDF bytes and tell their page and signature counts."""
     with open_pdf(data, max_pages) as pdf:
-        return PdfInfo(page_count=len(pdf.pages), signature_count=count_signatures(pdf))
+        repairs = tuple(_repair_message(w) for w in pdf.get_warnings())
+        return PdfInfo(len(pdf.pages), count_signatures(pdf), bool(repairs), repairs)
+
+
+def _repair_message(warning: str) -> str:
+    # qpdf names the in-memory stream first ("stream <_io.BytesIO …>: "): keep only what it found.
+    return warning.split(": ", 1)[-1][:200]
+
+
+def check_page_content(page: pikepdf.Page, page_number: int, limit: int = MAX_PAGE_CONTENT) -> None:
+    """Refuse a page whose content streams decode to more than `limit` bytes, without ever holding more
+    than that in memory (a decompression bomb), before a text or rendering library decodes them."""
+    contents = page.obj.get("/Contents")
+    streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents] if contents is not None else []
+    total = 0
+    for stream in streams:
+        if not isinstance(stream, pikepdf.Stream):
+            continue
+        total += _decoded_size(stream, limit - total)
+        if total > limit:
+            raise InvalidPdfError(f"page {page_number}'s content expands to more than {limit // 2**20} MiB; "
+                                  "the file looks like a decompression bomb")
+
+
+def _decoded_size(stream: pikepdf.Stream, budget: int) -> int:
+    filters = stream.get("/Filter")
+    names = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else [str(filters)] if filters else []
+    raw = stream.read_raw_bytes()
+    if not names:
+        return len(raw)
+    if names == ["/FlateDecode"]:
+        inflater = zlib.decompressobj()
+        size, chunk = 0, inflater.decompress(raw, 1 << 20)
+        while chunk:
+            size += len(chunk)
+            if size > budget:
+                return size
+            chunk = inflater.decompress(inflater.unconsumed_tail, 1 << 20) if inflater.unconsumed_tail else b""
+        return size
+    # Other filters are rare in page content; qpdf decodes them, bounded by their raw size.
+    if len(raw) > budget // 100:
+        return budget + 1
+    return len(stream.read_bytes())

@@ -13,7 +13,7 @@ from typing import Literal
 
 import pikepdf
 
-from app.pdf.document import count_signatures, open_pdf
+from app.pdf.document import check_page_content, count_signatures, open_pdf
 from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError
 from app.pdf.geometry import MM, Corner, Frame, frame_of, page_indexes, resolve_page
 from app.pdf.keyword import find_keyword
@@ -151,7 +151,10 @@ def locate(data: bytes, pdf: pikepdf.Pdf, spec: StampSpec | KeywordSpec, aspect:
         frame = frame_of(pdf.pages[index])
         u, v = _corner_origin(spec.corner, spec.x_mm * MM, spec.y_mm * MM, width, height, frame)
         return [Placement(index, frame.user_rect(u, v, width, height))]
-    hits = find_keyword(data, spec.keyword, page_indexes(spec.pages, len(pdf.pages)))
+    indexes = page_indexes(spec.pages, len(pdf.pages))
+    for index in indexes:
+        check_page_content(pdf.pages[index], index + 1)
+    hits = find_keyword(data, spec.keyword, indexes)
     if not hits:
         raise InvalidPdfError(f"the keyword '{spec.keyword}' is not in the document's text, so the seal "
                               "cannot be placed on it")
