@@ -12,8 +12,8 @@ from pyhanko.stamp import BaseStamp, BaseStampStyle
 from reportlab.lib.colors import Color
 from reportlab.pdfgen.canvas import Canvas
 
+from app.pdf.fonts import font_for
 from app.pdf.geometry import Frame
-from app.pdf.seal_image import _font_for
 
 __all__ = ["CAPTION_SHARE", "SealStampStyle", "caption_pdf"]
 
@@ -27,7 +27,7 @@ def caption_pdf(lines: tuple[str, ...], width: float, height: float) -> bytes:
     canvas.setFillColor(Color(0.15, 0.15, 0.15))
     size = min(height / max(len(lines), 1) * 0.8, 9.0)
     for index, line in enumerate(lines):
-        font = _font_for(line)
+        font = font_for(line)
         fitted = min(size, size * width / max(canvas.stringWidth(line, font, size), 1.0))
         canvas.setFont(font, fitted)
         canvas.drawCentredString(width / 2, height - (index + 1) * size * 1.1 + size * 0.2, line)

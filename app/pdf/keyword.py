@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 
 from app.pdf.errors import InvalidPdfError
+from app.pdf.fonts import PDFIUM_LOCK
 
 __all__ = ["KeywordHit", "find_keyword"]
 
@@ -23,6 +24,11 @@ def find_keyword(data: bytes, keyword: str, page_indexes: list[int]) -> list[Key
     """Every occurrence of the keyword on the given pages, in page order."""
     if not keyword.strip():
         raise InvalidPdfError("the keyword to place the seal at is empty")
+    with PDFIUM_LOCK:
+        return _search(data, keyword, page_indexes)
+
+
+def _search(data: bytes, keyword: str, page_indexes: list[int]) -> list[KeywordHit]:
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:

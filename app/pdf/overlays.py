@@ -12,8 +12,8 @@ from reportlab.lib.colors import Color
 from reportlab.pdfgen.canvas import Canvas
 
 from app.pdf.errors import PdfError
+from app.pdf.fonts import font_for
 from app.pdf.geometry import MM, Corner
-from app.pdf.seal_image import _font_for
 
 __all__ = ["QrSpec", "WatermarkSpec", "qr_pdf", "watermark_pdf"]
 
@@ -56,7 +56,7 @@ def watermark_pdf(spec: WatermarkSpec, width: float, height: float) -> bytes:
         raise PdfError("the watermark text is empty")
     if not 0 < spec.opacity <= 1:
         raise PdfError("the watermark opacity must be above 0 and at most 1")
-    font = _font_for(text)
+    font = font_for(text)
     canvas, out = _canvas(width, height)
     canvas.setFillColor(Color(0.45, 0.45, 0.45))
     canvas.setFillAlpha(spec.opacity)
@@ -100,7 +100,7 @@ def qr_pdf(spec: QrSpec) -> bytes:
                 path.rect(column * cell, caption_height + size - (row + 1) * cell, cell, cell)
     canvas.drawPath(path, stroke=0, fill=1)
     if spec.caption:
-        font = _font_for(spec.caption)
+        font = font_for(spec.caption)
         canvas.setFont(font, 1.6 * MM)
         canvas.drawCentredString(size / 2, 0.4 * MM, spec.caption)
     canvas.showPage()

@@ -6,39 +6,25 @@ the image; `render_seal_svg` and `render_seal_png` make previews for the web pag
 
 from __future__ import annotations
 
-import base64
 import io
 import math
-import re
-import struct
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Literal
 
-import pikepdf
 import pypdfium2
-from lxml import etree
 from PIL import Image
 from reportlab.graphics import renderPDF, renderSVG
 from reportlab.graphics.shapes import Circle, Drawing, Ellipse, Group, Polygon, Rect, String
 from reportlab.lib.colors import Color
-from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen.canvas import Canvas
-from svglib.svglib import SvgRenderer
 
 from app.pdf.errors import SealImageError
+from app.pdf.fonts import PDFIUM_LOCK, font_for
 
 __all__ = [
-    "CJK_FONT_PACKAGE",
     "MAX_IMAGE_PIXELS",
-    "MAX_UPLOAD_BYTES",
     "SealImageSpec",
-    "load_seal_image",
     "render_seal_pdf",
     "render_seal_png",
     "render_seal_svg",
@@ -46,15 +32,8 @@ __all__ = [
 
 MM = 72 / 25.4
 SEAL_RED = Color(0.85, 0.1, 0.1)
-# Face 0 of WenQuanYi Zen Hei has TrueType outlines, which reportlab can embed.
-CJK_FONT_PATHS = (Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),)
-CJK_FONT_PACKAGE = "fonts-wqy-zenhei (Debian/Ubuntu: apt-get install fonts-wqy-zenhei)"
 OVAL_ASPECT = 26 / 40  # height / width of the default oval personal seal (40 × 26 mm)
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_IMAGE_PIXELS = 4000  # per side, for uploaded PNGs and for previews
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# pdfium is not thread-safe; web threads may ask for previews at the same time.
-_PDFIUM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -74,18 +53,6 @@ class SealImageSpec:
     shape: Literal["round", "oval", "square"] = "round"
     size_mm: float = 40.0
     height_mm: float | None = None
-
-
-@cache
-def _font_for(text: str) -> str:
-    if text.isascii():
-        return "Helvetica-Bold"
-    for path in CJK_FONT_PATHS:
-        if path.exists():
-            if "SealFlowCJK" not in pdfmetrics.getRegisteredFontNames():
-                pdfmetrics.registerFont(TTFont("SealFlowCJK", str(path), subfontIndex=0))
-            return "SealFlowCJK"
-    raise SealImageError(f"drawing non-Latin seal text needs a CJK TrueType font: install {CJK_FONT_PACKAGE}")
 
 
 def _ink(font: str) -> tuple[float, float]:
@@ -109,7 +76,7 @@ def _arc_text(text: str, centre: tuple[float, float], outer: float, font_size: f
     Upper arc: read clockwise, tops outwards. Lower arc: read counter-clockwise, tops towards the centre.
     Each character gets an angle in proportion to its width; when crowded, glyphs are narrowed, never overlapped.
     """
-    font = _font_for(text)
+    font = font_for(text)
     bottom, top = _ink(font)
     baseline = outer - top * font_size if upper else outer + bottom * font_size
     inner = outer - (top - bottom) * font_size  # the narrowest circle the glyphs touch
@@ -143,7 +110,7 @@ def _star(cx: float, cy: float, outer: float) -> Polygon:
 
 def _fitted_line(text: str, x: float, y_middle: float, font_size: float, max_width: float) -> Group:
     """One horizontal line centred on (x, y_middle of its ink), squeezed to fit `max_width`."""
-    font = _font_for(text)
+    font = font_for(text)
     bottom, top = _ink(font)
     hscale = min(1.0, max_width / pdfmetrics.stringWidth(text, font, font_size))
     return _glyph(text, font, font_size, x, y_middle - (bottom + top) / 2 * font_size, hscale=hscale)
@@ -159,7 +126,7 @@ def _round_seal(spec: SealImageSpec, size: float) -> Drawing:
     name = spec.organisation.strip()
     outer = size / 2 - ring - size * 0.025
     # Sized by its width in ems, so that Latin letters, narrower than Chinese characters, space alike.
-    count = pdfmetrics.stringWidth(name, _font_for(name), 1.0)
+    count = pdfmetrics.stringWidth(name, font_for(name), 1.0)
     span = min(250.0, 110.0 + 15.0 * count) if count >= 4 else 42.5 * count
     name_size = size * max(0.105, 0.165 - 0.004 * max(count - 4, 0))
     drawing.add(_arc_text(name, centre, outer, name_size, span))
@@ -219,7 +186,7 @@ def _square_seal(spec: SealImageSpec, size: float) -> Drawing:
     rows = 1 if len(chars) <= 2 else 2
     columns = math.ceil(len(chars) / rows)
     cell_w, cell_h = inside / columns, inside / rows
-    font = _font_for(name)
+    font = font_for(name)
     bottom, top = _ink(font)
     for index, char in enumerate(chars):
         column, row = divmod(index, rows)
@@ -239,7 +206,7 @@ def _check(spec: SealImageSpec) -> None:
         raise SealImageError("a seal is 10 to 100 mm wide and 5 to 100 mm high")
     if spec.shape not in ("round", "oval", "square"):
         raise SealImageError(f"unknown seal shape {spec.shape!r}; use round, oval or square")
-    if spec.shape == "round" and pdfmetrics.stringWidth(name, _font_for(name), 1.0) > 24:
+    if spec.shape == "round" and pdfmetrics.stringWidth(name, font_for(name), 1.0) > 24:
         raise SealImageError("the organisation name is too long for a round seal: at most 24 Chinese characters "
                              "or about 35 Latin capitals")
     if spec.shape == "square" and (spec.purpose.strip() or len(name) > (40 if name.isascii() else 8)):
@@ -249,7 +216,7 @@ def _check(spec: SealImageSpec) -> None:
     if len(spec.serial.strip()) > 24:
         raise SealImageError("the serial number fits at most 24 characters")
     for text in (name, spec.purpose, spec.serial):
-        _font_for(text)
+        font_for(text)
 
 
 def _drawing(spec: SealImageSpec) -> Drawing:
@@ -275,135 +242,6 @@ def render_seal_svg(spec: SealImageSpec) -> str:
     return str(renderSVG.drawToString(_drawing(spec)))
 
 
-def load_seal_image(data: bytes) -> bytes:
-    """An uploaded PNG, SVG or PDF (told apart by content) as a one-page PDF whose page box is the image.
-
-    Refused with SealImageError: files over 5 MiB, PNGs over 4000 px a side, SVGs with a DOCTYPE or
-    references to other files, PDFs that are encrypted or not exactly one page, anything else.
-    """
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise SealImageError(f"the seal image is {len(data) / 2**20:.1f} MiB; the limit is 5 MiB")
-    if data.startswith(PNG_SIGNATURE):
-        return _png_to_pdf(data)
-    if b"%PDF-" in data[:1024]:
-        return _pdf_to_seal_pdf(data)
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        return _svg_to_pdf(data)
-    raise SealImageError("the seal image must be a PNG, SVG or PDF file")
-
-
-def _check_png_size(data: bytes) -> None:
-    """Read the size from the PNG header before decoding, so a decompression bomb costs nothing."""
-    if len(data) < 24 or data[12:16] != b"IHDR":
-        raise SealImageError("the PNG file is damaged (no image header)")
-    width, height = struct.unpack(">II", data[16:24])
-    if width > MAX_IMAGE_PIXELS or height > MAX_IMAGE_PIXELS:
-        raise SealImageError(f"the PNG is {width} × {height} pixels; the limit is {MAX_IMAGE_PIXELS} a side")
-    if not width or not height:
-        raise SealImageError("the PNG has no pixels")
-
-
-def _png_to_pdf(data: bytes) -> bytes:
-    _check_png_size(data)
-    try:
-        with Image.open(io.BytesIO(data)) as opened:
-            image = opened.convert("RGBA")
-            dpi = opened.info.get("dpi", (300, 300))[0]
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise SealImageError(f"the PNG file cannot be read ({exc})") from exc
-    # The page's physical size only matters until stamping scales it; 300 dpi unless the file says.
-    dpi = dpi if 72 <= dpi <= 2400 else 300
-    width, height = image.width * 72 / dpi, image.height * 72 / dpi
-    out = io.BytesIO()
-    canvas = Canvas(out, pagesize=(width, height))
-    canvas.drawImage(ImageReader(image), 0, 0, width, height, mask="auto")  # alpha becomes a soft mask
-    canvas.showPage()
-    canvas.save()
-    return out.getvalue()
-
-
-def _parse_svg(data: bytes) -> etree._Element:
-    """Parse without DTDs, entities or network; refuse documents that declare any."""
-    if re.search(rb"<!(DOCTYPE|ENTITY)", data, re.IGNORECASE):
-        raise SealImageError("the SVG declares a DOCTYPE or entities; save it without them")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                             remove_comments=True)
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise SealImageError(f"the file is neither PNG, PDF nor well-formed SVG ({exc})") from exc
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise SealImageError("the SVG declares a DOCTYPE or entities; save it without them")
-    if etree.QName(root).localname != "svg":
-        raise SealImageError("the XML file is not an SVG image")
-    return root
-
-
-def _check_svg_references(root: etree._Element) -> None:
-    """Only references inside the file: embedded PNG/JPEG images (size-checked) and #fragments."""
-    for element in root.iter():
-        for key, value in element.attrib.items():
-            if not str(key).endswith("href") or str(value).startswith("#"):
-                continue
-            match = re.match(r"data:image/(png|jpe?g);base64,", str(value))
-            if not match:
-                raise SealImageError("the SVG refers to another file; embed images in it instead")
-            try:
-                with Image.open(io.BytesIO(base64.b64decode(str(value)[match.end():]))) as image:
-                    width, height = image.size
-            except (OSError, ValueError) as exc:
-                raise SealImageError("an image embedded in the SVG cannot be read") from exc
-            if width > MAX_IMAGE_PIXELS or height > MAX_IMAGE_PIXELS:
-                raise SealImageError(f"an image in the SVG is {width} × {height} pixels; "
-                                     f"the limit is {MAX_IMAGE_PIXELS} a side")
-
-
-def _svg_to_pdf(data: bytes) -> bytes:
-    root = _parse_svg(data)
-    _check_svg_references(root)
-    # A file object, not a path, as the source: svglib then resolves no relative file names at all.
-    try:
-        drawing = SvgRenderer(io.BytesIO(data)).render(root)
-        if drawing is None or not (0 < drawing.width <= 1000 * MM and 0 < drawing.height <= 1000 * MM):
-            raise SealImageError("the SVG has no usable size (give it width and height, or a viewBox)")
-        return bytes(renderPDF.drawToString(drawing))
-    except SealImageError:
-        raise
-    except Exception as exc:  # svglib and reportlab raise assorted errors on malformed drawings
-        raise SealImageError(f"the SVG cannot be drawn ({exc.__class__.__name__}: {exc})") from exc
-
-
-def _pdf_to_seal_pdf(data: bytes) -> bytes:
-    """The single page of an uploaded PDF, as a fresh page at the origin of its visible size, unrotated."""
-    try:
-        with pikepdf.open(io.BytesIO(data)) as source:
-            if source.is_encrypted:
-                raise SealImageError("the seal PDF is encrypted; upload it without protection")
-            if len(source.pages) != 1:
-                raise SealImageError(f"the seal PDF has {len(source.pages)} pages; it must have exactly one")
-            page = source.pages[0]
-            x1, y1, x2, y2 = (float(v) for v in page.cropbox)
-            width, height = abs(x2 - x1), abs(y2 - y1)
-            if int(page.obj.get("/Rotate", 0)) % 180:
-                width, height = height, width
-            if not (width > 0 and height > 0):
-                raise SealImageError("the seal PDF's page has no area")
-            with pikepdf.new() as seal:
-                seal.add_blank_page(page_size=(width, height))
-                # add_overlay copies only the page's content and resources (no annotations or scripts),
-                # applying its /Rotate and CropBox.
-                seal.pages[0].add_overlay(seal.copy_foreign(page.as_form_xobject()),
-                                          pikepdf.Rectangle(0, 0, width, height))
-                out = io.BytesIO()
-                seal.save(out)
-                return out.getvalue()
-    except pikepdf.PasswordError as exc:
-        raise SealImageError("the seal PDF is protected by a password; upload it without protection") from exc
-    except pikepdf.PdfError as exc:
-        raise SealImageError(f"the seal PDF is damaged and cannot be read ({exc})") from exc
-
-
 def render_seal_png(seal_pdf: bytes, dpi: int = 150) -> bytes:
     """A PNG preview of a one-page seal PDF, transparent where the seal has no ink.
 
@@ -411,7 +249,7 @@ def render_seal_png(seal_pdf: bytes, dpi: int = 150) -> bytes:
     """
     if not 36 <= dpi <= 600:
         raise SealImageError("the preview resolution must be 36 to 600 dpi")
-    with _PDFIUM_LOCK:
+    with PDFIUM_LOCK:
         try:
             document = pypdfium2.PdfDocument(seal_pdf)
         except pypdfium2.PdfiumError as exc:

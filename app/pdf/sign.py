@@ -16,11 +16,12 @@ from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.general import get_pyca_cryptography_hash
+from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from app.pdf.appearance import SealStampStyle
-from app.pdf.errors import InvalidPdfError, SigningError
+from app.pdf.errors import InvalidPdfError, SigningError, TimeStampError
 from app.pdf.pki import PrivateKey
 
 __all__ = ["SignSpec", "SignatureField", "SigningIdentity", "add_signature_fields", "make_signer", "sign_pdf"]
@@ -187,3 +188,5 @@ def sign_pdf(
         raise InvalidPdfError(f"the PDF cannot be signed: {exc}") from exc
     except PyHankoSigningError as exc:
         raise SigningError(f"signing failed: {exc}") from exc
+    except TimestampRequestError as exc:
+        raise TimeStampError(f"the time-stamp authority did not answer with a timestamp: {exc}") from exc
