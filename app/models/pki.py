@@ -1,4 +1,4 @@
-"""The organisation's root certificate authority (one row)."""
+"""The organisation's trust services (one row): the root certificate authority and the time-stamp authority."""
 
 from __future__ import annotations
 
@@ -19,4 +19,7 @@ class CertificateAuthority(Model):
     certificate_pem: Mapped[str] = mapped_column(Text)
     # PKCS#8, encrypted with a key derived from KEY_SECRET; never stored in plain text.
     encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The built-in RFC 3161 time-stamp authority's certificate (issued by this CA) and encrypted key.
+    tsa_certificate_pem: Mapped[str | None] = mapped_column(Text)
+    tsa_encrypted_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

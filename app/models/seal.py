@@ -44,6 +44,8 @@ class Seal(Model):
     certificate_pem: Mapped[str] = mapped_column(Text)
     encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the seal was revoked: its certificate is then listed in the organisation's CRL.
+    revoked_at: Mapped[datetime | None] = mapped_column()
 
     owner_department: Mapped[Department | None] = relationship()
     owner_user: Mapped[User | None] = relationship()

@@ -18,7 +18,15 @@ from app.pdf.overlays import QrSpec, WatermarkSpec
 from app.pdf.pkcs11 import Pkcs11KeySpec, open_pkcs11_signer
 from app.pdf.seal_image import SealImageSpec, render_seal_pdf, render_seal_png, render_seal_svg
 from app.pdf.seal_upload import load_seal_image
-from app.pdf.sign import SignatureField, SigningIdentity, SignSpec, add_signature_fields, make_signer, sign_pdf
+from app.pdf.sign import (
+    LongTermSpec,
+    SignatureField,
+    SigningIdentity,
+    SignSpec,
+    add_signature_fields,
+    make_signer,
+    sign_pdf,
+)
 from app.pdf.stamp import (
     EveryPageSpec,
     KeywordSpec,
@@ -40,6 +48,7 @@ __all__ = [
     "EveryPageSpec",
     "InvalidPdfError",
     "KeywordSpec",
+    "LongTermSpec",
     "PdfError",
     "PdfInfo",
     "Pkcs11KeySpec",

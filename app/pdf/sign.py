@@ -18,13 +18,22 @@ from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
+from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from app.pdf.appearance import SealStampStyle
 from app.pdf.errors import InvalidPdfError, SigningError, TimeStampError
 from app.pdf.pki import PrivateKey
 
-__all__ = ["SignSpec", "SignatureField", "SigningIdentity", "add_signature_fields", "make_signer", "sign_pdf"]
+__all__ = [
+    "LongTermSpec",
+    "SignSpec",
+    "SignatureField",
+    "SigningIdentity",
+    "add_signature_fields",
+    "make_signer",
+    "sign_pdf",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,16 @@ class SignSpec:
     location: str = ""
     appearance_pdf: bytes = b""
     certify: bool = False
+
+
+@dataclass(frozen=True)
+class LongTermSpec:
+    """PAdES B-LT: the certificates and CRLs a verifier needs are embedded (DSS), so the signature can be
+    checked after they expire; `archive` adds a document timestamp over everything (B-LTA)."""
+
+    trust_roots: tuple[x509.Certificate, ...]
+    crls: tuple[x509.CertificateRevocationList, ...] = ()
+    archive: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,11 +173,29 @@ def _style(signer: signers.Signer, spec: SignSpec, rotate: int) -> SealStampStyl
     return SealStampStyle(seal_pdf=spec.appearance_pdf, caption_lines=(name, when), rotate=rotate)
 
 
+def _validation_context(long_term: LongTermSpec) -> ValidationContext:
+    return ValidationContext(
+        trust_roots=[_asn1_cert(root) for root in long_term.trust_roots],
+        crls=[crl.public_bytes(serialization.Encoding.DER) for crl in long_term.crls],
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
+
+
 def sign_pdf(
-    data: bytes, signer: signers.Signer, spec: SignSpec, timestamper: timestamps.TimeStamper | None = None
+    data: bytes,
+    signer: signers.Signer,
+    spec: SignSpec,
+    timestamper: timestamps.TimeStamper | None = None,
+    long_term: LongTermSpec | None = None,
 ) -> bytes:
-    """Add a visible PAdES signature (ETSI.CAdES.detached, SHA-256) in an incremental update;
-    with a timestamper the signature carries an RFC 3161 timestamp (PAdES B-T)."""
+    """Add a visible PAdES signature (ETSI.CAdES.detached, SHA-256) in an incremental update.
+
+    With a timestamper the signature carries an RFC 3161 timestamp (PAdES B-T); with `long_term` as well,
+    validation data (B-LT) and, when asked, a document timestamp (B-LTA).
+    """
+    if long_term and not timestamper:
+        raise SigningError("long-term signatures (B-LT, B-LTA) need a time-stamp authority")
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
         widget = _existing_widget(writer, spec.field_name)
@@ -178,6 +215,9 @@ def sign_pdf(
             location=spec.location or None,
             certify=spec.certify,
             docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+            embed_validation_info=long_term is not None,
+            use_pades_lta=bool(long_term and long_term.archive),
+            validation_context=_validation_context(long_term) if long_term else None,
         )
         style = _style(signer, spec, _rotation_of(page))
         pdf_signer = signers.PdfSigner(meta, signer=signer, stamp_style=style, timestamper=timestamper)

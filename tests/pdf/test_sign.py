@@ -15,12 +15,14 @@ from pyhanko_certvalidator import ValidationContext
 
 from app.pdf import (
     AlreadySignedError,
+    LongTermSpec,
     SealImageSpec,
     SignatureField,
     SigningError,
     SigningIdentity,
     SignSpec,
     StampSpec,
+    TimeStampAuthority,
     add_signature_fields,
     locate,
     make_signer,
@@ -28,9 +30,10 @@ from app.pdf import (
     render_seal_pdf,
     sign_pdf,
     stamp_seal,
+    verify_pdf,
 )
 from app.pdf.appearance import CAPTION_SHARE
-from app.pdf.pki import create_root_ca, issue_seal_certificate
+from app.pdf.pki import create_crl, create_root_ca, issue_seal_certificate, issue_tsa_certificate
 from tests.conftest import corpus_pdf
 from tests.pdf.verifiers import mutool_unchanged, nss_db_with, pdfsig
 
@@ -173,3 +176,33 @@ def test_a_signed_field_cannot_be_signed_again(ca, identity):
     data = _seal_and_sign(corpus_pdf("minimal-document.pdf"), identity)
     with pytest.raises(SigningError, match="already signed"):
         sign_pdf(data, make_signer(identity), SignSpec("Seal1"))
+
+
+# --- long-term levels ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("archive", [False, True], ids=["B-LT", "B-LTA"])
+def test_long_term_signature_embeds_validation_data(tmp_path: Path, ca, identity, archive: bool):
+    tsa = TimeStampAuthority(issue_tsa_certificate(ca, "Test Org"), chain=(ca.certificate,))
+    crl = create_crl(ca, [])
+    data = corpus_pdf("minimal-document.pdf")
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        box = locate(data, pdf, StampSpec(), APPEARANCE_ASPECT)[0]
+    signed = sign_pdf(data, make_signer(identity), SignSpec("Seal", box.page_index, box.rect),
+                      timestamper=tsa.timestamper(),
+                      long_term=LongTermSpec((ca.certificate,), (crl,), archive=archive))
+    with pikepdf.open(io.BytesIO(signed)) as pdf:
+        assert "/DSS" in pdf.Root and len(pdf.Root.DSS.Certs) >= 2 and len(pdf.Root.DSS.CRLs) == 1
+    report = verify_pdf(signed, [ca.certificate], [crl])
+    kinds = [s.kind for s in report.signatures]
+    assert kinds == (["signature", "document-timestamp"] if archive else ["signature"])
+    assert report.verdict == "valid", report.reason
+    assert report.signatures[0].timestamp_valid and report.signatures[0].timestamp_trusted
+    path = tmp_path / "lt.pdf"
+    path.write_bytes(signed)
+    assert pdfsig(path, nss_db_with(ca.certificate_pem, tmp_path / "nss")).valid
+
+
+def test_long_term_needs_a_timestamper(ca, identity):
+    with pytest.raises(SigningError, match="time-stamp authority"):
+        sign_pdf(corpus_pdf("minimal-document.pdf"), make_signer(identity), SignSpec("S", 0, (10, 10, 50, 50)),
+                 long_term=LongTermSpec((ca.certificate,)))
