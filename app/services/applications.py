@@ -21,7 +21,7 @@ from app.models import (
     SealApplication,
     User,
 )
-from app.services import documents, seals
+from app.services import documents, sealing, seals
 from app.services.audit import Actor, record
 from app.workflow import StepResult, start, tasks_of
 
@@ -38,6 +38,10 @@ class ApplicationSpec:
     filename: str
     content: bytes
     reason: str
+    seal_page: int = -1
+    seal_keyword: str = ""
+    riding_seal: bool = False
+    watermark: bool = False
 
 
 def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> SealApplication:
@@ -49,14 +53,20 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> SealApplicat
     if not spec.reason.strip():
         raise InvalidInput("say why the seal is needed")
     seal = seals.usable_seal(spec.seal_id)
-    pages = documents.check_pdf(spec.content)
+    info = documents.check_pdf(spec.content)
+    keyword = spec.seal_keyword.strip() or None
+    sealing.check_placement(spec.content, spec.seal_page, keyword, info.page_count)
     application = SealApplication(requester=requester, seal=seal, document_type=spec.document_type,
-                                  reason=spec.reason.strip())
+                                  reason=spec.reason.strip(), seal_page=spec.seal_page, seal_keyword=keyword,
+                                  riding_seal=spec.riding_seal, watermark=spec.watermark)
     db.session.add(application)
     db.session.flush()
-    document = documents.add_document(application.id, DocumentKind.ORIGINAL, spec.filename, spec.content, pages)
+    document = documents.add_document(application.id, DocumentKind.ORIGINAL, spec.filename, spec.content,
+                                      info.page_count)
     record(actor, "application.submitted", "seal_application", application.id, seal_id=seal.id,
-           document_type=spec.document_type, filename=spec.filename, sha256=document.sha256, pages=pages)
+           document_type=spec.document_type, filename=spec.filename, sha256=document.sha256,
+           pages=info.page_count, repaired=list(info.repairs), seal_page=spec.seal_page, seal_keyword=keyword,
+           riding_seal=spec.riding_seal, watermark=spec.watermark)
     data = {"application_id": application.id, "requester_id": requester.id, "document_type": spec.document_type}
     step = start(PROCESS_ID, data, application.id, actor)
     follow(step, actor)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.errors import InvalidDocument
 from app.extensions import db
 from app.models import Blob, Document, DocumentKind
-from app.pdf import PdfError, inspect_pdf
+from app.pdf import PdfError, PdfInfo, inspect_pdf
 
 
 def store_blob(content: bytes) -> Blob:
@@ -30,15 +30,15 @@ def read_content(document: Document) -> bytes:
     return bytes(content)
 
 
-def check_pdf(content: bytes) -> int:
-    """Validate an uploaded PDF; its page count, or InvalidDocument with the reason."""
+def check_pdf(content: bytes) -> PdfInfo:
+    """Validate an uploaded PDF: its page count and whether it had to be repaired, or InvalidDocument."""
     try:
         info = inspect_pdf(content, current_app.config["MAX_PDF_PAGES"])
     except PdfError as exc:
         raise InvalidDocument(str(exc)) from exc
     if info.signature_count:
         raise InvalidDocument("the PDF is already signed; sealing it would invalidate those signatures")
-    return info.page_count
+    return info
 
 
 def add_document(application_id: int, kind: DocumentKind, filename: str, content: bytes, pages: int) -> Document:

@@ -1,14 +1,26 @@
-"""The organisation CA and seal keys, kept encrypted in the database."""
+"""The organisation's trust services (root CA, time-stamp authority, revocation list) and seal keys,
+kept encrypted in the database."""
 
 from __future__ import annotations
 
+from cryptography import x509
 from flask import current_app
+from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CertificateAuthority, Seal
-from app.pdf import SigningIdentity
-from app.pdf.pki import CertifiedKey, create_root_ca, decrypt_key, encrypt_key, issue_seal_certificate, load_certificate
+from app.pdf import LongTermSpec, SigningIdentity, TimeStampAuthority, external_timestamper
+from app.pdf.pki import (
+    CertifiedKey,
+    create_crl,
+    create_root_ca,
+    decrypt_key,
+    encrypt_key,
+    issue_seal_certificate,
+    issue_tsa_certificate,
+    load_certificate,
+)
 
 
 def _secret() -> str:
@@ -35,14 +47,72 @@ def root_certificate_pem() -> str:
     return ensure_root_ca().certificate_pem
 
 
+def _root_key() -> CertifiedKey:
+    ca_row = ensure_root_ca()
+    return CertifiedKey(decrypt_key(ca_row.encrypted_key, _secret()), load_certificate(ca_row.certificate_pem))
+
+
+def crl_url() -> str:
+    """Where relying parties fetch the organisation's certificate revocation list."""
+    return f"{current_app.config['PUBLIC_URL']}/pki/crl"
+
+
 def new_seal_key(seal_name: str) -> tuple[str, bytes]:
     """Issue a key and certificate for a seal: (certificate PEM, encrypted key)."""
-    ca_row = ensure_root_ca()
-    ca = CertifiedKey(decrypt_key(ca_row.encrypted_key, _secret()), load_certificate(ca_row.certificate_pem))
     issued = issue_seal_certificate(
-        ca, seal_name, current_app.config["ORGANISATION_NAME"], current_app.config["SEAL_KEY_ALGORITHM"]
+        _root_key(), seal_name, current_app.config["ORGANISATION_NAME"], current_app.config["SEAL_KEY_ALGORITHM"],
+        crl_url=crl_url(),
     )
     return issued.certificate_pem, encrypt_key(issued.key, _secret())
+
+
+def trust_roots() -> tuple[x509.Certificate, ...]:
+    """The certificates a SealFlow signature chains up to."""
+    return (load_certificate(ensure_root_ca().certificate_pem),)
+
+
+def revocation_list() -> x509.CertificateRevocationList:
+    """A fresh CRL, signed by the root, listing every revoked seal's certificate."""
+    revoked = db.session.execute(select(Seal).where(Seal.revoked_at.is_not(None))).scalars()
+    entries = [(load_certificate(seal.certificate_pem).serial_number, seal.revoked_at)
+               for seal in revoked if seal.revoked_at is not None]
+    return create_crl(_root_key(), entries)
+
+
+def seal_names() -> dict[int, str]:
+    """Seal name by certificate serial number, so that reports name the seal rather than a number."""
+    return {load_certificate(seal.certificate_pem).serial_number: seal.name
+            for seal in db.session.execute(select(Seal)).scalars()}
+
+
+def _time_stamp_authority() -> TimeStampAuthority:
+    ca_row = ensure_root_ca()
+    if ca_row.tsa_certificate_pem is None or ca_row.tsa_encrypted_key is None:
+        issued = issue_tsa_certificate(_root_key(), current_app.config["ORGANISATION_NAME"],
+                                       current_app.config["SEAL_KEY_ALGORITHM"])
+        ca_row.tsa_certificate_pem = issued.certificate_pem
+        ca_row.tsa_encrypted_key = encrypt_key(issued.key, _secret())
+        db.session.flush()
+    tsa = CertifiedKey(decrypt_key(ca_row.tsa_encrypted_key, _secret()), load_certificate(ca_row.tsa_certificate_pem))
+    return TimeStampAuthority(tsa, chain=trust_roots())
+
+
+def timestamper() -> TimeStamper | None:
+    """The time-stamp authority seal signatures use: an external one if configured, else SealFlow's own;
+    None at level B-B."""
+    if current_app.config["SIGNATURE_LEVEL"] == "B-B":
+        return None
+    if current_app.config["TSA_URL"]:
+        return external_timestamper(current_app.config["TSA_URL"], current_app.config["TSA_TIMEOUT"])
+    return _time_stamp_authority().timestamper()
+
+
+def long_term() -> LongTermSpec | None:
+    """Validation data to embed at levels B-LT and B-LTA."""
+    level = current_app.config["SIGNATURE_LEVEL"]
+    if level not in ("B-LT", "B-LTA"):
+        return None
+    return LongTermSpec(trust_roots(), (revocation_list(),), archive=level == "B-LTA")
 
 
 def signing_identity(seal: Seal) -> SigningIdentity:

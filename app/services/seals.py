@@ -7,6 +7,7 @@ from sqlalchemy import select
 from app.errors import NotFound, PolicyViolation
 from app.extensions import db
 from app.models import Department, Seal, SealKind, SealStatus, User
+from app.models.timestamps import utcnow
 from app.pdf import SealImageSpec, render_seal_pdf, render_seal_svg
 from app.services import keys
 from app.services.audit import Actor, record
@@ -39,6 +40,8 @@ def set_status(seal_id: int, status: SealStatus, actor: Actor) -> Seal:
     if seal.status == SealStatus.REVOKED:
         raise PolicyViolation(f"the seal “{seal.name}” is revoked for good")
     seal.status = status
+    if status == SealStatus.REVOKED:
+        seal.revoked_at = utcnow()  # from now on its certificate is in the organisation's CRL
     record(actor, "seal.status_changed", "seal", seal.id, status=status)
     return seal
 

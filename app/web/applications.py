@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import DocumentKind, RoleName
-from app.services import applications, audit, documents, seals
+from app.services import applications, audit, documents, sealing, seals
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
 
@@ -36,6 +36,9 @@ def new() -> Any:
     spec = applications.ApplicationSpec(
         seal_id=form.seal_id.data or 0, document_type=form.document_type.data or "",
         filename=upload.filename or "document.pdf", content=upload.read(), reason=form.reason.data or "",
+        seal_page=form.seal_page.data if form.seal_page.data is not None else -1,
+        seal_keyword=form.seal_keyword.data or "", riding_seal=form.riding_seal.data,
+        watermark=form.watermark.data,
     )
     try:
         application = applications.submit(spec, me(), actor())
@@ -55,6 +58,7 @@ def detail(application_id: int) -> Any:
     return render_template(
         "applications/detail.html", application=application, tasks=applications.approval_steps(application),
         events=audit.events_for("seal_application", application.id),
+        verification_url=sealing.verification_url(application.id),
     )
 
 

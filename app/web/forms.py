@@ -5,9 +5,18 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import PasswordField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, NumberRange
 
 from app.services.applications import DOCUMENT_TYPES
 
@@ -31,6 +40,11 @@ class ApplicationForm(FlaskForm):
                                                          FileAllowed(["pdf"], _l("Only PDF files are accepted."))])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Say why the seal is needed.")),
                                                      Length(max=2000)])
+    seal_page = IntegerField(_l("Seal on page (-1 is the last page)"), default=-1,
+                             validators=[NumberRange(-10000, 10000)])
+    seal_keyword = StringField(_l("Or centred on this text, e.g. 甲方（盖章）"), validators=[Length(max=100)])
+    riding_seal = BooleanField(_l("Riding seal across the page edges"))
+    watermark = BooleanField(_l("Confidentiality watermark"))
     submit = SubmitField(_l("Submit application"))
 
 
@@ -40,3 +54,8 @@ class DecisionForm(FlaskForm):
                           validators=[DataRequired(_l("Choose approve or reject."))])
     comment = TextAreaField(_l("Comment"), validators=[Length(max=2000)])
     submit = SubmitField(_l("Submit decision"))
+
+
+class VerifyForm(FlaskForm):
+    document = FileField(_l("Signed PDF"), validators=[FileRequired(_l("Choose a PDF file."))])
+    submit = SubmitField(_l("Verify"))

@@ -13,6 +13,10 @@ STATUS_LABELS = {
     "pending": _l("Pending approval"), "rejected": _l("Rejected"), "sealing": _l("Being sealed"),
     "sealed": _l("Sealed"), "failed": _l("Failed"),
 }
+VERDICT_LABELS = {
+    "valid": _l("Valid"), "invalid": _l("Invalid"), "untrusted": _l("Not trusted"), "revoked": _l("Revoked"),
+    "modified": _l("Changed after signing"), "unsigned": _l("Not signed"),
+}
 STATUS_TITLES = {
     400: _l("Bad request"), 401: _l("Not logged in"), 403: _l("Not allowed"), 404: _l("Not found"),
     409: _l("Already done"), 413: _l("Upload too large"), 422: _l("Cannot accept this"), 500: _l("Server error"),
@@ -26,4 +30,5 @@ def template_helpers() -> dict[str, Any]:
         "status_label": lambda value: STATUS_LABELS.get(value, value),
         "document_type_label": lambda value: DOCUMENT_TYPE_LABELS.get(value, value),
         "status_title": lambda code: STATUS_TITLES.get(code, str(code)),
+        "verdict_label": lambda value: VERDICT_LABELS.get(value, value),
     }

@@ -22,7 +22,7 @@ from app.pdf import (
     stamp_seal,
 )
 from app.pdf.stamp import riding_groups
-from tests.conftest import corpus_pdf
+from tests.conftest import contract_pdf, corpus_pdf
 
 DPI = 36
 MM = DPI / 25.4  # pixels per millimetre at this resolution
@@ -92,36 +92,13 @@ def test_page_out_of_range_is_a_clear_error():
 
 # --- keyword placement ---------------------------------------------------------------------------
 
-CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
-
-
-def _contract(keyword_at: tuple[float, float], pages: int = 2) -> bytes:
-    """A small contract whose last page carries 甲方（盖章）： at the given point (in pt, from bottom-left)."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-    from reportlab.pdfgen.canvas import Canvas
-
-    if "TestCJK" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont("TestCJK", CJK_FONT, subfontIndex=0))
-    out = io.BytesIO()
-    canvas = Canvas(out)
-    for page in range(pages):
-        canvas.setFont("TestCJK", 12)
-        canvas.drawString(72, 760, f"合同 第{page + 1}页")
-        if page == pages - 1:
-            canvas.drawString(*keyword_at, "甲方（盖章）：")
-        canvas.showPage()
-    canvas.save()
-    return out.getvalue()
-
-
 def _centre(box: tuple[int, int, int, int]) -> tuple[float, float]:
     return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 def test_seal_is_centred_on_the_keyword(tmp_path: Path):
     x, y = 300.0, 200.0
-    out = stamp(_contract((x, y)), StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("TEST ORG")),
+    out = stamp(contract_pdf((x, y)), StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("TEST ORG")),
                                              seals=(KeywordSpec("甲方（盖章）", size_mm=30),)))
     png, (_, height) = _render(out, 2, tmp_path)
     box = _red_box(png)
@@ -151,7 +128,7 @@ def test_keyword_on_a_rotated_page_matches_poppler_word_box(tmp_path: Path):
 
 def test_missing_keyword_is_a_clear_error_and_makes_no_output():
     with pytest.raises(InvalidPdfError, match="the keyword '乙方（盖章）' is not in the document's text"):
-        stamp(_contract((300, 200)), StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("X")),
+        stamp(contract_pdf((300, 200)), StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("X")),
                                                seals=(KeywordSpec("乙方（盖章）"),)))
 
 
