@@ -9,12 +9,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.cli_pdf import pdf_cli
 from app.errors import DomainError
 from app.extensions import db
-from app.services import demo, flows, keys
+from app.services import demo, flows
 from app.services.audit import Actor
 
-pdf_cli = AppGroup("pdf", help="PDF and certificate operations.")
 flows_cli = AppGroup("flows", help="Process diagrams.")
 
 
@@ -56,20 +56,6 @@ def embedded_redis() -> None:
     shutdown_embedded(app)
 
 
-@pdf_cli.command("export-ca")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (default: stdout).")
-def export_ca(output: Path | None) -> None:
-    """Write the organisation's root CA certificate (PEM) for relying parties' trust stores."""
-    pem = keys.root_certificate_pem()
-    db.session.commit()
-    if output is None:
-        click.echo(pem, nl=False)
-    else:
-        output.write_text(pem)
-        click.echo(f"root CA certificate written to {output}")
-
-
 @flows_cli.command("deploy")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def deploy(files: tuple[Path, ...]) -> None:
@@ -89,5 +75,5 @@ def deploy(files: tuple[Path, ...]) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (seed_demo, worker, embedded_redis, pdf_cli, flows_cli):
+    for command in (seed_demo, worker, embedded_redis, pdf_cli, flows_cli):  # pdf_cli: app/cli_pdf.py
         app.cli.add_command(command)

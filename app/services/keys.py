@@ -97,19 +97,19 @@ def _time_stamp_authority() -> TimeStampAuthority:
     return TimeStampAuthority(tsa, chain=trust_roots())
 
 
-def timestamper() -> TimeStamper | None:
+def timestamper(level: str | None = None) -> TimeStamper | None:
     """The time-stamp authority seal signatures use: an external one if configured, else SealFlow's own;
-    None at level B-B."""
-    if current_app.config["SIGNATURE_LEVEL"] == "B-B":
+    None at level B-B. `level` defaults to the configured SIGNATURE_LEVEL."""
+    if (level or current_app.config["SIGNATURE_LEVEL"]) == "B-B":
         return None
     if current_app.config["TSA_URL"]:
         return external_timestamper(current_app.config["TSA_URL"], current_app.config["TSA_TIMEOUT"])
     return _time_stamp_authority().timestamper()
 
 
-def long_term() -> LongTermSpec | None:
+def long_term(level: str | None = None) -> LongTermSpec | None:
     """Validation data to embed at levels B-LT and B-LTA."""
-    level = current_app.config["SIGNATURE_LEVEL"]
+    level = level or current_app.config["SIGNATURE_LEVEL"]
     if level not in ("B-LT", "B-LTA"):
         return None
     return LongTermSpec(trust_roots(), (revocation_list(),), archive=level == "B-LTA")

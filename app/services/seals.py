@@ -54,6 +54,14 @@ def get_seal(seal_id: int) -> Seal:
     return seal
 
 
+def seal_named(name: str) -> Seal:
+    """A seal by its name (for operators at the command line)."""
+    seal = db.session.execute(select(Seal).where(Seal.name == name)).scalar()
+    if seal is None:
+        raise NotFound(f"there is no seal named “{name}”")
+    return seal
+
+
 def usable_seal(seal_id: int) -> Seal:
     """A seal that may be applied now; suspended and revoked seals are refused."""
     seal = get_seal(seal_id)

@@ -1,0 +1,186 @@
+"""`flask --app wsgi pdf …`: each step of sealing by hand, for operators (seal image, stamp, sign, verify)."""
+
+from __future__ import annotations
+
+import functools
+import io
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pikepdf
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.errors import DomainError
+from app.extensions import db
+from app.pdf import (
+    EveryPageSpec,
+    KeywordSpec,
+    PdfError,
+    QrSpec,
+    RidingSpec,
+    SealImageSpec,
+    SignSpec,
+    StampPlan,
+    StampSpec,
+    WatermarkSpec,
+    appearance_aspect,
+    locate,
+    make_signer,
+    render_seal_pdf,
+    render_seal_png,
+    render_seal_svg,
+    sign_pdf,
+    stamp,
+)
+from app.services import keys, seals, verification
+from app.services.sealing import seal_placement
+
+pdf_cli = AppGroup("pdf", help="PDF, seal and certificate operations.")
+F = TypeVar("F", bound=Callable[..., Any])
+IN_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+OUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
+CORNERS = click.Choice(["bottom-left", "bottom-right", "top-left", "top-right"])
+
+
+def _clear_errors(command: F) -> F:
+    """Library and domain errors end the command with their message and exit code 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (PdfError, DomainError) as exc:
+            db.session.rollback()
+            click.echo(f"error: {getattr(exc, 'message', str(exc))}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@pdf_cli.command("export-ca")
+@click.option("-o", "--output", type=OUT_FILE, help="File to write (default: stdout).")
+def export_ca(output: Path | None) -> None:
+    """Write the organisation's root CA certificate (PEM) for relying parties' trust stores."""
+    pem = keys.root_certificate_pem()
+    db.session.commit()
+    if output is None:
+        click.echo(pem, nl=False)
+    else:
+        output.write_text(pem)
+        click.echo(f"root CA certificate written to {output}")
+
+
+@pdf_cli.command("seal-image")
+@click.option("--seal", "seal_name", help="A seal of the registry; or draw one with the options below.")
+@click.option("--organisation", help="Name along the arc (round), the owner (oval), the name (square).")
+@click.option("--purpose", default="", help="e.g. 合同专用章")
+@click.option("--serial", default="", help="Serial number along the lower arc (round seals).")
+@click.option("--shape", type=click.Choice(["round", "oval", "square"]), default="round")
+@click.option("--size-mm", type=float, default=40.0)
+@click.option("-o", "--output", type=OUT_FILE, required=True, help="A .pdf, .png or .svg file.")
+@_clear_errors
+def seal_image(seal_name: str | None, organisation: str | None, purpose: str, serial: str, shape: str,
+               size_mm: float, output: Path) -> None:
+    """Write a seal image: a registry seal's, or one drawn from the options."""
+    if seal_name:
+        image = seals.seal_named(seal_name).image_pdf
+        svg = None
+    elif organisation:
+        spec = SealImageSpec(organisation, purpose, serial, shape, size_mm)  # type: ignore[arg-type]
+        image, svg = render_seal_pdf(spec), render_seal_svg(spec)
+    else:
+        raise click.UsageError("give --seal NAME or --organisation TEXT")
+    suffix = output.suffix.lower()
+    if suffix == ".png":
+        output.write_bytes(render_seal_png(image))
+    elif suffix == ".svg":
+        if svg is None:
+            raise click.UsageError("registry seals are written as .pdf or .png")
+        output.write_text(svg)
+    elif suffix == ".pdf":
+        output.write_bytes(image)
+    else:
+        raise click.UsageError("the output must end in .pdf, .png or .svg")
+    click.echo(f"seal image written to {output}")
+
+
+@pdf_cli.command("stamp")
+@click.argument("source", type=IN_FILE)
+@click.option("-o", "--output", type=OUT_FILE, required=True)
+@click.option("--seal", "seal_name", required=True, help="The registry seal to draw.")
+@click.option("--page", type=int, help="Seal on this page (1-based; -1 is the last).")
+@click.option("--keyword", help="Seal centred on the last occurrence of this text, e.g. 甲方（盖章）.")
+@click.option("--x-mm", type=float, default=25.0)
+@click.option("--y-mm", type=float, default=30.0)
+@click.option("--size-mm", type=float, default=40.0)
+@click.option("--corner", type=CORNERS, default="bottom-right")
+@click.option("--every-page", help='The seal on every selected page: "all", "odd", "1-3,5" …')
+@click.option("--riding", is_flag=True, help="A riding seal across the page edges.")
+@click.option("--watermark", help="Diagonal watermark text on every page.")
+@click.option("--qr", "qr_url", help="A QR code with this URL on the last page.")
+@_clear_errors
+def stamp_command(source: Path, output: Path, seal_name: str, page: int | None, keyword: str | None,
+                  x_mm: float, y_mm: float, size_mm: float, corner: str, every_page: str | None, riding: bool,
+                  watermark: str | None, qr_url: str | None) -> None:
+    """Draw seals, riding seal, watermark and QR code onto a PDF (before it is signed)."""
+    placements: tuple[StampSpec | KeywordSpec, ...] = ()
+    if keyword:
+        placements = (KeywordSpec(keyword, size_mm=size_mm),)
+    elif page is not None:
+        placements = (StampSpec(page, x_mm, y_mm, size_mm, corner),)  # type: ignore[arg-type]
+    plan = StampPlan(
+        seal_pdf=seals.seal_named(seal_name).image_pdf, seals=placements,
+        every_page=EveryPageSpec(every_page, size_mm=size_mm * 0.6) if every_page else None,
+        riding=RidingSpec(size_mm=size_mm) if riding else None,
+        watermark=WatermarkSpec(watermark) if watermark else None,
+        qr=QrSpec(qr_url) if qr_url else None,
+    )
+    output.write_bytes(stamp(source.read_bytes(), plan, current_app.config["MAX_PDF_PAGES"]))
+    click.echo(f"stamped PDF written to {output}")
+
+
+@pdf_cli.command("sign")
+@click.argument("source", type=IN_FILE)
+@click.option("-o", "--output", type=OUT_FILE, required=True)
+@click.option("--seal", "seal_name", required=True, help="The registry seal whose key signs.")
+@click.option("--page", type=int, default=-1, show_default=True, help="Signature on this page.")
+@click.option("--keyword", help="Signature centred on the last occurrence of this text.")
+@click.option("--field", "field_name", default="Seal", show_default=True, help="Signature field name.")
+@click.option("--reason", default="", help="Reason recorded in the signature.")
+@click.option("--certify", is_flag=True, help="Certification signature (DocMDP, form filling allowed).")
+@click.option("--level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), help="Default: SEALFLOW_SIGNATURE_LEVEL.")
+@_clear_errors
+def sign_command(source: Path, output: Path, seal_name: str, page: int, keyword: str | None, field_name: str,
+                 reason: str, certify: bool, level: str | None) -> None:
+    """Sign a PDF (PAdES) with a seal's key; the seal image is the signature's appearance."""
+    seal = seals.usable_seal(seals.seal_named(seal_name).id)
+    data = source.read_bytes()
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        placement = locate(data, pdf, seal_placement(page, keyword), appearance_aspect(seal.image_pdf))[0]
+    spec = SignSpec(field_name, placement.page_index, placement.rect, reason=reason,
+                    location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,
+                    certify=certify)
+    signed = sign_pdf(data, make_signer(keys.signing_identity(seal)), spec,
+                      timestamper=keys.timestamper(level), long_term=keys.long_term(level))
+    db.session.commit()  # the built-in TSA's certificate is created on first use
+    output.write_bytes(signed)
+    click.echo(f"signed PDF written to {output}")
+
+
+@pdf_cli.command("verify")
+@click.argument("source", type=IN_FILE)
+@_clear_errors
+def verify_command(source: Path) -> None:
+    """One line per signature; exit status 1 unless every signature is valid."""
+    report = verification.verify_document(source.read_bytes())
+    for s in report.signatures:
+        when = s.timestamp_time or s.signing_time
+        click.echo(f"{s.field_name}: {s.verdict} · {s.seal_name or s.signer}"
+                   f"{f' · {when:%Y-%m-%d %H:%M:%S} UTC' if when else ''}"
+                   f"{' · timestamped' if s.timestamp_time else ''} · {s.reason}")
+    click.echo(f"overall: {report.verdict} · {report.reason}")
+    sys.exit(0 if report.verdict == "valid" else 1)

@@ -1,0 +1,79 @@
+"""`flask --app wsgi pdf …`: each step by hand, with clear errors and exit codes."""
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import CORPUS
+from tests.pdf.verifiers import mutool_unchanged, nss_db_with, pdfsig
+
+SOURCE = CORPUS / "pdf" / "pdflatex-4-pages.pdf"
+
+
+@pytest.fixture
+def run(app, org):
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str):
+        return runner.invoke(args=["pdf", *args])
+
+    return invoke
+
+
+def test_seal_image_in_three_formats(run, org, tmp_path: Path):
+    for suffix in ("pdf", "png", "svg"):
+        result = run("seal-image", "--organisation", "测试有限公司", "--purpose", "合同专用章", "-o",
+                     str(tmp_path / f"s.{suffix}"))
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "s.pdf").read_bytes().startswith(b"%PDF")
+    assert Image.open(tmp_path / "s.png").mode == "RGBA"
+    assert run("seal-image", "--seal", org.contract_seal.name, "-o", str(tmp_path / "r.png")).exit_code == 0
+    assert run("seal-image", "-o", str(tmp_path / "x.png")).exit_code == 2  # neither --seal nor --organisation
+
+
+def test_stamp_sign_verify_by_hand(run, org, tmp_path: Path):
+    stamped, signed = tmp_path / "stamped.pdf", tmp_path / "signed.pdf"
+    result = run("stamp", str(SOURCE), "-o", str(stamped), "--seal", org.contract_seal.name, "--page", "1",
+                 "--riding", "--watermark", "机密", "--qr", "https://seals.example.com/v/1")
+    assert result.exit_code == 0, result.output
+    result = run("sign", str(stamped), "-o", str(signed), "--seal", org.contract_seal.name, "--certify",
+                 "--reason", "by hand")
+    assert result.exit_code == 0, result.output
+    verified = run("verify", str(signed))
+    assert verified.exit_code == 0, verified.output
+    lines = verified.output.strip().splitlines()
+    assert lines[0].startswith("Seal: valid · Contract Seal") and "timestamped" in lines[0]
+    assert lines[-1].startswith("overall: valid")
+    ca = run("export-ca", "-o", str(tmp_path / "ca.pem"))
+    assert ca.exit_code == 0
+    report = pdfsig(signed, nss_db_with((tmp_path / "ca.pem").read_text(), tmp_path / "nss"))
+    assert report.valid and report.trusted, report.text
+    assert mutool_unchanged(signed)[0]
+
+
+def test_verify_exits_non_zero_for_unsigned_and_tampered_files(run, org, tmp_path: Path):
+    unsigned = run("verify", str(SOURCE))
+    assert unsigned.exit_code == 1 and "overall: unsigned" in unsigned.output
+    signed = tmp_path / "signed.pdf"
+    assert run("sign", str(SOURCE), "-o", str(signed), "--seal", org.contract_seal.name).exit_code == 0
+    data = bytearray(signed.read_bytes())
+    index = data.index(b"stream") + 20
+    data[index] ^= 0x01
+    signed.write_bytes(bytes(data))
+    tampered = run("verify", str(signed))
+    assert tampered.exit_code == 1 and "Seal: invalid" in tampered.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sign", str(SOURCE), "-o", "OUT", "--seal", "No Such Seal"], "there is no seal named"),
+    (["stamp", str(SOURCE), "-o", "OUT", "--seal", "Contract Seal", "--keyword", "乙方（盖章）"],
+     "is not in the document's text"),
+    (["stamp", str(CORPUS / "pdf" / "libreoffice-writer-password.pdf"), "-o", "OUT", "--seal", "Contract Seal"],
+     "password"),
+])
+def test_errors_are_one_clear_line_and_no_output(run, tmp_path: Path, args: list[str], message: str):
+    out = tmp_path / "out.pdf"
+    result = run(*[str(out) if a == "OUT" else a for a in args])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert not out.exists()
