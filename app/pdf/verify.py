@@ -311,7 +311,8 @@ def _judged(facts: SignatureReport, problems: list[tuple[Verdict, str]], *, has_
     if not problems:
         when = " with a trusted time-stamp" if has_timestamp else ""
         later = "" if facts.coverage == SignatureCoverageLevel.ENTIRE_FILE else "; later updates are allowed ones"
-        return replace(facts, verdict="valid", reason=f"signed by {facts.signer!r}{when}, unchanged since signing{later}")
+        reason = f"signed by {facts.signer!r}{when}, unchanged since signing{later}"
+        return replace(facts, verdict="valid", reason=reason)
     worst = max(problems, key=lambda problem: _SEVERITY[problem[0]])
     others = [text for _verdict, text in problems if text != worst[1]]
     return replace(facts, verdict=worst[0], reason="; ".join([worst[1], *others]))

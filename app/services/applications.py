@@ -44,7 +44,15 @@ class ApplicationSpec:
     watermark: bool = False
 
 
-def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> SealApplication:
+@dataclass(frozen=True)
+class Submitted:
+    """A filed application, and what had to be repaired in its PDF (empty when the file was sound)."""
+
+    application: SealApplication
+    repairs: tuple[str, ...]
+
+
+def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
     """File an application and start its approval process."""
     if not requester.has_role(RoleName.EMPLOYEE):
         raise PermissionDenied("only employees file seal applications")
@@ -70,7 +78,7 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> SealApplicat
     data = {"application_id": application.id, "requester_id": requester.id, "document_type": spec.document_type}
     step = start(PROCESS_ID, data, application.id, actor)
     follow(step, actor)
-    return application
+    return Submitted(application, info.repairs)
 
 
 def follow(step: StepResult, actor: Actor) -> None:

@@ -41,13 +41,16 @@ def new() -> Any:
         watermark=form.watermark.data,
     )
     try:
-        application = applications.submit(spec, me(), actor())
+        submitted = applications.submit(spec, me(), actor())
     except (InvalidDocument, InvalidInput, PolicyViolation) as exc:
         db.session.rollback()  # nothing of the refused application is kept
         flash(exc.message, "error")
         return render_template("applications/new.html", form=form), exc.status
     db.session.commit()
+    application = submitted.application
     flash(_("Application #%(id)s submitted.", id=application.id), "success")
+    if submitted.repairs:
+        flash(_("The PDF was damaged and has been repaired; check the sealed result carefully."), "warning")
     return redirect(url_for("applications.detail", application_id=application.id))
 
 

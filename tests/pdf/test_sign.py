@@ -206,3 +206,17 @@ def test_long_term_needs_a_timestamper(ca, identity):
     with pytest.raises(SigningError, match="time-stamp authority"):
         sign_pdf(corpus_pdf("minimal-document.pdf"), make_signer(identity), SignSpec("S", 0, (10, 10, 50, 50)),
                  long_term=LongTermSpec((ca.certificate,)))
+
+
+def test_the_signer_parses_its_key_once_not_per_signature(monkeypatch, identity):
+    """pyHanko's SimpleSigner loads its key from DER for every signature; ours keeps the parsed key."""
+    import pyhanko.sign.signers.pdf_cms as pdf_cms
+
+    loads = []
+    original = pdf_cms.serialization.load_der_private_key
+    monkeypatch.setattr(pdf_cms.serialization, "load_der_private_key",
+                        lambda *a, **k: loads.append(1) or original(*a, **k))
+    signer = make_signer(identity)
+    for _ in range(3):
+        assert sign_pdf(corpus_pdf("minimal-document.pdf"), signer, SignSpec("S", 0, (10, 10, 60, 60)))
+    assert loads == []

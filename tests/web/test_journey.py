@@ -83,3 +83,16 @@ def test_running_the_job_twice_seals_once(app, client, org):
     application = db.session.get(SealApplication, application_id)
     assert application.status == ApplicationStatus.SEALED
     assert [d.kind.value for d in application.documents] == ["original", "sealed"]
+
+
+def test_a_repaired_upload_is_announced_and_sealed(app, client, org):
+    data = corpus_pdf("pdflatex-4-pages.pdf").replace(b"\n", b"\n%shifted\n", 1)  # every xref offset is off
+    login(client, "emma")
+    application_id = file_application(client, org.contract_seal.id, data)
+    page = client.get(f"/applications/{application_id}")
+    assert "The PDF was damaged and has been repaired" in page.text
+    logout(client)
+    login(client, "harry")
+    client.post(f"/tasks/{ready_task_id(client)}", data={"decision": "approve"})
+    work_off_queue(app)
+    assert "Sealed" in client.get(f"/applications/{application_id}").text
