@@ -81,7 +81,8 @@ def client(app: Flask) -> FlaskClient:
 
 @dataclass
 class Org:
-    """A small organisation: an employee, their department head, another approver, an auditor, seals."""
+    """A small organisation: an employee, their department head, another approver, an auditor, a seal
+    administrator (sam), seals."""
 
     employee: User
     head: User
@@ -101,6 +102,7 @@ def org(app: Flask) -> Org:
     head = accounts.save_user("harry", "Harry", PASSWORD, {RoleName.EMPLOYEE, RoleName.APPROVER}, sales)
     other = accounts.save_user("olga", "Olga", PASSWORD, {RoleName.APPROVER}, office)
     auditor = accounts.save_user("alice", "Alice", PASSWORD, {RoleName.AUDITOR}, office)
+    accounts.save_user("sam", "Sam", PASSWORD, {RoleName.SEAL_ADMIN}, office)
     sales.head = head
     image = SealImageSpec("TEST ORG", "CONTRACT SEAL")
     seal = seals.create_seal("Contract Seal", SealKind.CONTRACT, image, actor, sales)

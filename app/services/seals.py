@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.errors import NotFound, PolicyViolation
+from app.errors import InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import Department, Seal, SealKind, SealStatus, User
 from app.models.timestamps import utcnow
-from app.pdf import SealImageSpec, render_seal_pdf, render_seal_svg
+from app.pdf import SealImageError, SealImageSpec, load_seal_image, render_seal_pdf, render_seal_png, render_seal_svg
 from app.services import keys
 from app.services.audit import Actor, record
 
@@ -16,17 +16,29 @@ from app.services.audit import Actor, record
 def create_seal(
     name: str,
     kind: SealKind,
-    image: SealImageSpec,
+    image: SealImageSpec | bytes,
     actor: Actor,
     department: Department | None = None,
     owner: User | None = None,
 ) -> Seal:
-    """Register a seal with a generated vector image and its own key and certificate."""
+    """Register a seal with its own key and certificate; the image is drawn from a spec, or an uploaded
+    PNG, SVG or PDF (the bytes)."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a seal needs a name")
+    if db.session.execute(select(Seal.id).where(Seal.name == name)).scalar() is not None:
+        raise InvalidInput(f"there is already a seal named “{name}”")
+    try:
+        if isinstance(image, bytes):
+            image_pdf, image_svg = load_seal_image(image), ""
+        else:
+            image_pdf, image_svg = render_seal_pdf(image), render_seal_svg(image)
+    except SealImageError as exc:
+        raise InvalidInput(str(exc)) from exc
     certificate_pem, encrypted_key = keys.new_seal_key(name)
     seal = Seal(
         name=name, kind=kind, status=SealStatus.ACTIVE, owner_department=department, owner_user=owner,
-        image_pdf=render_seal_pdf(image), image_svg=render_seal_svg(image),
-        certificate_pem=certificate_pem, encrypted_key=encrypted_key,
+        image_pdf=image_pdf, image_svg=image_svg, certificate_pem=certificate_pem, encrypted_key=encrypted_key,
     )
     db.session.add(seal)
     db.session.flush()
@@ -68,6 +80,11 @@ def usable_seal(seal_id: int) -> Seal:
     if not seal.is_usable:
         raise PolicyViolation(f"the seal “{seal.name}” is {seal.status.value} and cannot be used")
     return seal
+
+
+def preview_png(seal: Seal) -> bytes:
+    """The seal image as a transparent PNG for the web pages."""
+    return render_seal_png(seal.image_pdf, dpi=100)
 
 
 def list_seals() -> list[Seal]:

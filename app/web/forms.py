@@ -16,7 +16,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 
 from app.services.applications import DOCUMENT_TYPES
 
@@ -59,3 +59,33 @@ class DecisionForm(FlaskForm):
 class VerifyForm(FlaskForm):
     document = FileField(_l("Signed PDF"), validators=[FileRequired(_l("Choose a PDF file."))])
     submit = SubmitField(_l("Verify"))
+
+
+SEAL_KIND_LABELS = {
+    "company": _l("Company seal"), "contract": _l("Contract seal"), "finance": _l("Finance seal"),
+    "legal_representative": _l("Legal representative seal"), "personal": _l("Personal seal"),
+}
+
+
+class SealForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k, v) for k, v in SEAL_KIND_LABELS.items()])
+    department_id = SelectField(_l("Owner department"), choices=[])
+    organisation = StringField(_l("Text along the ring (or the owner's name)"), validators=[Length(max=100)])
+    purpose = StringField(_l("Purpose line, e.g. 合同专用章"), validators=[Length(max=40)])
+    serial = StringField(_l("Serial number"), validators=[Length(max=20)])
+    shape = SelectField(_l("Shape"), choices=[SelectChoice("round", _l("Round")), SelectChoice("oval", _l("Oval")),
+                                              SelectChoice("square", _l("Square"))], default="round")
+    image = FileField(_l("Or upload the seal image (PNG, SVG or PDF)"))
+    submit = SubmitField(_l("Add seal"))
+
+    def validate_organisation(self, field: StringField) -> None:
+        if not field.data and not self.image.data:
+            raise ValidationError(_l("Give the seal's text or upload its image."))
+
+
+class SealStatusForm(FlaskForm):
+    status = SelectField(_l("Status"), choices=[SelectChoice("active", _l("Active")),
+                                                SelectChoice("suspended", _l("Suspended")),
+                                                SelectChoice("revoked", _l("Revoked"))])
+    submit = SubmitField(_l("Change"))

@@ -1,0 +1,75 @@
+"""The seal registry: everyone who works with seals sees it; seal administrators add, suspend and revoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+
+from app.errors import InvalidInput, PolicyViolation
+from app.extensions import db
+from app.models import Department, RoleName, SealKind, SealStatus
+from app.pdf import SealImageSpec
+from app.services import seals
+from app.web.forms import SealForm, SealStatusForm
+from app.web.guards import actor, role_required
+
+bp = Blueprint("seals", __name__)
+
+
+@bp.get("/seals")
+@role_required(*RoleName)
+def index() -> Any:
+    return render_template("seals/index.html", seals=seals.list_seals(), status_form=SealStatusForm())
+
+
+@bp.get("/seals/<int:seal_id>/preview.png")
+@role_required(*RoleName)
+def preview(seal_id: int) -> Any:
+    return Response(seals.preview_png(seals.get_seal(seal_id)), mimetype="image/png",
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+def _department_choices() -> list[tuple[str, str]]:
+    return [("", "—")] + [(str(d.id), d.name) for d in db.session.query(Department).order_by(Department.name)]
+
+
+@bp.route("/seals/new", methods=["GET", "POST"])
+@role_required(RoleName.SEAL_ADMIN)
+def new() -> Any:
+    form = SealForm()
+    form.department_id.choices = _department_choices()
+    if not form.validate_on_submit():
+        return render_template("seals/new.html", form=form), 422 if form.is_submitted() else 200
+    upload = form.image.data
+    image: SealImageSpec | bytes = upload.read() if upload else SealImageSpec(
+        organisation=form.organisation.data or "", purpose=form.purpose.data or "", serial=form.serial.data or "",
+        shape=form.shape.data)
+    department = db.session.get(Department, int(form.department_id.data)) if form.department_id.data else None
+    try:
+        seal = seals.create_seal(form.name.data or "", SealKind(form.kind.data), image, actor(), department)
+    except InvalidInput as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return render_template("seals/new.html", form=form), exc.status
+    db.session.commit()
+    flash(_("Seal “%(name)s” added, with its own key and certificate.", name=seal.name), "success")
+    return redirect(url_for("seals.index"))
+
+
+@bp.post("/seals/<int:seal_id>/status")
+@role_required(RoleName.SEAL_ADMIN)
+def change_status(seal_id: int) -> Any:
+    form = SealStatusForm()
+    if not form.validate_on_submit():
+        raise InvalidInput("choose active, suspended or revoked")
+    try:
+        seal = seals.set_status(seal_id, SealStatus(form.status.data), actor())
+    except PolicyViolation as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("seals.index"))
+    db.session.commit()
+    flash(_("Seal “%(name)s” is now %(status)s.", name=seal.name, status=seal.status.value), "success")
+    return redirect(url_for("seals.index"))

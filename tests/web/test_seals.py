@@ -1,0 +1,86 @@
+"""The seal registry pages: previews, adding drawn and uploaded seals, suspending and revoking."""
+
+import io
+
+from PIL import Image
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import AuditEvent, Seal, SealStatus
+from app.pdf import verify_pdf
+from app.services import keys
+from tests.conftest import contract_pdf, file_and_approve, login, work_off_queue
+
+
+def _png(width: int = 240, height: int = 240) -> bytes:
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    for x in range(20, 220):
+        for y in range(20, 220):
+            if (x - 120) ** 2 + (y - 120) ** 2 < 90 ** 2:
+                image.putpixel((x, y), (200, 20, 20, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _seal_count() -> int:
+    return db.session.execute(select(func.count()).select_from(Seal)).scalar()
+
+
+def test_everyone_sees_the_registry_with_transparent_previews(client, org):
+    login(client, "emma")
+    page = client.get("/seals")
+    assert page.status_code == 200 and org.contract_seal.name in page.text and "new-seal" not in page.text
+    preview = client.get(f"/seals/{org.contract_seal.id}/preview.png")
+    image = Image.open(io.BytesIO(preview.data))
+    assert preview.mimetype == "image/png" and image.mode == "RGBA" and image.getpixel((0, 0))[3] == 0
+
+
+def test_seal_admin_adds_a_drawn_and_an_uploaded_seal_and_the_uploaded_one_seals(app, client, org):
+    login(client, "sam")
+    drawn = client.post("/seals/new", data={"name": "财务专用章", "kind": "finance", "department_id": "",
+                                            "organisation": "测试有限公司", "purpose": "财务专用章", "shape": "round"},
+                        content_type="multipart/form-data")
+    assert drawn.status_code == 302, drawn.text
+    uploaded = client.post("/seals/new", data={"name": "Scanned Seal", "kind": "contract", "department_id": "",
+                                               "image": (io.BytesIO(_png()), "seal.png")},
+                           content_type="multipart/form-data")
+    assert uploaded.status_code == 302, uploaded.text
+    seal = db.session.execute(select(Seal).where(Seal.name == "Scanned Seal")).scalar_one()
+    assert seal.certificate_pem.startswith("-----BEGIN CERTIFICATE-----")
+    application_id = file_and_approve(client, seal.id, contract_pdf())
+    work_off_queue(app)
+    login(client, "emma")
+    sealed = client.get(f"/applications/{application_id}/documents/sealed").data
+    report = verify_pdf(sealed, keys.trust_roots(), seal_names=keys.seal_names())
+    assert report.verdict == "valid" and report.signatures[0].seal_name == "Scanned Seal"
+
+
+def test_a_hostile_or_useless_upload_is_refused_and_nothing_is_stored(client, org):
+    login(client, "sam")
+    before, audit = _seal_count(), db.session.execute(select(func.count()).select_from(AuditEvent)).scalar()
+    xxe = b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg>&x;</svg>'
+    for data, message in ((xxe, "DOCTYPE"), (b"GIF89a....", "PNG, SVG or PDF")):
+        response = client.post("/seals/new", data={"name": "Bad", "kind": "contract", "department_id": "",
+                                                    "image": (io.BytesIO(data), "x.svg")},
+                               content_type="multipart/form-data")
+        assert response.status_code == 422 and message in response.text, response.text
+    duplicate = client.post("/seals/new", data={"name": org.contract_seal.name, "kind": "contract",
+                                                "department_id": "", "organisation": "X"},
+                            content_type="multipart/form-data")
+    assert duplicate.status_code == 422 and "already a seal named" in duplicate.text
+    assert _seal_count() == before
+    assert db.session.execute(select(func.count()).select_from(AuditEvent)).scalar() == audit
+
+
+def test_only_seal_admins_manage_and_a_revoked_seal_stays_revoked(client, org):
+    login(client, "emma")
+    assert client.get("/seals/new").status_code == 403
+    assert client.post(f"/seals/{org.contract_seal.id}/status", data={"status": "revoked"}).status_code == 403
+    login(client, "sam")
+    assert client.post(f"/seals/{org.contract_seal.id}/status", data={"status": "revoked"}).status_code == 302
+    again = client.post(f"/seals/{org.contract_seal.id}/status", data={"status": "active"}, follow_redirects=True)
+    assert "revoked for good" in again.text
+    db.session.expire_all()
+    assert db.session.get(Seal, org.contract_seal.id).status == SealStatus.REVOKED
+    assert client.get("/seals/9999/preview.png").status_code == 404
