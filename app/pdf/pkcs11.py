@@ -11,7 +11,6 @@ a second `open_pkcs11_signer` on the same token while the first is open is refus
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,9 +22,8 @@ from asn1crypto import core as asn1_core
 from asn1crypto import x509 as asn1_x509
 from asn1crypto.keys import ECDomainParameters
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass
 from pkcs11.util.ec import decode_ec_private_key, encode_named_curve_parameters
 from pkcs11.util.rsa import decode_rsa_private_key
@@ -34,19 +32,17 @@ from pyhanko.sign.pkcs11 import PKCS11Signer
 from pyhanko.sign.signers import Signer
 
 from app.pdf.errors import SigningError
-from app.pdf.pki import CertifiedKey, KeyAlgorithm, PrivateKey
+from app.pdf.pki import KeyAlgorithm, PrivateKey, PublicKey
 
 __all__ = [
     "Pkcs11KeySpec",
     "PublicKey",
     "generate_key_in_token",
     "import_key_to_token",
-    "issue_certificate_for_public_key",
     "open_pkcs11_signer",
     "store_certificate_in_token",
 ]
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 SOFTHSM2_HINT = "for SoftHSM2 install the Debian package softhsm2 (module /usr/lib/softhsm/libsofthsm2.so)"
 
 
@@ -277,7 +273,7 @@ def _key_id(session: pkcs11.Session) -> bytes:
 
 def generate_key_in_token(spec: Pkcs11KeySpec, algorithm: KeyAlgorithm = "rsa2048") -> PublicKey:
     """Generate the seal's key pair inside the token (sensitive, not extractable) and return its public key,
-    for the CA to certify with `issue_certificate_for_public_key`.
+    for the CA to certify with `app.pdf.pki.certify_seal_key`.
 
     :raises SigningError: the token cannot be opened, or already holds a key with this label.
     """
@@ -381,39 +377,3 @@ def store_certificate_in_token(spec: Pkcs11KeySpec, certificate: x509.Certificat
                            f"{type(exc).__name__} {exc}") from exc
     finally:
         _close_session(session)
-
-
-def issue_certificate_for_public_key(
-    ca: CertifiedKey, public_key: PublicKey, seal_name: str, organisation: str, years: int = 5
-) -> x509.Certificate:
-    """A seal certificate issued by the CA for a key it never sees (one generated in a token), with the
-    extensions of `app.pdf.pki.issue_seal_certificate`."""
-    now = dt.datetime.now(dt.UTC)
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-            x509.NameAttribute(NameOID.COMMON_NAME, seal_name),
-        ]
-    )
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca.certificate.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(min(now + dt.timedelta(days=365 * years), ca.certificate.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
-        .sign(ca.key, hashes.SHA256())
-    )

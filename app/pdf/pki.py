@@ -18,6 +18,8 @@ from app.pdf.errors import SigningError
 
 __all__ = [
     "CertifiedKey",
+    "PublicKey",
+    "certify_seal_key",
     "KeyAlgorithm",
     "PrivateKey",
     "create_crl",
@@ -31,6 +33,7 @@ __all__ = [
 
 KeyAlgorithm = Literal["rsa2048", "ec-p256"]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def _end_entity_usage(*, content_commitment: bool) -> x509.KeyUsage:
 
 
 def _issue(
-    ca: CertifiedKey, subject: x509.Name, key: PrivateKey, years: int, crl_url: str | None
+    ca: CertifiedKey, subject: x509.Name, public_key: PublicKey, years: int, crl_url: str | None
 ) -> x509.CertificateBuilder:
     """The parts every end-entity certificate of the CA shares; the caller adds its usages and signs."""
     now = dt.datetime.now(dt.UTC)
@@ -107,12 +110,12 @@ def _issue(
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca.certificate.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(min(now + dt.timedelta(days=365 * years), ca.certificate.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_id(key), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
         )
@@ -148,13 +151,25 @@ def issue_seal_certificate(
     :param crl_url: where the CA publishes its CRL; verifiers only consult a CRL for certificates that name one.
     """
     key = _new_key(algorithm)
-    cert = (
-        _issue(ca, _subject(organisation, seal_name), key, years, crl_url)
+    return CertifiedKey(key, certify_seal_key(ca, key.public_key(), seal_name, organisation, years, crl_url=crl_url))
+
+
+def certify_seal_key(
+    ca: CertifiedKey,
+    public_key: PublicKey,
+    seal_name: str,
+    organisation: str,
+    years: int = 5,
+    *,
+    crl_url: str | None = None,
+) -> x509.Certificate:
+    """A seal certificate for a key the CA never sees (one generated inside a PKCS#11 token, say)."""
+    return (
+        _issue(ca, _subject(organisation, seal_name), public_key, years, crl_url)
         .add_extension(_end_entity_usage(content_commitment=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .sign(ca.key, hashes.SHA256())
     )
-    return CertifiedKey(key, cert)
 
 
 def issue_tsa_certificate(
@@ -171,7 +186,7 @@ def issue_tsa_certificate(
     """
     key = _new_key(algorithm)
     cert = (
-        _issue(ca, _subject(organisation, f"{organisation} Time-Stamp Authority"), key, years, crl_url)
+        _issue(ca, _subject(organisation, f"{organisation} Time-Stamp Authority"), key.public_key(), years, crl_url)
         .add_extension(_end_entity_usage(content_commitment=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
         .sign(ca.key, hashes.SHA256())

@@ -36,11 +36,10 @@ from app.pdf.pkcs11 import (
     Pkcs11KeySpec,
     generate_key_in_token,
     import_key_to_token,
-    issue_certificate_for_public_key,
     open_pkcs11_signer,
     store_certificate_in_token,
 )
-from app.pdf.pki import CertifiedKey, create_root_ca, issue_seal_certificate
+from app.pdf.pki import CertifiedKey, certify_seal_key, create_root_ca, issue_seal_certificate
 from tests.conftest import corpus_pdf
 from tests.pdf.verifiers import mutool_unchanged, nss_db_with, pdfsig
 
@@ -92,7 +91,7 @@ def token_seal(request: pytest.FixtureRequest, token_dir: Path, ca: CertifiedKey
     """A seal key generated inside the token, certified by the CA, its certificate stored beside it."""
     spec = _spec(f"generated-{request.param}")
     public_key = generate_key_in_token(spec, request.param)
-    certificate = issue_certificate_for_public_key(ca, public_key, "Contract Seal", "Test Org")
+    certificate = certify_seal_key(ca, public_key, "Contract Seal", "Test Org")
     store_certificate_in_token(spec, certificate)
     return TokenSeal(spec, certificate)
 
