@@ -64,6 +64,10 @@ class Config:
     # An external RFC 3161 time-stamp authority; empty: SealFlow's own, under the organisation CA.
     TSA_URL = os.environ.get("SEALFLOW_TSA_URL", "")
     TSA_TIMEOUT = _env_int("SEALFLOW_TSA_TIMEOUT", 10)
+    # A PKCS#11 token (HSM, smart card, SoftHSM2) for seal keys moved there with `pdf token-key`.
+    PKCS11_MODULE = os.environ.get("SEALFLOW_PKCS11_MODULE", "")
+    PKCS11_TOKEN = os.environ.get("SEALFLOW_PKCS11_TOKEN", "")
+    PKCS11_PIN_FILE = os.environ.get("SEALFLOW_PKCS11_PIN_FILE", "")
     # Certify (DocMDP, form filling still allowed) the first signature on each document.
     CERTIFY = os.environ.get("SEALFLOW_CERTIFY", "0") == "1"
     BABEL_DEFAULT_LOCALE = "en"

@@ -29,7 +29,6 @@ from app.pdf import (
     WatermarkSpec,
     appearance_aspect,
     locate,
-    make_signer,
     render_seal_pdf,
     render_seal_png,
     render_seal_svg,
@@ -37,6 +36,7 @@ from app.pdf import (
     stamp,
 )
 from app.services import keys, seals, verification
+from app.services.audit import Actor
 from app.services.sealing import seal_placement
 
 pdf_cli = AppGroup("pdf", help="PDF, seal and certificate operations.")
@@ -164,8 +164,8 @@ def sign_command(source: Path, output: Path, seal_name: str, page: int, keyword:
     spec = SignSpec(field_name, placement.page_index, placement.rect, reason=reason,
                     location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,
                     certify=certify)
-    signed = sign_pdf(data, make_signer(keys.signing_identity(seal)), spec,
-                      timestamper=keys.timestamper(level), long_term=keys.long_term(level))
+    with keys.signer_for(seal) as signer:
+        signed = sign_pdf(data, signer, spec, timestamper=keys.timestamper(level), long_term=keys.long_term(level))
     db.session.commit()  # the built-in TSA's certificate is created on first use
     output.write_bytes(signed)
     click.echo(f"signed PDF written to {output}")
@@ -184,3 +184,16 @@ def verify_command(source: Path) -> None:
                    f"{' · timestamped' if s.timestamp_time else ''} · {s.reason}")
     click.echo(f"overall: {report.verdict} · {report.reason}")
     sys.exit(0 if report.verdict == "valid" else 1)
+
+
+@pdf_cli.command("token-key")
+@click.option("--seal", "seal_name", required=True)
+@_clear_errors
+def token_key(seal_name: str) -> None:
+    """Give a seal a new key generated inside the configured PKCS#11 token (SEALFLOW_PKCS11_*); the key never
+    leaves the token, and the seal's software key is discarded."""
+    seal = seals.seal_named(seal_name)
+    keys.move_seal_key_to_token(seal, Actor.system("cli"))
+    db.session.commit()
+    click.echo(f"the key of “{seal.name}” is now {seal.token_key_label} in token "
+               f"{current_app.config['PKCS11_TOKEN']}")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pkcs11
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -184,3 +188,31 @@ def ready_task_id(client: FlaskClient) -> int:
     found = re.findall(r"/tasks/(\d+)", client.get("/inbox").text)
     assert found, "the inbox is empty"
     return int(found[0])
+
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+SOFTHSM_TOKEN = "sealflow-test"
+SOFTHSM_PIN = "1234"
+
+
+@pytest.fixture(scope="session")
+def token_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One SoftHSM2 token for the whole test session: the module reads SOFTHSM2_CONF at C_Initialize, and
+    python-pkcs11 loads it once per process."""
+    if shutil.which("softhsm2-util") is None or not Path(SOFTHSM_MODULE).is_file():
+        pytest.fail("SoftHSM2 is missing: install the Debian package softhsm2 (python manage.py test does)")
+    directory = tmp_path_factory.mktemp("softhsm")
+    (directory / "tokens").mkdir()
+    conf = directory / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    previous = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", SOFTHSM_TOKEN, "--pin", SOFTHSM_PIN,
+                    "--so-pin", "5678"], check=True, capture_output=True)
+    if pkcs11.lib(SOFTHSM_MODULE).initialized:
+        pkcs11.lib(SOFTHSM_MODULE).reinitialize()  # loaded earlier in this process: make it read this configuration
+    yield directory
+    if previous is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = previous

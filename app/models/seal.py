@@ -42,7 +42,9 @@ class Seal(Model):
     image_pdf: Mapped[bytes] = mapped_column(LargeBinary)
     image_svg: Mapped[str] = mapped_column(Text)
     certificate_pem: Mapped[str] = mapped_column(Text)
-    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The private key: encrypted in the database, or (token_key_label) inside the configured PKCS#11 token.
+    encrypted_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    token_key_label: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the seal was revoked: its certificate is then listed in the organisation's CRL.
     revoked_at: Mapped[datetime | None] = mapped_column()

@@ -1,18 +1,36 @@
 """The organisation's trust services (root CA, time-stamp authority, revocation list) and seal keys,
-kept encrypted in the database."""
+kept encrypted in the database or inside a PKCS#11 token."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from flask import current_app
+from pyhanko.sign.signers import Signer
 from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy import select
 
+from app.errors import PolicyViolation, SigningFailed
 from app.extensions import db
 from app.models import CertificateAuthority, Seal
-from app.pdf import LongTermSpec, SigningIdentity, TimeStampAuthority, external_timestamper
+from app.pdf import (
+    LongTermSpec,
+    Pkcs11KeySpec,
+    SigningError,
+    SigningIdentity,
+    TimeStampAuthority,
+    external_timestamper,
+    make_signer,
+    open_pkcs11_signer,
+)
+from app.pdf.pkcs11 import generate_key_in_token, store_certificate_in_token
 from app.pdf.pki import (
     CertifiedKey,
+    certify_seal_key,
     create_crl,
     create_root_ca,
     decrypt_key,
@@ -21,6 +39,7 @@ from app.pdf.pki import (
     issue_tsa_certificate,
     load_certificate,
 )
+from app.services.audit import Actor, record
 
 
 def _secret() -> str:
@@ -116,10 +135,55 @@ def long_term(level: str | None = None) -> LongTermSpec | None:
 
 
 def signing_identity(seal: Seal) -> SigningIdentity:
-    """The seal's decrypted key, its certificate and the root above it."""
+    """The seal's decrypted key, its certificate and the root above it (software keys only)."""
     ca_row = ensure_root_ca()
+    if seal.encrypted_key is None:
+        raise SigningFailed(f"the key of the seal “{seal.name}” is in a PKCS#11 token, not in the database")
     return SigningIdentity(
         key=decrypt_key(seal.encrypted_key, _secret()),
         certificate=load_certificate(seal.certificate_pem),
         chain=(load_certificate(ca_row.certificate_pem),),
     )
+
+
+def _token_spec(key_label: str) -> Pkcs11KeySpec:
+    config = current_app.config
+    if not (config["PKCS11_MODULE"] and config["PKCS11_TOKEN"] and config["PKCS11_PIN_FILE"]):
+        raise SigningFailed("no PKCS#11 token is configured: set SEALFLOW_PKCS11_MODULE, SEALFLOW_PKCS11_TOKEN "
+                            "and SEALFLOW_PKCS11_PIN_FILE")
+    pin_file = Path(config["PKCS11_PIN_FILE"])
+    # The PIN is read when a session opens, never kept in the configuration.
+    return Pkcs11KeySpec(config["PKCS11_MODULE"], config["PKCS11_TOKEN"], key_label,
+                         lambda: pin_file.read_text().strip())
+
+
+def move_seal_key_to_token(seal: Seal, actor: Actor) -> None:
+    """Give the seal a new key generated inside the token (it never leaves it) and a certificate for it; the
+    software key is discarded. Documents sealed before stay valid: the old certificate is not revoked."""
+    if seal.token_key_label is not None:
+        raise PolicyViolation(f"the key of the seal “{seal.name}” is already in the token")
+    label = f"sealflow-seal-{seal.id}"
+    spec = _token_spec(label)
+    try:
+        public_key = generate_key_in_token(spec, current_app.config["SEAL_KEY_ALGORITHM"])
+        certificate = certify_seal_key(_root_key(), public_key, seal.name, current_app.config["ORGANISATION_NAME"],
+                                       crl_url=crl_url())
+        store_certificate_in_token(spec, certificate)
+    except SigningError as exc:
+        raise SigningFailed(str(exc)) from exc
+    seal.certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    seal.encrypted_key = None
+    seal.token_key_label = label
+    record(actor, "seal.key_moved_to_token", "seal", seal.id, key_label=label,
+           certificate_serial=str(certificate.serial_number))
+
+
+@contextmanager
+def signer_for(seal: Seal) -> Iterator[Signer]:
+    """A signer for the seal's key, wherever it lives; a token session stays open only inside the block."""
+    if seal.token_key_label is None:
+        yield make_signer(signing_identity(seal))
+        return
+    with open_pkcs11_signer(_token_spec(seal.token_key_label), chain=trust_roots(),
+                            certificate=load_certificate(seal.certificate_pem)) as signer:
+        yield signer

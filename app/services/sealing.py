@@ -28,7 +28,6 @@ from app.pdf import (
     WatermarkSpec,
     appearance_aspect,
     locate,
-    make_signer,
     sign_pdf,
     stamp,
 )
@@ -95,8 +94,8 @@ def _seal_and_sign(application: SealApplication, content: bytes, page_count: int
         reason=f"Seal application #{application.id}", location=current_app.config["ORGANISATION_NAME"],
         appearance_pdf=seal.image_pdf, certify=current_app.config["CERTIFY"],
     )
-    return sign_pdf(stamped, make_signer(keys.signing_identity(seal)), spec,
-                    timestamper=keys.timestamper(), long_term=keys.long_term())
+    with keys.signer_for(seal) as signer:
+        return sign_pdf(stamped, signer, spec, timestamper=keys.timestamper(), long_term=keys.long_term())
 
 
 def seal_document(params: dict[str, Any], actor: Actor) -> dict[str, Any]:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,35 +36,11 @@ from app.pdf.pkcs11 import (
     store_certificate_in_token,
 )
 from app.pdf.pki import CertifiedKey, certify_seal_key, create_root_ca, issue_seal_certificate
+from tests.conftest import SOFTHSM_MODULE as MODULE
+from tests.conftest import SOFTHSM_PIN as PIN
+from tests.conftest import SOFTHSM_TOKEN as TOKEN
 from tests.conftest import corpus_pdf
 from tests.pdf.verifiers import mutool_unchanged, nss_db_with, pdfsig
-
-MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-TOKEN = "sealflow-test"
-PIN = "1234"
-
-
-@pytest.fixture(scope="session")
-def token_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One SoftHSM2 token for the whole test session: the module reads SOFTHSM2_CONF at C_Initialize, and
-    python-pkcs11 loads it once per process."""
-    if shutil.which("softhsm2-util") is None or not Path(MODULE).is_file():
-        pytest.fail("SoftHSM2 is missing: install the Debian package softhsm2 (python manage.py test does)")
-    directory = tmp_path_factory.mktemp("softhsm")
-    (directory / "tokens").mkdir()
-    conf = directory / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    previous = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", "5678"],
-                   check=True, capture_output=True)
-    if pkcs11.lib(MODULE).initialized:
-        pkcs11.lib(MODULE).reinitialize()  # loaded earlier in this process: make it read this configuration
-    yield directory
-    if previous is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = previous
 
 
 @pytest.fixture(scope="module")
