@@ -24,6 +24,7 @@ from app.pdf import (
     StampSpec,
     TimeStampAuthority,
     add_signature_fields,
+    inspect_pdf,
     locate,
     make_signer,
     placement_rect,
@@ -220,3 +221,44 @@ def test_the_signer_parses_its_key_once_not_per_signature(monkeypatch, identity)
     for _ in range(3):
         assert sign_pdf(corpus_pdf("minimal-document.pdf"), signer, SignSpec("S", 0, (10, 10, 60, 60)))
     assert loads == []
+
+
+def _hybrid_xref_pdf() -> bytes:
+    """A hybrid-reference file (classic xref table whose trailer points, by /XRefStm, to an xref stream),
+    as some Word versions write them."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+               b" /Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>"]
+    text = b"BT /F1 24 Tf 72 700 Td (hybrid) Tj ET"
+    body = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
+    offsets.append(len(body))
+    body += b"4 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (len(text), text)
+    # The xref stream (object 5) lists objects 0-4 again, as a hybrid file's supplement does.
+    rows = b"".join(bytes([1]) + o.to_bytes(4, "big") + b"\x00" for o in offsets)
+    rows = bytes([0, 0, 0, 0, 0, 0]) + rows
+    stream_offset = len(body)
+    body += b"5 0 obj\n<< /Type /XRef /Size 6 /W [1 4 1] /Index [0 5] /Length %d >>\nstream\n" % len(rows)
+    body += rows + b"\nendstream\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 6\n0000000000 65535 f \n"
+    body += b"".join(b"%010d 00000 n \n" % o for o in [*offsets, stream_offset])
+    body += b"trailer\n<< /Size 6 /Root 1 0 R /XRefStm %d >>\nstartxref\n%d\n%%%%EOF\n" % (stream_offset, xref)
+    return bytes(body)
+
+
+def test_a_hybrid_xref_file_is_normalised_by_stamping_and_signs_cleanly(tmp_path: Path, ca, identity):
+    """Stamping rewrites the file with one cross-reference form, so the signature's incremental update is not
+    appended to a hybrid file that some readers would read differently."""
+    hybrid = _hybrid_xref_pdf()
+    assert inspect_pdf(hybrid).page_count == 1 and not inspect_pdf(hybrid).repaired
+    signed = _seal_and_sign(hybrid, identity)
+    assert b"/XRefStm" not in signed
+    path = tmp_path / "hybrid-signed.pdf"
+    path.write_bytes(signed)
+    report = pdfsig(path, nss_db_with(ca.certificate_pem, tmp_path / "nss"))
+    assert report.valid and report.trusted, report.text
+    assert mutool_unchanged(path)[0]
