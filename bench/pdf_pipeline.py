@@ -71,7 +71,7 @@ from app.pdf import (  # noqa: E402
     stamp,
 )
 from app.pdf.appearance import CAPTION_SHARE  # noqa: E402
-from app.pdf.overlays import qr_pdf, watermark_pdf  # noqa: E402
+from app.pdf.overlays import qr_drawing, watermark_pdf  # noqa: E402
 from app.pdf.pki import CertifiedKey, create_root_ca, issue_seal_certificate, issue_tsa_certificate  # noqa: E402
 
 SIZES = (1, 10, 100, 1000)
@@ -107,7 +107,18 @@ def write_inputs(workdir: Path) -> None:
     (workdir / "seal.pdf").write_bytes(render_seal_pdf(SealImageSpec("BENCH ORG", "CONTRACT SEAL", "1234567890")))
     width, height = A4
     (workdir / "watermark.pdf").write_bytes(watermark_pdf(WatermarkSpec(WATERMARK), width, height))
-    (workdir / "qr.pdf").write_bytes(qr_pdf(QrSpec(QR_URL)))
+    (workdir / "qr.pdf").write_bytes(qr_page(QrSpec(QR_URL)))
+
+
+def qr_page(spec: QrSpec) -> bytes:
+    """The QR code as a one-page PDF, an input the floor imports like the seal and the watermark."""
+    drawing = qr_drawing(spec)
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(drawing.width, drawing.height))
+    pdf.pages[0].Contents = pdf.make_stream(drawing.ops)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
 
 
 def text_document(pages: int) -> bytes:

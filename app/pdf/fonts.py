@@ -22,9 +22,13 @@ PDFIUM_LOCK = threading.Lock()
 
 @cache
 def font_for(text: str) -> str:
-    """A registered reportlab font that can draw the text, with its glyphs embedded."""
-    if text.isascii():
+    """A registered reportlab font that can draw the text: Helvetica for anything its WinAnsi encoding holds
+    (no font to embed, no subsetting per document), else the CJK TrueType font, embedded."""
+    try:
+        text.encode("cp1252")
         return "Helvetica-Bold"
+    except UnicodeEncodeError:
+        pass
     for path in CJK_FONT_PATHS:
         if path.exists():
             if "SealFlowCJK" not in pdfmetrics.getRegisteredFontNames():

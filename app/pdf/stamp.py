@@ -17,7 +17,7 @@ from app.pdf.document import check_page_content, count_signatures, open_pdf
 from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError
 from app.pdf.geometry import MM, Corner, Frame, frame_of, page_indexes, resolve_page
 from app.pdf.keyword import find_keyword
-from app.pdf.overlays import QrSpec, WatermarkSpec, qr_pdf, watermark_pdf
+from app.pdf.overlays import QrSpec, WatermarkSpec, qr_drawing, watermark_pdf
 
 __all__ = [
     "EveryPageSpec",
@@ -116,6 +116,13 @@ class _Drawing:
     """Forms to draw on each page, collected so that every page is rewritten once."""
 
     items: dict[int, list[tuple[str, pikepdf.Object, tuple[float, ...]]]] = field(default_factory=dict)
+    frames: dict[int, Frame] = field(default_factory=dict)
+
+    def frame(self, pdf: pikepdf.Pdf, index: int) -> Frame:
+        """The page's geometry, read once per stamping even when several drawings use it."""
+        if index not in self.frames:
+            self.frames[index] = frame_of(pdf.pages[index])
+        return self.frames[index]
 
     def place(self, index: int, prefix: str, form: pikepdf.Object, matrix: tuple[float, ...]) -> None:
         self.items.setdefault(index, []).append((prefix, form, matrix))
@@ -181,7 +188,7 @@ def placement_rect(pdf: pikepdf.Pdf, spec: StampSpec, height_mm: float | None = 
 def _place_seals(pdf: pikepdf.Pdf, data: bytes, plan: StampPlan, seal: _Form, drawing: _Drawing) -> None:
     for spec in plan.seals:
         for placement in locate(data, pdf, spec, seal.height / seal.width):
-            frame = frame_of(pdf.pages[placement.page_index])
+            frame = drawing.frame(pdf, placement.page_index)
             width, height = _fitted(seal, spec.size_mm)
             u, v = frame.to_visible(*_visible_corner(frame, placement.rect))
             drawing.place(placement.page_index, "SealFlowSeal", seal.xobject,
@@ -198,7 +205,7 @@ def _visible_corner(frame: Frame, rect: tuple[float, float, float, float]) -> tu
 def _place_every_page(pdf: pikepdf.Pdf, spec: EveryPageSpec, image: _Form, drawing: _Drawing) -> None:
     width, height = _fitted(image, spec.size_mm)
     for index in page_indexes(spec.pages, len(pdf.pages)):
-        frame = frame_of(pdf.pages[index])
+        frame = drawing.frame(pdf, index)
         u, v = _corner_origin(spec.corner, spec.x_mm * MM, spec.y_mm * MM, width, height, frame)
         drawing.place(index, "SealFlowPageSeal", image.xobject,
                       frame.matrix(u, v, width / image.width, height / image.height))
@@ -231,7 +238,7 @@ def _place_riding(pdf: pikepdf.Pdf, spec: RidingSpec, seal: _Form, drawing: _Dra
     for group in riding_groups(len(indexes), spec.max_slices):
         strip = seal.width / group
         for position, index in enumerate(indexes[start:start + group]):
-            frame = frame_of(pdf.pages[index])
+            frame = drawing.frame(pdf, index)
             on_left = spec.edge == "left" or (spec.edge == "alternate" and index % 2 == 1)
             # The whole seal is positioned so that only slice `position` falls on the page, flush with the edge.
             u = -position * strip * scale if on_left else frame.width - (position + 1) * strip * scale
@@ -244,7 +251,7 @@ def _place_riding(pdf: pikepdf.Pdf, spec: RidingSpec, seal: _Form, drawing: _Dra
 def _place_watermark(pdf: pikepdf.Pdf, spec: WatermarkSpec, drawing: _Drawing) -> None:
     forms: dict[tuple[int, int], _Form] = {}  # one drawing per page size, shared by the pages of that size
     for index in page_indexes(spec.pages, len(pdf.pages)):
-        frame = frame_of(pdf.pages[index])
+        frame = drawing.frame(pdf, index)
         key = (round(frame.width), round(frame.height))
         if key not in forms:
             forms[key] = _import_form(pdf, watermark_pdf(spec, frame.width, frame.height), "watermark")
@@ -254,11 +261,15 @@ def _place_watermark(pdf: pikepdf.Pdf, spec: WatermarkSpec, drawing: _Drawing) -
 
 
 def _place_qr(pdf: pikepdf.Pdf, spec: QrSpec, drawing: _Drawing) -> None:
-    form = _import_form(pdf, qr_pdf(spec), "QR code")
+    qr = qr_drawing(spec)
+    font = pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
+    form = pdf.make_stream(qr.ops, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
+                           BBox=[0, 0, qr.width, qr.height],
+                           Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)))
     index = resolve_page(spec.page, len(pdf.pages))
-    frame = frame_of(pdf.pages[index])
-    u, v = _corner_origin(spec.corner, spec.x_mm * MM, spec.y_mm * MM, form.width, form.height, frame)
-    drawing.place(index, "SealFlowQR", form.xobject, frame.matrix(u, v, 1, 1))
+    frame = drawing.frame(pdf, index)
+    u, v = _corner_origin(spec.corner, spec.x_mm * MM, spec.y_mm * MM, qr.width, qr.height, frame)
+    drawing.place(index, "SealFlowQR", form, frame.matrix(u, v, 1, 1))
 
 
 def _apply(pdf: pikepdf.Pdf, drawing: _Drawing) -> None:
