@@ -35,3 +35,22 @@ def mutool_unchanged(pdf: Path) -> tuple[bool, str]:
     result = subprocess.run(["mutool", "sign", "-v", str(pdf)], capture_output=True, text=True)
     text = result.stdout + result.stderr
     return "The document is unchanged since signing." in text, text
+
+
+def assert_independently_valid(pdf: bytes, ca_pem: str, workdir: Path, signatures: int = 1,
+                               updated_after: bool = False) -> None:
+    """pdfsig (with the root trusted in an NSS database) and mutool both accept every signature.
+
+    `updated_after`: validation data (B-LT) was appended after signing; mutool calls that "edits since
+    signing" while still finding the signature valid."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "checked.pdf"
+    path.write_bytes(pdf)
+    report = pdfsig(path, nss_db_with(ca_pem, workdir / "nss"))
+    assert report.text.count("Signature is Valid.") == signatures, report.text
+    assert report.text.count("Certificate is Trusted.") == signatures, report.text
+    unchanged, text = mutool_unchanged(path)
+    if updated_after:
+        assert "The signature is valid but there have been edits since signing." in text, text
+    else:
+        assert unchanged, text

@@ -12,6 +12,7 @@ from tests.conftest import (
     login,
     work_off_queue,
 )
+from tests.pdf.verifiers import assert_independently_valid
 
 
 def test_keys_are_encrypted_in_the_database(app, org):
@@ -44,6 +45,7 @@ def test_a_seal_key_moved_into_a_token_seals_the_journey(app, client, org, token
     report = verify_pdf(sealed, keys.trust_roots(), seal_names=keys.seal_names())
     assert report.verdict == "valid", report.reason
     assert report.signatures[0].certificate_serial == load_certificate(seal.certificate_pem).serial_number
+    assert_independently_valid(sealed, keys.root_certificate_pem(), tmp_path / "check")
 
 
 def test_without_a_configured_token_the_move_is_refused_and_nothing_changes(app, org):

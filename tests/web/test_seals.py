@@ -10,6 +10,7 @@ from app.models import AuditEvent, Seal, SealStatus
 from app.pdf import verify_pdf
 from app.services import keys
 from tests.conftest import contract_pdf, file_and_approve, login, work_off_queue
+from tests.pdf.verifiers import assert_independently_valid
 
 
 def _png(width: int = 240, height: int = 240) -> bytes:
@@ -36,7 +37,7 @@ def test_everyone_sees_the_registry_with_transparent_previews(client, org):
     assert preview.mimetype == "image/png" and image.mode == "RGBA" and image.getpixel((0, 0))[3] == 0
 
 
-def test_seal_admin_adds_a_drawn_and_an_uploaded_seal_and_the_uploaded_one_seals(app, client, org):
+def test_seal_admin_adds_a_drawn_and_an_uploaded_seal_and_the_uploaded_one_seals(app, client, org, tmp_path):
     login(client, "sam")
     drawn = client.post("/seals/new", data={"name": "财务专用章", "kind": "finance", "department_id": "",
                                             "organisation": "测试有限公司", "purpose": "财务专用章", "shape": "round"},
@@ -54,6 +55,7 @@ def test_seal_admin_adds_a_drawn_and_an_uploaded_seal_and_the_uploaded_one_seals
     sealed = client.get(f"/applications/{application_id}/documents/sealed").data
     report = verify_pdf(sealed, keys.trust_roots(), seal_names=keys.seal_names())
     assert report.verdict == "valid" and report.signatures[0].seal_name == "Scanned Seal"
+    assert_independently_valid(sealed, keys.root_certificate_pem(), tmp_path)
 
 
 def test_a_hostile_or_useless_upload_is_refused_and_nothing_is_stored(client, org):

@@ -15,6 +15,7 @@ from app.pdf import verify_pdf
 from app.services import keys, seals
 from app.services.audit import Actor
 from tests.conftest import contract_pdf, file_and_approve, file_application, login, logout, work_off_queue
+from tests.pdf.verifiers import assert_independently_valid
 
 
 def _sealed(client, application_id: int) -> bytes:
@@ -42,6 +43,7 @@ def test_keyword_riding_watermark_and_a_qr_code_that_leads_to_the_verification_p
     report = verify_pdf(sealed, keys.trust_roots())
     assert report.verdict == "valid", report.reason
     assert report.signatures[0].timestamp_time is not None  # PAdES B-T with the built-in TSA
+    assert_independently_valid(sealed, keys.root_certificate_pem(), tmp_path / "check")
     with pikepdf.open(io.BytesIO(sealed)) as pdf:  # a watermark on every page, and a riding slice
         for page in pdf.pages:
             content = b"".join(c.read_bytes() for c in page.Contents) if isinstance(page.Contents, pikepdf.Array) \
