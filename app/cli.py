@@ -73,6 +73,21 @@ def deploy(files: tuple[Path, ...]) -> None:
         click.echo(f"{definition.process_id} version {definition.version}: {state}")
 
 
+@flows_cli.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check BPMN files without deploying them: every problem, with element, file and line; exit 1 if any."""
+    failed = False
+    for path in files:
+        problems = flows.validate_file(path)
+        failed = failed or bool(problems)
+        click.echo(f"{path}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+        for problem in problems:
+            click.echo(f"  {problem}")
+    db.session.rollback()
+    sys.exit(1 if failed else 0)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     for command in (seed_demo, worker, embedded_redis, pdf_cli, flows_cli):  # pdf_cli: app/cli_pdf.py

@@ -11,6 +11,7 @@ from app.workflow.engine import (
     service_job_key,
     start,
     tasks_of,
+    validate,
 )
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
 
@@ -28,4 +29,5 @@ __all__ = [
     "service_job_key",
     "start",
     "tasks_of",
+    "validate",
 ]

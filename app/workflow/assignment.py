@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.errors import PolicyViolation
 from app.extensions import db
 from app.models import RoleName, User
+from app.workflow.validation import role_of
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ def resolve(properties: dict[str, str], lane: str | None, data: dict[str, Any]) 
             raise PolicyViolation(f"the diagram names an unknown user {rule[5:]!r}")
         return Assignment(assignee_id=user_id)
     if rule.startswith("role:"):
-        try:
-            return Assignment(candidate_role=RoleName(rule[5:].strip().lower().replace(" ", "_")))
-        except ValueError as exc:
-            raise PolicyViolation(f"the diagram names an unknown role {rule[5:]!r}") from exc
+        role = role_of(rule[5:])
+        if role is None:
+            raise PolicyViolation(f"the diagram names an unknown role {rule[5:]!r}")
+        return Assignment(candidate_role=role)
     raise PolicyViolation(f"the user task has no assignee rule ({rule!r})")

@@ -31,8 +31,8 @@ from app.models import (
 from app.models.timestamps import utcnow
 from app.services.audit import Actor, record
 from app.workflow import assignment, store
-from app.workflow.errors import WorkflowFailed
-from app.workflow.parser import parse_definition
+from app.workflow.errors import Problem, WorkflowFailed
+from app.workflow.parser import parse_definition, validate_definition
 from app.workflow.serializer import new_workflow
 from app.workflow.specs import SERVICE_REQUEST, AsyncServiceTask
 
@@ -51,9 +51,18 @@ def service_job_key(instance_id: int, task_guid: str) -> str:
     return f"service-{instance_id}-{task_guid}"
 
 
+def _deployed_process_ids() -> set[str]:
+    return set(db.session.execute(select(ProcessDefinition.process_id).distinct()).scalars())
+
+
+def validate(data: bytes, source: str, operators: Collection[str]) -> list[Problem]:
+    """Every problem that would stop the diagram from deploying (called processes may be deployed ones)."""
+    return validate_definition(data, source, operators, _deployed_process_ids())
+
+
 def deploy(data: bytes, source: str, operators: Collection[str], actor: Actor) -> tuple[ProcessDefinition, bool]:
     """Store a new version of the diagram's process, or return the existing one with that content."""
-    parsed = parse_definition(data, source, operators)
+    parsed = parse_definition(data, source, operators, _deployed_process_ids())
     existing = db.session.execute(
         select(ProcessDefinition).where(
             ProcessDefinition.process_id == parsed.process_id, ProcessDefinition.content_hash == parsed.content_hash

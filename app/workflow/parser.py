@@ -18,6 +18,7 @@ from app.workflow.errors import InvalidDefinition, Problem
 from app.workflow.scripting import UnsafeExpression, check_expression
 from app.workflow.serializer import spec_to_dict
 from app.workflow.specs import AsyncServiceTask
+from app.workflow.validation import schema_problems, semantic_problems
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -60,12 +61,23 @@ def parse_xml(data: bytes, source: str) -> etree._Element:
     return root
 
 
+_EXPRESSION_TAGS = ("conditionExpression", "loopCardinality", "completionCondition", "timeDuration", "timeDate",
+                    "timeCycle")
+
+
+def _owner(node: etree._Element) -> etree._Element:
+    """The element an expression belongs to (a flow, a task, an event), for the problem report."""
+    while node.get("id") is None and node.getparent() is not None:
+        node = node.getparent()
+    return node
+
+
 def _element_problem(node: etree._Element, source: str, message: str) -> Problem:
     return Problem(message, node.get("id", ""), node.get("name", ""), source, node.sourceline)
 
 
 def _check_safety(root: etree._Element, source: str, operators: Collection[str]) -> list[Problem]:
-    """Scripts, unsafe expressions and unknown service operators, found before SpiffWorkflow parses."""
+    """Duplicate ids, scripts, unsafe expressions and unknown service operators, before SpiffWorkflow parses."""
     problems = []
     seen: set[str] = set()
     for node in root.iter():
@@ -78,7 +90,15 @@ def _check_safety(root: etree._Element, source: str, operators: Collection[str])
     for node in root.iter():
         if isinstance(node.tag, str) and node.tag.endswith(("}preScript", "}postScript")) and (node.text or "").strip():
             problems.append(_element_problem(node.getparent().getparent(), source, "pre/post scripts are not allowed"))
-    expressions = [(n.getparent(), n.text or "") for n in root.iterfind(".//bpmn:conditionExpression", NS)]
+    return problems + _expression_problems(root, source, operators)
+
+
+def _expression_problems(root: etree._Element, source: str, operators: Collection[str]) -> list[Problem]:
+    """Every expression SpiffWorkflow would evaluate (conditions, multi-instance counts and completion
+    conditions, timers, service parameters), and the service operators they feed."""
+    problems = []
+    expressions = [(_owner(n), n.text or "") for tag in _EXPRESSION_TAGS for n in root.iterfind(f".//bpmn:{tag}", NS)
+                   if (n.text or "").strip()]
     for op in root.iter("{*}serviceTaskOperator"):
         task = op.getparent().getparent()
         if op.get("id") not in operators:
@@ -86,6 +106,11 @@ def _check_safety(root: etree._Element, source: str, operators: Collection[str])
                                                            f"SealFlow offers {', '.join(sorted(operators))}"))
         expressions += [(task, p.get("value", "")) for p in op.iter("{*}parameter")]
     for owner, expression in expressions:
+        if "${" in expression or "#{" in expression:
+            problems.append(_element_problem(owner, source, f"{expression.strip()!r} is a JUEL expression (Camunda); "
+                                                            "SealFlow expressions are Python-style, e.g. "
+                                                            "decision == 'approve'"))
+            continue
         try:
             check_expression(expression)
         except (UnsafeExpression, SyntaxError) as exc:
@@ -93,31 +118,54 @@ def _check_safety(root: etree._Element, source: str, operators: Collection[str])
     return problems
 
 
-def parse_definition(data: bytes, source: str, operators: Collection[str]) -> ParsedDefinition:
-    """Parse and vet one BPMN file holding one executable process."""
-    root = parse_xml(data, source)
+def _problems(root: etree._Element, source: str, operators: Collection[str],
+              known_processes: Collection[str]) -> list[Problem]:
     problems = _check_safety(root, source, operators)
+    problems += schema_problems(root, source)
+    problems += semantic_problems(root, source, known_processes)
     processes = [p for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable", "true") != "false"]
     if len(processes) != 1:
-        problems.append(Problem(f"expected one executable process, found {len(processes)}", file=source))
-    if problems:
-        raise InvalidDefinition(problems)
-    process_id = processes[0].get("id")
+        problems.append(Problem(f"expected one executable process (isExecutable=\"true\"), found {len(processes)}",
+                                file=source))
+    return sorted(problems, key=lambda p: p.line or 0)
+
+
+def _spiff_spec(root: etree._Element, source: str, process_id: str) -> dict[str, Any]:
     parser = SealFlowParser()
     try:
         parser.add_bpmn_xml(root, filename=source)
-        spec = parser.get_spec(process_id)
-        subprocesses = parser.get_subprocess_specs(process_id)
+        return spec_to_dict(parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
     except ValidationException as exc:
         raise InvalidDefinition([Problem(str(exc.args[0]) if exc.args else str(exc), getattr(exc, "id", "") or "",
                                          getattr(exc, "name", "") or "", source, getattr(exc, "line_number", None))]
                                 ) from exc
     except SpiffWorkflowException as exc:
         raise InvalidDefinition([Problem(str(exc), file=source)]) from exc
+
+
+def parse_definition(data: bytes, source: str, operators: Collection[str],
+                     known_processes: Collection[str] = ()) -> ParsedDefinition:
+    """Parse and vet one BPMN file holding one executable process; InvalidDefinition lists every problem."""
+    root = parse_xml(data, source)
+    problems = _problems(root, source, operators, known_processes)
+    if problems:
+        raise InvalidDefinition(problems)
+    process = next(p for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable", "true") != "false")
+    process_id = process.get("id") or ""
     return ParsedDefinition(
         process_id=process_id,
-        name=processes[0].get("name") or process_id,
+        name=process.get("name") or process_id,
         content_hash=hashlib.sha256(data).hexdigest(),
         xml=data.decode("utf-8"),
-        spec=spec_to_dict(spec, subprocesses),
+        spec=_spiff_spec(root, source, process_id),
     )
+
+
+def validate_definition(data: bytes, source: str, operators: Collection[str],
+                        known_processes: Collection[str] = ()) -> list[Problem]:
+    """Everything that keeps the diagram from being deployed; empty when it would deploy."""
+    try:
+        parse_definition(data, source, operators, known_processes)
+    except InvalidDefinition as exc:
+        return exc.problems
+    return []

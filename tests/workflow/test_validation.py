@@ -1,0 +1,45 @@
+"""Validation lists everything that keeps a diagram from running, each with element, file and line."""
+
+import pytest
+
+from app.models import RoleName
+from app.workflow.parser import validate_definition
+from app.workflow.validation import role_of
+from tests.conftest import DATA
+
+OPERATORS = {"seal_document"}
+
+
+def test_every_kind_of_problem_is_listed_at_once_with_its_element_and_line():
+    problems = validate_definition((DATA / "validation_problems.bpmn").read_bytes(), "validation_problems.bpmn",
+                                   OPERATORS)
+    found = {(p.element_id, p.line): p.message for p in problems}
+    expected = {
+        ("f1", 36): "targetRef 'nowhere' is no element",
+        ("nobody", 15): "nobody can do this task",
+        ("lane_clerks", 7): "the lane names no SealFlow role",
+        ("odd_rule", 18): "unknown assignee rule 'role:janitor'",
+        ("no_operator", 28): "a service task needs a SealFlow operator",
+        ("call_missing", 29): "calls process 'not_deployed_anywhere'",
+        ("f2", 37): "is a JUEL expression",
+    }
+    for (element, line), text in expected.items():
+        assert text in found.get((element, line), ""), (element, line, found)
+    refused = [p for p in problems if p.message.startswith("expression refused")]
+    assert {p.element_id for p in refused} == {"odd_rule", "timer"}  # completion condition and timer
+    assert not any(p.element_id in ("clerk_review", "admin_review") and "nobody" in p.message for p in problems)
+    assert [p.line or 0 for p in problems] == sorted(p.line or 0 for p in problems)
+
+
+def test_a_called_process_may_be_a_deployed_one():
+    problems = validate_definition((DATA / "validation_problems.bpmn").read_bytes(), "v.bpmn", OPERATORS,
+                                   known_processes={"not_deployed_anywhere"})
+    assert not any("calls process" in p.message for p in problems)
+
+
+@pytest.mark.parametrize("text, role", [
+    ("Seal administrator", RoleName.SEAL_ADMIN), ("seal_admin", RoleName.SEAL_ADMIN),
+    ("Approver", RoleName.APPROVER), ("  Leader ", RoleName.LEADER), ("Clerks", None),
+])
+def test_lane_and_rule_names_map_to_roles(text: str, role: RoleName | None):
+    assert role_of(text) == role
