@@ -29,7 +29,34 @@ _ALLOWED_NODES = (
 
 
 class UnsafeExpression(ValueError):
-    """The expression uses syntax outside the whitelist."""
+    """The expression uses syntax outside the whitelist, or would build a value too large to hold."""
+
+
+MAX_SEQUENCE = 100_000  # items (or characters) a `*` may build; `'a' * 10**9` must not exhaust memory
+MAX_INT_BITS = 4096  # no number in a seal approval needs more; repeated `*` must not grow one without end
+
+
+def _bounded_mul(left: Any, right: Any) -> Any:
+    """`left * right`, refused when it would build a huge string, list or number."""
+    for sequence, count in ((left, right), (right, left)):
+        if isinstance(sequence, str | bytes | list | tuple) and isinstance(count, int):
+            if len(sequence) * count > MAX_SEQUENCE:
+                raise UnsafeExpression(f"the expression would build a sequence of more than {MAX_SEQUENCE} items")
+    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+        raise UnsafeExpression(f"the expression would build a number of more than {MAX_INT_BITS} bits")
+    return left * right
+
+
+class _BoundMultiplication(ast.NodeTransformer):
+    """Rewrites `a * b` as a call of the bounded multiplication (a name user expressions cannot reach:
+    names starting with '_' are refused)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.Mult):
+            return node
+        call = ast.Call(func=ast.Name(id="_bounded_mul", ctx=ast.Load()), args=[node.left, node.right], keywords=[])
+        return ast.copy_location(call, node)
 
 
 def check_expression(expression: str) -> ast.Expression:
@@ -54,14 +81,32 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         super().__init__({})
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
-        code = compile(check_expression(expression), "<expression>", "eval")
+        tree = ast.fix_missing_locations(_BoundMultiplication().visit(check_expression(expression)))
+        code = compile(tree, "<expression>", "eval")
         names = {**(external_context or {}), **context}
-        return eval(code, {"__builtins__": {}, **VETTED_FUNCTIONS}, names)  # noqa: S307 - vetted above
+        scope = {"__builtins__": {}, **VETTED_FUNCTIONS, "_bounded_mul": _bounded_mul}
+        return eval(code, scope, names)  # noqa: S307 - vetted above
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
         raise UnsafeExpression("scripts are not allowed in SealFlow diagrams")
 
 
+class ServiceCallFailed(RuntimeError):
+    """A service call from a task failed; carries the original error."""
+
+
+class SealFlowScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's engine with `call_service` mended: in 3.2.0 its `except` names an undefined `script`,
+    so every service error surfaced as a NameError that hid the real one."""
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        try:
+            return self.environment.call_service(task.data, **kwargs)
+        except Exception as exc:
+            raise ServiceCallFailed(f"the service call of task {task.task_spec.bpmn_id!r} failed: "
+                                    f"{exc.__class__.__name__}: {exc}") from exc
+
+
 def restricted_engine() -> PythonScriptEngine:
     """A SpiffWorkflow script engine bound to the restricted environment."""
-    return PythonScriptEngine(environment=RestrictedEnvironment())
+    return SealFlowScriptEngine(environment=RestrictedEnvironment())

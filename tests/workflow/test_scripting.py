@@ -1,6 +1,13 @@
 import pytest
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
-from app.workflow.scripting import RestrictedEnvironment, UnsafeExpression, check_expression
+from app.workflow.scripting import (
+    RestrictedEnvironment,
+    SealFlowScriptEngine,
+    ServiceCallFailed,
+    UnsafeExpression,
+    check_expression,
+)
 
 
 @pytest.mark.parametrize("expression", [
@@ -28,3 +35,42 @@ def test_plain_conditions_evaluate_against_task_data_only():
 def test_scripts_are_refused():
     with pytest.raises(UnsafeExpression):
         RestrictedEnvironment().execute("x = 1", {})
+
+
+@pytest.mark.parametrize("expression, data", [
+    ("'a' * 1000000000", {}),
+    ("parties * 100000", {"parties": [1, 2]}),
+    ("1000000000 * name", {"name": "x"}),
+    ("n * n * n * n * n * n * n * n * n * n", {"n": 10 ** 500}),
+])
+def test_multiplication_cannot_exhaust_memory(expression: str, data: dict):
+    with pytest.raises(UnsafeExpression, match="would build"):
+        RestrictedEnvironment().evaluate(expression, data)
+
+
+def test_ordinary_multiplication_still_works():
+    env = RestrictedEnvironment()
+    assert env.evaluate("amount * 2 > 10000 and '-' * 3 == '---'", {"amount": 6000})
+    assert env.evaluate("[0] * 3", {}) == [0, 0, 0]
+    with pytest.raises(UnsafeExpression):
+        check_expression("_bounded_mul(1, 2)")  # the helper is out of reach of diagrams
+
+
+def test_a_failing_service_call_reports_its_own_error_not_a_name_error():
+    """SpiffWorkflow 3.2.0's call_service names an undefined variable in its except clause."""
+    class Environment(RestrictedEnvironment):
+        def call_service(self, context, **kwargs):
+            raise ConnectionError("the notification service is down")
+
+    class Spec:
+        bpmn_id = "notify"
+
+    class Task:
+        data: dict = {}
+        task_spec = Spec()
+
+    engine = SealFlowScriptEngine(environment=Environment())
+    with pytest.raises(ServiceCallFailed, match="ConnectionError: the notification service is down"):
+        engine.call_service(Task(), operation_name="notify")
+    with pytest.raises(NameError):  # what SpiffWorkflow itself does, so the workaround is still needed
+        PythonScriptEngine(environment=Environment()).call_service(Task(), operation_name="notify")
