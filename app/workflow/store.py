@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.errors import NotFound
 from app.extensions import db
@@ -17,6 +17,11 @@ def lock_instance(instance_id: int) -> ProcessInstance:
 
     populate_existing: what this transaction saw earlier may be stale once the lock is held.
     """
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks, and pysqlite reads outside any transaction: write to the row first, so
+        # that this connection takes the database's write lock (waiting for another writer to finish)
+        # before it reads the state it will change.
+        db.session.execute(text("UPDATE process_instances SET id = id WHERE id = :id"), {"id": instance_id})
     query = (
         select(ProcessInstance)
         .where(ProcessInstance.id == instance_id)
