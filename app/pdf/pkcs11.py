@@ -19,7 +19,6 @@ from typing import Any
 
 import pkcs11
 from asn1crypto import core as asn1_core
-from asn1crypto import x509 as asn1_x509
 from asn1crypto.keys import ECDomainParameters
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -33,6 +32,7 @@ from pyhanko.sign.signers import Signer
 
 from app.pdf.errors import SigningError
 from app.pdf.pki import KeyAlgorithm, PrivateKey, PublicKey
+from app.pdf.trust import asn1_certificate
 
 __all__ = [
     "Pkcs11KeySpec",
@@ -188,10 +188,6 @@ def _lacks_ecdsa_sha256(session: pkcs11.Session) -> bool:
     return pkcs11.Mechanism.ECDSA_SHA256 not in session.token.slot.get_mechanisms()
 
 
-def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
-
 def _make_signer(
     session: pkcs11.Session,
     spec: Pkcs11KeySpec,
@@ -206,8 +202,8 @@ def _make_signer(
     signer = PKCS11Signer(
         session,
         key_label=spec.key_label,
-        signing_cert=_asn1(cert),
-        ca_chain=[_asn1(c) for c in chain],
+        signing_cert=asn1_certificate(cert),
+        ca_chain=[asn1_certificate(c) for c in chain],
         use_raw_mechanism=key[Attribute.KEY_TYPE] == KeyType.EC and _lacks_ecdsa_sha256(session),
     )
     _ = signer.signing_cert  # looks up the key handle now, so a broken token fails here and not mid-signature

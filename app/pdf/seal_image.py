@@ -21,6 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 
 from app.pdf.errors import SealImageError
 from app.pdf.fonts import PDFIUM_LOCK, font_for
+from app.pdf.geometry import MM
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
@@ -30,7 +31,6 @@ __all__ = [
     "render_seal_svg",
 ]
 
-MM = 72 / 25.4
 SEAL_RED = Color(0.85, 0.1, 0.1)
 OVAL_ASPECT = 26 / 40  # height / width of the default oval personal seal (40 × 26 mm)
 MAX_IMAGE_PIXELS = 4000  # per side, for uploaded PNGs and for previews

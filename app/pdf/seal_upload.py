@@ -17,7 +17,8 @@ from reportlab.pdfgen.canvas import Canvas
 from svglib.svglib import SvgRenderer
 
 from app.pdf.errors import SealImageError
-from app.pdf.seal_image import MAX_IMAGE_PIXELS, MM
+from app.pdf.geometry import MM
+from app.pdf.seal_image import MAX_IMAGE_PIXELS
 
 __all__ = ["MAX_UPLOAD_BYTES", "load_seal_image"]
 

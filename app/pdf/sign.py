@@ -7,9 +7,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
@@ -18,12 +16,12 @@ from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
-from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from app.pdf.appearance import SealStampStyle
 from app.pdf.errors import InvalidPdfError, SigningError, TimeStampError
 from app.pdf.pki import PrivateKey
+from app.pdf.trust import asn1_certificate, validation_context
 
 __all__ = [
     "LongTermSpec",
@@ -82,10 +80,6 @@ class SignatureField:
     box: tuple[float, float, float, float]
 
 
-def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
-
 class LoadedKeySigner(signers.Signer):
     """A signer holding a parsed `cryptography` key. pyHanko's SimpleSigner re-parses its key from DER on
     every signature (about 40 ms for RSA-2048); a seal signs many documents with one key."""
@@ -93,8 +87,8 @@ class LoadedKeySigner(signers.Signer):
     def __init__(self, identity: SigningIdentity) -> None:
         self._key = identity.key
         super().__init__(
-            signing_cert=_asn1_cert(identity.certificate),
-            cert_registry=SimpleCertificateStore.from_certs([_asn1_cert(c) for c in identity.chain]),
+            signing_cert=asn1_certificate(identity.certificate),
+            cert_registry=SimpleCertificateStore.from_certs([asn1_certificate(c) for c in identity.chain]),
         )
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
@@ -173,15 +167,6 @@ def _style(signer: signers.Signer, spec: SignSpec, rotate: int) -> SealStampStyl
     return SealStampStyle(seal_pdf=spec.appearance_pdf, caption_lines=(name, when), rotate=rotate)
 
 
-def _validation_context(long_term: LongTermSpec) -> ValidationContext:
-    return ValidationContext(
-        trust_roots=[_asn1_cert(root) for root in long_term.trust_roots],
-        crls=[crl.public_bytes(serialization.Encoding.DER) for crl in long_term.crls],
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-    )
-
-
 def sign_pdf(
     data: bytes,
     signer: signers.Signer,
@@ -217,7 +202,8 @@ def sign_pdf(
             docmdp_permissions=fields.MDPPerm.FILL_FORMS,
             embed_validation_info=long_term is not None,
             use_pades_lta=bool(long_term and long_term.archive),
-            validation_context=_validation_context(long_term) if long_term else None,
+            validation_context=(validation_context(long_term.trust_roots, long_term.crls, "soft-fail")
+                                if long_term else None),
         )
         style = _style(signer, spec, _rotation_of(page))
         pdf_signer = signers.PdfSigner(meta, signer=signer, stamp_style=style, timestamper=timestamper)

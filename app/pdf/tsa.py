@@ -24,6 +24,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 
 from app.pdf.errors import TimeStampError
 from app.pdf.pki import CertifiedKey
+from app.pdf.trust import asn1_certificate
 
 __all__ = [
     "SEALFLOW_TSA_POLICY_OID",
@@ -52,10 +53,6 @@ class _Rejected(Exception):
         super().__init__(text)
         self.fail_info = fail_info
         self.text = text
-
-
-def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
 def _check_tsa_certificate(tsa: CertifiedKey) -> None:
@@ -124,8 +121,8 @@ class TimeStampAuthority:
     def __init__(self, tsa: CertifiedKey, chain: Sequence[x509.Certificate] = ()) -> None:
         _check_tsa_certificate(tsa)
         self._key = tsa.key
-        self._cert = _asn1_cert(tsa.certificate)
-        self._chain = [_asn1_cert(c) for c in chain if c != tsa.certificate]
+        self._cert = asn1_certificate(tsa.certificate)
+        self._chain = [asn1_certificate(c) for c in chain if c != tsa.certificate]
         self._ess = simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(self._cert))
         self.certificate = tsa.certificate
         self.chain = tuple(chain)

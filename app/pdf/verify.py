@@ -12,7 +12,6 @@ from typing import Literal
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
@@ -30,6 +29,7 @@ from pyhanko.sign.validation.status import (
 from pyhanko_certvalidator import ValidationContext
 
 from app.pdf.errors import EncryptedPdfError, InvalidPdfError
+from app.pdf.trust import validation_context
 
 __all__ = [
     "ModificationLevel",
@@ -132,19 +132,10 @@ def _open(data: bytes) -> PdfFileReader:
     return reader
 
 
-def _der(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
-
 def _context(
     trust_roots: Sequence[x509.Certificate], crls: Sequence[x509.CertificateRevocationList]
 ) -> ValidationContext:
-    return ValidationContext(
-        trust_roots=[_der(root) for root in trust_roots],
-        crls=[crl.public_bytes(serialization.Encoding.DER) for crl in crls],
-        allow_fetching=False,
-        revocation_mode="hard-fail" if crls else "soft-fail",
-    )
+    return validation_context(trust_roots, crls, "hard-fail" if crls else "soft-fail")
 
 
 def _examine(reader: PdfFileReader, trust: _Trust) -> list[SignatureReport]:

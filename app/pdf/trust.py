@@ -1,0 +1,32 @@
+"""Bridges from `cryptography` objects to what pyHanko's validator expects: one place for both."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko_certvalidator import ValidationContext
+
+__all__ = ["asn1_certificate", "validation_context"]
+
+
+def asn1_certificate(cert: x509.Certificate) -> asn1_x509.Certificate:
+    """The certificate as asn1crypto reads it (pyHanko's certificate type)."""
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def validation_context(
+    trust_roots: Sequence[x509.Certificate],
+    crls: Sequence[x509.CertificateRevocationList],
+    revocation_mode: Literal["soft-fail", "hard-fail"],
+) -> ValidationContext:
+    """Trust exactly these roots and revocation lists; never fetch anything over the network."""
+    return ValidationContext(
+        trust_roots=[asn1_certificate(root) for root in trust_roots],
+        crls=[crl.public_bytes(serialization.Encoding.DER) for crl in crls],
+        allow_fetching=False,
+        revocation_mode=revocation_mode,
+    )
