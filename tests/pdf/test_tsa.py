@@ -15,25 +15,10 @@ from pyhanko_certvalidator import ValidationContext
 
 from app.pdf import SigningIdentity, SignSpec, make_signer, sign_pdf
 from app.pdf.errors import TimeStampError
-from app.pdf.pki import create_root_ca, issue_seal_certificate, issue_tsa_certificate
+from app.pdf.pki import issue_seal_certificate
 from app.pdf.tsa import SEALFLOW_TSA_POLICY_OID, TimeStampAuthority, external_timestamper
 from tests.conftest import corpus_pdf
 from tests.pdf.verifiers import nss_db_with, pdfsig
-
-
-@pytest.fixture(scope="module", params=["rsa2048", "ec-p256"])
-def algorithm(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def ca(algorithm):
-    return create_root_ca("Test Org", algorithm)
-
-
-@pytest.fixture(scope="module")
-def authority(ca, algorithm) -> TimeStampAuthority:
-    return TimeStampAuthority(issue_tsa_certificate(ca, "Test Org", algorithm), (ca.certificate,))
 
 
 def _openssl(*args: str, cwd: Path) -> str:

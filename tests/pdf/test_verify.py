@@ -8,27 +8,12 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 
 from app.pdf import InvalidPdfError, SigningIdentity, SignSpec, make_signer, sign_pdf
-from app.pdf.pki import create_crl, create_root_ca, issue_seal_certificate, issue_tsa_certificate
+from app.pdf.pki import create_crl, create_root_ca, issue_seal_certificate
 from app.pdf.tsa import TimeStampAuthority
 from app.pdf.verify import ModificationLevel, SignatureCoverageLevel, verify_pdf
 from tests.conftest import corpus_pdf
 
 CRL_URL = "http://sealflow.example/ca.crl"
-
-
-@pytest.fixture(scope="module", params=["rsa2048", "ec-p256"])
-def algorithm(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def ca(algorithm):
-    return create_root_ca("Test Org", algorithm)
-
-
-@pytest.fixture(scope="module")
-def authority(ca, algorithm) -> TimeStampAuthority:
-    return TimeStampAuthority(issue_tsa_certificate(ca, "Test Org", algorithm), (ca.certificate,))
 
 
 @pytest.fixture(scope="module")
