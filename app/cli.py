@@ -9,8 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app.cli_pdf import pdf_cli
-from app.errors import DomainError
+from app.cli_pdf import clear_errors, pdf_cli
 from app.extensions import db
 from app.services import demo, flows
 from app.services.audit import Actor
@@ -58,15 +57,11 @@ def embedded_redis() -> None:
 
 @flows_cli.command("deploy")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@clear_errors
 def deploy(files: tuple[Path, ...]) -> None:
     """Deploy the given BPMN files, or every shipped diagram in bpmn/ (idempotent)."""
     actor = Actor.system("cli")
-    try:
-        results = [flows.deploy_file(f, actor) for f in files] if files else flows.deploy_shipped(actor)
-    except DomainError as exc:
-        db.session.rollback()
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(1)
+    results = [flows.deploy_file(f, actor) for f in files] if files else flows.deploy_shipped(actor)
     db.session.commit()
     for definition, created in results:
         state = "deployed" if created else "unchanged"

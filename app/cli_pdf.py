@@ -46,7 +46,7 @@ OUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
 CORNERS = click.Choice(["bottom-left", "bottom-right", "top-left", "top-right"])
 
 
-def _clear_errors(command: F) -> F:
+def clear_errors(command: F) -> F:
     """Library and domain errors end the command with their message and exit code 1, never a traceback."""
 
     @functools.wraps(command)
@@ -82,7 +82,7 @@ def export_ca(output: Path | None) -> None:
 @click.option("--shape", type=click.Choice(["round", "oval", "square"]), default="round")
 @click.option("--size-mm", type=float, default=40.0)
 @click.option("-o", "--output", type=OUT_FILE, required=True, help="A .pdf, .png or .svg file.")
-@_clear_errors
+@clear_errors
 def seal_image(seal_name: str | None, organisation: str | None, purpose: str, serial: str, shape: str,
                size_mm: float, output: Path) -> None:
     """Write a seal image: a registry seal's, or one drawn from the options."""
@@ -122,7 +122,7 @@ def seal_image(seal_name: str | None, organisation: str | None, purpose: str, se
 @click.option("--riding", is_flag=True, help="A riding seal across the page edges.")
 @click.option("--watermark", help="Diagonal watermark text on every page.")
 @click.option("--qr", "qr_url", help="A QR code with this URL on the last page.")
-@_clear_errors
+@clear_errors
 def stamp_command(source: Path, output: Path, seal_name: str, page: int | None, keyword: str | None,
                   x_mm: float, y_mm: float, size_mm: float, corner: str, every_page: str | None, riding: bool,
                   watermark: str | None, qr_url: str | None) -> None:
@@ -153,7 +153,7 @@ def stamp_command(source: Path, output: Path, seal_name: str, page: int | None, 
 @click.option("--reason", default="", help="Reason recorded in the signature.")
 @click.option("--certify", is_flag=True, help="Certification signature (DocMDP, form filling allowed).")
 @click.option("--level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), help="Default: SEALFLOW_SIGNATURE_LEVEL.")
-@_clear_errors
+@clear_errors
 def sign_command(source: Path, output: Path, seal_name: str, page: int, keyword: str | None, field_name: str,
                  reason: str, certify: bool, level: str | None) -> None:
     """Sign a PDF (PAdES) with a seal's key; the seal image is the signature's appearance."""
@@ -173,7 +173,7 @@ def sign_command(source: Path, output: Path, seal_name: str, page: int, keyword:
 
 @pdf_cli.command("verify")
 @click.argument("source", type=IN_FILE)
-@_clear_errors
+@clear_errors
 def verify_command(source: Path) -> None:
     """One line per signature; exit status 1 unless every signature is valid."""
     report = verification.verify_document(source.read_bytes())
@@ -188,7 +188,7 @@ def verify_command(source: Path) -> None:
 
 @pdf_cli.command("token-key")
 @click.option("--seal", "seal_name", required=True)
-@_clear_errors
+@clear_errors
 def token_key(seal_name: str) -> None:
     """Give a seal a new key generated inside the configured PKCS#11 token (SEALFLOW_PKCS11_*); the key never
     leaves the token, and the seal's software key is discarded."""

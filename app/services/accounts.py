@@ -6,6 +6,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
+from app.errors import NotFound
 from app.extensions import db
 from app.models import Department, Role, RoleName, User
 from app.services.audit import Actor, record
@@ -33,6 +34,19 @@ def get_or_create_department(name: str) -> Department:
         department = Department(name=name)
         db.session.add(department)
         db.session.flush()
+    return department
+
+
+def list_departments() -> list[Department]:
+    """Every department, by name."""
+    return list(db.session.execute(select(Department).order_by(Department.name)).scalars())
+
+
+def get_department(department_id: int) -> Department:
+    """A department by id."""
+    department = db.session.get(Department, department_id)
+    if department is None:
+        raise NotFound(f"department {department_id} does not exist")
     return department
 
 

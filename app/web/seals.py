@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 
 from app.errors import InvalidInput, PolicyViolation
 from app.extensions import db
-from app.models import Department, RoleName, SealKind, SealStatus
+from app.models import RoleName, SealKind, SealStatus
 from app.pdf import SealImageSpec
-from app.services import seals
+from app.services import accounts, seals
 from app.web.forms import SealForm, SealStatusForm
 from app.web.guards import actor, role_required
 
@@ -32,7 +32,7 @@ def preview(seal_id: int) -> Any:
 
 
 def _department_choices() -> list[tuple[str, str]]:
-    return [("", "—")] + [(str(d.id), d.name) for d in db.session.query(Department).order_by(Department.name)]
+    return [("", "—")] + [(str(d.id), d.name) for d in accounts.list_departments()]
 
 
 @bp.route("/seals/new", methods=["GET", "POST"])
@@ -46,7 +46,7 @@ def new() -> Any:
     image: SealImageSpec | bytes = upload.read() if upload else SealImageSpec(
         organisation=form.organisation.data or "", purpose=form.purpose.data or "", serial=form.serial.data or "",
         shape=form.shape.data)
-    department = db.session.get(Department, int(form.department_id.data)) if form.department_id.data else None
+    department = accounts.get_department(int(form.department_id.data)) if form.department_id.data else None
     try:
         seal = seals.create_seal(form.name.data or "", SealKind(form.kind.data), image, actor(), department)
     except InvalidInput as exc:
