@@ -86,7 +86,7 @@ def client(app: Flask) -> FlaskClient:
 @dataclass
 class Org:
     """A small organisation: an employee, their department head, another approver, an auditor, a seal
-    administrator (sam), seals."""
+    administrator, a leader, seals."""
 
     employee: User
     head: User
@@ -94,6 +94,8 @@ class Org:
     auditor: User
     contract_seal: Seal
     department: Department
+    seal_admin: User
+    leader: User
 
 
 @pytest.fixture
@@ -106,13 +108,14 @@ def org(app: Flask) -> Org:
     head = accounts.save_user("harry", "Harry", PASSWORD, {RoleName.EMPLOYEE, RoleName.APPROVER}, sales)
     other = accounts.save_user("olga", "Olga", PASSWORD, {RoleName.APPROVER}, office)
     auditor = accounts.save_user("alice", "Alice", PASSWORD, {RoleName.AUDITOR}, office)
-    accounts.save_user("sam", "Sam", PASSWORD, {RoleName.SEAL_ADMIN}, office)
+    seal_admin = accounts.save_user("sam", "Sam", PASSWORD, {RoleName.SEAL_ADMIN}, office)
+    leader = accounts.save_user("leo", "Leo", PASSWORD, {RoleName.LEADER}, office)
     sales.head = head
     image = SealImageSpec("TEST ORG", "CONTRACT SEAL")
     seal = seals.create_seal("Contract Seal", SealKind.CONTRACT, image, actor, sales)
     flows.deploy_shipped(actor)
     db.session.commit()
-    return Org(employee, head, other, auditor, seal, sales)
+    return Org(employee, head, other, auditor, seal, sales, seal_admin, leader)
 
 
 def login(client: FlaskClient, username: str) -> None:

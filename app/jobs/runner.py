@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from app.errors import DomainError
 from app.extensions import db
+from app.jobs.operators import OPERATORS
 from app.models import Job, JobStatus
 from app.models.timestamps import utcnow
-from app.services import applications, sealing
+from app.services import applications
 from app.services.audit import Actor, record
 from app.workflow import fail_instance, resume_service
-
-# The service operators SealFlow offers to diagrams: name -> function(params, actor) -> result.
-OPERATORS: dict[str, Callable[[dict[str, Any], Actor], dict[str, Any]]] = {
-    "seal_document": sealing.seal_document,
-}
 
 
 def run_job(job_id: int) -> str:

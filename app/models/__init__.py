@@ -6,12 +6,14 @@ from app.models.document import Blob, Document, DocumentKind
 from app.models.job import Job, JobStatus
 from app.models.pki import CertificateAuthority
 from app.models.seal import Seal, SealKind, SealStatus
-from app.models.user import Department, Role, RoleName, User
+from app.models.user import Department, Role, RoleName, Substitution, User
 from app.models.workflow import (
     HumanTask,
     InstanceStatus,
     ProcessDefinition,
     ProcessInstance,
+    ProcessTimer,
+    TaskCandidate,
     TaskState,
 )
 
@@ -29,13 +31,15 @@ __all__ = [
     "JobStatus",
     "ProcessDefinition",
     "ProcessInstance",
+    "ProcessTimer",
     "Role",
     "RoleName",
     "SealApplication",
-    "ApplicationStatus",
     "Seal",
     "SealKind",
     "SealStatus",
+    "Substitution",
+    "TaskCandidate",
     "TaskState",
     "User",
 ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy import Enum, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.errors import InvalidTransition
@@ -18,6 +19,8 @@ from app.models.user import User
 
 class ApplicationStatus(enum.StrEnum):
     PENDING = "pending"
+    RETURNED = "returned"  # sent back to the requester for revision
+    WITHDRAWN = "withdrawn"
     REJECTED = "rejected"
     SEALING = "sealing"
     SEALED = "sealed"
@@ -25,8 +28,11 @@ class ApplicationStatus(enum.StrEnum):
 
 
 _ALLOWED = {
-    ApplicationStatus.PENDING: {ApplicationStatus.REJECTED, ApplicationStatus.SEALING},
-    ApplicationStatus.SEALING: {ApplicationStatus.SEALED, ApplicationStatus.FAILED},
+    ApplicationStatus.PENDING: {ApplicationStatus.REJECTED, ApplicationStatus.SEALING, ApplicationStatus.RETURNED,
+                                ApplicationStatus.WITHDRAWN, ApplicationStatus.FAILED},
+    ApplicationStatus.RETURNED: {ApplicationStatus.PENDING, ApplicationStatus.WITHDRAWN, ApplicationStatus.REJECTED},
+    # Back to pending when a later step waits for a person (the next party to sign, an error handler).
+    ApplicationStatus.SEALING: {ApplicationStatus.SEALED, ApplicationStatus.FAILED, ApplicationStatus.PENDING},
     ApplicationStatus.FAILED: {ApplicationStatus.SEALING},
 }
 
@@ -38,6 +44,11 @@ class SealApplication(Model):
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"))
     document_type: Mapped[str] = mapped_column(String(32))
+    # The contract or payment amount the document commits to (the approval policy reads it), if any.
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    # The approval process that runs the application (a deployed process id).
+    process_id: Mapped[str] = mapped_column(String(200), default="seal_application",
+                                            server_default="seal_application")
     reason: Mapped[str] = mapped_column(Text)
     # Where and how the seal goes: a page (1-based, negative from the end) or the text it is centred on,
     # plus a riding seal across the page edges and a confidentiality watermark.
@@ -63,5 +74,5 @@ class SealApplication(Model):
         self.status = status
 
     def document(self, kind: DocumentKind) -> Document | None:
-        """The document of that kind, if there is one."""
-        return next((d for d in self.documents if d.kind == kind), None)
+        """The newest version of the document of that kind, if there is one."""
+        return max((d for d in self.documents if d.kind == kind), key=lambda d: d.version, default=None)

@@ -30,11 +30,15 @@ class DocumentKind(enum.StrEnum):
 
 class Document(Model):
     __tablename__ = "documents"
-    __table_args__ = (db.UniqueConstraint("application_id", "kind", name="uq_documents_application_kind"),)
+    # Versions are never overwritten: each party's signature adds the next version of the sealed document.
+    __table_args__ = (
+        db.UniqueConstraint("application_id", "kind", "version", name="uq_documents_application_kind_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("seal_applications.id"), index=True)
     kind: Mapped[DocumentKind] = mapped_column(Enum(DocumentKind, native_enum=False, length=16))
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     page_count: Mapped[int]

@@ -18,6 +18,7 @@ class JobStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # its process was cancelled before it ran
 
 
 class Job(Model):
@@ -34,6 +35,8 @@ class Job(Model):
         Enum(JobStatus, native_enum=False, length=16), default=JobStatus.QUEUED
     )
     attempts: Mapped[int] = mapped_column(default=0)
+    # A failed attempt waits until then before the next one (exponential backoff); None: not waiting.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

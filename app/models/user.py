@@ -73,3 +73,21 @@ class User(UserMixin, Model):
     @property
     def role_names(self) -> set[RoleName]:
         return {r.name for r in self.roles}
+
+
+class Substitution(Model):
+    """While a user is away, tasks meant for them go to the substitute they named."""
+
+    __tablename__ = "substitutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    substitute_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    substitute: Mapped[User] = relationship(foreign_keys=[substitute_id])

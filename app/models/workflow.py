@@ -50,6 +50,8 @@ class ProcessInstance(Model):
     status: Mapped[InstanceStatus] = mapped_column(
         Enum(InstanceStatus, native_enum=False, length=16), default=InstanceStatus.RUNNING
     )
+    # The end event the process finished at (its BPMN id), or why it stopped.
+    outcome: Mapped[str | None] = mapped_column(String(200))
     # SpiffWorkflow's serialization without the spec (that lives on the definition).
     state: Mapped[dict[str, Any]] = deferred(mapped_column(JSON))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -76,10 +78,13 @@ class HumanTask(Model):
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    candidate_role: Mapped[RoleName | None] = mapped_column(Enum(RoleName, native_enum=False, length=32))
+    # The user the task was meant for, when it reached their substitute instead (history shows both).
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     state: Mapped[TaskState] = mapped_column(
         Enum(TaskState, native_enum=False, length=16), default=TaskState.READY, index=True
     )
+    # The decisions the diagram offers on this task (its `decisions` property), comma-separated.
+    decisions: Mapped[str] = mapped_column(String(200), default="approve,reject", server_default="approve,reject")
     decision: Mapped[str | None] = mapped_column(String(32))
     comment: Mapped[str | None] = mapped_column(Text)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -88,4 +93,54 @@ class HumanTask(Model):
 
     instance: Mapped[ProcessInstance] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    candidates: Mapped[list[TaskCandidate]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+    def offered_to(self, user_id: int, roles: set[RoleName]) -> bool:
+        """Whether the task is for this user: assigned to them, or unassigned and offered to them or their roles."""
+        if self.assignee_id is not None:
+            return self.assignee_id == user_id
+        return any(c.user_id == user_id or c.role in roles for c in self.candidates)
+
+    @property
+    def decision_choices(self) -> list[str]:
+        """The decisions a user may take on this task."""
+        return [d.strip() for d in self.decisions.split(",") if d.strip()]
+
+    @property
+    def audience(self) -> str:
+        """Who the task is for, as one line: the assignee, or the candidate users and roles."""
+        if self.assignee is not None:
+            return self.assignee.display_name
+        return ", ".join(c.user.display_name if c.user else str(c.role) for c in self.candidates)
+
+
+class TaskCandidate(Model):
+    """Someone an unassigned task is offered to: a user, or everyone holding a role (first to act takes it)."""
+
+    __tablename__ = "task_candidates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[RoleName | None] = mapped_column(Enum(RoleName, native_enum=False, length=32), index=True)
+
+    user: Mapped[User | None] = relationship()
+
+
+class ProcessTimer(Model):
+    """A timer event a process waits on, with its due time; a scheduled job fires the due ones."""
+
+    __tablename__ = "process_timers"
+    __table_args__ = (UniqueConstraint("instance_id", "task_guid", name="uq_process_timers_instance_task"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_guid: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    fired_at: Mapped[datetime | None]
+    # Set when the process moved on without it (the task it guarded was completed first).
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

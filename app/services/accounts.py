@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import Department, Role, RoleName, User
 from app.services.audit import Actor, record
@@ -53,6 +55,28 @@ def get_department(department_id: int) -> Department:
 def find_user(username: str) -> User | None:
     """A user by login name."""
     return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def active_user(user_id: int) -> User:
+    """An active user by id; InvalidInput names the problem otherwise."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        raise InvalidInput(f"user {user_id} does not exist or is inactive")
+    return user
+
+
+def list_active_users() -> list[User]:
+    """Every active user, by display name."""
+    query = select(User).where(User.active).order_by(User.display_name, User.id)
+    return list(db.session.execute(query).scalars())
+
+
+def user_names(user_ids: Collection[int]) -> dict[int, str]:
+    """The display names of these users, by id (unknown ids are left out)."""
+    if not user_ids:
+        return {}
+    query = select(User.id, User.display_name).where(User.id.in_(set(user_ids)))
+    return {user_id: name for user_id, name in db.session.execute(query).all()}
 
 
 def save_user(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
-from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from app.extensions import db
 from app.jobs.queue import schedule
 from app.models import (
@@ -18,15 +20,22 @@ from app.models import (
     JobStatus,
     ProcessInstance,
     RoleName,
+    Seal,
     SealApplication,
+    TaskState,
     User,
 )
-from app.services import documents, sealing, seals
+from app.services import accounts, documents, sealing, seals
 from app.services.audit import Actor, record
-from app.workflow import StepResult, start, tasks_of
+from app.workflow import StepResult, cancel, start, tasks_of
 
-PROCESS_ID = "seal_application"
 DOCUMENT_TYPES = ("contract", "agreement", "certificate", "letter", "report", "other")
+# The approval processes an application can run, each a shipped diagram in bpmn/.
+PROCESSES = ("seal_application", "countersign", "leader_signature", "multi_party_signing")
+# The end event a process finishes at when the requester withdraws.
+WITHDRAWN_END = "withdrawn"
+# The end event a process finishes at when the application is turned down.
+REJECTED_END = "rejected"
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,13 @@ class ApplicationSpec:
     seal_keyword: str = ""
     riding_seal: bool = False
     watermark: bool = False
+    # What the document commits to (contracts, payments); the approval policy reads it.
+    amount: Decimal | None = None
+    process_id: str = "seal_application"
+    # countersign: the users who must all agree.
+    countersigner_ids: tuple[int, ...] = ()
+    # multi_party_signing: (user id, seal id) of each party, in signing order.
+    parties: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,13 +76,17 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
         raise InvalidInput(f"unknown document type {spec.document_type!r}")
     if not spec.reason.strip():
         raise InvalidInput("say why the seal is needed")
+    if spec.amount is not None and not (Decimal(0) <= spec.amount < Decimal(10) ** 14):
+        raise InvalidInput("the amount must be a positive number below 10^14")
     seal = seals.usable_seal(spec.seal_id)
+    flow_data = _flow_data(spec, seal)
     info = documents.check_pdf(spec.content)
     keyword = spec.seal_keyword.strip() or None
     sealing.check_placement(spec.content, spec.seal_page, keyword, info.page_count)
     application = SealApplication(requester=requester, seal=seal, document_type=spec.document_type,
                                   reason=spec.reason.strip(), seal_page=spec.seal_page, seal_keyword=keyword,
-                                  riding_seal=spec.riding_seal, watermark=spec.watermark)
+                                  riding_seal=spec.riding_seal, watermark=spec.watermark, amount=spec.amount,
+                                  process_id=spec.process_id)
     db.session.add(application)
     db.session.flush()
     document = documents.add_document(application.id, DocumentKind.ORIGINAL, spec.filename, spec.content,
@@ -74,11 +94,35 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
     record(actor, "application.submitted", "seal_application", application.id, seal_id=seal.id,
            document_type=spec.document_type, filename=spec.filename, sha256=document.sha256,
            pages=info.page_count, repaired=list(info.repairs), seal_page=spec.seal_page, seal_keyword=keyword,
-           riding_seal=spec.riding_seal, watermark=spec.watermark)
-    data = {"application_id": application.id, "requester_id": requester.id, "document_type": spec.document_type}
-    step = start(PROCESS_ID, data, application.id, actor)
+           riding_seal=spec.riding_seal, watermark=spec.watermark,
+           amount=None if spec.amount is None else str(spec.amount), process_id=spec.process_id, **flow_data)
+    data = {"application_id": application.id, "requester_id": requester.id, "document_type": spec.document_type,
+            "amount": None if spec.amount is None else float(spec.amount), "seal_id": seal.id,
+            "seal_kind": str(seal.kind), **flow_data}
+    step = start(spec.process_id, data, application.id, actor)
     follow(step, actor)
     return Submitted(application, info.repairs)
+
+
+def _flow_data(spec: ApplicationSpec, seal: Seal) -> dict[str, Any]:
+    """What the chosen process needs beyond the application: countersigners, the leader, the parties."""
+    if spec.process_id not in PROCESSES:
+        raise InvalidInput(f"unknown approval process {spec.process_id!r}")
+    if spec.process_id == "countersign":
+        if not spec.countersigner_ids:
+            raise InvalidInput("name at least one countersigner")
+        return {"countersigners": [accounts.active_user(u).id for u in dict.fromkeys(spec.countersigner_ids)]}
+    if spec.process_id == "leader_signature":
+        if seal.owner_user_id is None:
+            raise InvalidInput(f"the seal “{seal.name}” belongs to no leader; choose a personal or "
+                               "legal-representative seal")
+        return {"leader_id": seal.owner_user_id}
+    if spec.process_id == "multi_party_signing":
+        if len(spec.parties) < 2:
+            raise InvalidInput("name at least two parties, in signing order")
+        return {"parties": [{"user_id": accounts.active_user(u).id, "seal_id": seals.usable_seal(s).id}
+                            for u, s in spec.parties]}
+    return {}
 
 
 def follow(step: StepResult, actor: Actor) -> None:
@@ -92,14 +136,19 @@ def follow(step: StepResult, actor: Actor) -> None:
 def _status_from_process(application: SealApplication, instance: ProcessInstance) -> ApplicationStatus:
     if instance.status == InstanceStatus.FAILED:
         return ApplicationStatus.FAILED
+    if instance.status == InstanceStatus.CANCELLED or instance.outcome == WITHDRAWN_END:
+        return ApplicationStatus.WITHDRAWN
     running = db.session.execute(
         select(Job.id).where(Job.instance_id == instance.id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
     ).first()
     if running:
         return ApplicationStatus.SEALING
     if instance.status == InstanceStatus.COMPLETED:
-        sealed = application.document(DocumentKind.SEALED) is not None
+        # A refusal after some signatures (a later party's) still ends rejected, the earlier versions kept.
+        sealed = application.document(DocumentKind.SEALED) is not None and instance.outcome != REJECTED_END
         return ApplicationStatus.SEALED if sealed else ApplicationStatus.REJECTED
+    if any(t.state == TaskState.READY and "resubmit" in t.decision_choices for t in tasks_of(instance.id)):
+        return ApplicationStatus.RETURNED
     return ApplicationStatus.PENDING
 
 
@@ -113,6 +162,18 @@ def refresh_status(application_id: int, actor: Actor, reason: str | None = None)
         application.failure_reason = reason if target == ApplicationStatus.FAILED else None
         record(actor, f"application.{target.value}", "seal_application", application.id, reason=reason)
     return application
+
+
+def withdraw(application_id: int, user: User, actor: Actor) -> SealApplication:
+    """The requester takes back an application that is still being approved; its process is cancelled."""
+    application = get_application(application_id)
+    if application.requester_id != user.id:
+        raise PermissionDenied("only the requester can withdraw an application")
+    if application.status not in (ApplicationStatus.PENDING, ApplicationStatus.RETURNED):
+        raise InvalidTransition(f"application {application.id} is {application.status}; it can no longer be "
+                                "withdrawn")
+    cancel(process_of(application).id, "withdrawn by the requester", actor)
+    return refresh_status(application.id, actor)
 
 
 def approval_steps(application: SealApplication) -> list[HumanTask]:
@@ -143,7 +204,7 @@ def can_view(user: User, application: SealApplication) -> bool:
     if application.requester_id == user.id or user.role_names & {RoleName.SEAL_ADMIN, RoleName.AUDITOR}:
         return True
     tasks = approval_steps(application)
-    return any(t.assignee_id == user.id or t.completed_by_id == user.id or t.candidate_role in user.role_names
+    return any(t.offered_to(user.id, user.role_names) or user.id in (t.completed_by_id, t.on_behalf_of_id)
                for t in tasks)
 
 

@@ -7,9 +7,10 @@ from app.extensions import db
 from app.models import HumanTask, SealApplication, TaskState, User
 from app.services import applications
 from app.services.audit import Actor
-from app.workflow import complete_task, inbox_query
+from app.workflow import acting_for, complete_task, inbox_query
 
-DECISIONS = ("approve", "reject")
+# Decisions that send the application back or end it must say why.
+NEEDS_COMMENT = ("reject", "return")
 
 
 def inbox(user: User) -> list[HumanTask]:
@@ -18,10 +19,8 @@ def inbox(user: User) -> list[HumanTask]:
 
 
 def can_decide(user: User, task: HumanTask) -> bool:
-    """Whether the user may act on the task now."""
-    return task.state == TaskState.READY and (
-        task.assignee_id == user.id or (task.assignee_id is None and task.candidate_role in user.role_names)
-    )
+    """Whether the user may act on the task now (for themselves, or for someone they substitute)."""
+    return task.state == TaskState.READY and acting_for(task, user) is not None
 
 
 def get_task(task_id: int, user: User) -> HumanTask:
@@ -29,7 +28,7 @@ def get_task(task_id: int, user: User) -> HumanTask:
     task = db.session.get(HumanTask, task_id)
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
-    if not (can_decide(user, task) or task.assignee_id == user.id or task.completed_by_id == user.id):
+    if not (can_decide(user, task) or user.id in (task.assignee_id, task.completed_by_id, task.on_behalf_of_id)):
         raise PermissionDenied("this task is not yours")
     return task
 
@@ -42,16 +41,18 @@ def application_of(task: HumanTask) -> SealApplication:
 
 
 def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) -> SealApplication:
-    """Approve or reject; a rejection needs a comment. Deciding twice is refused."""
+    """Take one of the decisions the task offers (approve, reject, return for revision, resubmit, withdraw …);
+    rejecting or returning needs a comment. Deciding twice is refused."""
     task = get_task(task_id, user)
     if task.state != TaskState.READY:
         raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
     if not can_decide(user, task):
         raise PermissionDenied("this task is not yours")
-    if decision not in DECISIONS:
-        raise InvalidInput(f"the decision must be one of {', '.join(DECISIONS)}")
-    if decision == "reject" and not comment.strip():
-        raise InvalidInput("say why the application is rejected")
-    step = complete_task(task.id, actor, {"decision": decision, "comment": comment.strip()})
+    if decision not in task.decision_choices:
+        raise InvalidInput(f"the decision must be one of {', '.join(task.decision_choices)}")
+    if decision in NEEDS_COMMENT and not comment.strip():
+        raise InvalidInput("say why (a comment is needed to reject or return an application)")
+    step = complete_task(task.id, actor, {"decision": decision, "comment": comment.strip()},
+                         on_behalf_of_id=acting_for(task, user))
     applications.follow(step, actor)
     return application_of(task)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.errors import InvalidDocument
 from app.extensions import db
-from app.models import Blob, Document, DocumentKind
+from app.models import Blob, Document, DocumentKind, SealApplication
 from app.pdf import PdfError, PdfInfo, inspect_pdf
 
 
@@ -42,10 +42,17 @@ def check_pdf(content: bytes) -> PdfInfo:
 
 
 def add_document(application_id: int, kind: DocumentKind, filename: str, content: bytes, pages: int) -> Document:
-    """Record a version of an application's document; versions are never overwritten."""
+    """Record the next version of an application's document of that kind; versions are never overwritten (two
+    writers of the same version collide on the unique key instead)."""
     blob = store_blob(content)
+    latest = db.session.execute(
+        select(func.max(Document.version)).where(Document.application_id == application_id, Document.kind == kind)
+    ).scalar()
     document = Document(application_id=application_id, kind=kind, filename=filename, sha256=blob.sha256,
-                        page_count=pages)
+                        page_count=pages, version=(latest or 0) + 1)
     db.session.add(document)
     db.session.flush()
+    application = db.session.get(SealApplication, application_id)
+    if application is not None:
+        db.session.expire(application, ["documents"])  # so that application.document(kind) sees this version
     return document

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.jobs.runner import OPERATORS
+from app.jobs.operators import OPERATORS
 from app.models import ProcessDefinition
 from app.services.audit import Actor
 from app.workflow import Problem, deploy, validate
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "bpmn"
+POLICY_DIR = Path(__file__).resolve().parents[2] / "seal_policies"
+
+
+def policies() -> dict[str, bytes]:
+    """The decision tables (DMN) in seal_policies/ that diagrams' business-rule tasks may call."""
+    return {path.name: path.read_bytes() for path in sorted(POLICY_DIR.glob("*.dmn"))}
 
 
 def deploy_file(path: Path, actor: Actor) -> tuple[ProcessDefinition, bool]:
     """Deploy one BPMN file; (definition, whether a new version was created)."""
-    return deploy(path.read_bytes(), path.name, OPERATORS.keys(), actor)
+    return deploy(path.read_bytes(), path.name, OPERATORS.keys(), policies(), actor)
 
 
 def validate_file(path: Path) -> list[Problem]:
     """Every problem that would stop the file from deploying; empty when it would deploy."""
-    return validate(path.read_bytes(), path.name, OPERATORS.keys())
+    return validate(path.read_bytes(), path.name, OPERATORS.keys(), policies())
 
 
 def deploy_shipped(actor: Actor) -> list[tuple[ProcessDefinition, bool]]:

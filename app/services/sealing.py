@@ -5,27 +5,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import PurePath
 from typing import Any
 
 import pikepdf
 from flask import current_app
 
-from app.errors import InvalidDocument, InvalidInput, NotFound, SigningFailed
+from app.errors import InvalidDocument, InvalidInput, InvalidTransition, NotFound, PolicyViolation, SigningFailed
 from app.extensions import db
-from app.models import DocumentKind, SealApplication
+from app.models import Document, DocumentKind, Seal, SealApplication
 from app.models.timestamps import utcnow
 from app.pdf import (
+    EveryPageSpec,
     KeywordSpec,
     PdfError,
     QrSpec,
     RidingSpec,
+    SignatureField,
     SigningError,
     SignSpec,
     StampPlan,
     StampSpec,
     TimeStampError,
     WatermarkSpec,
+    add_signature_fields,
     appearance_aspect,
     locate,
     sign_pdf,
@@ -37,6 +43,10 @@ from app.services.audit import Actor, record
 SEAL_SIZE_MM = 40.0
 # Without a keyword, the seal sits bottom-right on its page, as a reader sees it.
 SEAL_X_MM, SEAL_Y_MM = 25.0, 30.0
+# A leader's seal on every page: small, bottom-right, below the signature's box (which starts SEAL_Y_MM up).
+LEADER_PAGE_SEAL = EveryPageSpec(x_mm=12.0, y_mm=6.0, size_mm=20.0)
+# Parties' signatures in rows of three from the bottom-left, above the QR code.
+PARTIES_PER_ROW, PARTY_X_MM, PARTY_Y_MM, PARTY_STEP_MM = 3, 20.0, 40.0, 60.0
 
 
 def seal_placement(page: int, keyword: str | None) -> StampSpec | KeywordSpec:
@@ -82,10 +92,11 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int) -
     )
 
 
-def _seal_and_sign(application: SealApplication, content: bytes, page_count: int) -> bytes:
+def _seal_and_sign(application: SealApplication, content: bytes, page_count: int,
+                   every_page: EveryPageSpec | None = None) -> bytes:
     seal = seals.usable_seal(application.seal_id)
-    stamped = stamp(content, stamp_plan(application, seal.image_pdf, page_count),
-                    current_app.config["MAX_PDF_PAGES"])
+    plan = replace(stamp_plan(application, seal.image_pdf, page_count), every_page=every_page)
+    stamped = stamp(content, plan, current_app.config["MAX_PDF_PAGES"])
     with pikepdf.open(io.BytesIO(stamped)) as pdf:
         placement = locate(stamped, pdf, seal_placement(application.seal_page, application.seal_keyword),
                            appearance_aspect(seal.image_pdf))[0]
@@ -94,30 +105,152 @@ def _seal_and_sign(application: SealApplication, content: bytes, page_count: int
         reason=f"Seal application #{application.id}", location=current_app.config["ORGANISATION_NAME"],
         appearance_pdf=seal.image_pdf, certify=current_app.config["CERTIFY"],
     )
+    return _sign(seal, stamped, spec)
+
+
+def _sign(seal: Seal, content: bytes, spec: SignSpec) -> bytes:
     with keys.signer_for(seal) as signer:
-        return sign_pdf(stamped, signer, spec, timestamper=keys.timestamper(), long_term=keys.long_term())
+        return sign_pdf(content, signer, spec, timestamper=keys.timestamper(), long_term=keys.long_term())
 
 
-def seal_document(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    """Service operator `seal_document`: produce the sealed PDF once, however often it is called."""
-    application = db.session.get(SealApplication, int(params["application_id"]))
-    if application is None:
-        raise NotFound(f"application {params['application_id']} does not exist")
-    done = application.document(DocumentKind.SEALED)
-    if done is not None:
-        return {"document_id": done.id, "sha256": done.sha256}
-    original = application.document(DocumentKind.ORIGINAL)
-    if original is None:
-        raise NotFound(f"application {application.id} has no document")
+@contextmanager
+def _pdf_errors() -> Iterator[None]:
+    """The PDF library's errors, as the domain errors a job reports."""
     try:
-        signed = _seal_and_sign(application, documents.read_content(original), original.page_count)
+        yield
     except (SigningError, TimeStampError) as exc:
         raise SigningFailed(str(exc)) from exc
     except PdfError as exc:
         raise InvalidDocument(str(exc)) from exc
+
+
+def _application(params: dict[str, Any]) -> SealApplication:
+    application = db.session.get(SealApplication, int(params["application_id"]))
+    if application is None:
+        raise NotFound(f"application {params['application_id']} does not exist")
+    return application
+
+
+def _original(application: SealApplication) -> Document:
+    original = application.document(DocumentKind.ORIGINAL)
+    if original is None:
+        raise NotFound(f"application {application.id} has no document")
+    return original
+
+
+def _result(document: Document) -> dict[str, Any]:
+    return {"document_id": document.id, "version": document.version, "sha256": document.sha256}
+
+
+def _seal_once(application: SealApplication, actor: Actor, seal_with: Callable[[bytes, int], bytes],
+               **details: Any) -> dict[str, Any]:
+    """Produce the sealed PDF from the original once, however often a (retried) job asks."""
+    done = application.document(DocumentKind.SEALED)
+    if done is not None:
+        return _result(done)
+    original = _original(application)
+    with _pdf_errors():
+        signed = seal_with(documents.read_content(original), original.page_count)
     filename = f"{PurePath(original.filename).stem}-sealed.pdf"
     sealed = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count)
     record(actor, "document.sealed", "seal_application", application.id, document_id=sealed.id,
            sha256=sealed.sha256, seal_id=application.seal_id, original_sha256=original.sha256,
-           level=current_app.config["SIGNATURE_LEVEL"])
-    return {"document_id": sealed.id, "sha256": sealed.sha256}
+           level=current_app.config["SIGNATURE_LEVEL"], **details)
+    return _result(sealed)
+
+
+def seal_document(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Service operator `seal_document`: produce the sealed PDF once, however often it is called."""
+    application = _application(params)
+    return _seal_once(application, actor, lambda content, pages: _seal_and_sign(application, content, pages))
+
+
+def apply_leader_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Service operator `apply_leader_signature`: the leader's seal on every page, then signed with it (once)."""
+    application = _application(params)
+    if application.seal.owner_user_id is None:
+        raise PolicyViolation(f"the seal “{application.seal.name}” belongs to no leader; a leader's signature "
+                              "needs a personal or legal-representative seal")
+    return _seal_once(application, actor,
+                      lambda content, pages: _seal_and_sign(application, content, pages, LEADER_PAGE_SEAL),
+                      every_page=True, leader_id=application.seal.owner_user_id)
+
+
+def party_field(application_id: int, position: int) -> str:
+    """The signature field of the party at that 0-based position in the signing order."""
+    return f"SealFlow_{application_id}_party{position + 1}"
+
+
+def _signing_order(parties: Any) -> list[tuple[int, int]]:
+    """(user id, seal id) of each party, in signing order."""
+    try:
+        order = [(int(p["user_id"]), int(p["seal_id"])) for p in parties]
+    except (TypeError, KeyError, ValueError) as exc:
+        raise InvalidInput("the parties must be a list of {user_id, seal_id}, in signing order") from exc
+    if len(set(order)) != len(order):
+        raise InvalidInput("a party is listed twice with the same seal")
+    return order
+
+
+def _signed_fields(content: bytes) -> set[str]:
+    """The names of the PDF's signature fields that hold a signature."""
+    with pikepdf.open(io.BytesIO(content)) as pdf:
+        acroform = pdf.Root.get("/AcroForm")
+        fields: Any = acroform.get("/Fields", []) if acroform is not None else []
+        return {str(f.get("/T")) for f in fields if f.get("/FT") == "/Sig" and "/V" in f}
+
+
+def _party_fields(application: SealApplication, content: bytes,
+                  order: list[tuple[int, int]]) -> tuple[SignatureField, ...]:
+    """Every party's empty signature field, in rows on the application's seal page."""
+    fields = []
+    with pikepdf.open(io.BytesIO(content)) as pdf:
+        for position, (_, seal_id) in enumerate(order):
+            row, column = divmod(position, PARTIES_PER_ROW)
+            spec = StampSpec(page=application.seal_page, x_mm=PARTY_X_MM + column * PARTY_STEP_MM,
+                             y_mm=PARTY_Y_MM + row * PARTY_STEP_MM, size_mm=SEAL_SIZE_MM, corner="bottom-left")
+            placement = locate(content, pdf, spec, appearance_aspect(seals.get_seal(seal_id).image_pdf))[0]
+            fields.append(SignatureField(party_field(application.id, position), placement.page_index, placement.rect))
+    return tuple(fields)
+
+
+def _prepared_for_parties(application: SealApplication, original: Document, order: list[tuple[int, int]]) -> bytes:
+    """The original, stamped (QR code; watermark and riding seal when asked) with every party's empty field, so
+    that each signature only fills its own field and no earlier one sees the document change around it."""
+    plan = stamp_plan(application, application.seal.image_pdf, original.page_count)
+    stamped = stamp(documents.read_content(original), plan, current_app.config["MAX_PDF_PAGES"])
+    return add_signature_fields(stamped, _party_fields(application, stamped, order))
+
+
+def add_party_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Service operator `add_party_signature`: the party's seal signature added to the newest signed version as
+    an incremental update (the first party's starts from the original), stored as the next version. Once per
+    party: when the newest version already holds this party's signature, that version is the result."""
+    application = _application(params)
+    order = _signing_order(params["parties"])
+    party = (int(params["user_id"]), int(params["seal_id"]))
+    if party not in order:
+        raise InvalidInput(f"user {party[0]} with seal {party[1]} is not a party to application {application.id}")
+    position = order.index(party)
+    original = _original(application)
+    latest = application.document(DocumentKind.SEALED)
+    with _pdf_errors():
+        base = documents.read_content(latest) if latest is not None else b""
+        signed_before = _signed_fields(base) if latest is not None else set()
+        if latest is not None and party_field(application.id, position) in signed_before:
+            return _result(latest)
+        waiting_for = [k + 1 for k in range(position) if party_field(application.id, k) not in signed_before]
+        if waiting_for:
+            raise InvalidTransition(f"party {position + 1} cannot sign before party {waiting_for[0]}")
+        seal = seals.usable_seal(party[1])
+        spec = SignSpec(field_name=party_field(application.id, position),
+                        reason=f"Party {position + 1} of {len(order)}, seal application #{application.id}",
+                        location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,
+                        certify=current_app.config["CERTIFY"] and latest is None)
+        signed = _sign(seal, base if latest is not None else _prepared_for_parties(application, original, order), spec)
+    filename = f"{PurePath(original.filename).stem}-signed-{position + 1}.pdf"
+    document = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count)
+    record(actor, "document.signed", "seal_application", application.id, document_id=document.id,
+           version=document.version, sha256=document.sha256, party=position + 1, user_id=party[0], seal_id=party[1],
+           previous_sha256=(latest or original).sha256, level=current_app.config["SIGNATURE_LEVEL"])
+    return _result(document)

@@ -10,13 +10,48 @@ from wtforms.fields.choices import SelectChoice
 
 from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
-from app.models import DocumentKind, RoleName
-from app.services import applications, audit, documents, sealing, seals
+from app.models import ApplicationStatus, DocumentKind, RoleName, SealApplication, User
+from app.services import accounts, applications, audit, documents, sealing, seals
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
+from app.web.history import process_history
 
 bp = Blueprint("applications", __name__)
 ANY_ROLE = tuple(RoleName)
+# The statuses applications.withdraw accepts; the page offers the button only then.
+WITHDRAWABLE = (ApplicationStatus.PENDING, ApplicationStatus.RETURNED)
+
+
+def _application_form() -> ApplicationForm:
+    """The filing form with today's seals and people as its choices."""
+    form = ApplicationForm()
+    usable = [SelectChoice(str(s.id), s.name) for s in seals.list_seals() if s.is_usable]
+    people = accounts.list_active_users()
+    form.seal_id.choices = usable
+    form.countersigner_ids.choices = [SelectChoice(str(u.id), u.display_name) for u in people if u.id != me().id]
+    for row in form.parties:
+        row.form.user_id.choices = [SelectChoice("", "—")] + [SelectChoice(str(u.id), u.display_name) for u in people]
+        row.form.seal_id.choices = [SelectChoice("", "—"), *usable]
+    return form
+
+
+def _spec(form: ApplicationForm) -> applications.ApplicationSpec:
+    upload = form.document.data
+    process_id = form.process_id.data or "seal_application"
+    return applications.ApplicationSpec(
+        seal_id=form.seal_id.data or 0, document_type=form.document_type.data or "",
+        filename=upload.filename or "document.pdf", content=upload.read(), reason=form.reason.data or "",
+        seal_page=form.seal_page.data if form.seal_page.data is not None else -1,
+        seal_keyword=form.seal_keyword.data or "", riding_seal=form.riding_seal.data,
+        watermark=form.watermark.data, amount=form.amount.data, process_id=process_id,
+        countersigner_ids=tuple(form.countersigner_ids.data or ()) if process_id == "countersign" else (),
+        parties=form.party_pairs() if process_id == "multi_party_signing" else (),
+    )
+
+
+def can_withdraw(user: User, application: SealApplication) -> bool:
+    """Whether the page offers the requester the Withdraw button (applications.withdraw decides)."""
+    return application.requester_id == user.id and application.status in WITHDRAWABLE
 
 
 @bp.get("/")
@@ -28,21 +63,12 @@ def index() -> Any:
 @bp.route("/applications/new", methods=["GET", "POST"])
 @role_required(RoleName.EMPLOYEE)
 def new() -> Any:
-    form = ApplicationForm()
-    form.seal_id.choices = [SelectChoice(str(s.id), s.name) for s in seals.list_seals() if s.is_usable]
+    form = _application_form()
     if not form.validate_on_submit():
         return render_template("applications/new.html", form=form), 422 if form.is_submitted() else 200
-    upload = form.document.data
-    spec = applications.ApplicationSpec(
-        seal_id=form.seal_id.data or 0, document_type=form.document_type.data or "",
-        filename=upload.filename or "document.pdf", content=upload.read(), reason=form.reason.data or "",
-        seal_page=form.seal_page.data if form.seal_page.data is not None else -1,
-        seal_keyword=form.seal_keyword.data or "", riding_seal=form.riding_seal.data,
-        watermark=form.watermark.data,
-    )
     try:
-        submitted = applications.submit(spec, me(), actor())
-    except (InvalidDocument, InvalidInput, PolicyViolation) as exc:
+        submitted = applications.submit(_spec(form), me(), actor())
+    except (InvalidDocument, InvalidInput, PolicyViolation, NotFound) as exc:
         db.session.rollback()  # nothing of the refused application is kept
         flash(exc.message, "error")
         return render_template("applications/new.html", form=form), exc.status
@@ -58,11 +84,23 @@ def new() -> Any:
 @role_required(*ANY_ROLE)
 def detail(application_id: int) -> Any:
     application = applications.viewable_application(application_id, me())
+    steps = applications.approval_steps(application)
     return render_template(
-        "applications/detail.html", application=application, tasks=applications.approval_steps(application),
+        "applications/detail.html", application=application, tasks=steps,
         events=audit.events_for("seal_application", application.id),
+        process_events=process_history(application, steps),
         verification_url=sealing.verification_url(application.id),
+        can_withdraw=can_withdraw(me(), application),
     )
+
+
+@bp.post("/applications/<int:application_id>/withdraw")
+@role_required(*ANY_ROLE)
+def withdraw(application_id: int) -> Any:
+    application = applications.withdraw(application_id, me(), actor())
+    db.session.commit()
+    flash(_("Application #%(id)s withdrawn.", id=application.id), "success")
+    return redirect(url_for("applications.detail", application_id=application.id))
 
 
 @bp.get("/applications/<int:application_id>/documents/<kind>")

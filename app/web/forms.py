@@ -2,34 +2,99 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateTimeLocalField,
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
     IntegerField,
     PasswordField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app.services.applications import DOCUMENT_TYPES
+from app.models.timestamps import utcnow
+from app.services.applications import DOCUMENT_TYPES, PROCESSES
 
 DOCUMENT_TYPE_LABELS = {
     "contract": _l("Contract"), "agreement": _l("Agreement"), "certificate": _l("Certificate"),
     "letter": _l("Letter"), "report": _l("Report"), "other": _l("Other"),
 }
+PROCESS_LABELS = {
+    "seal_application": _l("Standard approval"),
+    "countersign": _l("Countersign: several people must all agree"),
+    "leader_signature": _l("Leader signature: the seal's owner authorizes, their signature goes on every page"),
+    "multi_party_signing": _l("Multi-party signing: the parties sign in order"),
+}
+DECISION_LABELS = {
+    "approve": _l("Approve"), "reject": _l("Reject"), "return": _l("Return for revision"),
+    "resubmit": _l("Resubmit"), "withdraw": _l("Withdraw"),
+}
+# Multi-party signing: how many (person, seal) rows the filing form offers.
+PARTY_ROWS = 4
+# What the amount column holds: below 10^14, in cents.
+AMOUNT_LIMIT = Decimal(10) ** 14
+
+
+def optional_id(value: Any) -> int | None:
+    """A select's value as an id; the empty choice is None."""
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+class AmountField(DecimalField):
+    """A decimal amount; thousands separators and spaces are allowed (1,000,000.00)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if valuelist and isinstance(valuelist[0], str):
+            valuelist = [valuelist[0].replace(",", "").replace("，", "").replace(" ", "")]
+        super().process_formdata(valuelist)
+
+
+def check_amount(form: Any, field: AmountField) -> None:
+    """Finite, not negative, at most two decimals, and below the column's limit."""
+    amount = field.data
+    if amount is None:
+        return
+    try:
+        fine = amount.is_finite() and Decimal(0) <= amount < AMOUNT_LIMIT and amount == amount.quantize(Decimal("0.01"))
+    except InvalidOperation:
+        fine = False
+    if not fine:
+        raise ValidationError(_l("Give an amount of 0 or more, with at most two decimals."))
 
 
 class LoginForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
     submit = SubmitField(_l("Log in"))
+
+
+class PartyForm(Form):
+    """One party of a multi-party signing: a person and the seal they sign with (both, or neither)."""
+
+    user_id = SelectField(_l("Party"), coerce=optional_id, choices=[])
+    seal_id = SelectField(_l("Their seal"), coerce=optional_id, choices=[])
+
+    def validate_seal_id(self, field: SelectField) -> None:
+        if (self.user_id.data is None) != (field.data is None):
+            raise ValidationError(_l("Choose both a person and a seal, or leave the row empty."))
 
 
 class ApplicationForm(FlaskForm):
@@ -45,15 +110,53 @@ class ApplicationForm(FlaskForm):
     seal_keyword = StringField(_l("Or centred on this text, e.g. 甲方（盖章）"), validators=[Length(max=100)])
     riding_seal = BooleanField(_l("Riding seal across the page edges"))
     watermark = BooleanField(_l("Confidentiality watermark"))
+    amount = AmountField(_l("Amount the document commits to, if any"), validators=[Optional(), check_amount])
+    process_id = RadioField(_l("Approval process"), default="seal_application",
+                            choices=[SelectChoice(p, PROCESS_LABELS[p]) for p in PROCESSES])
+    countersigner_ids = SelectMultipleField(_l("Countersigners"), coerce=int, choices=[])
+    parties = FieldList(FormField(PartyForm), min_entries=PARTY_ROWS, max_entries=PARTY_ROWS)
     submit = SubmitField(_l("Submit application"))
+
+    def validate_countersigner_ids(self, field: SelectMultipleField) -> None:
+        if self.process_id.data == "countersign" and not field.data:
+            raise ValidationError(_l("Choose at least one countersigner."))
+
+    def validate_parties(self, field: FieldList) -> None:
+        if self.process_id.data == "multi_party_signing" and len(self.party_pairs()) < 2:
+            raise ValidationError(_l("Name at least two parties, in signing order."))
+
+    def party_pairs(self) -> tuple[tuple[int, int], ...]:
+        """The filled (user id, seal id) rows, in order; empty rows are skipped."""
+        rows = ((row.form.user_id.data, row.form.seal_id.data) for row in self.parties)
+        return tuple((user, seal) for user, seal in rows if user is not None and seal is not None)
 
 
 class DecisionForm(FlaskForm):
-    decision = RadioField(_l("Decision"), choices=[SelectChoice("approve", _l("Approve")),
-                                                    SelectChoice("reject", _l("Reject"))],
-                          validators=[DataRequired(_l("Choose approve or reject."))])
-    comment = TextAreaField(_l("Comment"), validators=[Length(max=2000)])
+    # The choices are the task's own (HumanTask.decision_choices), set by the view; the service refuses others.
+    decision = RadioField(_l("Decision"), choices=[], validate_choice=False,
+                          validators=[DataRequired(_l("Choose a decision."))])
+    comment = TextAreaField(_l("Comment (needed to reject or return)"), validators=[Length(max=2000)])
     submit = SubmitField(_l("Submit decision"))
+
+
+def _in_minutes(delta: timedelta) -> datetime:
+    return (utcnow() + delta).replace(second=0, microsecond=0)
+
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+
+
+class SubstituteForm(FlaskForm):
+    substitute_id = SelectField(_l("Substitute"), coerce=optional_id,
+                                validators=[DataRequired(_l("Choose who acts for you."))])
+    starts_at = DateTimeLocalField(_l("From (UTC)"), format=DATETIME_FORMATS,
+                                   default=lambda: _in_minutes(timedelta()),
+                                   validators=[InputRequired(_l("Give a date and time."))])
+    ends_at = DateTimeLocalField(_l("Until (UTC)"), format=DATETIME_FORMATS,
+                                 default=lambda: _in_minutes(timedelta(days=7)),
+                                 validators=[InputRequired(_l("Give a date and time."))])
+    reason = StringField(_l("Reason (optional), e.g. business trip"), validators=[Length(max=200)])
+    submit = SubmitField(_l("Name substitute"))
 
 
 class VerifyForm(FlaskForm):

@@ -7,21 +7,33 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from wtforms.fields.choices import SelectChoice
 
 from app.errors import InvalidInput
 from app.extensions import db
-from app.services import approvals
+from app.models import HumanTask, User
+from app.services import accounts, approvals
 from app.web.forms import DecisionForm
 from app.web.guards import actor, me
+from app.web.labels import decision_label
+from app.workflow import acting_for
 
 bp = Blueprint("inbox", __name__)
+
+
+def absent_users(tasks: list[HumanTask], user: User) -> dict[int, str]:
+    """For each task the user would do as someone's substitute: the name of the absent user, by task id."""
+    acting = {t.id: acting_for(t, user) for t in tasks}
+    others = {t: u for t, u in acting.items() if u is not None and u != user.id}
+    names = accounts.user_names(set(others.values()))
+    return {t: names.get(u, str(u)) for t, u in others.items()}
 
 
 @bp.get("/inbox")
 @login_required
 def index() -> Any:
     tasks = approvals.inbox(me())
-    return render_template("inbox/index.html", tasks=tasks, applications={
+    return render_template("inbox/index.html", tasks=tasks, for_whom=absent_users(tasks, me()), applications={
         t.id: approvals.application_of(t) for t in tasks})
 
 
@@ -31,6 +43,7 @@ def task(task_id: int) -> Any:
     found = approvals.get_task(task_id, me())
     application = approvals.application_of(found)
     form = DecisionForm()
+    form.decision.choices = [SelectChoice(d, decision_label(d)) for d in found.decision_choices]
     if form.validate_on_submit():
         try:
             approvals.decide(task_id, me(), form.decision.data or "", form.comment.data or "", actor())
@@ -41,6 +54,7 @@ def task(task_id: int) -> Any:
             db.session.commit()
             flash(_("Decision recorded."), "success")
             return redirect(url_for("inbox.index"))
-    status = 422 if form.is_submitted() else 200
-    return render_template("inbox/task.html", task=found, application=application, form=form,
-                           can_decide=approvals.can_decide(me(), found)), status
+    can_decide = approvals.can_decide(me(), found)
+    return render_template("inbox/task.html", task=found, application=application, form=form, can_decide=can_decide,
+                           for_whom=absent_users([found], me()).get(found.id) if can_decide else None,
+                           ), 422 if form.is_submitted() else 200

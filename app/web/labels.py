@@ -1,18 +1,21 @@
-"""Translated labels for values shown in the pages (statuses, document types, HTTP errors)."""
+"""Translated labels for values shown in the pages (statuses, decisions, processes, history, HTTP errors)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.web.forms import DOCUMENT_TYPE_LABELS, SEAL_KIND_LABELS
+from app.models import HumanTask
+from app.web.forms import DECISION_LABELS, DOCUMENT_TYPE_LABELS, PROCESS_LABELS, SEAL_KIND_LABELS
 
 STATUS_LABELS = {
-    "pending": _l("Pending approval"), "rejected": _l("Rejected"), "sealing": _l("Being sealed"),
-    "sealed": _l("Sealed"), "failed": _l("Failed"),
+    "pending": _l("Pending approval"), "returned": _l("Returned for revision"), "withdrawn": _l("Withdrawn"),
+    "rejected": _l("Rejected"), "sealing": _l("Being sealed"), "sealed": _l("Sealed"), "failed": _l("Failed"),
 }
+TASK_STATE_LABELS = {"ready": _l("waiting"), "completed": _l("done"), "cancelled": _l("cancelled")}
 SEAL_STATUS_LABELS = {"active": _l("Active"), "suspended": _l("Suspended"), "revoked": _l("Revoked")}
 VERDICT_LABELS = {
     "valid": _l("Valid"), "invalid": _l("Invalid"), "untrusted": _l("Not trusted"), "revoked": _l("Revoked"),
@@ -22,6 +25,27 @@ STATUS_TITLES = {
     400: _l("Bad request"), 401: _l("Not logged in"), 403: _l("Not allowed"), 404: _l("Not found"),
     409: _l("Already done"), 413: _l("Upload too large"), 422: _l("Cannot accept this"), 500: _l("Server error"),
 }
+# The process history's events (app.workflow.history); others are shown as recorded.
+HISTORY_ACTION_LABELS = {
+    "process.started": _l("Process started"), "task.ready": _l("Task opened"), "task.completed": _l("Task completed"),
+    "service.started": _l("Background job queued"), "service.completed": _l("Background job finished"),
+    "process.completed": _l("Process finished"), "process.cancelled": _l("Process cancelled"),
+    "process.failed": _l("Process failed"),
+}
+
+
+def decision_label(value: str) -> str:
+    """A decision as words (approve → Approve); a word SealFlow does not know is shown as itself."""
+    return str(DECISION_LABELS.get(value, value))
+
+
+def done_by(task: HumanTask) -> str:
+    """Who completed a task: "Olga", or "Olga on behalf of Harry" when a substitute acted."""
+    if task.completed_by is None:
+        return ""
+    if task.on_behalf_of is None:
+        return task.completed_by.display_name
+    return _("%(who)s on behalf of %(whom)s", who=task.completed_by.display_name, whom=task.on_behalf_of.display_name)
 
 
 def template_helpers() -> dict[str, Any]:
@@ -34,4 +58,9 @@ def template_helpers() -> dict[str, Any]:
         "verdict_label": lambda value: VERDICT_LABELS.get(value, value),
         "seal_kind_label": lambda value: SEAL_KIND_LABELS.get(value, value),
         "seal_status_label": lambda value: SEAL_STATUS_LABELS.get(value, value),
+        "decision_label": decision_label,
+        "process_label": lambda value: PROCESS_LABELS.get(value, value),
+        "task_state_label": lambda value: TASK_STATE_LABELS.get(value, value),
+        "action_label": lambda value: HISTORY_ACTION_LABELS.get(value, value),
+        "done_by": done_by,
     }

@@ -6,30 +6,37 @@ Everything SpiffWorkflow-specific happens here and in the modules beside it; cal
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, inspect, or_, select
 from sqlalchemy.sql import Select
 
 from app.errors import InvalidTransition, NotFound
 from app.extensions import db
 from app.models import (
+    AuditEvent,
     HumanTask,
     InstanceStatus,
     Job,
     JobStatus,
     ProcessDefinition,
     ProcessInstance,
+    ProcessTimer,
+    TaskCandidate,
     TaskState,
     User,
 )
 from app.models.timestamps import utcnow
-from app.services.audit import Actor, record
+from app.services.audit import Actor, events_for, record
+from app.services.substitutes import represented_by
 from app.workflow import assignment, store
 from app.workflow.errors import Problem, WorkflowFailed
 from app.workflow.parser import parse_definition, validate_definition
@@ -52,17 +59,22 @@ def service_job_key(instance_id: int, task_guid: str) -> str:
 
 
 def _deployed_process_ids() -> set[str]:
+    if not inspect(db.engine).has_table(ProcessDefinition.__tablename__):
+        return set()  # `flows validate` on a machine whose database was never migrated: nothing is deployed
     return set(db.session.execute(select(ProcessDefinition.process_id).distinct()).scalars())
 
 
-def validate(data: bytes, source: str, operators: Collection[str]) -> list[Problem]:
-    """Every problem that would stop the diagram from deploying (called processes may be deployed ones)."""
-    return validate_definition(data, source, operators, _deployed_process_ids())
+def validate(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes]) -> list[Problem]:
+    """Every problem that would stop the diagram from deploying (called processes may be deployed ones;
+    business-rule tasks call decisions in the policy files given, name -> DMN content)."""
+    return validate_definition(data, source, operators, _deployed_process_ids(), policies)
 
 
-def deploy(data: bytes, source: str, operators: Collection[str], actor: Actor) -> tuple[ProcessDefinition, bool]:
-    """Store a new version of the diagram's process, or return the existing one with that content."""
-    parsed = parse_definition(data, source, operators, _deployed_process_ids())
+def deploy(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
+           actor: Actor) -> tuple[ProcessDefinition, bool]:
+    """Store a new version of the diagram's process, or return the existing one with that content (the
+    diagram and the decision tables it uses)."""
+    parsed = parse_definition(data, source, operators, _deployed_process_ids(), policies)
     existing = db.session.execute(
         select(ProcessDefinition).where(
             ProcessDefinition.process_id == parsed.process_id, ProcessDefinition.content_hash == parsed.content_hash
@@ -111,8 +123,9 @@ def start(process_id: str, data: dict[str, Any], application_id: int | None, act
     return _advance(instance, workflow, actor)
 
 
-def complete_task(task_id: int, actor: Actor, data: dict[str, Any]) -> StepResult:
-    """Complete a ready inbox task with the given form data. The caller has checked permission."""
+def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of_id: int | None = None) -> StepResult:
+    """Complete a ready inbox task with the given form data. The caller has checked permission (acting_for);
+    on_behalf_of_id names the absent user a substitute acts for."""
     task = db.session.get(HumanTask, task_id)
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
@@ -129,10 +142,12 @@ def complete_task(task_id: int, actor: Actor, data: dict[str, Any]) -> StepResul
     task.state = TaskState.COMPLETED
     task.completed_by_id = actor.user_id
     task.completed_at = utcnow()
+    task.on_behalf_of_id = on_behalf_of_id if on_behalf_of_id != actor.user_id else None
     task.decision = str(data.get("decision", "")) or None
     task.comment = str(data.get("comment", "")) or None
     record(actor, "task.completed", "process_instance", instance.id,
-           task_id=task.id, element_id=task.element_id, decision=task.decision, comment=task.comment, data=data)
+           task_id=task.id, task_guid=task.task_guid, element_id=task.element_id, decision=task.decision,
+           comment=task.comment, on_behalf_of_id=task.on_behalf_of_id, data=data)
     return _advance(instance, workflow, actor)
 
 
@@ -152,6 +167,39 @@ def resume_service(job: Job, result: dict[str, Any], actor: Actor) -> StepResult
     return _advance(instance, workflow, actor)
 
 
+def cancel(instance_id: int, reason: str, actor: Actor) -> StepResult:
+    """Stop a running process: its open tasks, queued jobs and timers are cancelled with it."""
+    instance = store.lock_instance(instance_id)
+    if instance.status != InstanceStatus.RUNNING:
+        raise InvalidTransition(f"the process is {instance.status}; it cannot be cancelled")
+    workflow = store.load(instance)
+    _run(workflow.cancel)
+    now = utcnow()
+    for task in tasks_of(instance.id):
+        if task.state == TaskState.READY:
+            task.state = TaskState.CANCELLED
+            task.completed_at = now
+    for job in db.session.execute(select(Job).where(Job.instance_id == instance.id,
+                                                    Job.status == JobStatus.QUEUED)).scalars():
+        job.status = JobStatus.CANCELLED
+        job.next_attempt_at = None
+    for timer in db.session.execute(select(ProcessTimer).where(ProcessTimer.instance_id == instance.id,
+                                                               ProcessTimer.fired_at.is_(None),
+                                                               ProcessTimer.cancelled_at.is_(None))).scalars():
+        timer.cancelled_at = now
+    instance.status = InstanceStatus.CANCELLED
+    instance.outcome = "cancelled"
+    record(actor, "process.cancelled", "process_instance", instance.id, reason=reason)
+    store.save(instance, workflow)
+    return StepResult(instance)
+
+
+def history(instance_id: int) -> list[AuditEvent]:
+    """Every step of a process, oldest first: started, tasks opened and completed (by whom, for whom, with
+    which decision and data), jobs, timers, the end."""
+    return events_for("process_instance", instance_id)
+
+
 def fail_instance(instance_id: int, reason: str, actor: Actor) -> ProcessInstance:
     """Mark an instance failed, with the reason in the audit log."""
     instance = store.lock_instance(instance_id)
@@ -160,14 +208,29 @@ def fail_instance(instance_id: int, reason: str, actor: Actor) -> ProcessInstanc
     return instance
 
 
-def inbox_query(user: User) -> Select[HumanTask]:
-    """Ready tasks for a user: assigned to them, or offered to a role they hold."""
+def inbox_query(user: User, at: datetime | None = None) -> Select[HumanTask]:
+    """Ready tasks for a user: assigned or offered to them or to someone they stand in for, or offered to a
+    role they hold."""
+    people = {user.id} | represented_by(user.id, at or utcnow())
+    offered = select(TaskCandidate.task_id).where(
+        or_(TaskCandidate.user_id.in_(people), TaskCandidate.role.in_(user.role_names))
+    )
     return (
         select(HumanTask)
         .where(HumanTask.state == TaskState.READY)
-        .where(or_(HumanTask.assignee_id == user.id, HumanTask.candidate_role.in_(user.role_names)))
-        .order_by(HumanTask.created_at)
+        .where(or_(HumanTask.assignee_id.in_(people),
+                   and_(HumanTask.assignee_id.is_(None), HumanTask.id.in_(offered))))
+        .order_by(HumanTask.created_at, HumanTask.id)
     )
+
+
+def acting_for(task: HumanTask, user: User, at: datetime | None = None) -> int | None:
+    """Whom the user would act for on this task: themselves, or the absent user they substitute for; None when
+    the task is not theirs to do."""
+    if task.offered_to(user.id, user.role_names):
+        return user.id
+    return next((absent for absent in sorted(represented_by(user.id, at or utcnow()))
+                 if task.offered_to(absent, set())), None)
 
 
 def tasks_of(instance_id: int) -> list[HumanTask]:
@@ -184,9 +247,11 @@ def _run(step: Any) -> None:
 
 
 def _advance(instance: ProcessInstance, workflow: Any, actor: Actor) -> StepResult:
-    """Run engine steps until the process waits, then mirror its waits as inbox rows and jobs."""
+    """Run engine steps until the process waits, then mirror its waits as inbox rows, jobs and timers."""
     _run(workflow.do_engine_steps)
     result = StepResult(instance)
+    _close_passed_tasks(instance, workflow, actor)
+    _sync_timers(instance, workflow)
     known = {t.task_guid for t in tasks_of(instance.id)}
     for spiff_task in workflow.get_tasks(state=SpiffState.READY, manual=True):
         if str(spiff_task.id) not in known:
@@ -197,22 +262,105 @@ def _advance(instance: ProcessInstance, workflow: Any, actor: Actor) -> StepResu
             result.jobs.append(job)
     if workflow.is_completed():
         instance.status = InstanceStatus.COMPLETED
-        record(actor, "process.completed", "process_instance", instance.id)
+        instance.outcome = _end_event(workflow)
+        record(actor, "process.completed", "process_instance", instance.id, outcome=instance.outcome)
     store.save(instance, workflow)
     return result
 
 
+def _close_passed_tasks(instance: ProcessInstance, workflow: Any, actor: Actor) -> None:
+    """Inbox rows whose task the process no longer waits for (a timer or another branch cancelled it) close."""
+    for task in tasks_of(instance.id):
+        if task.state != TaskState.READY:
+            continue
+        spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
+        if spiff_task is None or spiff_task.state != SpiffState.READY:
+            task.state = TaskState.CANCELLED
+            task.completed_at = utcnow()
+            record(actor, "task.cancelled", "process_instance", instance.id, task_id=task.id,
+                   task_guid=task.task_guid, element_id=task.element_id, reason="the process moved on without it")
+
+
+def _waiting_timers(workflow: Any) -> dict[str, Any]:
+    return {str(t.id): t for t in workflow.get_tasks(state=SpiffState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)}
+
+
+def _due_time(spiff_task: Any) -> datetime:
+    """When a waiting timer falls due (SpiffWorkflow computed it when the timer started waiting), naive UTC."""
+    value = spiff_task.task_spec.event_definition.details(spiff_task).value
+    return TimerEventDefinition.get_datetime(value).astimezone(UTC).replace(tzinfo=None)
+
+
+def _sync_timers(instance: ProcessInstance, workflow: Any) -> None:
+    """Store each timer the process waits on with its due time; timers it stopped waiting on are cancelled."""
+    waiting = _waiting_timers(workflow)
+    stored = {t.task_guid: t for t in db.session.execute(
+        select(ProcessTimer).where(ProcessTimer.instance_id == instance.id, ProcessTimer.fired_at.is_(None),
+                                   ProcessTimer.cancelled_at.is_(None))).scalars()}
+    for guid, timer in stored.items():
+        if guid not in waiting:
+            timer.cancelled_at = utcnow()
+    for guid, spiff_task in waiting.items():
+        if guid not in stored:
+            db.session.add(ProcessTimer(instance_id=instance.id, task_guid=guid,
+                                        element_id=spiff_task.task_spec.bpmn_id, due_at=_due_time(spiff_task)))
+
+
+def due_timers(now: datetime) -> list[int]:
+    """The ids of timers due at `now` (naive UTC) that have not fired, oldest first."""
+    query = (select(ProcessTimer.id)
+             .where(ProcessTimer.due_at <= now, ProcessTimer.fired_at.is_(None), ProcessTimer.cancelled_at.is_(None))
+             .order_by(ProcessTimer.due_at, ProcessTimer.id))
+    return list(db.session.execute(query).scalars())
+
+
+def fire_timer(timer_id: int, actor: Actor) -> StepResult | None:
+    """Fire one due timer: the process takes the timer's path (a reminder, an escalation). The stored due time
+    decides, not the clock of the machine that runs this, so tests and late sweeps behave the same.
+    None when the timer is gone (fired, or its process moved on, meanwhile)."""
+    timer = db.session.get(ProcessTimer, timer_id)
+    if timer is None:
+        return None
+    instance = store.lock_instance(timer.instance_id)
+    db.session.refresh(timer)
+    if timer.fired_at is not None or timer.cancelled_at is not None or instance.status != InstanceStatus.RUNNING:
+        return None
+    workflow = store.load(instance)
+    spiff_task = _waiting_timers(workflow).get(timer.task_guid)
+    if spiff_task is None:
+        timer.cancelled_at = utcnow()
+        return None
+    spiff_task._set_internal_data(event_fired=True)  # noqa: SLF001 - how SpiffWorkflow marks a timer fired
+    _run(workflow.refresh_timers)
+    timer.fired_at = utcnow()
+    record(actor, "timer.fired", "process_instance", instance.id, element_id=timer.element_id,
+           task_guid=timer.task_guid, due_at=timer.due_at.isoformat())
+    return _advance(instance, workflow, actor)
+
+
+def _end_event(workflow: Any) -> str | None:
+    """The BPMN id of the end event the (top-level) process finished at."""
+    ends = [t for t in workflow.get_tasks(state=SpiffState.COMPLETED, spec_class=EndEvent) if t.workflow is workflow]
+    return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id if ends else None
+
+
 def _open_task(instance: ProcessInstance, spiff_task: Any, actor: Actor) -> HumanTask:
     spec = spiff_task.task_spec
-    target = assignment.resolve(spec.extensions.get("properties", {}), spec.lane, spiff_task.data)
+    properties = spec.extensions.get("properties", {})
+    target = assignment.resolve(properties, spec.lane, spiff_task.data)
     task = HumanTask(
         instance_id=instance.id, task_guid=str(spiff_task.id), element_id=spec.bpmn_id,
-        name=spec.bpmn_name or spec.bpmn_id, assignee_id=target.assignee_id, candidate_role=target.candidate_role,
+        name=spec.bpmn_name or spec.bpmn_id, assignee_id=target.assignee_id,
+        decisions=properties.get("decisions", "approve,reject"),
+        candidates=[TaskCandidate(user_id=u) for u in target.candidate_user_ids]
+        + [TaskCandidate(role=r) for r in target.candidate_roles],
     )
     db.session.add(task)
     db.session.flush()
-    record(actor, "task.ready", "process_instance", instance.id, task_id=task.id, element_id=task.element_id,
-           assignee_id=task.assignee_id, candidate_role=task.candidate_role)
+    record(actor, "task.ready", "process_instance", instance.id, task_id=task.id, task_guid=task.task_guid,
+           element_id=task.element_id, assignee_id=task.assignee_id,
+           candidate_user_ids=list(target.candidate_user_ids), candidate_roles=[str(r) for r in target.candidate_roles])
     return task
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,25 +12,79 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import (
+    BusinessRuleTaskParser,
+    ServiceTaskParser,
+    SpiffTaskParser,
+    UserTaskParser,
+)
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
 
+from app.workflow.assignment import CAMUNDA_ASSIGNEE, CAMUNDA_GROUPS, CAMUNDA_USERS
 from app.workflow.errors import InvalidDefinition, Problem
+from app.workflow.policies import DecisionTable, Policies, load_tables
+from app.workflow.safe_xml import parse_untrusted
 from app.workflow.scripting import UnsafeExpression, check_expression
 from app.workflow.serializer import spec_to_dict
-from app.workflow.specs import AsyncServiceTask
+from app.workflow.specs import AsyncServiceTask, SequentialEach
 from app.workflow.validation import schema_problems, semantic_problems
 
-MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NS = {"bpmn": BPMN_NS}
 
 
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+# Camunda Modeler's user-task attributes, kept as task properties under these names (assignment.py reads them).
+_CAMUNDA_ASSIGNMENT = {"assignee": CAMUNDA_ASSIGNEE, "candidateUsers": CAMUNDA_USERS,
+                       "candidateGroups": CAMUNDA_GROUPS}
+
+
+def decision_ref(node: etree._Element) -> str | None:
+    """The decision a business-rule task calls: spiffworkflow:calledDecisionId, or Camunda's decisionRef."""
+    called = next(node.iter("{*}calledDecisionId"), None)
+    if called is not None and (called.text or "").strip():
+        return (called.text or "").strip()
+    return node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+
+
+class _UserTaskParser(UserTaskParser):
+    """SpiffWorkflow's user-task parser, keeping Camunda's assignee and candidate attributes (it drops them)."""
+
+    def parse_extensions(self, node: Any = None) -> dict[str, Any]:
+        extensions: dict[str, Any] = super().parse_extensions(node)
+        camunda = {prop: self.node.get(f"{{{CAMUNDA_NS}}}{attr}") for attr, prop in _CAMUNDA_ASSIGNMENT.items()}
+        camunda = {prop: value for prop, value in camunda.items() if value}
+        if node is None and camunda:
+            extensions["properties"] = {**camunda, **extensions.get("properties", {})}
+        return extensions
+
+
+class _BusinessRuleTaskParser(BusinessRuleTaskParser):
+    """Finds the decision by Camunda's decisionRef too."""
+
+    @staticmethod
+    def get_decision_ref(node: Any) -> str | None:
+        return decision_ref(node)
+
+
+def _sequential_each(parser: type) -> type:
+    """The task parser, building sequential multi-instances that can run more than once (specs.SequentialEach)."""
+    if not issubclass(parser, SpiffTaskParser):
+        return parser
+    return type(parser.__name__, (parser,), {"SEQUENTIAL_MI_CLASS": SequentialEach})
+
+
 class SealFlowParser(SpiffBpmnParser):
-    """The spiff parser, with service tasks that wait for a background job."""
+    """The spiff parser, with service tasks that wait for a background job, sequential multi-instances that
+    work, and Camunda's assignment and decision attributes kept."""
 
     OVERRIDE_PARSER_CLASSES = {
-        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
-        full_tag("serviceTask"): (ServiceTaskParser, AsyncServiceTask),
+        tag: (_sequential_each(parser), spec) for tag, (parser, spec) in {
+            **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+            full_tag("serviceTask"): (ServiceTaskParser, AsyncServiceTask),
+            full_tag("userTask"): (_UserTaskParser, UserTask),
+            full_tag("businessRuleTask"): (_BusinessRuleTaskParser, BusinessRuleTask),
+        }.items()
     }
 
 
@@ -44,18 +98,8 @@ class ParsedDefinition:
 
 
 def parse_xml(data: bytes, source: str) -> etree._Element:
-    """Parse untrusted XML: no DTD, no entities, no network, bounded size."""
-    if len(data) > MAX_BPMN_BYTES:
-        raise InvalidDefinition([Problem(f"the file is larger than {MAX_BPMN_BYTES // 1024} KiB", file=source)])
-    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
-        raise InvalidDefinition([Problem("DOCTYPE and entity declarations are not allowed", file=source)])
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise InvalidDefinition([Problem(f"not well-formed XML: {exc.msg}", file=source, line=exc.lineno)]) from exc
+    """Parse an untrusted BPMN document."""
+    root = parse_untrusted(data, source)
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise InvalidDefinition([Problem("not a BPMN 2.0 document (no bpmn:definitions root)", file=source)])
     return root
@@ -118,9 +162,30 @@ def _expression_problems(root: etree._Element, source: str, operators: Collectio
     return problems
 
 
+def _decisions(root: etree._Element, source: str, policies: Policies) -> tuple[list[DecisionTable], list[Problem]]:
+    """The decision tables the diagram's business-rule tasks call, and what is wrong with those calls."""
+    used: dict[str, DecisionTable] = {}
+    problems: list[Problem] = []
+    for task in root.iterfind(".//bpmn:businessRuleTask", NS):
+        ref = decision_ref(task)
+        if not ref:
+            problems.append(_element_problem(task, source, "a business rule task needs a decision "
+                                                           "(spiffworkflow:calledDecisionId)"))
+        elif ref not in policies.tables:
+            known = ", ".join(sorted(policies.tables)) or "none"
+            problems.append(_element_problem(task, source, f"calls decision {ref!r}, which no policy file in "
+                                                           f"seal_policies/ holds (known: {known})"))
+            problems += policies.unreadable
+        elif ref not in used:
+            used[ref] = policies.tables[ref]
+            problems += used[ref].problems
+    return list(used.values()), problems
+
+
 def _problems(root: etree._Element, source: str, operators: Collection[str],
-              known_processes: Collection[str]) -> list[Problem]:
+              known_processes: Collection[str], policies: Policies) -> list[Problem]:
     problems = _check_safety(root, source, operators)
+    problems += _decisions(root, source, policies)[1]
     problems += schema_problems(root, source)
     problems += semantic_problems(root, source, known_processes)
     processes = [p for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable", "true") != "false"]
@@ -130,9 +195,11 @@ def _problems(root: etree._Element, source: str, operators: Collection[str],
     return sorted(problems, key=lambda p: p.line or 0)
 
 
-def _spiff_spec(root: etree._Element, source: str, process_id: str) -> dict[str, Any]:
+def _spiff_spec(root: etree._Element, source: str, process_id: str, tables: list[DecisionTable]) -> dict[str, Any]:
     parser = SealFlowParser()
     try:
+        for table in tables:
+            parser.add_dmn_xml(table.root, filename=table.source)
         parser.add_bpmn_xml(root, filename=source)
         return spec_to_dict(parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
     except ValidationException as exc:
@@ -144,28 +211,38 @@ def _spiff_spec(root: etree._Element, source: str, process_id: str) -> dict[str,
 
 
 def parse_definition(data: bytes, source: str, operators: Collection[str],
-                     known_processes: Collection[str] = ()) -> ParsedDefinition:
-    """Parse and vet one BPMN file holding one executable process; InvalidDefinition lists every problem."""
+                     known_processes: Collection[str] = (), policies: Mapping[str, bytes] | None = None
+                     ) -> ParsedDefinition:
+    """Parse and vet one BPMN file holding one executable process; InvalidDefinition lists every problem.
+
+    policies: the DMN files (name -> content) its business-rule tasks may call; the version's content hash
+    covers the tables it uses, so a changed policy deploys as a new version."""
     root = parse_xml(data, source)
-    problems = _problems(root, source, operators, known_processes)
+    tables = load_tables(policies or {})
+    problems = _problems(root, source, operators, known_processes, tables)
     if problems:
         raise InvalidDefinition(problems)
+    used = _decisions(root, source, tables)[0]
+    digest = hashlib.sha256(data)
+    for table in sorted(used, key=lambda t: t.decision_id):
+        digest.update(table.data)
     process = next(p for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable", "true") != "false")
     process_id = process.get("id") or ""
     return ParsedDefinition(
         process_id=process_id,
         name=process.get("name") or process_id,
-        content_hash=hashlib.sha256(data).hexdigest(),
+        content_hash=digest.hexdigest(),
         xml=data.decode("utf-8"),
-        spec=_spiff_spec(root, source, process_id),
+        spec=_spiff_spec(root, source, process_id, used),
     )
 
 
 def validate_definition(data: bytes, source: str, operators: Collection[str],
-                        known_processes: Collection[str] = ()) -> list[Problem]:
+                        known_processes: Collection[str] = (), policies: Mapping[str, bytes] | None = None
+                        ) -> list[Problem]:
     """Everything that keeps the diagram from being deployed; empty when it would deploy."""
     try:
-        parse_definition(data, source, operators, known_processes)
+        parse_definition(data, source, operators, known_processes, policies)
     except InvalidDefinition as exc:
         return exc.problems
     return []

@@ -9,15 +9,17 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
+from SpiffWorkflow.spiff.specs.defaults import SequentialMultiInstanceTask
 
 from app.workflow.scripting import restricted_engine
-from app.workflow.specs import AsyncServiceTask
+from app.workflow.specs import AsyncServiceTask, SequentialEach
 
 
 @cache
 def _serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[AsyncServiceTask] = ServiceTaskConverter
+    config[SequentialEach] = config[SequentialMultiInstanceTask]
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 

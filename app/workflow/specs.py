@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from SpiffWorkflow.spiff.specs.defaults import SequentialMultiInstanceTask, ServiceTask
 
 SERVICE_REQUEST = "sealflow_service_request"
 
@@ -20,3 +20,18 @@ class AsyncServiceTask(ServiceTask):
         params = {name: engine.evaluate(task, p["value"]) for name, p in self.operation_params.items()}
         task.internal_data[SERVICE_REQUEST] = {"operation": self.operation_name, "params": params}
         return None
+
+
+class SequentialEach(SequentialMultiInstanceTask):
+    """A sequential multi-instance that can run more than once without an output collection.
+
+    Without one, SpiffWorkflow merges each finished instance's data (input item included) back into the loop's
+    data and then refuses to start the next instance because its input item "already exists". The merged-back
+    item is the previous instance's, so it is dropped before the next one starts; the first check still guards
+    a process variable of that name.
+    """
+
+    def create_child(self, my_task: Any, item: Any, key_or_index: Any = None) -> None:
+        if self.data_output is None and self.input_item is not None and self._merged_children(my_task):
+            my_task.data.pop(self.input_item.bpmn_id, None)
+        super().create_child(my_task, item, key_or_index)

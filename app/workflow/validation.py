@@ -3,6 +3,7 @@ nobody can do, service tasks without an operator, unknown called processes, unsa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from functools import cache
 from pathlib import Path
@@ -16,7 +17,11 @@ from app.workflow.errors import Problem
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NS = {"bpmn": BPMN_NS}
 SCHEMA = Path(spiff_parser.__file__).parent / "schema" / "BPMN20.xsd"
-ASSIGNEE_RULES = "department_head, user:<username> or role:<role>"
+ASSIGNEE_RULES = "department_head, user:<username>, data:<variable>[.<key>] or role:<role>"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_DATA_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
+_CAMUNDA_DATA = re.compile(r"^\$\{\s*[A-Za-z][A-Za-z0-9_]*\s*\}$")
 # Every element that can be a sequence flow's source or target, or hold a task.
 _FLOW_NODES = ("task", "userTask", "serviceTask", "manualTask", "scriptTask", "sendTask", "receiveTask",
                "businessRuleTask", "callActivity", "subProcess", "startEvent", "endEvent",
@@ -61,6 +66,31 @@ def _lane_of(process: etree._Element) -> dict[str, etree._Element]:
     return lanes
 
 
+def _rule_is_known(rule: str) -> bool:
+    kind, _, value = rule.partition(":")
+    return (rule == "department_head" or kind == "user" and bool(value.strip())
+            or kind == "data" and bool(_DATA_PATH.match(value)) or kind == "role" and role_of(value) is not None)
+
+
+def _camunda_problems(task: etree._Element, source: str) -> list[Problem]:
+    """Camunda's assignee and candidate users name users or `${variable}`; candidate groups name roles."""
+    problems = []
+    for attr in ("assignee", "candidateUsers"):
+        for value in (v.strip() for v in (task.get(f"{{{CAMUNDA_NS}}}{attr}") or "").split(",") if v.strip()):
+            if "${" in value and not _CAMUNDA_DATA.match(value):
+                problems.append(_problem(task, source, f"camunda:{attr} {value!r}: only a plain ${{variable}} "
+                                                       "naming a user in the process data is supported"))
+    for group in (g.strip() for g in (task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",") if g.strip()):
+        if role_of(group) is None:
+            problems.append(_problem(task, source, f"camunda:candidateGroups names {group!r}, which is no SealFlow "
+                                                   f"role ({', '.join(RoleName)})"))
+    return problems
+
+
+def _property(task: etree._Element, name: str) -> str:
+    return next((p.get("value", "") for p in task.iter("{*}property") if p.get("name") == name), "")
+
+
 def _assignment_problems(process: etree._Element, source: str) -> list[Problem]:
     problems = []
     for lane in process.iterfind(".//bpmn:lane", NS):
@@ -68,13 +98,19 @@ def _assignment_problems(process: etree._Element, source: str) -> list[Problem]:
             problems.append(_problem(lane, source, f"the lane names no SealFlow role ({', '.join(RoleName)})"))
     lanes = _lane_of(process)
     for task in process.iterfind(".//bpmn:userTask", NS):
-        rule = next((p.get("value", "") for p in task.iter("{*}property") if p.get("name") == "assignee"), "")
-        if not rule and task.get("id") not in lanes:
+        rule = _property(task, "assignee")
+        camunda = any(task.get(f"{{{CAMUNDA_NS}}}{a}") for a in ("assignee", "candidateUsers", "candidateGroups"))
+        if not rule and not camunda and task.get("id") not in lanes:
             problems.append(_problem(task, source, "nobody can do this task: give it an assignee property "
-                                                   f"({ASSIGNEE_RULES}) or put it in a lane naming a role"))
-        elif rule and not (rule == "department_head" or rule.startswith("user:") and rule[5:].strip()
-                           or rule.startswith("role:") and role_of(rule[5:]) is not None):
+                                                   f"({ASSIGNEE_RULES}), Camunda assignee or candidates, or put "
+                                                   "it in a lane naming a role"))
+        elif rule and not _rule_is_known(rule):
             problems.append(_problem(task, source, f"unknown assignee rule {rule!r}; use {ASSIGNEE_RULES}"))
+        problems += _camunda_problems(task, source)
+        decisions = _property(task, "decisions")
+        if decisions and not all(_NAME.match(d.strip()) for d in decisions.split(",")):
+            problems.append(_problem(task, source, f"decisions {decisions!r}: give words separated by commas, "
+                                                   "e.g. approve,reject,return"))
     return problems
 
 
@@ -94,15 +130,30 @@ def _reference_problems(root: etree._Element, source: str, known_processes: Coll
     return problems
 
 
+def _timer_problems(process: etree._Element, source: str) -> list[Problem]:
+    """Timers fire from their stored due time (see engine.fire_due_timers): one-off timers only."""
+    problems = []
+    for cycle in process.iterfind(".//bpmn:timeCycle", NS):
+        event = cycle.getparent().getparent()
+        problems.append(_problem(event, source, "repeating timers (timeCycle) are not supported; use a "
+                                                "timeDuration or timeDate"))
+    for start in process.iterfind("bpmn:startEvent", NS):
+        if start.find("bpmn:timerEventDefinition", NS) is not None:
+            problems.append(_problem(start, source, "a seal process starts when an application is filed; "
+                                                    "timer start events are not supported"))
+    return problems
+
+
 def _task_problems(process: etree._Element, source: str) -> list[Problem]:
     problems = []
     for task in process.iterfind(".//bpmn:serviceTask", NS):
         if next(task.iter("{*}serviceTaskOperator"), None) is None:
             problems.append(_problem(task, source, "a service task needs a SealFlow operator "
                                                    "(spiffworkflow:serviceTaskOperator)"))
-    for kind in ("task", "manualTask", "sendTask", "receiveTask", "businessRuleTask"):
+    for kind in ("task", "manualTask", "sendTask", "receiveTask"):
         for task in process.iterfind(f".//bpmn:{kind}", NS):
             problems.append(_problem(task, source, f"SealFlow cannot run a {kind}; use a user or service task"))
+    problems += _timer_problems(process, source)
     if process.find("bpmn:startEvent", NS) is None:
         problems.append(_problem(process, source, "the process has no start event"))
     for node in (n for kind in _FLOW_NODES for n in process.iterfind(f".//bpmn:{kind}", NS)):

@@ -63,8 +63,9 @@ def test_suspended_seal(app, client, org):
     org.contract_seal.status = SealStatus.SUSPENDED
     db.session.commit()
     login(client, "emma")
-    # The form no longer offers it; a forged post is refused by the service too.
-    assert f'value="{org.contract_seal.id}"' not in client.get("/applications/new").text
+    # The form no longer offers it (neither as the seal nor as a party's seal); a forged post is refused by the
+    # service too.
+    assert org.contract_seal.name not in client.get("/applications/new").text
     from app.services import applications
     from app.services.audit import Actor
 

@@ -57,7 +57,8 @@ def test_the_same_task_completed_twice_at_once_gives_one_transition_and_one_refu
 def test_parallel_tasks_completed_at_once_lose_no_update(app, org):
     """Two approvers of a parallel split finish at the same moment: both completions are kept, the join fires."""
     actor = Actor.system("test")
-    engine.deploy((DATA / "parallel_approval.bpmn").read_bytes(), "parallel_approval.bpmn", {"seal_document"}, actor)
+    engine.deploy((DATA / "parallel_approval.bpmn").read_bytes(), "parallel_approval.bpmn", {"seal_document"}, {},
+                  actor)
     step = engine.start("parallel_approval", {"requester_id": org.employee.id}, None, actor)
     db.session.commit()
     tasks = {t.element_id: t.id for t in step.new_tasks}

@@ -13,15 +13,21 @@ from app.workflow import complete_task, start
 ACTOR = Actor.system("test")
 
 
+def _data(org, application_id: int | None) -> dict:
+    """What the application service starts a seal_application with (one approval level)."""
+    return {"application_id": application_id, "requester_id": org.employee.id,
+            "document_type": "letter", "amount": 0}
+
+
 def test_deploy_is_idempotent_and_versions_by_content(app, org):
     first = db.session.execute(select(ProcessDefinition)).scalars().all()
     again = flows.deploy_shipped(ACTOR)
-    assert [created for _, created in again] == [False]
-    assert len(db.session.execute(select(ProcessDefinition)).scalars().all()) == len(first) == 1
+    assert again and not any(created for _, created in again)
+    assert len(db.session.execute(select(ProcessDefinition)).scalars().all()) == len(first) == len(again)
 
 
 def test_start_opens_a_task_for_the_department_head_and_state_holds_no_spec(app, org):
-    step = start("seal_application", {"application_id": None, "requester_id": org.employee.id}, None, ACTOR)
+    step = start("seal_application", _data(org, None), None, ACTOR)
     db.session.commit()
     [task] = step.new_tasks
     assert task.assignee_id == org.head.id and task.state == TaskState.READY
@@ -30,7 +36,7 @@ def test_start_opens_a_task_for_the_department_head_and_state_holds_no_spec(app,
 
 
 def test_approval_queues_one_service_job_and_a_second_completion_is_refused(app, org):
-    step = start("seal_application", {"application_id": 1, "requester_id": org.employee.id}, None, ACTOR)
+    step = start("seal_application", _data(org, 1), None, ACTOR)
     task_id = step.new_tasks[0].id
     after = complete_task(task_id, ACTOR, {"decision": "approve"})
     db.session.commit()
@@ -44,7 +50,7 @@ def test_approval_queues_one_service_job_and_a_second_completion_is_refused(app,
 
 
 def test_rejection_ends_the_process_without_a_job(app, org):
-    step = start("seal_application", {"application_id": 1, "requester_id": org.employee.id}, None, ACTOR)
+    step = start("seal_application", _data(org, 1), None, ACTOR)
     after = complete_task(step.new_tasks[0].id, ACTOR, {"decision": "reject", "comment": "no"})
     assert after.jobs == [] and after.instance.status.value == "completed"
 
@@ -53,6 +59,6 @@ def test_a_requester_without_department_head_cannot_start(app, org):
     org.department.head = None
     db.session.commit()
     with pytest.raises(PolicyViolation, match="has no head"):
-        start("seal_application", {"application_id": 1, "requester_id": org.employee.id}, None, ACTOR)
+        start("seal_application", _data(org, 1), None, ACTOR)
     db.session.rollback()
     assert db.session.execute(select(HumanTask)).first() is None

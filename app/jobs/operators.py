@@ -1,0 +1,24 @@
+"""The service operators SealFlow offers to diagrams: a service task names one, a background job runs it.
+
+Each takes the task's evaluated parameters and the acting system user, does its work once, and returns the
+result the process stores in the task's result variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from app.services import sealing
+from app.services.audit import Actor
+
+Operator = Callable[[dict[str, Any], Actor], dict[str, Any]]
+
+OPERATORS: dict[str, Operator] = {
+    # The application's seal where the application asks for it, then signed.
+    "seal_document": sealing.seal_document,
+    # The leader's seal on every page, then signed with it (leader_signature.bpmn).
+    "apply_leader_signature": sealing.apply_leader_signature,
+    # One party's seal signature added to the newest signed version (multi_party_signing.bpmn).
+    "add_party_signature": sealing.add_party_signature,
+}

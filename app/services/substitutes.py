@@ -1,0 +1,79 @@
+"""Substitutes: a user who is away names someone to act for them during a period.
+
+Tasks stay assigned to the absent user; while the period runs they also reach the substitute, and a task
+the substitute completes records both (completed by the substitute, on behalf of the absent user).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.extensions import db
+from app.models import Substitution, User
+from app.models.timestamps import utcnow
+from app.services.audit import Actor, record
+
+
+def represented_by(user_id: int, at: datetime) -> set[int]:
+    """The users this user stands in for at that moment."""
+    query = select(Substitution.user_id).where(
+        Substitution.substitute_id == user_id, Substitution.starts_at <= at, Substitution.ends_at > at,
+        Substitution.cancelled_at.is_(None),
+    )
+    return set(db.session.execute(query).scalars())
+
+
+def name_substitute(user: User, substitute_id: int, starts_at: datetime, ends_at: datetime, reason: str,
+                    actor: Actor) -> Substitution:
+    """Record that `substitute` acts for `user` from starts_at to ends_at (naive UTC)."""
+    substitute = db.session.get(User, substitute_id)
+    if substitute is None or not substitute.active:
+        raise InvalidInput("choose an active user as your substitute")
+    if substitute.id == user.id:
+        raise InvalidInput("you cannot be your own substitute")
+    if ends_at <= starts_at:
+        raise InvalidInput("the period must end after it starts")
+    if ends_at <= utcnow():
+        raise InvalidInput("the period is already over")
+    overlapping = db.session.execute(
+        select(Substitution.id).where(Substitution.user_id == user.id, Substitution.cancelled_at.is_(None),
+                                      Substitution.starts_at < ends_at, Substitution.ends_at > starts_at)
+    ).first()
+    if overlapping:
+        raise InvalidInput("you already named a substitute for part of that period; end it first")
+    substitution = Substitution(user_id=user.id, substitute_id=substitute.id, starts_at=starts_at,
+                                ends_at=ends_at, reason=reason.strip()[:200])
+    db.session.add(substitution)
+    db.session.flush()
+    record(actor, "substitute.named", "user", user.id, substitute_id=substitute.id, substitute=substitute.username,
+           starts_at=starts_at.isoformat(), ends_at=ends_at.isoformat(), reason=substitution.reason)
+    return substitution
+
+
+def end_substitution(substitution_id: int, user: User, actor: Actor) -> Substitution:
+    """End a substitution early (the user is back)."""
+    substitution = db.session.get(Substitution, substitution_id)
+    if substitution is None:
+        raise NotFound(f"substitution {substitution_id} does not exist")
+    if substitution.user_id != user.id:
+        raise PermissionDenied("this is not your substitution")
+    if substitution.cancelled_at is None:
+        substitution.cancelled_at = utcnow()
+        record(actor, "substitute.ended", "user", user.id, substitution_id=substitution.id,
+               substitute_id=substitution.substitute_id)
+    return substitution
+
+
+def substitutions_of(user: User) -> list[Substitution]:
+    """The user's substitutions that are not over, and the ones naming them, soonest first."""
+    now = utcnow()
+    query = (
+        select(Substitution)
+        .where((Substitution.user_id == user.id) | (Substitution.substitute_id == user.id))
+        .where(Substitution.cancelled_at.is_(None), Substitution.ends_at > now)
+        .order_by(Substitution.starts_at)
+    )
+    return list(db.session.execute(query).scalars())

@@ -1,0 +1,121 @@
+"""Decision tables (DMN) a diagram's business-rule tasks call, such as the approval policy in seal_policies/.
+
+They are untrusted input like diagrams: parsed safely, and every cell SpiffWorkflow would evaluate is vetted
+against the expression whitelist before a diagram that uses the table may deploy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
+
+from app.workflow.errors import InvalidDefinition, Problem
+from app.workflow.safe_xml import parse_untrusted
+from app.workflow.scripting import UnsafeExpression, check_expression
+
+HIT_POLICIES = ("UNIQUE", "FIRST", "COLLECT")
+# SpiffWorkflow puts the input value where a cell says `?` (outside quotes), e.g. `1000 < ? <= 5000`.
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_QUESTION_MARK = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """One decision of a DMN file, and what is wrong with the file (reported where a diagram uses it)."""
+
+    decision_id: str
+    source: str
+    data: bytes
+    root: etree._Element
+    problems: tuple[Problem, ...] = field(default=())
+
+
+def _problem(node: etree._Element, source: str, message: str) -> Problem:
+    return Problem(message, node.get("id", ""), node.get("label") or node.get("name") or "", source, node.sourceline)
+
+
+def _vet(expression: str) -> str | None:
+    """Why an expression is refused, or None."""
+    try:
+        check_expression(expression)
+    except (UnsafeExpression, SyntaxError) as exc:
+        return str(exc)
+    return None
+
+
+def _cell_problem(input_expression: str, cell: str) -> str | None:
+    """Why SpiffWorkflow's reading of an input cell is refused: it compares `(input) == (cell)` when the cell is
+    a value, fills in `?`, and otherwise glues the cell's text straight onto the input expression's."""
+    if _QUESTION_MARK.search(cell):
+        return _vet(_QUESTION_MARK.sub("dmninputexpr", cell))
+    if _vet(cell) is None:
+        return _vet(f"({input_expression}) == ({cell})")
+    if not _IDENTIFIER.match(input_expression) or cell[:1].isalpha():
+        # `amount or 0` + `>= 5` would read `amount or (0 >= 5)`; `document_type` + `in (…)` one word.
+        return "write comparisons with ?, e.g. `? >= 100000` or `? in (\"contract\", \"agreement\")`"
+    return _vet(f"{input_expression}{cell}")
+
+
+def _table_problems(root: etree._Element, source: str) -> list[Problem]:
+    problems = []
+    for table in root.iter("{*}decisionTable"):
+        policy = table.get("hitPolicy", "UNIQUE").upper()
+        if policy not in HIT_POLICIES:
+            problems.append(_problem(table, source, f"hit policy {policy} is not supported; use "
+                                                    f"{', '.join(HIT_POLICIES)}"))
+        inputs = [(i.findtext("{*}inputExpression/{*}text") or "").strip() for i in table.iterfind("{*}input")]
+        for node, text in zip(table.iterfind("{*}input"), inputs, strict=True):
+            if not text:
+                problems.append(_problem(node, source, "the input has no expression"))
+            elif (reason := _vet(text)) is not None:
+                problems.append(_problem(node, source, f"input expression refused: {reason}"))
+        for rule in table.iterfind("{*}rule"):
+            problems += _rule_problems(rule, inputs, source)
+    return problems
+
+
+def _rule_problems(rule: etree._Element, inputs: list[str], source: str) -> list[Problem]:
+    problems = []
+    cells = [(c.findtext("{*}text") or "").strip() for c in rule.iterfind("{*}inputEntry")]
+    for text, cell in zip(inputs, cells, strict=False):
+        if cell not in ("", "-") and (reason := _cell_problem(text or "x", cell)) is not None:
+            problems.append(_problem(rule, source, f"the cell {cell!r} is refused: {reason}"))
+    for entry in rule.iterfind("{*}outputEntry"):
+        cell = (entry.findtext("{*}text") or "").strip()
+        if cell and (reason := _vet(cell)) is not None:
+            problems.append(_problem(rule, source, f"the output {cell!r} is refused: {reason}"))
+    return problems
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The decision tables by decision id, and the files that could not be read as DMN at all."""
+
+    tables: dict[str, DecisionTable]
+    unreadable: tuple[Problem, ...]
+
+
+def load_tables(files: Mapping[str, bytes]) -> Policies:
+    """The decisions in the given DMN files (name -> content)."""
+    tables: dict[str, DecisionTable] = {}
+    unreadable: list[Problem] = []
+    for source, data in sorted(files.items()):
+        try:
+            root = parse_untrusted(data, source)
+        except InvalidDefinition as exc:
+            unreadable += exc.problems
+            continue
+        if etree.QName(root).namespace not in DMN_SCHEMAS or etree.QName(root).localname != "definitions":
+            unreadable.append(Problem("not a DMN 1.1-1.3 document (no dmn:definitions root)", file=source))
+            continue
+        problems = tuple(_table_problems(root, source))
+        decisions = list(root.iterfind("{*}decision"))
+        if len(decisions) != 1:
+            problems += (Problem(f"expected one decision in the file, found {len(decisions)}", file=source),)
+        for decision in decisions:
+            tables[decision.get("id") or ""] = DecisionTable(decision.get("id") or "", source, data, root, problems)
+    return Policies(tables, tuple(unreadable))

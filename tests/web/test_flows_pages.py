@@ -1,0 +1,278 @@
+"""The filing form's approval options, the task page's decisions, and the application page's steps, history
+and Withdraw button."""
+
+import html
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import (
+    ApplicationStatus,
+    AuditEvent,
+    Blob,
+    Document,
+    HumanTask,
+    ProcessInstance,
+    SealApplication,
+    SealKind,
+    TaskState,
+)
+from app.pdf import SealImageSpec
+from app.services import seals
+from app.services.audit import Actor
+from tests.conftest import corpus_pdf, file_application, login, logout, ready_task_id
+from tests.web.review_flow import deploy_review_flow
+
+
+@pytest.fixture
+def review_flow(org, tmp_path):
+    """New applications run the tests' own flow: head review (approve, reject, return, escalate), revision by
+    the requester (resubmit, withdraw)."""
+    deploy_review_flow("seal_application", tmp_path)
+
+
+def _counts() -> tuple[int, ...]:
+    return tuple(db.session.execute(select(func.count()).select_from(m)).scalar() for m in
+                 (SealApplication, Document, Blob, HumanTask, ProcessInstance, AuditEvent))
+
+
+def _file(client, seal_id, **fields):
+    data = {"seal_id": str(seal_id), "document_type": "contract", "reason": "Supply contract",
+            "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "contract.pdf"), **fields}
+    return client.post("/applications/new", data=data, content_type="multipart/form-data")
+
+
+def _submitted_details() -> dict:
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "application.submitted")).scalar_one()
+    return event.details
+
+
+def _radio_choices(page: str, name: str) -> list[tuple[str, str]]:
+    """(value, label) of each radio button of that name, in page order."""
+    found = re.findall(rf'<input [^>]*id="({name}-\d+)" name="{name}"[^>]*type="radio" value="([^"]*)"', page)
+    return [(value, html.unescape(re.search(rf'<label for="{ident}">([^<]*)</label>', page).group(1)))
+            for ident, value in found]
+
+
+def _second_seal():
+    seal = seals.create_seal("Finance Seal", SealKind.FINANCE, SealImageSpec("TEST ORG", "FINANCE SEAL"),
+                             Actor.system("test"))
+    db.session.commit()
+    return seal
+
+
+# --- filing ---------------------------------------------------------------------------------------------------
+
+def test_the_form_offers_the_processes_people_and_party_rows(client, org):
+    login(client, "emma")
+    page = client.get("/applications/new").text
+    assert [v for v, _ in _radio_choices(page, "process_id")] == [
+        "seal_application", "countersign", "leader_signature", "multi_party_signing"]
+    assert re.search(r'<input checked id="process_id-0"[^>]*value="seal_application"', page)
+    countersigners = re.search(r'<select[^>]*id="countersigner_ids"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert "Harry" in countersigners and "Olga" in countersigners and "Emma" not in countersigners
+    assert all(f'name="parties-{i}-user_id"' in page and f'name="parties-{i}-seal_id"' in page for i in range(4))
+    assert 'name="amount"' in page
+
+
+def test_amount_and_countersigners_reach_the_process(client, org, tmp_path):
+    deploy_review_flow("countersign", tmp_path)
+    login(client, "emma")
+    response = _file(client, org.contract_seal.id, amount="1,250,000.50", process_id="countersign",
+                     countersigner_ids=[str(org.other_approver.id), str(org.head.id)])
+    assert response.status_code == 302, response.text
+    application = db.session.execute(select(SealApplication)).scalar_one()
+    assert application.amount == Decimal("1250000.50") and application.process_id == "countersign"
+    assert _submitted_details()["countersigners"] == [org.other_approver.id, org.head.id]
+    page = client.get(f"/applications/{application.id}").text
+    assert "1,250,000.50" in page and "Countersign: several people must all agree" in page
+
+
+def test_parties_keep_their_order_and_empty_rows_are_ignored(client, org, tmp_path):
+    deploy_review_flow("multi_party_signing", tmp_path)
+    finance = _second_seal()
+    login(client, "emma")
+    response = _file(client, org.contract_seal.id, process_id="multi_party_signing",
+                     **{"parties-0-user_id": str(org.other_approver.id), "parties-0-seal_id": str(finance.id),
+                        "parties-1-user_id": "", "parties-1-seal_id": "",
+                        "parties-2-user_id": str(org.head.id), "parties-2-seal_id": str(org.contract_seal.id)})
+    assert response.status_code == 302, response.text
+    assert _submitted_details()["parties"] == [
+        {"user_id": org.other_approver.id, "seal_id": finance.id},
+        {"user_id": org.head.id, "seal_id": org.contract_seal.id}]
+
+
+def test_standard_approval_ignores_the_other_processes_fields(client, org, review_flow):
+    login(client, "emma")
+    response = _file(client, org.contract_seal.id, countersigner_ids=[str(org.head.id)],
+                     **{"parties-0-user_id": str(org.head.id), "parties-0-seal_id": str(org.contract_seal.id)})
+    assert response.status_code == 302, response.text
+    details = _submitted_details()
+    assert details["process_id"] == "seal_application" and "countersigners" not in details
+    assert "parties" not in details and details["amount"] is None
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"amount": "-5"}, "Give an amount of 0 or more, with at most two decimals."),
+    ({"amount": "12.345"}, "Give an amount of 0 or more, with at most two decimals."),
+    ({"amount": "NaN"}, "Give an amount of 0 or more, with at most two decimals."),
+    ({"amount": "1e15"}, "Give an amount of 0 or more, with at most two decimals."),
+    ({"amount": "a lot"}, "Not a valid decimal value."),
+    ({"process_id": "fast_track"}, "Not a valid choice."),
+    ({"process_id": "countersign"}, "Choose at least one countersigner."),
+    ({"process_id": "countersign", "countersigner_ids": ["99999"]}, "is not a valid choice"),
+    ({"process_id": "multi_party_signing", "parties-0-user_id": "USER", "parties-0-seal_id": "SEAL"},
+     "Name at least two parties, in signing order."),
+    ({"process_id": "multi_party_signing", "parties-0-user_id": "USER"},
+     "Choose both a person and a seal, or leave the row empty."),
+    ({"process_id": "multi_party_signing", "parties-0-user_id": "USER", "parties-0-seal_id": "99999"},
+     "Not a valid choice."),
+    ({"process_id": "multi_party_signing", "parties-0-user_id": "x", "parties-0-seal_id": "SEAL"},
+     "Invalid Choice: could not coerce."),
+    # The service's own refusal, shown as it words it.
+    ({"process_id": "leader_signature"}, "belongs to no leader"),
+])
+def test_wrong_values_are_refused_and_nothing_is_stored(client, org, fields, message):
+    fields = {k: v.replace("USER", str(org.head.id)).replace("SEAL", str(org.contract_seal.id))
+              if isinstance(v, str) else v for k, v in fields.items()}
+    login(client, "emma")
+    before = _counts()
+    response = _file(client, org.contract_seal.id, **fields)
+    assert response.status_code == 422 and message in html.unescape(response.text), response.text
+    assert _counts() == before
+
+
+def test_only_employees_file(client, org):
+    login(client, "olga")
+    assert client.get("/applications/new").status_code == 403
+    before = _counts()
+    assert _file(client, org.contract_seal.id).status_code == 403
+    assert _counts() == before
+
+
+# --- deciding -------------------------------------------------------------------------------------------------
+
+def test_the_decision_offers_exactly_the_tasks_choices(client, org, review_flow):
+    login(client, "emma")
+    file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
+    logout(client)
+    login(client, "harry")
+    page = client.get(f"/tasks/{ready_task_id(client)}").text
+    assert _radio_choices(page, "decision") == [
+        ("approve", "Approve"), ("reject", "Reject"), ("return", "Return for revision"), ("escalate", "escalate")]
+    zh = client.get(f"/tasks/{ready_task_id(client)}", headers={"Accept-Language": "zh"}).text
+    assert [label for _, label in _radio_choices(zh, "decision")] == ["同意", "驳回", "退回修改", "escalate"]
+
+
+def test_return_needs_a_comment_then_the_requester_revises(client, org, review_flow):
+    login(client, "emma")
+    application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
+    logout(client)
+    login(client, "harry")
+    task_id = ready_task_id(client)
+    before = _counts()
+    response = client.post(f"/tasks/{task_id}", data={"decision": "return"})
+    assert response.status_code == 422 and "a comment is needed to reject or return" in response.text
+    assert _counts() == before and db.session.get(HumanTask, task_id).state == TaskState.READY
+    response = client.post(f"/tasks/{task_id}", data={"decision": "return", "comment": "Attach annex B"})
+    assert response.status_code == 302
+    logout(client)
+
+    login(client, "emma")
+    page = client.get(f"/applications/{application_id}").text
+    assert "Returned for revision" in page and 'id="withdraw"' in page and "Attach annex B" in page
+    revision_id = ready_task_id(client)
+    page = client.get(f"/tasks/{revision_id}").text
+    assert _radio_choices(page, "decision") == [("resubmit", "Resubmit"), ("withdraw", "Withdraw")]
+    # A decision the task does not offer is refused by the service, with its reason.
+    before = _counts()
+    response = client.post(f"/tasks/{revision_id}", data={"decision": "approve"})
+    assert response.status_code == 422 and "the decision must be one of resubmit, withdraw" in response.text
+    assert _counts() == before
+    response = client.post(f"/tasks/{revision_id}", data={"decision": ""})
+    assert response.status_code == 422 and "Choose a decision." in response.text
+    assert client.post(f"/tasks/{revision_id}", data={"decision": "resubmit"}).status_code == 302
+    assert db.session.get(SealApplication, application_id).status == ApplicationStatus.PENDING
+    logout(client)
+    login(client, "harry")
+    assert ready_task_id(client) != task_id  # the head reviews again
+
+
+def test_unknown_and_foreign_tasks(client, org, review_flow):
+    login(client, "emma")
+    file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
+    task_id = db.session.execute(select(HumanTask.id)).scalar_one()
+    assert client.get(f"/tasks/{task_id}").status_code == 403  # the requester is not the reviewer
+    assert client.post(f"/tasks/{task_id}", data={"decision": "approve"}).status_code == 403
+    assert client.get("/tasks/99999").status_code == 404
+    assert db.session.get(HumanTask, task_id).state == TaskState.READY
+
+
+# --- the application page -------------------------------------------------------------------------------------
+
+def test_steps_and_process_history(client, org, review_flow):
+    login(client, "emma")
+    application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
+    logout(client)
+    login(client, "harry")
+    client.post(f"/tasks/{ready_task_id(client)}", data={"decision": "return", "comment": "Attach annex B"})
+    logout(client)
+
+    login(client, "alice")  # the auditor reads it too
+    page = html.unescape(client.get(f"/applications/{application_id}").text)
+    steps = re.search(r'<table id="steps">(.*?)</table>', page, re.S).group(1)
+    head_row, revision_row = re.findall(r"<tr id=\"step-\d+\">(.*?)</tr>", steps, re.S)
+    cells = [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<td>(.*?)</td>", head_row, re.S)]
+    assert cells[:5] == ["Head review", "Harry", "Harry", "Return for revision", "Attach annex B"]
+    assert "Revise the application" in revision_row and "Emma" in revision_row and "waiting" in revision_row
+    assert 'id="withdraw"' not in page  # only the requester withdraws
+    history = re.search(r'<table id="process-history".*?</table>', page, re.S).group(0)
+    for expected in ("Process started", "Task opened", "Task completed", "Step: Head review (head_review)",
+                     "Decision: Return for revision", "Comment: Attach annex B", "For: Emma"):
+        assert expected in re.sub(r"<[^>]+>", "", history), expected
+    logout(client)
+    login(client, "olga")  # no part in it
+    assert client.get(f"/applications/{application_id}").status_code == 403
+
+
+def test_the_requester_withdraws(client, org, review_flow):
+    login(client, "emma")
+    application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
+    assert 'id="withdraw"' in client.get(f"/applications/{application_id}").text
+    logout(client)
+
+    login(client, "harry")  # the approver can see it, but not withdraw it
+    assert 'id="withdraw"' not in client.get(f"/applications/{application_id}").text
+    response = client.post(f"/applications/{application_id}/withdraw")
+    assert response.status_code == 403 and "only the requester" in response.text
+    assert client.post("/applications/99999/withdraw").status_code == 404
+    logout(client)
+
+    login(client, "emma")
+    response = client.post(f"/applications/{application_id}/withdraw")
+    assert response.status_code == 302
+    page = client.get(response.location).text
+    assert "withdrawn." in page and "Withdrawn" in page and 'id="withdraw"' not in page
+    assert "Process cancelled" in page and "withdrawn by the requester" in page
+    assert db.session.get(SealApplication, application_id).status == ApplicationStatus.WITHDRAWN
+    assert db.session.execute(select(HumanTask.state)).scalar_one() == TaskState.CANCELLED
+    before = _counts()
+    response = client.post(f"/applications/{application_id}/withdraw")
+    assert response.status_code == 409 and "can no longer be withdrawn" in response.text
+    assert _counts() == before
+    logout(client)
+    login(client, "harry")
+    assert "Nothing is waiting for you." in client.get("/inbox").text
+
+
+def test_withdrawing_needs_the_csrf_token(app, client, org, review_flow):
+    login(client, "emma")
+    application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = client.post(f"/applications/{application_id}/withdraw")
+    assert response.status_code == 400 and "CSRF" in response.text
+    assert db.session.get(SealApplication, application_id).status == ApplicationStatus.PENDING
