@@ -55,6 +55,12 @@ class Config:
     MAX_PDF_PAGES = _env_int("SEALFLOW_MAX_PDF_PAGES", 2000)
     RQ_QUEUE = os.environ.get("SEALFLOW_QUEUE", "sealflow")
     WORKER_TTL = _env_int("SEALFLOW_WORKER_TTL", 60)
+    # A job that fails for a passing reason (a signing or timestamp service away, an internal error) is tried
+    # this many times in all, waiting RETRY_SECONDS, then 4x as long before each further attempt.
+    JOB_MAX_ATTEMPTS = _env_int("SEALFLOW_JOB_MAX_ATTEMPTS", 3)
+    JOB_RETRY_SECONDS = _env_int("SEALFLOW_JOB_RETRY_SECONDS", 30)
+    # How often the clock process fires due timers and due job retries.
+    CLOCK_INTERVAL = _env_int("SEALFLOW_CLOCK_INTERVAL", 30)
     SEAL_KEY_ALGORITHM = os.environ.get("SEALFLOW_KEY_ALGORITHM", "rsa2048")
     ORGANISATION_NAME = os.environ.get("SEALFLOW_ORGANISATION", "SealFlow Demo Co., Ltd.")
     # Where users and relying parties reach SealFlow: printed in QR codes and certificates' CRL addresses.

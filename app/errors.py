@@ -5,6 +5,8 @@ class DomainError(Exception):
     """Base of every error SealFlow reports to a user; `message` is safe to show."""
 
     status = 400
+    # Whether trying again later may succeed (a service that was away); a job retries only such failures.
+    transient = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -44,4 +46,7 @@ class InvalidInput(DomainError):
 
 
 class SigningFailed(DomainError):
+    """The signing key, token or timestamp authority did not answer as it should."""
+
     status = 500
+    transient = True

@@ -27,10 +27,11 @@ from app.models import (
 )
 from app.services import accounts, documents, sealing, seals
 from app.services.audit import Actor, record
-from app.workflow import StepResult, cancel, start, tasks_of
+from app.workflow import StepResult, cancel, is_deployed, start, tasks_of
 
 DOCUMENT_TYPES = ("contract", "agreement", "certificate", "letter", "report", "other")
-# The approval processes an application can run, each a shipped diagram in bpmn/.
+# The approval processes the filing form offers, each a shipped diagram in bpmn/ (the service runs any deployed
+# process whose data needs are the plain application's).
 PROCESSES = ("seal_application", "countersign", "leader_signature", "multi_party_signing")
 # The end event a process finishes at when the requester withdraws.
 WITHDRAWN_END = "withdrawn"
@@ -79,6 +80,8 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
     if spec.amount is not None and not (Decimal(0) <= spec.amount < Decimal(10) ** 14):
         raise InvalidInput("the amount must be a positive number below 10^14")
     seal = seals.usable_seal(spec.seal_id)
+    if not is_deployed(spec.process_id):
+        raise InvalidInput(f"unknown approval process {spec.process_id!r}")
     flow_data = _flow_data(spec, seal)
     info = documents.check_pdf(spec.content)
     keyword = spec.seal_keyword.strip() or None
@@ -106,8 +109,6 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
 
 def _flow_data(spec: ApplicationSpec, seal: Seal) -> dict[str, Any]:
     """What the chosen process needs beyond the application: countersigners, the leader, the parties."""
-    if spec.process_id not in PROCESSES:
-        raise InvalidInput(f"unknown approval process {spec.process_id!r}")
     if spec.process_id == "countersign":
         if not spec.countersigner_ids:
             raise InvalidInput("name at least one countersigner")
@@ -125,12 +126,13 @@ def _flow_data(spec: ApplicationSpec, seal: Seal) -> dict[str, Any]:
     return {}
 
 
-def follow(step: StepResult, actor: Actor) -> None:
-    """After a process step: queue its jobs (after commit) and bring the application's status along."""
+def follow(step: StepResult, actor: Actor, reason: str | None = None) -> None:
+    """After a process step: queue its jobs (after commit) and bring the application's status along (with the
+    reason, when the step failed it)."""
     for job in step.jobs:
         schedule(job)
     if step.instance.application_id is not None:
-        refresh_status(step.instance.application_id, actor)
+        refresh_status(step.instance.application_id, actor, reason)
 
 
 def _status_from_process(application: SealApplication, instance: ProcessInstance) -> ApplicationStatus:

@@ -1,6 +1,7 @@
 """The workflow engine: the only package that imports SpiffWorkflow."""
 
 from app.workflow.engine import (
+    SERVICE_FAILED,
     StepResult,
     acting_for,
     cancel,
@@ -8,9 +9,11 @@ from app.workflow.engine import (
     deploy,
     due_timers,
     fail_instance,
+    fail_service,
     fire_timer,
     history,
     inbox_query,
+    is_deployed,
     latest_definition,
     resume_service,
     service_job_key,
@@ -21,6 +24,7 @@ from app.workflow.engine import (
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
 
 __all__ = [
+    "SERVICE_FAILED",
     "InvalidDefinition",
     "Problem",
     "StepResult",
@@ -31,9 +35,11 @@ __all__ = [
     "deploy",
     "due_timers",
     "fail_instance",
+    "fail_service",
     "fire_timer",
     "history",
     "inbox_query",
+    "is_deployed",
     "latest_definition",
     "resume_service",
     "service_job_key",

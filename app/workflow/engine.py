@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import and_, func, inspect, or_, select
@@ -96,6 +98,12 @@ def deploy(data: bytes, source: str, operators: Collection[str], policies: Mappi
     return definition, True
 
 
+def is_deployed(process_id: str) -> bool:
+    """Whether some version of the process is deployed."""
+    query = select(ProcessDefinition.id).where(ProcessDefinition.process_id == process_id).limit(1)
+    return db.session.execute(query).first() is not None
+
+
 def latest_definition(process_id: str) -> ProcessDefinition:
     """The newest deployed version of a process."""
     definition = db.session.execute(
@@ -164,6 +172,39 @@ def resume_service(job: Job, result: dict[str, Any], actor: Actor) -> StepResult
     _run(lambda: spiff_task.complete())
     record(actor, "service.completed", "process_instance", instance.id,
            element_id=spiff_task.task_spec.bpmn_id, job_id=job.id, result=result)
+    return _advance(instance, workflow, actor)
+
+
+# The error code a service task's job throws when it has failed for good; an error boundary on the task with this
+# code, or with none, catches it (its spiffworkflow:variableName, if set, receives {service_error, failed_operation}).
+SERVICE_FAILED = "service_failed"
+
+
+def fail_service(job: Job, reason: str, actor: Actor) -> StepResult:
+    """A job failed for good: an error boundary event on its service task takes the process down the error path;
+    without one, the process fails."""
+    if job.instance_id is None or job.task_guid is None:
+        raise NotFound(f"job {job.id} belongs to no process")
+    instance = store.lock_instance(job.instance_id)
+    workflow = store.load(instance)
+    spiff_task = workflow.get_task_from_id(UUID(job.task_guid))
+    if spiff_task is None or spiff_task.state != SpiffState.STARTED:
+        return StepResult(instance)  # the process moved on without this job (cancelled, or resumed already)
+    payload = {"service_error": reason, "failed_operation": job.operation}
+    # Only the error boundary events attached to this task (SpiffWorkflow makes them its siblings under one split)
+    # whose error code is ours or unset; the event is built of the catcher's own class, which is what it matches.
+    catchers = [t for t in spiff_task.parent.children
+                if t is not spiff_task and t.state == SpiffState.WAITING
+                and isinstance(getattr(t.task_spec, "event_definition", None), ErrorEventDefinition)
+                and t.task_spec.event_definition.code in (None, SERVICE_FAILED)]
+    if not catchers:
+        return StepResult(fail_instance(instance.id, reason, actor))
+    for catcher in catchers:
+        definition = type(catcher.task_spec.event_definition)(SERVICE_FAILED, code=SERVICE_FAILED)
+        catcher.task_spec.catch(catcher, BpmnEvent(definition, payload=payload))
+        catcher.task_spec._update(catcher)  # noqa: SLF001 - what SpiffWorkflow's event manager does on a catch
+    record(actor, "service.failed", "process_instance", instance.id, element_id=spiff_task.task_spec.bpmn_id,
+           job_id=job.id, reason=reason, caught_by=[c.task_spec.bpmn_id for c in catchers])
     return _advance(instance, workflow, actor)
 
 

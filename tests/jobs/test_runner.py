@@ -1,8 +1,24 @@
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import ApplicationStatus, Job, JobStatus, SealApplication, SealStatus
-from tests.conftest import corpus_pdf, file_and_approve, work_off_queue
+from app.jobs.clock import tick
+from app.models import (
+    ApplicationStatus,
+    AuditEvent,
+    DocumentKind,
+    InstanceStatus,
+    Job,
+    JobStatus,
+    SealApplication,
+    SealStatus,
+)
+from app.models.timestamps import utcnow
+from app.services import applications, approvals, flows
+from app.services.applications import ApplicationSpec
+from app.services.audit import Actor
+from tests.conftest import DATA, corpus_pdf, file_and_approve, work_off_queue
 
 
 def test_a_seal_suspended_after_approval_fails_the_job_with_the_reason(app, client, org):
@@ -17,3 +33,126 @@ def test_a_seal_suspended_after_approval_fails_the_job_with_the_reason(app, clie
     application = db.session.get(SealApplication, application_id)
     assert application.status == ApplicationStatus.FAILED and "suspended" in (application.failure_reason or "")
     assert [d.kind.value for d in application.documents] == ["original"]
+
+
+# --- retries with backoff, then the error boundary or a failed application --------------------------------------
+
+ACTOR = Actor.system("test")
+UNREACHABLE_TSA = "http://127.0.0.1:9/tsa"  # the discard port: nothing answers, as when the TSA is down
+
+
+def _file(org, process_id: str = "seal_application") -> SealApplication:
+    spec = ApplicationSpec(seal_id=org.contract_seal.id, document_type="letter", filename="letter.pdf",
+                           content=corpus_pdf("minimal-document.pdf"), reason="Send the letter",
+                           process_id=process_id)
+    application = applications.submit(spec, org.employee, ACTOR).application
+    db.session.commit()
+    return application
+
+
+def _decide(user, decision: str = "approve") -> None:
+    [task] = approvals.inbox(user)
+    approvals.decide(task.id, user, decision, f"{decision} by {user.username}", ACTOR)
+    db.session.commit()
+
+
+def _job() -> Job:
+    db.session.expire_all()
+    return db.session.execute(select(Job).order_by(Job.id.desc()).limit(1)).scalar_one()
+
+
+def _application(application: SealApplication) -> SealApplication:
+    db.session.expire_all()
+    found = db.session.get(SealApplication, application.id)
+    assert found is not None
+    return found
+
+
+def _events(action: str) -> list[AuditEvent]:
+    return list(db.session.execute(select(AuditEvent).where(AuditEvent.action == action)).scalars())
+
+
+def test_a_timestamp_authority_away_is_retried_with_growing_waits_until_it_answers(app, org):
+    app.config["TSA_URL"] = UNREACHABLE_TSA
+    application = _file(org)
+    _decide(org.head)
+    before = utcnow()
+    work_off_queue(app)
+
+    job = _job()
+    assert job.status == JobStatus.QUEUED and job.attempts == 1 and "time" in (job.error or "").lower()
+    first_wait = job.next_attempt_at - before
+    assert timedelta(seconds=30) <= first_wait < timedelta(seconds=60)
+    assert _application(application).status == ApplicationStatus.SEALING
+    work_off_queue(app)  # nothing is on the queue until the clock says the time has come
+    assert _job().attempts == 1
+    assert tick(now=before + timedelta(seconds=10)).jobs_requeued == 0
+
+    assert tick(now=job.next_attempt_at).jobs_requeued == 1
+    work_off_queue(app)
+    job = _job()
+    assert job.status == JobStatus.QUEUED and job.attempts == 2
+    assert job.next_attempt_at - utcnow() > timedelta(seconds=100)  # 4 x 30 s this time
+
+    app.config["TSA_URL"] = ""  # the timestamp authority is back (SealFlow's own)
+    tick(now=job.next_attempt_at)
+    work_off_queue(app)
+    job = _job()
+    assert job.status == JobStatus.DONE and job.attempts == 3 and job.error is None
+    assert _application(application).status == ApplicationStatus.SEALED
+    assert [e.details["attempt"] for e in _events("job.retry_scheduled")] == [1, 2]
+
+
+def test_a_job_failing_every_attempt_fails_the_application_with_the_reason(app, org):
+    app.config["TSA_URL"] = UNREACHABLE_TSA
+    application = _file(org)
+    _decide(org.head)
+    for _ in range(app.config["JOB_MAX_ATTEMPTS"]):
+        tick(now=utcnow() + timedelta(days=1))
+        work_off_queue(app)
+
+    job = _job()
+    assert job.status == JobStatus.FAILED and job.attempts == app.config["JOB_MAX_ATTEMPTS"]
+    found = _application(application)
+    assert found.status == ApplicationStatus.FAILED and found.failure_reason == job.error
+    assert applications.process_of(found).status == InstanceStatus.FAILED
+    assert tick(now=utcnow() + timedelta(days=30)).jobs_requeued == 0
+    assert [d.kind for d in found.documents] == [DocumentKind.ORIGINAL]
+
+
+def test_a_failure_that_cannot_pass_is_not_retried(app, org):
+    application = _file(org)
+    _decide(org.head)
+    org.contract_seal.status = SealStatus.SUSPENDED
+    db.session.commit()
+    work_off_queue(app)
+    assert _job().status == JobStatus.FAILED and _job().attempts == 1
+    assert _application(application).status == ApplicationStatus.FAILED
+    assert _events("job.retry_scheduled") == []
+
+
+def test_an_error_boundary_takes_over_when_sealing_fails_for_good_and_a_retry_from_there_seals(app, org):
+    flows.deploy_file(DATA / "sealing_with_fallback.bpmn", ACTOR)
+    db.session.commit()
+    app.config["TSA_URL"] = UNREACHABLE_TSA
+    application = _file(org, "sealing_with_fallback")
+    _decide(org.head)
+    for _ in range(app.config["JOB_MAX_ATTEMPTS"]):
+        tick(now=utcnow() + timedelta(days=1))
+        work_off_queue(app)
+
+    assert _job().status == JobStatus.FAILED
+    found = _application(application)
+    assert found.status == ApplicationStatus.PENDING  # a person decides now; nothing failed for good
+    [task] = approvals.inbox(org.seal_admin)
+    assert task.element_id == "handle_failure" and task.decision_choices == ["retry", "reject"]
+    [caught] = _events("service.failed")
+    assert caught.details["caught_by"] == ["sealing_failed"] and "time" in caught.details["reason"].lower()
+
+    app.config["TSA_URL"] = ""
+    _decide(org.seal_admin, "retry")
+    work_off_queue(app)
+    assert _job().status == JobStatus.DONE
+    found = _application(application)
+    assert found.status == ApplicationStatus.SEALED
+    assert applications.process_of(found).outcome == "sealed"

@@ -1,0 +1,68 @@
+"""The clock: fires due BPMN timers (reminders, escalations) and enqueues jobs whose retry time has come.
+
+`tick` runs as an RQ job, enqueued every CLOCK_INTERVAL seconds by the clock process (`flask --app wsgi clock`,
+RQ's cron scheduler). It is idempotent: a timer fires once under its instance's lock however many ticks race for
+it, so a second clock process does no harm. Tests call `tick(now=...)` to move time on without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask
+from rq.cron import CronScheduler
+
+from app.errors import DomainError
+from app.extensions import db
+from app.jobs.queue import redis_connection, schedule
+from app.jobs.runner import due_retries
+from app.models.timestamps import utcnow
+from app.services import applications
+from app.services.audit import Actor
+from app.workflow import WorkflowFailed, due_timers, fire_timer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tick:
+    timers_fired: int
+    jobs_requeued: int
+
+
+def tick(now: datetime | None = None) -> Tick:
+    """Fire every timer due at `now` (naive UTC; default: the present) and enqueue every job due for a retry."""
+    now = now or utcnow()
+    actor = Actor.system("clock")
+    fired = 0
+    for timer_id in due_timers(now):
+        try:
+            step = fire_timer(timer_id, actor)
+            if step is not None:
+                applications.follow(step, actor)
+                fired += 1
+            db.session.commit()
+        except (DomainError, WorkflowFailed) as exc:  # one broken process must not stop the others' timers
+            db.session.rollback()
+            log.error("timer %s could not fire: %s", timer_id, exc)
+    jobs = due_retries(now)
+    for job in jobs:
+        job.next_attempt_at = None
+        schedule(job)
+    db.session.commit()
+    return Tick(fired, len(jobs))
+
+
+def make_clock(app: Flask) -> CronScheduler:
+    """RQ's cron scheduler, enqueueing `tick` on SealFlow's queue every CLOCK_INTERVAL seconds."""
+    scheduler = CronScheduler(connection=redis_connection())
+    scheduler.register(tick, app.config["RQ_QUEUE"], interval=app.config["CLOCK_INTERVAL"],
+                       job_timeout=app.config["CLOCK_INTERVAL"] * 10, result_ttl=600)
+    return scheduler
+
+
+def run_clock(app: Flask) -> None:
+    """Run the clock until stopped (SIGTERM or Ctrl-C)."""
+    make_clock(app).start()

@@ -1,0 +1,99 @@
+"""The clock fires due timers (an overdue approval escalates) once, however often it ticks; time is driven by
+`tick(now=...)`, never by sleeping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.jobs.clock import make_clock, tick
+from app.models import HumanTask, InstanceStatus, ProcessInstance, ProcessTimer, TaskState
+from app.models.timestamps import utcnow
+from app.services import approvals, flows
+from app.services.audit import Actor
+from app.workflow import complete_task, history, start
+from tests.conftest import DATA, Org, work_off_queue
+
+ACTOR = Actor.system("test")
+
+
+def _start(org: Org) -> ProcessInstance:
+    flows.deploy_file(DATA / "timer_escalation.bpmn", ACTOR)
+    step = start("timer_escalation", {"requester_id": org.employee.id}, None, ACTOR)
+    db.session.commit()
+    return step.instance
+
+
+def _timer(instance: ProcessInstance) -> ProcessTimer:
+    db.session.expire_all()
+    return db.session.execute(select(ProcessTimer).where(ProcessTimer.instance_id == instance.id)).scalar_one()
+
+
+def _instance(instance: ProcessInstance) -> ProcessInstance:
+    db.session.expire_all()
+    found = db.session.get(ProcessInstance, instance.id)
+    assert found is not None
+    return found
+
+
+def test_an_overdue_approval_escalates_once_when_its_timer_falls_due(app, org):
+    started = utcnow()
+    instance = _start(org)
+    timer = _timer(instance)
+    assert timer.element_id == "head_overdue"
+    assert timedelta(days=2) <= timer.due_at - started < timedelta(days=2, minutes=1)
+
+    assert tick(now=started + timedelta(days=1)).timers_fired == 0
+    assert len(approvals.inbox(org.head)) == 1 and approvals.inbox(org.leader) == []
+
+    assert tick(now=timer.due_at).timers_fired == 1
+    assert tick(now=timer.due_at + timedelta(days=1)).timers_fired == 0  # fired once, however often it ticks
+    assert approvals.inbox(org.head) == []
+    [escalated] = approvals.inbox(org.leader)
+    assert escalated.element_id == "leader_approval"
+    head_task = db.session.execute(select(HumanTask).where(HumanTask.element_id == "head_approval")).scalar_one()
+    assert head_task.state == TaskState.CANCELLED
+    assert _timer(instance).fired_at is not None
+
+    complete_task(escalated.id, Actor.of(org.leader), {"decision": "approve"})
+    db.session.commit()
+    found = _instance(instance)
+    assert found.status == InstanceStatus.COMPLETED and found.outcome == "approved_after_escalation"
+    actions = [e.action for e in history(instance.id)]
+    assert actions.index("timer.fired") < actions.index("task.cancelled") < actions.index("process.completed")
+
+
+def test_an_approval_in_time_cancels_the_timer(app, org):
+    instance = _start(org)
+    [task] = approvals.inbox(org.head)
+    complete_task(task.id, Actor.of(org.head), {"decision": "approve"})
+    db.session.commit()
+
+    timer = _timer(instance)
+    assert timer.cancelled_at is not None and timer.fired_at is None
+    assert tick(now=timer.due_at + timedelta(days=10)).timers_fired == 0
+    assert _instance(instance).outcome == "approved_in_time"
+    assert approvals.inbox(org.leader) == []
+
+
+def test_the_shipped_seal_application_escalates_an_overdue_head_to_the_leaders(app, org):
+    step = start("seal_application", {"application_id": None, "requester_id": org.employee.id,
+                                      "document_type": "letter", "amount": 0}, None, ACTOR)
+    db.session.commit()
+    tick(now=_timer(step.instance).due_at)
+    assert approvals.inbox(org.head) == []
+    assert [t.element_id for t in approvals.inbox(org.leader)] == ["overdue_approval"]
+
+
+def test_the_clock_process_enqueues_ticks_that_a_worker_runs(app, org):
+    instance = _start(org)
+    timer = _timer(instance)
+    timer.due_at = utcnow() - timedelta(seconds=1)  # as if two days had passed
+    db.session.commit()
+
+    assert [job.func_name for job in make_clock(app).enqueue_jobs()] == ["app.jobs.clock.tick"]
+    work_off_queue(app)
+    assert _timer(instance).fired_at is not None
+    assert [t.element_id for t in approvals.inbox(org.leader)] == ["leader_approval"]
