@@ -43,7 +43,7 @@ PROCESS_LABELS = {
 }
 DECISION_LABELS = {
     "approve": _l("Approve"), "reject": _l("Reject"), "return": _l("Return for revision"),
-    "resubmit": _l("Resubmit"), "withdraw": _l("Withdraw"),
+    "resubmit": _l("Resubmit"), "withdraw": _l("Withdraw"), "retry": _l("Try again"),
 }
 # Multi-party signing: how many (person, seal) rows the filing form offers.
 PARTY_ROWS = 4

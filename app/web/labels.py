@@ -30,7 +30,8 @@ HISTORY_ACTION_LABELS = {
     "process.started": _l("Process started"), "task.ready": _l("Task opened"), "task.completed": _l("Task completed"),
     "service.started": _l("Background job queued"), "service.completed": _l("Background job finished"),
     "process.completed": _l("Process finished"), "process.cancelled": _l("Process cancelled"),
-    "process.failed": _l("Process failed"),
+    "process.failed": _l("Process failed"), "task.cancelled": _l("Task closed without a decision"),
+    "timer.fired": _l("Deadline passed"), "service.failed": _l("Background job failed; the process took its error path"),
 }
 
 
