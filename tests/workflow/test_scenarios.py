@@ -83,7 +83,7 @@ def _decide(user: User, application: SealApplication, decision: str = "approve",
 
 
 def _refused(error: type[Exception], match: str, action: Callable[[], Any]) -> None:
-    """The action fails with that error and message, and leaves nothing behind."""
+    """The action fails with that error and message; its half-done work is rolled back, as a request's would be."""
     with pytest.raises(error, match=match):
         action()
     db.session.rollback()
