@@ -108,22 +108,25 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
 
 
 def _flow_data(spec: ApplicationSpec, seal: Seal) -> dict[str, Any]:
-    """What the chosen process needs beyond the application: countersigners, the leader, the parties."""
-    if spec.process_id == "countersign":
-        if not spec.countersigner_ids:
-            raise InvalidInput("name at least one countersigner")
-        return {"countersigners": [accounts.active_user(u).id for u in dict.fromkeys(spec.countersigner_ids)]}
-    if spec.process_id == "leader_signature":
-        if seal.owner_user_id is None:
-            raise InvalidInput(f"the seal “{seal.name}” belongs to no leader; choose a personal or "
-                               "legal-representative seal")
-        return {"leader_id": seal.owner_user_id}
-    if spec.process_id == "multi_party_signing":
-        if len(spec.parties) < 2:
-            raise InvalidInput("name at least two parties, in signing order")
-        return {"parties": [{"user_id": accounts.active_user(u).id, "seal_id": seals.usable_seal(s).id}
-                            for u, s in spec.parties]}
-    return {}
+    """What a process may need beyond the application: the countersigners, the seal's leader, the parties. Each is
+    passed whenever it is given, so a seal administrator's own diagram can use them too; the shipped processes
+    that cannot run without one refuse to start without it."""
+    if spec.process_id == "countersign" and not spec.countersigner_ids:
+        raise InvalidInput("name at least one countersigner")
+    if spec.process_id == "leader_signature" and seal.owner_user_id is None:
+        raise InvalidInput(f"the seal “{seal.name}” belongs to no leader; choose a personal or "
+                           "legal-representative seal")
+    if spec.process_id == "multi_party_signing" and len(spec.parties) < 2:
+        raise InvalidInput("name at least two parties, in signing order")
+    data: dict[str, Any] = {}
+    if spec.countersigner_ids:
+        data["countersigners"] = [accounts.active_user(u).id for u in dict.fromkeys(spec.countersigner_ids)]
+    if seal.owner_user_id is not None:
+        data["leader_id"] = seal.owner_user_id
+    if spec.parties:
+        data["parties"] = [{"user_id": accounts.active_user(u).id, "seal_id": seals.usable_seal(s).id}
+                           for u, s in spec.parties]
+    return data
 
 
 def follow(step: StepResult, actor: Actor, reason: str | None = None) -> None:

@@ -40,9 +40,10 @@ def application_of(task: HumanTask) -> SealApplication:
     return applications.get_application(task.instance.application_id)
 
 
-def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) -> SealApplication:
+def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) -> SealApplication | None:
     """Take one of the decisions the task offers (approve, reject, return for revision, resubmit, withdraw …);
-    rejecting or returning needs a comment. Deciding twice is refused."""
+    rejecting or returning needs a comment. Deciding twice is refused. The application the task is about, if
+    its process runs one."""
     task = get_task(task_id, user)
     if task.state != TaskState.READY:
         raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
@@ -55,4 +56,5 @@ def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) 
     step = complete_task(task.id, actor, {"decision": decision, "comment": comment.strip()},
                          on_behalf_of_id=acting_for(task, user))
     applications.follow(step, actor)
-    return application_of(task)
+    application_id = step.instance.application_id
+    return None if application_id is None else applications.get_application(application_id)
