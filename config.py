@@ -82,6 +82,8 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     TESTING = False
+    # argon2-cffi's parameter profile for new password hashes (hashes name their parameters, so any verifies).
+    PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
 
     def __init__(self) -> None:
         self.INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
@@ -108,6 +110,7 @@ class TestConfig(Config):
     __test__ = False  # not a pytest test class
     TESTING = True
     WTF_CSRF_ENABLED = False
+    PASSWORD_HASH_PROFILE = "CHEAPEST"  # hashing is not what the tests test; the default costs 0.25 s a user
 
     def __init__(self, instance_path: Path | None = None, **overrides: object) -> None:
         if instance_path is not None:

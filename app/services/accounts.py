@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy import select
 
 from app.errors import InvalidInput, NotFound
@@ -13,9 +15,17 @@ from app.extensions import db
 from app.models import Department, Role, RoleName, User
 from app.services.audit import Actor, record
 
-_hasher = PasswordHasher()
-# Verifying against this keeps the time of a login with an unknown name like that of a known one.
-_DUMMY_HASH = _hasher.hash("sealflow-no-such-user")
+
+@cache
+def _hasher_for(profile: str) -> tuple[PasswordHasher, str]:
+    """The hasher with argon2's named parameter profile, and a hash of nothing to verify unknown users against
+    (so that a login with an unknown name takes as long as one with a known name)."""
+    hasher = PasswordHasher.from_parameters(getattr(profiles, profile))
+    return hasher, hasher.hash("sealflow-no-such-user")
+
+
+def _hasher() -> tuple[PasswordHasher, str]:
+    return _hasher_for(current_app.config["PASSWORD_HASH_PROFILE"])
 
 
 def ensure_roles() -> dict[RoleName, Role]:
@@ -89,7 +99,7 @@ def save_user(
         user = User(username=username, display_name=display_name, password_hash="")
         db.session.add(user)
     user.display_name = display_name
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = _hasher()[0].hash(password)
     user.department = department
     user.roles = [all_roles[r] for r in sorted(roles)]
     db.session.flush()
@@ -99,8 +109,9 @@ def save_user(
 def authenticate(username: str, password: str, address: str | None) -> User | None:
     """The active user with these credentials, or None; every attempt is audited."""
     user = find_user(username)
+    hasher, dummy_hash = _hasher()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hasher.verify(user.password_hash if user else dummy_hash, password)
         ok = user is not None and user.active
     except (VerificationError, InvalidHashError):
         ok = False
