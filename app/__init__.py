@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, request, session
+from sqlalchemy import event
 
 from config import Config, DevelopmentConfig
 
@@ -28,11 +29,14 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_object(config)
 
     from app import cli, models  # noqa: F401  (models: register every table)
-    from app.extensions import babel, csrf, db, login_manager, migrate
+    from app.extensions import babel, csrf, db, login_manager, migrate, tune_sqlite
     from app.jobs import queue
     from app.web import init_app as init_web
 
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", tune_sqlite)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import and_, func, inspect, or_, select
+from sqlalchemy.orm import lazyload
 from sqlalchemy.sql import Select
 
 from app.errors import InvalidTransition, NotFound
@@ -120,7 +121,7 @@ def latest_definition(process_id: str) -> ProcessDefinition:
 def start(process_id: str, data: dict[str, Any], application_id: int | None, actor: Actor) -> StepResult:
     """Start the newest version of a process with the given data and run it to its first wait."""
     definition = latest_definition(process_id)
-    workflow = new_workflow(definition.spec_json)
+    workflow = new_workflow(store.specs_of(definition))
     workflow.data.update(data)
     workflow.get_next_task(state=SpiffState.READY).data.update(data)
     instance = ProcessInstance(definition=definition, application_id=application_id, state={})
@@ -128,13 +129,14 @@ def start(process_id: str, data: dict[str, Any], application_id: int | None, act
     db.session.flush()
     record(actor, "process.started", "process_instance", instance.id,
            process_id=process_id, version=definition.version, application_id=application_id)
-    return _advance(instance, workflow, actor)
+    return _advance(instance, workflow, actor, fresh=True)
 
 
 def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of_id: int | None = None) -> StepResult:
     """Complete a ready inbox task with the given form data. The caller has checked permission (acting_for);
     on_behalf_of_id names the absent user a substitute acts for."""
-    task = db.session.get(HumanTask, task_id)
+    # Its candidates are loaded by the refresh under the lock, not before.
+    task = db.session.get(HumanTask, task_id, options=[lazyload(HumanTask.candidates)])
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
     instance = store.lock_instance(task.instance_id)
@@ -287,13 +289,17 @@ def _run(step: Any) -> None:
         raise WorkflowFailed(f"the process stopped: {exc}") from exc
 
 
-def _advance(instance: ProcessInstance, workflow: Any, actor: Actor) -> StepResult:
-    """Run engine steps until the process waits, then mirror its waits as inbox rows, jobs and timers."""
+def _advance(instance: ProcessInstance, workflow: Any, actor: Actor, fresh: bool = False) -> StepResult:
+    """Run engine steps until the process waits, then mirror its waits as inbox rows, jobs and timers.
+
+    fresh: the instance was created in this step, so it has no inbox rows or timers to look up yet.
+    """
     _run(workflow.do_engine_steps)
     result = StepResult(instance)
-    _close_passed_tasks(instance, workflow, actor)
-    _sync_timers(instance, workflow)
-    known = {t.task_guid for t in tasks_of(instance.id)}
+    rows = [] if fresh else _inbox_rows(instance.id)
+    _close_passed_tasks(instance, workflow, actor, rows)
+    _sync_timers(instance, workflow, fresh)
+    known = {t.task_guid for t in rows}
     for spiff_task in workflow.get_tasks(state=SpiffState.READY, manual=True):
         if str(spiff_task.id) not in known:
             result.new_tasks.append(_open_task(instance, spiff_task, actor))
@@ -309,9 +315,16 @@ def _advance(instance: ProcessInstance, workflow: Any, actor: Actor) -> StepResu
     return result
 
 
-def _close_passed_tasks(instance: ProcessInstance, workflow: Any, actor: Actor) -> None:
+def _inbox_rows(instance_id: int) -> list[HumanTask]:
+    """tasks_of without their candidates, which advancing does not read (they load if touched later)."""
+    query = (select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
+             .options(lazyload(HumanTask.candidates)))
+    return list(db.session.execute(query).scalars())
+
+
+def _close_passed_tasks(instance: ProcessInstance, workflow: Any, actor: Actor, rows: list[HumanTask]) -> None:
     """Inbox rows whose task the process no longer waits for (a timer or another branch cancelled it) close."""
-    for task in tasks_of(instance.id):
+    for task in rows:
         if task.state != TaskState.READY:
             continue
         spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
@@ -333,10 +346,10 @@ def _due_time(spiff_task: Any) -> datetime:
     return TimerEventDefinition.get_datetime(value).astimezone(UTC).replace(tzinfo=None)
 
 
-def _sync_timers(instance: ProcessInstance, workflow: Any) -> None:
+def _sync_timers(instance: ProcessInstance, workflow: Any, fresh: bool = False) -> None:
     """Store each timer the process waits on with its due time; timers it stopped waiting on are cancelled."""
     waiting = _waiting_timers(workflow)
-    stored = {t.task_guid: t for t in db.session.execute(
+    stored = {} if fresh else {t.task_guid: t for t in db.session.execute(
         select(ProcessTimer).where(ProcessTimer.instance_id == instance.id, ProcessTimer.fired_at.is_(None),
                                    ProcessTimer.cancelled_at.is_(None))).scalars()}
     for guid, timer in stored.items():

@@ -5,17 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.orm import joinedload, undefer
 
 from app.errors import NotFound
 from app.extensions import db
-from app.models import ProcessInstance
-from app.workflow.serializer import dump_state, load_state
+from app.models import ProcessDefinition, ProcessInstance
+from app.workflow.serializer import ProcessSpecs, dump_state, load_state, specs_from_dict
+
+# A deployed definition never changes (a changed diagram deploys as a new version), so its specs are rebuilt
+# once per process, not at every step; the content hash is part of the key because another database (a test's)
+# may give the same id to other content.
+_specs: dict[tuple[int, str], ProcessSpecs] = {}
+_SPECS_KEPT = 64
 
 
 def lock_instance(instance_id: int) -> ProcessInstance:
     """The instance row, locked until the transaction ends (SELECT ... FOR UPDATE on PostgreSQL).
 
-    populate_existing: what this transaction saw earlier may be stale once the lock is held.
+    populate_existing: what this transaction saw earlier may be stale once the lock is held. The state and the
+    definition (not its spec) come in the same query, since every caller but fail_instance loads them next; only
+    the instance row is locked.
     """
     if db.session.get_bind().dialect.name == "sqlite":
         # SQLite has no row locks, and pysqlite reads outside any transaction: write to the row first, so
@@ -25,7 +34,8 @@ def lock_instance(instance_id: int) -> ProcessInstance:
     query = (
         select(ProcessInstance)
         .where(ProcessInstance.id == instance_id)
-        .with_for_update()
+        .with_for_update(of=ProcessInstance)
+        .options(undefer(ProcessInstance.state), joinedload(ProcessInstance.definition, innerjoin=True))
         .execution_options(populate_existing=True)
     )
     instance = db.session.execute(query).scalar_one_or_none()
@@ -34,9 +44,21 @@ def lock_instance(instance_id: int) -> ProcessInstance:
     return instance
 
 
+def specs_of(definition: ProcessDefinition) -> ProcessSpecs:
+    """The definition's process as SpiffWorkflow specs, shared by all its instances (SpiffWorkflow never changes
+    a spec while it runs)."""
+    key = (definition.id, definition.content_hash)
+    specs = _specs.get(key)
+    if specs is None:
+        if len(_specs) >= _SPECS_KEPT:
+            _specs.clear()
+        specs = _specs[key] = specs_from_dict(definition.spec_json)
+    return specs
+
+
 def load(instance: ProcessInstance) -> Any:
     """The SpiffWorkflow workflow of a locked instance."""
-    return load_state(instance.definition.spec_json, instance.state)
+    return load_state(specs_of(instance.definition), instance.state)
 
 
 def save(instance: ProcessInstance, workflow: Any) -> None:
