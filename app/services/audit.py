@@ -47,16 +47,29 @@ def _digest(event: AuditEvent) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
-def _lock_chain() -> None:
-    # One writer at a time extends the chain; SQLite already serialises writers.
+_CHAIN_HEAD = "sealflow_audit_chain_head"
+
+
+def _chain_head() -> str | None:
+    """The hash of the newest event, with the chain locked until the transaction ends. Once this transaction has
+    written an event it holds the lock, so its own newest event is the head: no need to ask the database again."""
+    transaction = db.session().get_transaction()
+    known = db.session.info.get(_CHAIN_HEAD)
+    if known is not None and known[0] is transaction:
+        head: str = known[1]
+        return head
+    # One writer at a time extends the chain. SQLite has one writer anyway, but pysqlite reads outside any
+    # transaction: a (no-op) write first takes the write lock, so the head read below is still the head at commit.
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(7203010)"))
+    else:
+        db.session.execute(text("UPDATE audit_events SET id = id WHERE id = 0"))
+    return db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
 
 
 def record(actor: Actor, action: str, object_type: str, object_id: object, **details: Any) -> AuditEvent:
     """Append an event to the chain (flushed, committed by the caller with the change it describes)."""
-    _lock_chain()
-    last = db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    last = _chain_head()
     event = AuditEvent(
         at=utcnow(),
         actor_id=actor.user_id,
@@ -71,6 +84,7 @@ def record(actor: Actor, action: str, object_type: str, object_id: object, **det
     event.hash = _digest(event)
     db.session.add(event)
     db.session.flush()
+    db.session.info[_CHAIN_HEAD] = (db.session().get_transaction(), event.hash)
     return event
 
 

@@ -31,7 +31,8 @@ HISTORY_ACTION_LABELS = {
     "service.started": _l("Background job queued"), "service.completed": _l("Background job finished"),
     "process.completed": _l("Process finished"), "process.cancelled": _l("Process cancelled"),
     "process.failed": _l("Process failed"), "task.cancelled": _l("Task closed without a decision"),
-    "timer.fired": _l("Deadline passed"), "service.failed": _l("Background job failed; the process took its error path"),
+    "timer.fired": _l("Deadline passed"), "decision.evaluated": _l("Policy table applied"),
+    "service.failed": _l("Background job failed; the process took its error path"),
 }
 
 

@@ -6,6 +6,7 @@ Everything SpiffWorkflow-specific happens here and in the modules beside it; cal
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEve
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin as BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import and_, func, inspect, or_, select
@@ -222,6 +224,8 @@ def cancel(instance_id: int, reason: str, actor: Actor) -> StepResult:
         if task.state == TaskState.READY:
             task.state = TaskState.CANCELLED
             task.completed_at = now
+            record(actor, "task.cancelled", "process_instance", instance.id, task_id=task.id,
+                   task_guid=task.task_guid, element_id=task.element_id, reason=reason)
     for job in db.session.execute(select(Job).where(Job.instance_id == instance.id,
                                                     Job.status == JobStatus.QUEUED)).scalars():
         job.status = JobStatus.CANCELLED
@@ -289,21 +293,53 @@ def _run(step: Any) -> None:
         raise WorkflowFailed(f"the process stopped: {exc}") from exc
 
 
+@dataclass
+class _Waits:
+    """What the process waits on after a step, and the decision tables it evaluated in it: one walk of the tree."""
+
+    user_tasks: list[Any] = field(default_factory=list)
+    services: list[Any] = field(default_factory=list)
+    timers: dict[str, Any] = field(default_factory=dict)
+    decisions: list[Any] = field(default_factory=list)
+
+
+def _scan(workflow: Any, since: float) -> _Waits:
+    waits = _Waits()
+    for task in workflow.get_tasks():
+        spec, state = task.task_spec, task.state
+        if state == SpiffState.READY and spec.manual:
+            waits.user_tasks.append(task)
+        elif state == SpiffState.STARTED and isinstance(spec, AsyncServiceTask):
+            waits.services.append(task)
+        elif state == SpiffState.WAITING and isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+            waits.timers[str(task.id)] = task
+        elif state == SpiffState.COMPLETED and isinstance(spec, BusinessRuleTask) and task.last_state_change >= since:
+            waits.decisions.append(task)
+    return waits
+
+
 def _advance(instance: ProcessInstance, workflow: Any, actor: Actor, fresh: bool = False) -> StepResult:
     """Run engine steps until the process waits, then mirror its waits as inbox rows, jobs and timers.
 
     fresh: the instance was created in this step, so it has no inbox rows or timers to look up yet.
     """
+    since = time.time()
     _run(workflow.do_engine_steps)
+    waits = _scan(workflow, since)
     result = StepResult(instance)
+    for task in waits.decisions:
+        outputs = [o.name for o in task.task_spec.dmnEngine.decision_table.outputs]
+        record(actor, "decision.evaluated", "process_instance", instance.id, element_id=task.task_spec.bpmn_id,
+               table=task.task_spec.dmnEngine.decision_table.id,
+               result={name: task.data.get(name) for name in outputs})
     rows = [] if fresh else _inbox_rows(instance.id)
     _close_passed_tasks(instance, workflow, actor, rows)
-    _sync_timers(instance, workflow, fresh)
+    _sync_timers(instance, waits.timers, fresh)
     known = {t.task_guid for t in rows}
-    for spiff_task in workflow.get_tasks(state=SpiffState.READY, manual=True):
+    for spiff_task in waits.user_tasks:
         if str(spiff_task.id) not in known:
             result.new_tasks.append(_open_task(instance, spiff_task, actor))
-    for spiff_task in workflow.get_tasks(state=SpiffState.STARTED, spec_class=AsyncServiceTask):
+    for spiff_task in waits.services:
         job = _queue_service(instance, spiff_task, actor)
         if job is not None:
             result.jobs.append(job)
@@ -335,20 +371,14 @@ def _close_passed_tasks(instance: ProcessInstance, workflow: Any, actor: Actor, 
                    task_guid=task.task_guid, element_id=task.element_id, reason="the process moved on without it")
 
 
-def _waiting_timers(workflow: Any) -> dict[str, Any]:
-    return {str(t.id): t for t in workflow.get_tasks(state=SpiffState.WAITING)
-            if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)}
-
-
 def _due_time(spiff_task: Any) -> datetime:
     """When a waiting timer falls due (SpiffWorkflow computed it when the timer started waiting), naive UTC."""
     value = spiff_task.task_spec.event_definition.details(spiff_task).value
     return TimerEventDefinition.get_datetime(value).astimezone(UTC).replace(tzinfo=None)
 
 
-def _sync_timers(instance: ProcessInstance, workflow: Any, fresh: bool = False) -> None:
+def _sync_timers(instance: ProcessInstance, waiting: dict[str, Any], fresh: bool = False) -> None:
     """Store each timer the process waits on with its due time; timers it stopped waiting on are cancelled."""
-    waiting = _waiting_timers(workflow)
     stored = {} if fresh else {t.task_guid: t for t in db.session.execute(
         select(ProcessTimer).where(ProcessTimer.instance_id == instance.id, ProcessTimer.fired_at.is_(None),
                                    ProcessTimer.cancelled_at.is_(None))).scalars()}
@@ -381,7 +411,7 @@ def fire_timer(timer_id: int, actor: Actor) -> StepResult | None:
     if timer.fired_at is not None or timer.cancelled_at is not None or instance.status != InstanceStatus.RUNNING:
         return None
     workflow = store.load(instance)
-    spiff_task = _waiting_timers(workflow).get(timer.task_guid)
+    spiff_task = _scan(workflow, time.time()).timers.get(timer.task_guid)
     if spiff_task is None:
         timer.cancelled_at = utcnow()
         return None

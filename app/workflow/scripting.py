@@ -7,6 +7,8 @@ before they run, and run with no builtins beyond a few vetted functions. Scripts
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
+from types import CodeType
 from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -74,6 +76,13 @@ def check_expression(expression: str) -> ast.Expression:
     return tree
 
 
+@lru_cache(maxsize=4096)
+def _compiled(expression: str) -> CodeType:
+    """A vetted expression, compiled with its multiplications bounded (once per distinct expression)."""
+    tree = ast.fix_missing_locations(_BoundMultiplication().visit(check_expression(expression)))
+    return compile(tree, "<expression>", "eval")
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates vetted expressions against task data only; refuses scripts."""
 
@@ -81,8 +90,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         super().__init__({})
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
-        tree = ast.fix_missing_locations(_BoundMultiplication().visit(check_expression(expression)))
-        code = compile(tree, "<expression>", "eval")
+        code = _compiled(expression)
         names = {**(external_context or {}), **context}
         scope = {"__builtins__": {}, **VETTED_FUNCTIONS, "_bounded_mul": _bounded_mul}
         return eval(code, scope, names)  # noqa: S307 - vetted above

@@ -135,6 +135,7 @@ def _completed(event: AuditEvent, names: dict[int, str]) -> str:
 
 _STEPS: dict[str, Callable[[AuditEvent, dict[int, str]], str]] = {
     "process.started": lambda e, _: f"started v{e.details['version']} by {e.actor_name}",
+    "decision.evaluated": lambda e, _: f"{e.details['table']} gave {e.details['result']['levels']} level(s)",
     "task.ready": lambda e, names: f"ready {e.details['element_id']} for {_audience(e.details, names)}",
     "task.completed": _completed,
     "task.cancelled": lambda e, _: f"cancelled {e.details['element_id']}",
@@ -190,7 +191,8 @@ def test_the_policy_decides_how_many_approvals_an_application_needs(app: Flask, 
     assert _jobs() == [("seal_document", "queued")]
     assert _instance(application).definition_id == definition.id
     assert _trail(_instance(application).id) == [
-        f"started v{definition.version} by emma", *_approved(*LEVELS[:levels]), "job seal_document at stamp_and_sign"]
+        f"started v{definition.version} by emma", f"approval_levels_table gave {levels} level(s)",
+        *_approved(*LEVELS[:levels]), "job seal_document at stamp_and_sign"]
 
 
 def test_a_rejection_at_the_second_level_ends_it_before_the_third(app: Flask, org: Org) -> None:
@@ -204,7 +206,7 @@ def test_a_rejection_at_the_second_level_ends_it_before_the_third(app: Flask, or
     assert _inboxes() == {} and _jobs() == []
     assert _status(application) == ApplicationStatus.REJECTED and _instance(application).outcome == "rejected"
     assert _trail(_instance(application).id)[1:] == [
-        *_approved(HEAD), "ready leader_approval for role:leader",
+        "approval_levels_table gave 3 level(s)", *_approved(HEAD), "ready leader_approval for role:leader",
         "leo reject leader_approval “Too large for this quarter”", "ended at rejected"]
 
 
@@ -282,7 +284,7 @@ def test_the_requester_withdraws_while_an_approval_waits(app: Flask, org: Org, h
         TaskState.CANCELLED]
     _refused(InvalidTransition, "is withdrawn; it can no longer be withdrawn", lambda: _withdraw(org, application))
     assert _trail(instance.id)[1:] == [*_approved(*approved), f"ready {waiting[1]} for {waiting[2]}",
-                                       "cancelled by emma: withdrawn by the requester"]
+                                       f"cancelled {waiting[1]}", "cancelled by emma: withdrawn by the requester"]
 
 
 def test_the_head_cannot_decide_a_withdrawn_application(app: Flask, org: Org) -> None:
