@@ -59,10 +59,11 @@ def _chain_head() -> str | None:
         head: str = known[1]
         return head
     # One writer at a time extends the chain. SQLite has one writer anyway, but pysqlite reads outside any
-    # transaction: a (no-op) write first takes the write lock, so the head read below is still the head at commit.
+    # transaction until the first write: unless this transaction has written already (and so holds the write
+    # lock), a no-op write takes the lock, so that the head read below is still the head at commit.
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(7203010)"))
-    else:
+    elif not db.session.connection().connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
         db.session.execute(text("UPDATE audit_events SET id = id WHERE id = 0"))
     return db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
 

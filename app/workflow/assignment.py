@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from app.errors import PolicyViolation
 from app.extensions import db
-from app.models import RoleName, User
+from app.models import Department, RoleName, User
 from app.workflow.validation import role_of
 
 # The properties the parser keeps from Camunda Modeler's user-task attributes (SpiffWorkflow drops them).
@@ -62,13 +62,16 @@ def _from_data(path: str, data: dict[str, Any]) -> int:
 
 
 def _department_head(data: dict[str, Any]) -> int:
-    requester = db.session.get(User, data.get("requester_id"))
-    if requester is None:
+    row = db.session.execute(
+        select(User.display_name, Department.head_id).outerjoin(Department, User.department_id == Department.id)
+        .where(User.id == data.get("requester_id"))
+    ).first()
+    if row is None:
         raise PolicyViolation("the process data names no requester")
-    department = requester.department
-    if department is None or department.head_id is None:
-        raise PolicyViolation(f"{requester.display_name}'s department has no head to approve this")
-    return department.head_id
+    if row.head_id is None:
+        raise PolicyViolation(f"{row.display_name}'s department has no head to approve this")
+    head_id: int = row.head_id
+    return head_id
 
 
 def _role(name: str) -> RoleName:
