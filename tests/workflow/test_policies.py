@@ -1,0 +1,84 @@
+"""Decision tables are untrusted like diagrams: read safely, every cell vetted, problems reported where a diagram
+calls the table, and a changed table makes the diagrams that use it deploy as a new version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.services import flows
+from app.workflow import InvalidDefinition
+from app.workflow.parser import parse_definition
+from app.workflow.policies import load_tables
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = (ROOT / "seal_policies" / "approval_levels.dmn").read_bytes()
+DIAGRAM = (ROOT / "bpmn" / "seal_application.bpmn").read_bytes()
+OPERATORS = {"seal_document"}
+
+
+def _with_cell(old: str, new: str) -> bytes:
+    """The shipped policy with one cell's text replaced."""
+    text = SHIPPED.decode()
+    assert old in text
+    return text.replace(old, new, 1).encode()
+
+
+def _refusal(policy: bytes) -> str:
+    with pytest.raises(InvalidDefinition) as caught:
+        parse_definition(DIAGRAM, "seal_application.bpmn", OPERATORS, policies={"approval_levels.dmn": policy})
+    return caught.value.message
+
+
+def test_the_shipped_policy_is_clean_and_the_shipped_diagram_uses_it():
+    policies = load_tables(flows.policies())
+    assert policies.unreadable == ()
+    assert [t.problems for t in policies.tables.values()] == [()]
+    parsed = parse_definition(DIAGRAM, "seal_application.bpmn", OPERATORS, policies=flows.policies())
+    assert parsed.process_id == "seal_application"
+
+
+TYPE_CELL = '<text>? in ("contract", "agreement")</text>'
+AMOUNT_CELL = "<text>? &gt;= 100000</text>"
+
+
+@pytest.mark.parametrize("old, new, reason", [
+    (TYPE_CELL, "<text>? in ().__class__.__mro__</text>", "Attribute is not allowed"),
+    (TYPE_CELL, "<text>__import__('os').system('id')</text>", "only these functions may be called"),
+    (AMOUNT_CELL, "<text>? &gt;= (9 ** 9) ** (9 ** 9)</text>", "Pow is not allowed"),
+    (AMOUNT_CELL, "<text>&gt;= 5</text>", "write comparisons with ?"),
+])
+def test_a_hostile_or_ambiguous_input_cell_stops_every_diagram_that_calls_the_table(old: str, new: str,
+                                                                                    reason: str):
+    message = _refusal(_with_cell(old, new))
+    assert "approval_levels.dmn" in message and "is refused" in message and reason in message
+
+
+def test_a_hostile_output_cell_is_refused():
+    text = SHIPPED.decode()
+    start = text.index("<outputEntry")
+    cell = text[text.index("<text>", start) + 6:text.index("</text>", start)]
+    message = _refusal(text.replace(f"<text>{cell}</text>", "<text>[c for c in ().__class__.__mro__]</text>",
+                                    1).encode())
+    assert "the output" in message and "is refused" in message
+
+
+def test_a_policy_with_an_external_entity_is_refused_before_anything_reads_it():
+    hostile = SHIPPED.replace(b"<definitions", b'<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+                                               b"<definitions", 1)
+    assert "DOCTYPE and entity declarations are not allowed" in _refusal(hostile)
+
+
+def test_a_diagram_calling_a_decision_no_policy_defines_is_refused_with_the_known_ones():
+    diagram = DIAGRAM.replace(b"approval_levels", b"no_such_decision")
+    with pytest.raises(InvalidDefinition) as caught:
+        parse_definition(diagram, "seal_application.bpmn", OPERATORS, policies=flows.policies())
+    assert "no_such_decision" in caught.value.message and "approval_levels" in caught.value.message
+
+
+def test_a_changed_policy_makes_the_diagram_a_new_version():
+    before = parse_definition(DIAGRAM, "seal_application.bpmn", OPERATORS, policies=flows.policies())
+    changed = _with_cell(AMOUNT_CELL, "<text>? &gt;= 200000</text>")
+    after = parse_definition(DIAGRAM, "seal_application.bpmn", OPERATORS, policies={"approval_levels.dmn": changed})
+    assert before.content_hash != after.content_hash
