@@ -27,6 +27,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import TextInput
 
 from app.models.timestamps import utcnow
 from app.services.applications import DOCUMENT_TYPES, PROCESSES
@@ -59,7 +60,10 @@ def optional_id(value: Any) -> int | None:
 
 
 class AmountField(DecimalField):
-    """A decimal amount; thousands separators and spaces are allowed (1,000,000.00)."""
+    """A decimal amount; thousands separators and spaces are allowed (1,000,000.00). A text input: a browser's
+    number input refuses the separators its placeholder shows."""
+
+    widget = TextInput()
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         if valuelist and isinstance(valuelist[0], str):

@@ -80,3 +80,35 @@ def test_language_switch_in_the_browser(live_url: str, browser: Browser):
     assert page.inner_text("h1") == "Log in"
     page.click("#language-switch")
     assert page.inner_text("h1") == "登录"
+
+
+def test_the_filing_form_shows_what_the_chosen_process_needs_and_files_a_countersign(app, live_url: str,
+                                                                                    browser: Browser):
+    page = browser.new_page(locale="en-US")
+    _login(page, live_url, "emma")
+    page.click("text=New application")
+    assert not page.is_visible("#countersign-fields") and not page.is_visible("#party-fields")
+    page.check("input[name=process_id][value=multi_party_signing]")
+    assert page.is_visible("#party-fields") and not page.is_visible("#countersign-fields")
+    page.check("input[name=process_id][value=countersign]")
+    assert page.is_visible("#countersign-fields") and not page.is_visible("#party-fields")
+
+    page.select_option("#seal_id", label="Contract Seal")
+    page.set_input_files("#document", str(CORPUS / "pdf" / "minimal-document.pdf"))
+    page.fill("#reason", "Joint purchase with Office")
+    page.fill("#amount", "250,000")
+    page.select_option("#countersigner_ids", label="Olga")
+    page.click("#submit")
+    assert "submitted" in page.inner_text(".flash")
+    page.click("text=Log out")
+
+    _login(page, live_url, "harry")
+    page.click("text=Inbox")
+    page.click("text=Department head approval")
+    page.check("input[value=approve]")
+    page.click("#submit")
+    page.click("text=Log out")
+    _login(page, live_url, "olga")
+    page.click("text=Inbox")
+    page.click("text=Countersign")
+    assert "250,000.00" in page.inner_text("main") and "several people must all agree" in page.inner_text("main")
