@@ -1,4 +1,5 @@
-"""The clock: fires due BPMN timers (reminders, escalations) and enqueues jobs whose retry time has come.
+"""The clock: fires due BPMN timers (reminders, escalations), enqueues jobs whose retry time has come, and
+enqueues again jobs that no worker will run (their enqueue was lost, or their worker died).
 
 `tick` runs as an RQ job, enqueued every CLOCK_INTERVAL seconds by the clock process (`flask --app wsgi clock`,
 RQ's cron scheduler). It is idempotent: a timer fires once under its instance's lock however many ticks race for
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask
 from rq.cron import CronScheduler
@@ -17,19 +18,25 @@ from rq.cron import CronScheduler
 from app.errors import DomainError
 from app.extensions import db
 from app.jobs.queue import redis_connection, schedule
-from app.jobs.runner import due_retries
+from app.jobs.runner import requeue_due_retries, stranded
+from app.models import JobStatus
 from app.models.timestamps import utcnow
 from app.services import applications
-from app.services.audit import Actor
-from app.workflow import WorkflowFailed, due_timers, fire_timer
+from app.services.audit import Actor, record
+from app.workflow import due_timers, fire_timer
 
 log = logging.getLogger(__name__)
+
+
+# A queued or running job that RQ has not heard of (or saw fail) for this long is enqueued again.
+STRANDED_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
 class Tick:
     timers_fired: int
     jobs_requeued: int
+    jobs_recovered: int = 0
 
 
 def tick(now: datetime | None = None) -> Tick:
@@ -44,15 +51,19 @@ def tick(now: datetime | None = None) -> Tick:
                 applications.follow(step, actor)
                 fired += 1
             db.session.commit()
-        except (DomainError, WorkflowFailed) as exc:  # one broken process must not stop the others' timers
+        except DomainError as exc:  # one broken process must not stop the others' timers
             db.session.rollback()
             log.error("timer %s could not fire: %s", timer_id, exc)
-    jobs = due_retries(now)
-    for job in jobs:
-        job.next_attempt_at = None
+    requeued = requeue_due_retries(now)
+    db.session.commit()
+    recovered = stranded(now, STRANDED_AFTER)
+    for job in recovered:
+        # A worker that died mid-job left it running: it is queued again (operators do their work once).
+        job.status = JobStatus.QUEUED
+        record(actor, "job.recovered", "job", job.id, operation=job.operation, attempts=job.attempts)
         schedule(job)
     db.session.commit()
-    return Tick(fired, len(jobs))
+    return Tick(fired, len(requeued), len(recovered))
 
 
 def make_clock(app: Flask) -> CronScheduler:

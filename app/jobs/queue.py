@@ -8,6 +8,8 @@ from pathlib import Path
 from flask import Flask, current_app
 from redis import Redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RqJob
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -65,6 +67,15 @@ def schedule(job: Job) -> None:
 def enqueue(job_id: int, key: str) -> None:
     """Put a committed job on the queue; the same key twice replaces, never duplicates, the work."""
     job_queue().enqueue("app.jobs.runner.run_job", job_id, job_id=key, result_ttl=86400, failure_ttl=7 * 86400)
+
+
+def job_state(key: str) -> str | None:
+    """What RQ knows of the job with that key (queued, started, finished, failed …), None if nothing."""
+    try:
+        status = RqJob.fetch(key, connection=redis_connection()).get_status(refresh=False)
+    except NoSuchJobError:
+        return None
+    return None if status is None else str(status.value)
 
 
 def _after_commit(session: Session) -> None:

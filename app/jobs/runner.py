@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 
 from app.errors import DomainError
 from app.extensions import db
 from app.jobs.operators import OPERATORS
+from app.jobs.queue import job_state, schedule
 from app.models import Job, JobStatus
 from app.models.timestamps import utcnow
 from app.services import applications
@@ -27,22 +28,41 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=current_app.config["JOB_RETRY_SECONDS"] * 4 ** (attempts - 1))
 
 
-def run_job(job_id: int) -> str:
-    """Run one service job. Safe to run twice: a finished job is not run again, nor one waiting for its retry."""
-    actor = Actor.system("worker")
-    job = db.session.get(Job, job_id)
-    if job is None:
-        return "missing"
-    if job.status in (JobStatus.DONE, JobStatus.CANCELLED, JobStatus.FAILED):
-        return f"already {job.status.value}"
-    if job.next_attempt_at is not None and job.next_attempt_at > utcnow():
-        return "waiting"  # an early copy on the queue; the clock enqueues it when its time comes
-    job.status = JobStatus.RUNNING
-    job.attempts += 1
-    job.next_attempt_at = None
+def _claim(job_id: int) -> bool:
+    """Take the job for this worker: one conditional UPDATE, so that of two workers (or a worker and a withdrawal
+    that cancelled the job) exactly one wins."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED,
+               or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now))
+        .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def run_job(job_id: int) -> str:
+    """Run one service job. Safe to run twice: only a queued job whose time has come runs, and only once."""
+    actor = Actor.system("worker")
+    if not _claim(job_id):
+        job = db.session.get(Job, job_id)
+        if job is None:
+            return "missing"
+        if job.status == JobStatus.QUEUED:
+            return "waiting"  # an early copy on the queue; the clock enqueues it when its time comes
+        return f"already {job.status.value}"
+    job = db.session.get(Job, job_id)
+    assert job is not None
     try:
         result = OPERATORS[job.operation](dict(job.params), actor)
+        # The operator's work (a document and its audit event) is kept even if resuming fails: operators do their
+        # work once, so a retry finds it done. Committing here also releases the audit chain's lock before the
+        # instance row is locked, the order every other step takes them in.
+        db.session.commit()
+        job = db.session.get(Job, job_id)
+        assert job is not None
         step = resume_service(job, result, actor)
         job.status = JobStatus.DONE
         job.finished_at = utcnow()
@@ -65,6 +85,8 @@ def _failed(job_id: int, reason: str, transient: bool, actor: Actor) -> str:
     """Record a failed attempt: schedule the next one, or give up and tell the process."""
     job = db.session.get(Job, job_id)
     assert job is not None
+    if job.status != JobStatus.RUNNING:
+        return f"already {job.status.value}"  # someone else settled it meanwhile
     job.error = reason
     if transient and job.attempts < current_app.config["JOB_MAX_ATTEMPTS"]:
         job.status = JobStatus.QUEUED
@@ -82,8 +104,30 @@ def _failed(job_id: int, reason: str, transient: bool, actor: Actor) -> str:
     return "failed"
 
 
-def due_retries(now: datetime) -> list[Job]:
-    """Jobs whose next attempt has come."""
-    query = select(Job).where(Job.status == JobStatus.QUEUED, Job.next_attempt_at.is_not(None),
-                              Job.next_attempt_at <= now).order_by(Job.next_attempt_at, Job.id)
-    return list(db.session.execute(query).scalars())
+def requeue_due_retries(now: datetime) -> list[Job]:
+    """Jobs whose next attempt has come, each taken off the waiting list by one conditional UPDATE (so that two
+    clocks never both enqueue it) and scheduled for the queue after the caller's commit."""
+    due = db.session.execute(select(Job.id, Job.next_attempt_at).where(
+        Job.status == JobStatus.QUEUED, Job.next_attempt_at.is_not(None), Job.next_attempt_at <= now
+    ).order_by(Job.next_attempt_at, Job.id)).all()
+    jobs = []
+    for job_id, due_at in due:
+        taken = db.session.execute(
+            update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.next_attempt_at == due_at)
+            .values(next_attempt_at=None).execution_options(synchronize_session=False))
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            job = db.session.get(Job, job_id)
+            assert job is not None
+            schedule(job)
+            jobs.append(job)
+    return jobs
+
+
+def stranded(now: datetime, grace: timedelta) -> list[Job]:
+    """Jobs the database says are queued or running but that no worker has or will run: the enqueue after their
+    commit was lost (Redis away), or the worker died. Judged by RQ's record of the job; older than `grace`."""
+    rows = db.session.execute(select(Job).where(
+        or_(Job.status == JobStatus.RUNNING, and_(Job.status == JobStatus.QUEUED, Job.next_attempt_at.is_(None))),
+        Job.created_at <= now - grace,
+    )).scalars()
+    return [job for job in rows if job_state(job.key) not in ("queued", "started", "deferred", "scheduled")]

@@ -177,7 +177,9 @@ def withdraw(application_id: int, user: User, actor: Actor) -> SealApplication:
     if application.status not in (ApplicationStatus.PENDING, ApplicationStatus.RETURNED):
         raise InvalidTransition(f"application {application.id} is {application.status}; it can no longer be "
                                 "withdrawn")
+    # The engine re-checks under the instance's lock: an approval that has just queued the sealing job wins.
     cancel(process_of(application).id, "withdrawn by the requester", actor)
+    db.session.refresh(application)
     return refresh_status(application.id, actor)
 
 

@@ -145,6 +145,8 @@ def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of
     db.session.refresh(task)  # under the lock: another request may have completed it meanwhile
     if task.state != TaskState.READY:
         raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
+    if instance.status != InstanceStatus.RUNNING:
+        raise InvalidTransition(f"the process is {instance.status}; its tasks can no longer be done")
     workflow = store.load(instance)
     spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
     if spiff_task is None or spiff_task.state != SpiffState.READY:
@@ -213,12 +215,27 @@ def fail_service(job: Job, reason: str, actor: Actor) -> StepResult:
 
 
 def cancel(instance_id: int, reason: str, actor: Actor) -> StepResult:
-    """Stop a running process: its open tasks, queued jobs and timers are cancelled with it."""
+    """Stop a running process: its open tasks and timers are closed with it. Refused while a background job
+    works for it (sealing has begun: the process finishes or fails on its own)."""
     instance = store.lock_instance(instance_id)
     if instance.status != InstanceStatus.RUNNING:
         raise InvalidTransition(f"the process is {instance.status}; it cannot be cancelled")
+    busy = db.session.execute(select(Job.id).where(
+        Job.instance_id == instance.id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))).first()
+    if busy is not None:
+        raise InvalidTransition("a background job is working on it (sealing has begun); it cannot be cancelled")
     workflow = store.load(instance)
     _run(workflow.cancel)
+    _close_waits(instance, reason, actor)
+    instance.status = InstanceStatus.CANCELLED
+    instance.outcome = "cancelled"
+    record(actor, "process.cancelled", "process_instance", instance.id, reason=reason)
+    store.save(instance, workflow)
+    return StepResult(instance)
+
+
+def _close_waits(instance: ProcessInstance, reason: str, actor: Actor) -> None:
+    """Close the instance's open inbox tasks and timers: it will not go on."""
     now = utcnow()
     for task in tasks_of(instance.id):
         if task.state == TaskState.READY:
@@ -226,19 +243,10 @@ def cancel(instance_id: int, reason: str, actor: Actor) -> StepResult:
             task.completed_at = now
             record(actor, "task.cancelled", "process_instance", instance.id, task_id=task.id,
                    task_guid=task.task_guid, element_id=task.element_id, reason=reason)
-    for job in db.session.execute(select(Job).where(Job.instance_id == instance.id,
-                                                    Job.status == JobStatus.QUEUED)).scalars():
-        job.status = JobStatus.CANCELLED
-        job.next_attempt_at = None
     for timer in db.session.execute(select(ProcessTimer).where(ProcessTimer.instance_id == instance.id,
                                                                ProcessTimer.fired_at.is_(None),
                                                                ProcessTimer.cancelled_at.is_(None))).scalars():
         timer.cancelled_at = now
-    instance.status = InstanceStatus.CANCELLED
-    instance.outcome = "cancelled"
-    record(actor, "process.cancelled", "process_instance", instance.id, reason=reason)
-    store.save(instance, workflow)
-    return StepResult(instance)
 
 
 def history(instance_id: int) -> list[AuditEvent]:
@@ -248,8 +256,9 @@ def history(instance_id: int) -> list[AuditEvent]:
 
 
 def fail_instance(instance_id: int, reason: str, actor: Actor) -> ProcessInstance:
-    """Mark an instance failed, with the reason in the audit log."""
+    """Mark an instance failed, with the reason in the audit log; its open tasks and timers close."""
     instance = store.lock_instance(instance_id)
+    _close_waits(instance, reason, actor)
     instance.status = InstanceStatus.FAILED
     record(actor, "process.failed", "process_instance", instance.id, reason=reason)
     return instance

@@ -16,9 +16,25 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
 
+
+def _str(value: Any) -> str:
+    """str() of one value: a collection's text could be far larger than the collection (`str([s] * n)`)."""
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise UnsafeExpression("str() takes one value (a text or a number), not a collection")
+    return str(value)
+
+
+def _sum(values: Any) -> Any:
+    """sum() of numbers only: summing lists or texts would concatenate them into something huge."""
+    items = list(values)
+    if not all(isinstance(v, int | float) for v in items):
+        raise UnsafeExpression("sum() adds numbers only")
+    return sum(items)
+
+
 VETTED_FUNCTIONS: dict[str, Any] = {
     "len": len, "min": min, "max": max, "abs": abs, "round": round,
-    "int": int, "float": float, "str": str, "bool": bool, "sum": sum, "any": any, "all": all,
+    "int": int, "float": float, "str": _str, "bool": bool, "sum": _sum, "any": any, "all": all,
 }
 
 _ALLOWED_NODES = (
@@ -91,9 +107,9 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
         code = _compiled(expression)
-        names = {**(external_context or {}), **context}
-        scope = {"__builtins__": {}, **VETTED_FUNCTIONS, "_bounded_mul": _bounded_mul}
-        return eval(code, scope, names)  # noqa: S307 - vetted above
+        # The vetted functions come last, so that process data cannot shadow them.
+        names = {**(external_context or {}), **context, **VETTED_FUNCTIONS, "_bounded_mul": _bounded_mul}
+        return eval(code, {"__builtins__": {}}, names)  # noqa: S307 - vetted above
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
         raise UnsafeExpression("scripts are not allowed in SealFlow diagrams")

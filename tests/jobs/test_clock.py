@@ -97,3 +97,24 @@ def test_the_clock_process_enqueues_ticks_that_a_worker_runs(app, org):
     work_off_queue(app)
     assert _timer(instance).fired_at is not None
     assert [t.element_id for t in approvals.inbox(org.leader)] == ["leader_approval"]
+
+
+def test_a_job_whose_worker_died_is_queued_again_and_runs_once(app, org):
+    from app.jobs.queue import redis_connection
+    from app.models import Job, JobStatus
+    from tests.jobs.test_runner import _decide, _file
+
+    application = _file(org)
+    _decide(org.head)
+    job = db.session.execute(select(Job)).scalar_one()
+    job.status = JobStatus.RUNNING  # a worker took it and died: RQ lost it, the row says running
+    db.session.commit()
+    redis_connection().flushdb()
+
+    assert tick(now=utcnow()).jobs_recovered == 0  # too early to call it stranded
+    assert tick(now=utcnow() + timedelta(minutes=11)).jobs_recovered == 1
+    assert tick(now=utcnow() + timedelta(minutes=11)).jobs_recovered == 0  # queued on RQ now: not twice
+    work_off_queue(app)
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).status == JobStatus.DONE
+    assert db.session.get(type(application), application.id).status.value == "sealed"

@@ -206,7 +206,7 @@ def test_the_leader_signature_job_run_twice_signs_once(app: Flask, org: Org):
     _decide(org.leader)
     job = db.session.execute(select(Job)).scalar_one()
     assert run_job(job.id) == "done"
-    job.status = job.status.__class__.RUNNING  # as if the worker died before it could say so
+    job.status = job.status.__class__.QUEUED  # as the clock queues a job whose worker died before it said so
     db.session.commit()
     assert run_job(job.id) == "done"
     assert len(_sealed_versions(application)) == 1
@@ -272,7 +272,7 @@ def test_the_party_signature_job_run_twice_signs_once(app: Flask, org: Org):
     _decide(parties[0][0])
     job = db.session.execute(select(Job)).scalar_one()
     assert run_job(job.id) == "done"
-    job.status = job.status.__class__.RUNNING  # as if the worker died before it could say so
+    job.status = job.status.__class__.QUEUED  # as the clock queues a job whose worker died before it said so
     db.session.commit()
     assert run_job(job.id) == "done"
     assert len(_sealed_versions(application)) == 1

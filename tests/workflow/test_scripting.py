@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
@@ -46,6 +48,21 @@ def test_scripts_are_refused():
 def test_multiplication_cannot_exhaust_memory(expression: str, data: dict):
     with pytest.raises(UnsafeExpression, match="would build"):
         RestrictedEnvironment().evaluate(expression, data)
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("str([('a' * 100000)] * 100000)", "str() takes one value"),
+    ("sum([[0] * 100000] * 100000)", "sum() adds numbers only"),
+    ("sum([[0] * 100000] * 100000, [])", "takes 1 positional argument"),
+])
+def test_functions_cannot_blow_a_small_value_up(expression: str, message: str):
+    with pytest.raises((UnsafeExpression, TypeError), match=re.escape(message)):
+        RestrictedEnvironment().evaluate(expression, {})
+
+
+def test_process_data_cannot_shadow_the_vetted_functions():
+    assert RestrictedEnvironment().evaluate("len(x) + sum([1, 2])", {"x": "abc", "len": 0, "sum": "no"}) == 6
+    assert RestrictedEnvironment().evaluate("str(amount) == '5'", {"amount": 5, "_bounded_mul": None})
 
 
 def test_ordinary_multiplication_still_works():
