@@ -124,7 +124,7 @@ def _flow_data(spec: ApplicationSpec, seal: Seal) -> dict[str, Any]:
     if seal.owner_user_id is not None:
         data["leader_id"] = seal.owner_user_id
     if spec.parties:
-        data["parties"] = [{"user_id": accounts.active_user(u).id, "seal_id": seals.usable_seal(s).id}
+        data["parties"] = [{"user_id": accounts.active_user(u).id, "seal_id": sealing.party_seal(u, s).id}
                            for u, s in spec.parties]
     return data
 

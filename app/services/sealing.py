@@ -181,6 +181,14 @@ def party_field(application_id: int, position: int) -> str:
     return f"SealFlow_{application_id}_party{position + 1}"
 
 
+def party_seal(user_id: int, seal_id: int) -> Seal:
+    """The usable seal a party signs with: an organisation's seal, or a personal one that is the party's own."""
+    seal = seals.usable_seal(seal_id)
+    if seal.owner_user_id not in (None, user_id):
+        raise PolicyViolation(f"the seal “{seal.name}” belongs to someone else; only its owner signs with it")
+    return seal
+
+
 def _signing_order(parties: Any) -> list[tuple[int, int]]:
     """(user id, seal id) of each party, in signing order."""
     try:
@@ -242,7 +250,7 @@ def add_party_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
         waiting_for = [k + 1 for k in range(position) if party_field(application.id, k) not in signed_before]
         if waiting_for:
             raise InvalidTransition(f"party {position + 1} cannot sign before party {waiting_for[0]}")
-        seal = seals.usable_seal(party[1])
+        seal = party_seal(*party)
         spec = SignSpec(field_name=party_field(application.id, position),
                         reason=f"Party {position + 1} of {len(order)}, seal application #{application.id}",
                         location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,

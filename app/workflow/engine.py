@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin as BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import and_, func, inspect, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import lazyload
 from sqlalchemy.sql import Select
 
@@ -63,23 +63,17 @@ def service_job_key(instance_id: int, task_guid: str) -> str:
     return f"service-{instance_id}-{task_guid}"
 
 
-def _deployed_process_ids() -> set[str]:
-    if not inspect(db.engine).has_table(ProcessDefinition.__tablename__):
-        return set()  # `flows validate` on a machine whose database was never migrated: nothing is deployed
-    return set(db.session.execute(select(ProcessDefinition.process_id).distinct()).scalars())
-
-
 def validate(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes]) -> list[Problem]:
-    """Every problem that would stop the diagram from deploying (called processes may be deployed ones;
-    business-rule tasks call decisions in the policy files given, name -> DMN content)."""
-    return validate_definition(data, source, operators, _deployed_process_ids(), policies)
+    """Every problem that would stop the diagram from deploying (business-rule tasks call decisions in the
+    policy files given, name -> DMN content). Needs no database."""
+    return validate_definition(data, source, operators, policies)
 
 
 def deploy(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
            actor: Actor) -> tuple[ProcessDefinition, bool]:
     """Store a new version of the diagram's process, or return the existing one with that content (the
     diagram and the decision tables it uses)."""
-    parsed = parse_definition(data, source, operators, _deployed_process_ids(), policies)
+    parsed = parse_definition(data, source, operators, policies)
     existing = db.session.execute(
         select(ProcessDefinition).where(
             ProcessDefinition.process_id == parsed.process_id, ProcessDefinition.content_hash == parsed.content_hash

@@ -105,8 +105,9 @@ def parse_xml(data: bytes, source: str) -> etree._Element:
     return root
 
 
+# Every element whose text SpiffWorkflow evaluates (BPMN's own, and spiffworkflow's message extensions).
 _EXPRESSION_TAGS = ("conditionExpression", "loopCardinality", "completionCondition", "timeDuration", "timeDate",
-                    "timeCycle")
+                    "timeCycle", "condition", "messagePath", "messagePayload")
 
 
 def _owner(node: etree._Element) -> etree._Element:
@@ -141,7 +142,7 @@ def _expression_problems(root: etree._Element, source: str, operators: Collectio
     """Every expression SpiffWorkflow would evaluate (conditions, multi-instance counts and completion
     conditions, timers, service parameters), and the service operators they feed."""
     problems = []
-    expressions = [(_owner(n), n.text or "") for tag in _EXPRESSION_TAGS for n in root.iterfind(f".//bpmn:{tag}", NS)
+    expressions = [(_owner(n), n.text or "") for tag in _EXPRESSION_TAGS for n in root.iter(f"{{*}}{tag}")
                    if (n.text or "").strip()]
     for op in root.iter("{*}serviceTaskOperator"):
         task = op.getparent().getparent()
@@ -183,11 +184,11 @@ def _decisions(root: etree._Element, source: str, policies: Policies) -> tuple[l
 
 
 def _problems(root: etree._Element, source: str, operators: Collection[str],
-              known_processes: Collection[str], policies: Policies) -> list[Problem]:
+              policies: Policies) -> list[Problem]:
     problems = _check_safety(root, source, operators)
     problems += _decisions(root, source, policies)[1]
     problems += schema_problems(root, source)
-    problems += semantic_problems(root, source, known_processes)
+    problems += semantic_problems(root, source)
     processes = [p for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable", "true") != "false"]
     if len(processes) != 1:
         problems.append(Problem(f"expected one executable process (isExecutable=\"true\"), found {len(processes)}",
@@ -211,7 +212,7 @@ def _spiff_spec(root: etree._Element, source: str, process_id: str, tables: list
 
 
 def parse_definition(data: bytes, source: str, operators: Collection[str],
-                     known_processes: Collection[str] = (), policies: Mapping[str, bytes] | None = None
+                     policies: Mapping[str, bytes] | None = None
                      ) -> ParsedDefinition:
     """Parse and vet one BPMN file holding one executable process; InvalidDefinition lists every problem.
 
@@ -219,7 +220,7 @@ def parse_definition(data: bytes, source: str, operators: Collection[str],
     covers the tables it uses, so a changed policy deploys as a new version."""
     root = parse_xml(data, source)
     tables = load_tables(policies or {})
-    problems = _problems(root, source, operators, known_processes, tables)
+    problems = _problems(root, source, operators, tables)
     if problems:
         raise InvalidDefinition(problems)
     used = _decisions(root, source, tables)[0]
@@ -238,11 +239,11 @@ def parse_definition(data: bytes, source: str, operators: Collection[str],
 
 
 def validate_definition(data: bytes, source: str, operators: Collection[str],
-                        known_processes: Collection[str] = (), policies: Mapping[str, bytes] | None = None
+                        policies: Mapping[str, bytes] | None = None
                         ) -> list[Problem]:
     """Everything that keeps the diagram from being deployed; empty when it would deploy."""
     try:
-        parse_definition(data, source, operators, known_processes, policies)
+        parse_definition(data, source, operators, policies)
     except InvalidDefinition as exc:
         return exc.problems
     return []

@@ -4,7 +4,6 @@ nobody can do, service tasks without an operator, unknown called processes, unsa
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from functools import cache
 from pathlib import Path
 
@@ -114,7 +113,7 @@ def _assignment_problems(process: etree._Element, source: str) -> list[Problem]:
     return problems
 
 
-def _reference_problems(root: etree._Element, source: str, known_processes: Collection[str]) -> list[Problem]:
+def _reference_problems(root: etree._Element, source: str) -> list[Problem]:
     ids = {node.get("id") for node in root.iter() if isinstance(node.tag, str) and node.get("id")}
     problems = []
     for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
@@ -124,9 +123,9 @@ def _reference_problems(root: etree._Element, source: str, known_processes: Coll
     processes = {p.get("id") for p in root.iterfind("bpmn:process", NS)}
     for call in root.iterfind(".//bpmn:callActivity", NS):
         called = call.get("calledElement")
-        if called not in processes and called not in known_processes:
-            problems.append(_problem(call, source, f"calls process {called!r}, which is neither in this file "
-                                                   "nor deployed"))
+        if called not in processes:  # the version stores its called processes' specs with its own
+            problems.append(_problem(call, source, f"calls process {called!r}, which is not in this file: a "
+                                                   "diagram holds the processes it calls"))
     return problems
 
 
@@ -162,9 +161,9 @@ def _task_problems(process: etree._Element, source: str) -> list[Problem]:
     return problems
 
 
-def semantic_problems(root: etree._Element, source: str, known_processes: Collection[str] = ()) -> list[Problem]:
+def semantic_problems(root: etree._Element, source: str) -> list[Problem]:
     """What keeps the executable processes from running, beyond the schema."""
-    problems = _reference_problems(root, source, known_processes)
+    problems = _reference_problems(root, source)
     for process in root.iterfind("bpmn:process", NS):
         if process.get("isExecutable", "true") == "false":
             continue

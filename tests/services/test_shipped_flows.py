@@ -277,3 +277,16 @@ def test_the_party_signature_job_run_twice_signs_once(app: Flask, org: Org):
     assert run_job(job.id) == "done"
     assert len(_sealed_versions(application)) == 1
     assert len(approvals.inbox(parties[1][0])) == 1
+
+
+def test_a_party_cannot_sign_with_someone_elses_personal_seal(app: Flask, org: Org):
+    from app.errors import PolicyViolation
+
+    leos_seal = _seal("Leo Personal", SealKind.PERSONAL, owner=org.leader)
+    [(party, seal)] = _parties(org, 1)
+    with pytest.raises(PolicyViolation, match="only its owner signs with it"):
+        _file(org, "multi_party_signing", parties=((party.id, seal.id), (org.employee.id, leos_seal.id)))
+    db.session.rollback()
+    assert db.session.execute(select(func.count()).select_from(SealApplication)).scalar() == 0
+    application = _file(org, "multi_party_signing", parties=((party.id, seal.id), (org.leader.id, leos_seal.id)))
+    assert _status(application) == ApplicationStatus.PENDING

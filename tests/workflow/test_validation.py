@@ -31,10 +31,9 @@ def test_every_kind_of_problem_is_listed_at_once_with_its_element_and_line():
     assert [p.line or 0 for p in problems] == sorted(p.line or 0 for p in problems)
 
 
-def test_a_called_process_may_be_a_deployed_one():
-    problems = validate_definition((DATA / "validation_problems.bpmn").read_bytes(), "v.bpmn", OPERATORS,
-                                   known_processes={"not_deployed_anywhere"})
-    assert not any("calls process" in p.message for p in problems)
+def test_a_called_process_must_be_in_the_same_file():
+    problems = validate_definition((DATA / "validation_problems.bpmn").read_bytes(), "v.bpmn", OPERATORS)
+    assert any("calls process 'not_deployed_anywhere', which is not in this file" in p.message for p in problems)
 
 
 @pytest.mark.parametrize("text, role", [
