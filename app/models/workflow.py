@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from app.extensions import Model
@@ -20,7 +20,8 @@ class ProcessDefinition(Model):
     __tablename__ = "process_definitions"
     __table_args__ = (
         UniqueConstraint("process_id", "version", name="uq_process_definitions_process_version"),
-        UniqueConstraint("process_id", "content_hash", name="uq_process_definitions_process_hash"),
+        # Not unique: deploying an earlier version's diagram again makes it the newest (a rollback).
+        Index("ix_process_definitions_process_hash", "process_id", "content_hash"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,9 +18,10 @@ def policies() -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(POLICY_DIR.glob("*.dmn"))}
 
 
-def deploy_file(path: Path, actor: Actor) -> tuple[ProcessDefinition, bool]:
-    """Deploy one BPMN file; (definition, whether a new version was created)."""
-    return deploy(path.read_bytes(), path.name, OPERATORS.keys(), policies(), actor)
+def deploy_file(path: Path, actor: Actor, keep_any_version: bool = False) -> tuple[ProcessDefinition, bool]:
+    """Deploy one BPMN file as its process's newest version (an earlier version's content too: a rollback);
+    (definition, whether a new version was created). See engine.deploy for keep_any_version."""
+    return deploy(path.read_bytes(), path.name, OPERATORS.keys(), policies(), actor, keep_any_version)
 
 
 def validate_file(path: Path) -> list[Problem]:
@@ -29,5 +30,6 @@ def validate_file(path: Path) -> list[Problem]:
 
 
 def deploy_shipped(actor: Actor) -> list[tuple[ProcessDefinition, bool]]:
-    """Deploy every diagram in bpmn/ (idempotent: unchanged files create no new version)."""
-    return [deploy_file(path, actor) for path in sorted(SHIPPED_DIR.glob("*.bpmn"))]
+    """Deploy every diagram in bpmn/ whose content no version has yet (idempotent, and it never replaces a newer
+    version an administrator deployed with the shipped one again)."""
+    return [deploy_file(path, actor, keep_any_version=True) for path in sorted(SHIPPED_DIR.glob("*.bpmn"))]

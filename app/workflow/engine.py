@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin as BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import lazyload
 from sqlalchemy.sql import Select
 
@@ -70,29 +70,35 @@ def validate(data: bytes, source: str, operators: Collection[str], policies: Map
 
 
 def deploy(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
-           actor: Actor) -> tuple[ProcessDefinition, bool]:
-    """Store a new version of the diagram's process, or return the existing one with that content (the
-    diagram and the decision tables it uses)."""
+           actor: Actor, keep_any_version: bool = False) -> tuple[ProcessDefinition, bool]:
+    """Store the diagram's process as its newest version, unless the newest version has the same content (the
+    diagram and the decision tables it uses): then that one is returned, unchanged. Content an earlier version
+    had becomes the newest again (a rollback), unless keep_any_version: then that earlier version is returned
+    (the shipped diagrams, deployed at every upgrade, must not undo an administrator's newer version)."""
     parsed = parse_definition(data, source, operators, policies)
-    existing = db.session.execute(
-        select(ProcessDefinition).where(
-            ProcessDefinition.process_id == parsed.process_id, ProcessDefinition.content_hash == parsed.content_hash
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
+    same = select(ProcessDefinition).where(ProcessDefinition.process_id == parsed.process_id,
+                                           ProcessDefinition.content_hash == parsed.content_hash)
+    existing = db.session.execute(same.order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+    newest = _newest(parsed.process_id)
+    if existing is not None and (keep_any_version or existing is newest):
         return existing, False
-    latest = db.session.execute(
-        select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_id == parsed.process_id)
-    ).scalar()
     definition = ProcessDefinition(
-        process_id=parsed.process_id, name=parsed.name, version=(latest or 0) + 1,
+        process_id=parsed.process_id, name=parsed.name, version=(newest.version if newest else 0) + 1,
         content_hash=parsed.content_hash, source_name=source, bpmn_xml=parsed.xml, spec_json=parsed.spec,
     )
     db.session.add(definition)
     db.session.flush()
     record(actor, "process.deployed", "process_definition", definition.id,
-           process_id=definition.process_id, version=definition.version, content_hash=definition.content_hash)
+           process_id=definition.process_id, version=definition.version, content_hash=definition.content_hash,
+           restores_version=existing.version if existing is not None else None)
     return definition, True
+
+
+def _newest(process_id: str) -> ProcessDefinition | None:
+    return db.session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    ).scalar_one_or_none()
 
 
 def is_deployed(process_id: str) -> bool:
@@ -103,12 +109,7 @@ def is_deployed(process_id: str) -> bool:
 
 def latest_definition(process_id: str) -> ProcessDefinition:
     """The newest deployed version of a process."""
-    definition = db.session.execute(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.process_id == process_id)
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    definition = _newest(process_id)
     if definition is None:
         raise NotFound(f"no process {process_id!r} is deployed; run `flask --app wsgi flows deploy`")
     return definition

@@ -8,7 +8,7 @@ from app.extensions import db
 from app.models import HumanTask, Job, JobStatus, ProcessDefinition, TaskState
 from app.services import flows
 from app.services.audit import Actor
-from app.workflow import complete_task, start
+from app.workflow import complete_task, deploy, latest_definition, start
 
 ACTOR = Actor.system("test")
 
@@ -62,3 +62,19 @@ def test_a_requester_without_department_head_cannot_start(app, org):
         start("seal_application", _data(org, 1), None, ACTOR)
     db.session.rollback()
     assert db.session.execute(select(HumanTask)).first() is None
+
+
+def test_deploying_an_earlier_diagram_again_rolls_back_but_the_shipped_ones_never_undo_a_newer_version(app, org):
+    shipped = flows.SHIPPED_DIR / "countersign.bpmn"
+    changed = shipped.read_text().replace('name="Countersign"', 'name="Countersign (changed)"')
+    assert changed != shipped.read_text()
+    v1 = latest_definition("countersign")
+    v2, created = deploy(changed.encode(), "countersign.bpmn", {"seal_document"}, flows.policies(), ACTOR)
+    assert created and v2.version == v1.version + 1
+    assert not any(created for _, created in flows.deploy_shipped(ACTOR))  # v2 stays the newest
+    assert latest_definition("countersign").id == v2.id
+
+    v3, created = flows.deploy_file(shipped, ACTOR)  # an administrator rolls back
+    assert created and v3.version == v2.version + 1 and v3.content_hash == v1.content_hash
+    assert latest_definition("countersign").id == v3.id
+    assert flows.deploy_file(shipped, ACTOR) == (v3, False)
