@@ -33,6 +33,8 @@ DOCUMENT_TYPES = ("contract", "agreement", "certificate", "letter", "report", "o
 # The approval processes the filing form offers, each a shipped diagram in bpmn/ (the service runs any deployed
 # process whose data needs are the plain application's).
 PROCESSES = ("seal_application", "countersign", "leader_signature", "multi_party_signing")
+# While approvals are still being given the requester may withdraw; once sealing has begun, no longer.
+WITHDRAWABLE = (ApplicationStatus.PENDING, ApplicationStatus.RETURNED)
 # The end event a process finishes at when the requester withdraws.
 WITHDRAWN_END = "withdrawn"
 # The end event a process finishes at when the application is turned down.
@@ -169,12 +171,17 @@ def refresh_status(application_id: int, actor: Actor, reason: str | None = None)
     return application
 
 
+def can_withdraw(user: User, application: SealApplication) -> bool:
+    """Whether the user may withdraw the application now (withdraw re-checks under the process's lock)."""
+    return application.requester_id == user.id and application.status in WITHDRAWABLE
+
+
 def withdraw(application_id: int, user: User, actor: Actor) -> SealApplication:
     """The requester takes back an application that is still being approved; its process is cancelled."""
     application = get_application(application_id)
     if application.requester_id != user.id:
         raise PermissionDenied("only the requester can withdraw an application")
-    if application.status not in (ApplicationStatus.PENDING, ApplicationStatus.RETURNED):
+    if application.status not in WITHDRAWABLE:
         raise InvalidTransition(f"application {application.id} is {application.status}; it can no longer be "
                                 "withdrawn")
     # The engine re-checks under the instance's lock: an approval that has just queued the sealing job wins.

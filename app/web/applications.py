@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
-from app.models import ApplicationStatus, DocumentKind, RoleName, SealApplication, User
+from app.models import DocumentKind, RoleName
 from app.services import accounts, applications, audit, documents, sealing, seals
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
@@ -18,8 +18,6 @@ from app.web.history import process_history
 
 bp = Blueprint("applications", __name__)
 ANY_ROLE = tuple(RoleName)
-# The statuses applications.withdraw accepts; the page offers the button only then.
-WITHDRAWABLE = (ApplicationStatus.PENDING, ApplicationStatus.RETURNED)
 
 
 def _application_form() -> ApplicationForm:
@@ -47,11 +45,6 @@ def _spec(form: ApplicationForm) -> applications.ApplicationSpec:
         countersigner_ids=tuple(form.countersigner_ids.data or ()) if process_id == "countersign" else (),
         parties=form.party_pairs() if process_id == "multi_party_signing" else (),
     )
-
-
-def can_withdraw(user: User, application: SealApplication) -> bool:
-    """Whether the page offers the requester the Withdraw button (applications.withdraw decides)."""
-    return application.requester_id == user.id and application.status in WITHDRAWABLE
 
 
 @bp.get("/")
@@ -90,7 +83,7 @@ def detail(application_id: int) -> Any:
         events=audit.events_for("seal_application", application.id),
         process_events=process_history(application, steps),
         verification_url=sealing.verification_url(application.id),
-        can_withdraw=can_withdraw(me(), application),
+        can_withdraw=applications.can_withdraw(me(), application),
     )
 
 

@@ -13,7 +13,6 @@ becomes ready):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +21,12 @@ from sqlalchemy import select
 from app.errors import PolicyViolation
 from app.extensions import db
 from app.models import Department, RoleName, User
-from app.workflow.validation import role_of
+from app.workflow.validation import CAMUNDA_DATA, role_of
 
 # The properties the parser keeps from Camunda Modeler's user-task attributes (SpiffWorkflow drops them).
 CAMUNDA_ASSIGNEE = "camunda:assignee"
 CAMUNDA_USERS = "camunda:candidateUsers"
 CAMUNDA_GROUPS = "camunda:candidateGroups"
-_DATA_REFERENCE = re.compile(r"^\$\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}$")
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def _role(name: str) -> RoleName:
 
 
 def _camunda_user(value: str, data: dict[str, Any]) -> int:
-    reference = _DATA_REFERENCE.match(value.strip())
+    reference = CAMUNDA_DATA.match(value.strip())
     if reference:
         return _from_data(reference.group(1), data)
     return _user_id(value.strip(), "the task's Camunda assignee")

@@ -284,9 +284,12 @@ def acting_for(task: HumanTask, user: User, at: datetime | None = None) -> int |
                  if task.offered_to(absent, set())), None)
 
 
-def tasks_of(instance_id: int) -> list[HumanTask]:
-    """Every inbox row an instance opened, oldest first."""
+def tasks_of(instance_id: int, candidates: bool = True) -> list[HumanTask]:
+    """Every inbox row an instance opened, oldest first (candidates=False: their candidates load only when
+    touched, which advancing a process does not)."""
     query = select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
+    if not candidates:
+        query = query.options(lazyload(HumanTask.candidates))
     return list(db.session.execute(query).scalars())
 
 
@@ -336,7 +339,7 @@ def _advance(instance: ProcessInstance, workflow: Any, actor: Actor, fresh: bool
         record(actor, "decision.evaluated", "process_instance", instance.id, element_id=task.task_spec.bpmn_id,
                table=task.task_spec.dmnEngine.decision_table.id,
                result={name: task.data.get(name) for name in outputs})
-    rows = [] if fresh else _inbox_rows(instance.id)
+    rows = [] if fresh else tasks_of(instance.id, candidates=False)
     _close_passed_tasks(instance, workflow, actor, rows)
     _sync_timers(instance, waits.timers, fresh)
     known = {t.task_guid for t in rows}
@@ -353,13 +356,6 @@ def _advance(instance: ProcessInstance, workflow: Any, actor: Actor, fresh: bool
         record(actor, "process.completed", "process_instance", instance.id, outcome=instance.outcome)
     store.save(instance, workflow)
     return result
-
-
-def _inbox_rows(instance_id: int) -> list[HumanTask]:
-    """tasks_of without their candidates, which advancing does not read (they load if touched later)."""
-    query = (select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
-             .options(lazyload(HumanTask.candidates)))
-    return list(db.session.execute(query).scalars())
 
 
 def _close_passed_tasks(instance: ProcessInstance, workflow: Any, actor: Actor, rows: list[HumanTask]) -> None:

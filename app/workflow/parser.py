@@ -27,13 +27,8 @@ from app.workflow.safe_xml import parse_untrusted
 from app.workflow.scripting import UnsafeExpression, check_expression
 from app.workflow.serializer import spec_to_dict
 from app.workflow.specs import AsyncServiceTask, SequentialEach
-from app.workflow.validation import schema_problems, semantic_problems
+from app.workflow.validation import BPMN_NS, CAMUNDA_NS, NS, schema_problems, semantic_problems
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-NS = {"bpmn": BPMN_NS}
-
-
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 # Camunda Modeler's user-task attributes, kept as task properties under these names (assignment.py reads them).
 _CAMUNDA_ASSIGNMENT = {"assignee": CAMUNDA_ASSIGNEE, "candidateUsers": CAMUNDA_USERS,
                        "candidateGroups": CAMUNDA_GROUPS}

@@ -20,7 +20,8 @@ ASSIGNEE_RULES = "department_head, user:<username>, data:<variable>[.<key>] or r
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DATA_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
-_CAMUNDA_DATA = re.compile(r"^\$\{\s*[A-Za-z][A-Za-z0-9_]*\s*\}$")
+# Camunda's `${variable}`: the one form of its expressions SealFlow reads (a user in the process data).
+CAMUNDA_DATA = re.compile(r"^\$\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}$")
 # Every element that can be a sequence flow's source or target, or hold a task.
 _FLOW_NODES = ("task", "userTask", "serviceTask", "manualTask", "scriptTask", "sendTask", "receiveTask",
                "businessRuleTask", "callActivity", "subProcess", "startEvent", "endEvent",
@@ -76,7 +77,7 @@ def _camunda_problems(task: etree._Element, source: str) -> list[Problem]:
     problems = []
     for attr in ("assignee", "candidateUsers"):
         for value in (v.strip() for v in (task.get(f"{{{CAMUNDA_NS}}}{attr}") or "").split(",") if v.strip()):
-            if "${" in value and not _CAMUNDA_DATA.match(value):
+            if "${" in value and not CAMUNDA_DATA.match(value):
                 problems.append(_problem(task, source, f"camunda:{attr} {value!r}: only a plain ${{variable}} "
                                                        "naming a user in the process data is supported"))
     for group in (g.strip() for g in (task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",") if g.strip()):
