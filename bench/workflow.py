@@ -9,8 +9,9 @@ a task offers no approval), every service task answered by a no-op, in three way
 * floor: SpiffWorkflow alone, in memory: the diagram (plus seal_policies/*.dmn) parsed once with SpiffBpmnParser,
   a plain PythonScriptEngine whose service calls return `{}`, and a JSON round trip of the whole workflow
   (BpmnWorkflowSerializer with SPIFF_CONFIG) after every step: the start, each user task, each service task;
-* SealFlow on SQLite: app.workflow's start / complete_task / resume_service, one commit per step (a web request
-  or a job), the service jobs resumed by the bench as the worker would, minus the PDF work;
+* SealFlow on SQLite: app.workflow's start / complete_task, one commit per step (a web request), and each service
+  job run by the worker's own function (app.jobs.runner.run_job: claim, operator, resume, with their commits),
+  the operator replaced by a no-op;
 * SealFlow on PostgreSQL: the same, in a throwaway database on the given server (skipped when it is unreachable).
 
 Setup (parsing, schema, organisation, deployment) and a few warm-up instances are not timed. For SealFlow only the
@@ -56,11 +57,13 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from app import create_app  # noqa: E402
 from app.errors import InvalidTransition  # noqa: E402
 from app.extensions import db  # noqa: E402
+from app.jobs.operators import OPERATORS  # noqa: E402
 from app.jobs.queue import shutdown_embedded  # noqa: E402
+from app.jobs.runner import run_job  # noqa: E402
 from app.models import HumanTask, InstanceStatus, Job, JobStatus, ProcessInstance, RoleName, TaskState  # noqa: E402
 from app.services import accounts, flows  # noqa: E402
 from app.services.audit import Actor  # noqa: E402
-from app.workflow import complete_task, resume_service, start, tasks_of  # noqa: E402
+from app.workflow import complete_task, start, tasks_of  # noqa: E402
 from config import TestConfig  # noqa: E402
 
 PROCESS_ID = "seal_application"
@@ -309,17 +312,22 @@ def _task_step(app: Flask, task_id: int, actor: Actor, decision: str) -> bool | 
     return done
 
 
+def _no_op(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """The sealing operator's stand-in: the bench measures the engine, not the PDF work."""
+    return {}
+
+
 def _job_step(app: Flask, job_id: int, actor: Actor) -> bool | None:
-    """What the worker does with a job, minus the operator's work (a no-op); None when it was no longer queued."""
+    """What the worker does with a job (app.jobs.runner.run_job: claim, operator, resume, commits), with the
+    operator a no-op; None when it was no longer queued."""
     with app.app_context():
-        job = db.session.get(Job, job_id)
-        if job is None or job.status != JobStatus.QUEUED:
+        if run_job(job_id) != "done":
             return None
-        step = resume_service(job, {}, actor)
-        job.status = JobStatus.DONE
-        done = _finished(step.instance.status)
-        db.session.commit()
-    return done
+        job = db.session.get(Job, job_id)
+        assert job is not None and job.instance_id is not None
+        instance = db.session.get(ProcessInstance, job.instance_id)
+        assert instance is not None
+        return _finished(instance.status)
 
 
 def _pending_work(app: Flask, instance_id: int, org: Organisation) -> tuple[list[tuple[int, Actor, str]], list[int]]:
@@ -380,6 +388,7 @@ class SealFlowRun:
 def sealflow(instance_dir: Path, database_uri: str, profiler: cProfile.Profile | None = None) -> Iterator[SealFlowRun]:
     """SealFlow on a fresh schema, set up and warmed up outside the timing; embedded Redis stopped afterwards."""
     app = build_app(instance_dir, database_uri)
+    OPERATORS["seal_document"] = _no_op  # this process only: the bench is not the server
     try:
         with app.app_context():
             db.create_all()
