@@ -33,11 +33,10 @@ def get_task(task_id: int, user: User) -> HumanTask:
     return task
 
 
-def application_of(task: HumanTask) -> SealApplication:
-    """The application a task is about."""
-    if task.instance.application_id is None:
-        raise NotFound("the task belongs to no application")
-    return applications.get_application(task.instance.application_id)
+def application_of(task: HumanTask) -> SealApplication | None:
+    """The application a task is about; None for a process started without one (from code, not the pages)."""
+    application_id = task.instance.application_id
+    return None if application_id is None else applications.get_application(application_id)
 
 
 def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) -> SealApplication | None:
@@ -56,5 +55,4 @@ def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) 
     step = complete_task(task.id, actor, {"decision": decision, "comment": comment.strip()},
                          on_behalf_of_id=acting_for(task, user))
     applications.follow(step, actor)
-    application_id = step.instance.application_id
-    return None if application_id is None else applications.get_application(application_id)
+    return application_of(task)

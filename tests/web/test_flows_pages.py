@@ -276,3 +276,21 @@ def test_withdrawing_needs_the_csrf_token(app, client, org, review_flow):
     response = client.post(f"/applications/{application_id}/withdraw")
     assert response.status_code == 400 and "CSRF" in response.text
     assert db.session.get(SealApplication, application_id).status == ApplicationStatus.PENDING
+
+
+def test_a_task_of_a_process_without_an_application_is_shown_and_decided(client, org):
+    from app.services import flows
+    from app.workflow import start
+    from tests.conftest import DATA
+
+    flows.deploy_file(DATA / "timer_escalation.bpmn", Actor.system("test"))
+    step = start("timer_escalation", {"requester_id": org.employee.id}, None, Actor.system("test"))
+    db.session.commit()
+    login(client, "harry")
+    inbox = client.get("/inbox")
+    assert inbox.status_code == 200 and "Department head approval" in inbox.text
+    task_id = ready_task_id(client)
+    assert client.get(f"/tasks/{task_id}").status_code == 200
+    assert client.post(f"/tasks/{task_id}", data={"decision": "approve"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(ProcessInstance, step.instance.id).outcome == "approved_in_time"
