@@ -137,7 +137,7 @@ def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
     instance = store.lock_instance(task.instance_id)
-    db.session.refresh(task)  # under the lock: another request may have completed it meanwhile
+    db.session.refresh(task, ["state"])  # under the lock: another request may have completed it meanwhile
     if task.state != TaskState.READY:
         raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
     if instance.status != InstanceStatus.RUNNING:
