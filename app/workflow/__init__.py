@@ -7,7 +7,6 @@ from app.workflow.engine import (
     cancel,
     complete_task,
     deploy,
-    due_timers,
     fail_instance,
     fail_service,
     fire_timer,
@@ -22,6 +21,7 @@ from app.workflow.engine import (
     validate,
 )
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
+from app.workflow.timers import due as due_timers
 
 __all__ = [
     "SERVICE_FAILED",

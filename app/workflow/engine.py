@@ -9,12 +9,11 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin as BusinessRuleTask
@@ -42,7 +41,7 @@ from app.models import (
 from app.models.timestamps import utcnow
 from app.services.audit import Actor, events_for, record
 from app.services.substitutes import represented_by
-from app.workflow import assignment, store
+from app.workflow import assignment, store, timers
 from app.workflow.errors import Problem, WorkflowFailed
 from app.workflow.parser import parse_definition, validate_definition
 from app.workflow.serializer import new_workflow
@@ -160,14 +159,21 @@ def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of
     return _advance(instance, workflow, actor)
 
 
-def resume_service(job: Job, result: dict[str, Any], actor: Actor) -> StepResult:
-    """Complete the service task a finished job ran, and run the process on. Safe to call twice."""
+def _waiting_service(job: Job) -> tuple[ProcessInstance, Any, Any | None]:
+    """The job's instance (locked), its workflow, and the service task it runs if that still waits for it."""
     if job.instance_id is None or job.task_guid is None:
         raise NotFound(f"job {job.id} belongs to no process")
     instance = store.lock_instance(job.instance_id)
     workflow = store.load(instance)
     spiff_task = workflow.get_task_from_id(UUID(job.task_guid))
-    if spiff_task is None or spiff_task.state != SpiffState.STARTED:
+    waiting = spiff_task is not None and spiff_task.state == SpiffState.STARTED
+    return instance, workflow, spiff_task if waiting else None
+
+
+def resume_service(job: Job, result: dict[str, Any], actor: Actor) -> StepResult:
+    """Complete the service task a finished job ran, and run the process on. Safe to call twice."""
+    instance, workflow, spiff_task = _waiting_service(job)
+    if spiff_task is None:
         return StepResult(instance)  # already resumed by an earlier run of the same job
     spiff_task.data[spiff_task.task_spec.result_variable] = result
     _run(lambda: spiff_task.complete())
@@ -184,12 +190,8 @@ SERVICE_FAILED = "service_failed"
 def fail_service(job: Job, reason: str, actor: Actor) -> StepResult:
     """A job failed for good: an error boundary event on its service task takes the process down the error path;
     without one, the process fails."""
-    if job.instance_id is None or job.task_guid is None:
-        raise NotFound(f"job {job.id} belongs to no process")
-    instance = store.lock_instance(job.instance_id)
-    workflow = store.load(instance)
-    spiff_task = workflow.get_task_from_id(UUID(job.task_guid))
-    if spiff_task is None or spiff_task.state != SpiffState.STARTED:
+    instance, workflow, spiff_task = _waiting_service(job)
+    if spiff_task is None:
         return StepResult(instance)  # the process moved on without this job (cancelled, or resumed already)
     payload = {"service_error": reason, "failed_operation": job.operation}
     # Only the error boundary events attached to this task (SpiffWorkflow makes them its siblings under one split)
@@ -231,17 +233,8 @@ def cancel(instance_id: int, reason: str, actor: Actor) -> StepResult:
 
 def _close_waits(instance: ProcessInstance, reason: str, actor: Actor) -> None:
     """Close the instance's open inbox tasks and timers: it will not go on."""
-    now = utcnow()
-    for task in tasks_of(instance.id):
-        if task.state == TaskState.READY:
-            task.state = TaskState.CANCELLED
-            task.completed_at = now
-            record(actor, "task.cancelled", "process_instance", instance.id, task_id=task.id,
-                   task_guid=task.task_guid, element_id=task.element_id, reason=reason)
-    for timer in db.session.execute(select(ProcessTimer).where(ProcessTimer.instance_id == instance.id,
-                                                               ProcessTimer.fired_at.is_(None),
-                                                               ProcessTimer.cancelled_at.is_(None))).scalars():
-        timer.cancelled_at = now
+    _close_tasks(instance, [t for t in tasks_of(instance.id) if t.state == TaskState.READY], reason, actor)
+    timers.cancel_open(instance.id)
 
 
 def history(instance_id: int) -> list[AuditEvent]:
@@ -318,7 +311,7 @@ def _scan(workflow: Any, since: float) -> _Waits:
             waits.user_tasks.append(task)
         elif state == SpiffState.STARTED and isinstance(spec, AsyncServiceTask):
             waits.services.append(task)
-        elif state == SpiffState.WAITING and isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+        elif state == SpiffState.WAITING and timers.is_timer(spec):
             waits.timers[str(task.id)] = task
         elif state == SpiffState.COMPLETED and isinstance(spec, BusinessRuleTask) and task.last_state_change >= since:
             waits.decisions.append(task)
@@ -340,8 +333,8 @@ def _advance(instance: ProcessInstance, workflow: Any, actor: Actor, fresh: bool
                table=task.task_spec.dmnEngine.decision_table.id,
                result={name: task.data.get(name) for name in outputs})
     rows = [] if fresh else tasks_of(instance.id, candidates=False)
-    _close_passed_tasks(instance, workflow, actor, rows)
-    _sync_timers(instance, waits.timers, fresh)
+    _close_passed_tasks(instance, {str(t.id) for t in waits.user_tasks}, actor, rows)
+    timers.sync(instance.id, waits.timers, fresh)
     known = {t.task_guid for t in rows}
     for spiff_task in waits.user_tasks:
         if str(spiff_task.id) not in known:
@@ -358,45 +351,21 @@ def _advance(instance: ProcessInstance, workflow: Any, actor: Actor, fresh: bool
     return result
 
 
-def _close_passed_tasks(instance: ProcessInstance, workflow: Any, actor: Actor, rows: list[HumanTask]) -> None:
-    """Inbox rows whose task the process no longer waits for (a timer or another branch cancelled it) close."""
-    for task in rows:
-        if task.state != TaskState.READY:
-            continue
-        spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
-        if spiff_task is None or spiff_task.state != SpiffState.READY:
-            task.state = TaskState.CANCELLED
-            task.completed_at = utcnow()
-            record(actor, "task.cancelled", "process_instance", instance.id, task_id=task.id,
-                   task_guid=task.task_guid, element_id=task.element_id, reason="the process moved on without it")
+def _close_passed_tasks(instance: ProcessInstance, ready: set[str], actor: Actor, rows: list[HumanTask]) -> None:
+    """Inbox rows whose task the process no longer waits for (a timer or another branch cancelled it) close;
+    `ready` holds the guids of the user tasks it waits for."""
+    passed = [t for t in rows if t.state == TaskState.READY and t.task_guid not in ready]
+    _close_tasks(instance, passed, "the process moved on without it", actor)
 
 
-def _due_time(spiff_task: Any) -> datetime:
-    """When a waiting timer falls due (SpiffWorkflow computed it when the timer started waiting), naive UTC."""
-    value = spiff_task.task_spec.event_definition.details(spiff_task).value
-    return TimerEventDefinition.get_datetime(value).astimezone(UTC).replace(tzinfo=None)
-
-
-def _sync_timers(instance: ProcessInstance, waiting: dict[str, Any], fresh: bool = False) -> None:
-    """Store each timer the process waits on with its due time; timers it stopped waiting on are cancelled."""
-    stored = {} if fresh else {t.task_guid: t for t in db.session.execute(
-        select(ProcessTimer).where(ProcessTimer.instance_id == instance.id, ProcessTimer.fired_at.is_(None),
-                                   ProcessTimer.cancelled_at.is_(None))).scalars()}
-    for guid, timer in stored.items():
-        if guid not in waiting:
-            timer.cancelled_at = utcnow()
-    for guid, spiff_task in waiting.items():
-        if guid not in stored:
-            db.session.add(ProcessTimer(instance_id=instance.id, task_guid=guid,
-                                        element_id=spiff_task.task_spec.bpmn_id, due_at=_due_time(spiff_task)))
-
-
-def due_timers(now: datetime) -> list[int]:
-    """The ids of timers due at `now` (naive UTC) that have not fired, oldest first."""
-    query = (select(ProcessTimer.id)
-             .where(ProcessTimer.due_at <= now, ProcessTimer.fired_at.is_(None), ProcessTimer.cancelled_at.is_(None))
-             .order_by(ProcessTimer.due_at, ProcessTimer.id))
-    return list(db.session.execute(query).scalars())
+def _close_tasks(instance: ProcessInstance, tasks: list[HumanTask], reason: str, actor: Actor) -> None:
+    """Close inbox tasks nobody will do now, each with an audit event saying why."""
+    now = utcnow()
+    for task in tasks:
+        task.state = TaskState.CANCELLED
+        task.completed_at = now
+        record(actor, "task.cancelled", "process_instance", instance.id, task_id=task.id,
+               task_guid=task.task_guid, element_id=task.element_id, reason=reason)
 
 
 def fire_timer(timer_id: int, actor: Actor) -> StepResult | None:
