@@ -36,11 +36,12 @@ STRANDED_AFTER = timedelta(minutes=10)
 class Tick:
     timers_fired: int
     jobs_requeued: int
-    jobs_recovered: int = 0
+    jobs_recovered: int
 
 
 def tick(now: datetime | None = None) -> Tick:
-    """Fire every timer due at `now` (naive UTC; default: the present) and enqueue every job due for a retry."""
+    """Fire every timer due at `now` (naive UTC; default: the present), enqueue every job due for a retry, and
+    enqueue again the jobs no worker will run. (Two ticks at once do no harm: a worker claims a job once.)"""
     now = now or utcnow()
     actor = Actor.system("clock")
     fired = 0
