@@ -63,11 +63,10 @@ def run_job(job_id: int) -> str:
         db.session.commit()
         job = db.session.get(Job, job_id)
         assert job is not None
-        step = resume_service(job, result, actor)
-        job.status = JobStatus.DONE
+        job.status = JobStatus.DONE  # written with the resumed process, or rolled back with it
         job.finished_at = utcnow()
         job.error = None
-        applications.follow(step, actor)
+        applications.follow(resume_service(job, result, actor), actor)
         db.session.commit()
         return "done"
     except DomainError as exc:

@@ -65,11 +65,13 @@ def _chain_head() -> str | None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(7203010)"))
     elif not db.session.connection().connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
         db.session.execute(text("UPDATE audit_events SET id = id WHERE id = 0"))
-    return db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    with db.session.no_autoflush:  # the head is a committed event: this transaction has recorded none yet
+        return db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
 
 
 def record(actor: Actor, action: str, object_type: str, object_id: object, **details: Any) -> AuditEvent:
-    """Append an event to the chain (flushed, committed by the caller with the change it describes)."""
+    """Append an event to the chain: added to the session, written at its next flush (events of one flush are
+    inserted in the order recorded) and committed by the caller with the change it describes."""
     last = _chain_head()
     event = AuditEvent(
         at=utcnow(),
@@ -84,7 +86,6 @@ def record(actor: Actor, action: str, object_type: str, object_id: object, **det
     )
     event.hash = _digest(event)
     db.session.add(event)
-    db.session.flush()
     db.session.info[_CHAIN_HEAD] = (db.session().get_transaction(), event.hash)
     return event
 

@@ -2,7 +2,6 @@
 
 from app.workflow.engine import (
     SERVICE_FAILED,
-    StepResult,
     acting_for,
     cancel,
     complete_task,
@@ -15,12 +14,12 @@ from app.workflow.engine import (
     is_deployed,
     latest_definition,
     resume_service,
-    service_job_key,
     start,
     tasks_of,
     validate,
 )
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
+from app.workflow.steps import StepResult, service_job_key
 from app.workflow.timers import due as due_timers
 
 __all__ = [

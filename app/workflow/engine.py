@@ -6,18 +6,12 @@ Everything SpiffWorkflow-specific happens here and in the modules beside it; cal
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin as BusinessRuleTask
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import lazyload
@@ -41,25 +35,11 @@ from app.models import (
 from app.models.timestamps import utcnow
 from app.services.audit import Actor, events_for, record
 from app.services.substitutes import represented_by
-from app.workflow import assignment, store, timers
-from app.workflow.errors import Problem, WorkflowFailed
+from app.workflow import store, timers
+from app.workflow.errors import Problem
 from app.workflow.parser import parse_definition, validate_definition
 from app.workflow.serializer import new_workflow
-from app.workflow.specs import SERVICE_REQUEST, AsyncServiceTask
-
-
-@dataclass
-class StepResult:
-    """What one step changed: the instance, the inbox rows it opened and the jobs it queued."""
-
-    instance: ProcessInstance
-    new_tasks: list[HumanTask] = field(default_factory=list)
-    jobs: list[Job] = field(default_factory=list)
-
-
-def service_job_key(instance_id: int, task_guid: str) -> str:
-    """The deterministic key of the job that runs one service task."""
-    return f"service-{instance_id}-{task_guid}"
+from app.workflow.steps import StepResult, Waits, advance, close_tasks, load, run
 
 
 def validate(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes]) -> list[Problem]:
@@ -125,7 +105,7 @@ def start(process_id: str, data: dict[str, Any], application_id: int | None, act
     db.session.flush()
     record(actor, "process.started", "process_instance", instance.id,
            process_id=process_id, version=definition.version, application_id=application_id)
-    return _advance(instance, workflow, actor, fresh=True)
+    return advance(instance, workflow, actor, None)
 
 
 def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of_id: int | None = None) -> StepResult:
@@ -141,12 +121,12 @@ def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of
         raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
     if instance.status != InstanceStatus.RUNNING:
         raise InvalidTransition(f"the process is {instance.status}; its tasks can no longer be done")
-    workflow = store.load(instance)
-    spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
-    if spiff_task is None or spiff_task.state != SpiffState.READY:
+    workflow, before = load(instance)
+    spiff_task = before.user_tasks.get(task.task_guid)
+    if spiff_task is None:
         raise InvalidTransition(f"the task “{task.name}” is no longer waiting")
     spiff_task.data.update(data)
-    _run(lambda: spiff_task.run())
+    run(lambda: spiff_task.run())
     task.state = TaskState.COMPLETED
     task.completed_by_id = actor.user_id
     task.completed_at = utcnow()
@@ -156,30 +136,28 @@ def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of
     record(actor, "task.completed", "process_instance", instance.id,
            task_id=task.id, task_guid=task.task_guid, element_id=task.element_id, decision=task.decision,
            comment=task.comment, on_behalf_of_id=task.on_behalf_of_id, data=data)
-    return _advance(instance, workflow, actor)
+    return advance(instance, workflow, actor, before, settled={task.task_guid})
 
 
-def _waiting_service(job: Job) -> tuple[ProcessInstance, Any, Any | None]:
-    """The job's instance (locked), its workflow, and the service task it runs if that still waits for it."""
+def _waiting_service(job: Job) -> tuple[ProcessInstance, Any, Waits, Any | None]:
+    """The job's instance (locked), its workflow and waits, and the service task it runs if that still waits."""
     if job.instance_id is None or job.task_guid is None:
         raise NotFound(f"job {job.id} belongs to no process")
     instance = store.lock_instance(job.instance_id)
-    workflow = store.load(instance)
-    spiff_task = workflow.get_task_from_id(UUID(job.task_guid))
-    waiting = spiff_task is not None and spiff_task.state == SpiffState.STARTED
-    return instance, workflow, spiff_task if waiting else None
+    workflow, before = load(instance)
+    return instance, workflow, before, before.services.get(job.task_guid)
 
 
 def resume_service(job: Job, result: dict[str, Any], actor: Actor) -> StepResult:
     """Complete the service task a finished job ran, and run the process on. Safe to call twice."""
-    instance, workflow, spiff_task = _waiting_service(job)
+    instance, workflow, before, spiff_task = _waiting_service(job)
     if spiff_task is None:
         return StepResult(instance)  # already resumed by an earlier run of the same job
     spiff_task.data[spiff_task.task_spec.result_variable] = result
-    _run(lambda: spiff_task.complete())
+    run(lambda: spiff_task.complete())
     record(actor, "service.completed", "process_instance", instance.id,
            element_id=spiff_task.task_spec.bpmn_id, job_id=job.id, result=result)
-    return _advance(instance, workflow, actor)
+    return advance(instance, workflow, actor, before)
 
 
 # The error code a service task's job throws when it has failed for good; an error boundary on the task with this
@@ -190,7 +168,7 @@ SERVICE_FAILED = "service_failed"
 def fail_service(job: Job, reason: str, actor: Actor) -> StepResult:
     """A job failed for good: an error boundary event on its service task takes the process down the error path;
     without one, the process fails."""
-    instance, workflow, spiff_task = _waiting_service(job)
+    instance, workflow, before, spiff_task = _waiting_service(job)
     if spiff_task is None:
         return StepResult(instance)  # the process moved on without this job (cancelled, or resumed already)
     payload = {"service_error": reason, "failed_operation": job.operation}
@@ -208,7 +186,7 @@ def fail_service(job: Job, reason: str, actor: Actor) -> StepResult:
         catcher.task_spec._update(catcher)  # noqa: SLF001 - what SpiffWorkflow's event manager does on a catch
     record(actor, "service.failed", "process_instance", instance.id, element_id=spiff_task.task_spec.bpmn_id,
            job_id=job.id, reason=reason, caught_by=[c.task_spec.bpmn_id for c in catchers])
-    return _advance(instance, workflow, actor)
+    return advance(instance, workflow, actor, before)
 
 
 def cancel(instance_id: int, reason: str, actor: Actor) -> StepResult:
@@ -222,7 +200,7 @@ def cancel(instance_id: int, reason: str, actor: Actor) -> StepResult:
     if busy is not None:
         raise InvalidTransition("a background job is working on it (sealing has begun); it cannot be cancelled")
     workflow = store.load(instance)
-    _run(workflow.cancel)
+    run(workflow.cancel)
     _close_waits(instance, reason, actor)
     instance.status = InstanceStatus.CANCELLED
     instance.outcome = "cancelled"
@@ -233,7 +211,7 @@ def cancel(instance_id: int, reason: str, actor: Actor) -> StepResult:
 
 def _close_waits(instance: ProcessInstance, reason: str, actor: Actor) -> None:
     """Close the instance's open inbox tasks and timers: it will not go on."""
-    _close_tasks(instance, [t for t in tasks_of(instance.id) if t.state == TaskState.READY], reason, actor)
+    close_tasks(instance, [t for t in tasks_of(instance.id) if t.state == TaskState.READY], reason, actor)
     timers.cancel_open(instance.id)
 
 
@@ -286,88 +264,6 @@ def tasks_of(instance_id: int, candidates: bool = True) -> list[HumanTask]:
     return list(db.session.execute(query).scalars())
 
 
-def _run(step: Any) -> None:
-    try:
-        step()
-    except SpiffWorkflowException as exc:
-        raise WorkflowFailed(f"the process stopped: {exc}") from exc
-
-
-@dataclass
-class _Waits:
-    """What the process waits on after a step, and the decision tables it evaluated in it: one walk of the tree."""
-
-    user_tasks: list[Any] = field(default_factory=list)
-    services: list[Any] = field(default_factory=list)
-    timers: dict[str, Any] = field(default_factory=dict)
-    decisions: list[Any] = field(default_factory=list)
-
-
-def _scan(workflow: Any, since: float) -> _Waits:
-    waits = _Waits()
-    for task in workflow.get_tasks():
-        spec, state = task.task_spec, task.state
-        if state == SpiffState.READY and spec.manual:
-            waits.user_tasks.append(task)
-        elif state == SpiffState.STARTED and isinstance(spec, AsyncServiceTask):
-            waits.services.append(task)
-        elif state == SpiffState.WAITING and timers.is_timer(spec):
-            waits.timers[str(task.id)] = task
-        elif state == SpiffState.COMPLETED and isinstance(spec, BusinessRuleTask) and task.last_state_change >= since:
-            waits.decisions.append(task)
-    return waits
-
-
-def _advance(instance: ProcessInstance, workflow: Any, actor: Actor, fresh: bool = False) -> StepResult:
-    """Run engine steps until the process waits, then mirror its waits as inbox rows, jobs and timers.
-
-    fresh: the instance was created in this step, so it has no inbox rows or timers to look up yet.
-    """
-    since = time.time()
-    _run(workflow.do_engine_steps)
-    waits = _scan(workflow, since)
-    result = StepResult(instance)
-    for task in waits.decisions:
-        outputs = [o.name for o in task.task_spec.dmnEngine.decision_table.outputs]
-        record(actor, "decision.evaluated", "process_instance", instance.id, element_id=task.task_spec.bpmn_id,
-               table=task.task_spec.dmnEngine.decision_table.id,
-               result={name: task.data.get(name) for name in outputs})
-    rows = [] if fresh else tasks_of(instance.id, candidates=False)
-    _close_passed_tasks(instance, {str(t.id) for t in waits.user_tasks}, actor, rows)
-    timers.sync(instance.id, waits.timers, fresh)
-    known = {t.task_guid for t in rows}
-    for spiff_task in waits.user_tasks:
-        if str(spiff_task.id) not in known:
-            result.new_tasks.append(_open_task(instance, spiff_task, actor))
-    for spiff_task in waits.services:
-        job = _queue_service(instance, spiff_task, actor)
-        if job is not None:
-            result.jobs.append(job)
-    if workflow.is_completed():
-        instance.status = InstanceStatus.COMPLETED
-        instance.outcome = _end_event(workflow)
-        record(actor, "process.completed", "process_instance", instance.id, outcome=instance.outcome)
-    store.save(instance, workflow)
-    return result
-
-
-def _close_passed_tasks(instance: ProcessInstance, ready: set[str], actor: Actor, rows: list[HumanTask]) -> None:
-    """Inbox rows whose task the process no longer waits for (a timer or another branch cancelled it) close;
-    `ready` holds the guids of the user tasks it waits for."""
-    passed = [t for t in rows if t.state == TaskState.READY and t.task_guid not in ready]
-    _close_tasks(instance, passed, "the process moved on without it", actor)
-
-
-def _close_tasks(instance: ProcessInstance, tasks: list[HumanTask], reason: str, actor: Actor) -> None:
-    """Close inbox tasks nobody will do now, each with an audit event saying why."""
-    now = utcnow()
-    for task in tasks:
-        task.state = TaskState.CANCELLED
-        task.completed_at = now
-        record(actor, "task.cancelled", "process_instance", instance.id, task_id=task.id,
-               task_guid=task.task_guid, element_id=task.element_id, reason=reason)
-
-
 def fire_timer(timer_id: int, actor: Actor) -> StepResult | None:
     """Fire one due timer: the process takes the timer's path (a reminder, an escalation). The stored due time
     decides, not the clock of the machine that runs this, so tests and late sweeps behave the same.
@@ -379,53 +275,14 @@ def fire_timer(timer_id: int, actor: Actor) -> StepResult | None:
     db.session.refresh(timer)
     if timer.fired_at is not None or timer.cancelled_at is not None or instance.status != InstanceStatus.RUNNING:
         return None
-    workflow = store.load(instance)
-    spiff_task = _scan(workflow, time.time()).timers.get(timer.task_guid)
+    workflow, before = load(instance)
+    spiff_task = before.timers.get(timer.task_guid)
     if spiff_task is None:
         timer.cancelled_at = utcnow()
         return None
     spiff_task._set_internal_data(event_fired=True)  # noqa: SLF001 - how SpiffWorkflow marks a timer fired
-    _run(workflow.refresh_timers)
+    run(workflow.refresh_timers)
     timer.fired_at = utcnow()
     record(actor, "timer.fired", "process_instance", instance.id, element_id=timer.element_id,
            task_guid=timer.task_guid, due_at=timer.due_at.isoformat())
-    return _advance(instance, workflow, actor)
-
-
-def _end_event(workflow: Any) -> str | None:
-    """The BPMN id of the end event the (top-level) process finished at."""
-    ends = [t for t in workflow.get_tasks(state=SpiffState.COMPLETED, spec_class=EndEvent) if t.workflow is workflow]
-    return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id if ends else None
-
-
-def _open_task(instance: ProcessInstance, spiff_task: Any, actor: Actor) -> HumanTask:
-    spec = spiff_task.task_spec
-    properties = spec.extensions.get("properties", {})
-    target = assignment.resolve(properties, spec.lane, spiff_task.data)
-    task = HumanTask(
-        instance_id=instance.id, task_guid=str(spiff_task.id), element_id=spec.bpmn_id,
-        name=spec.bpmn_name or spec.bpmn_id, assignee_id=target.assignee_id,
-        decisions=properties.get("decisions", "approve,reject"),
-        candidates=[TaskCandidate(user_id=u) for u in target.candidate_user_ids]
-        + [TaskCandidate(role=r) for r in target.candidate_roles],
-    )
-    db.session.add(task)
-    db.session.flush()
-    record(actor, "task.ready", "process_instance", instance.id, task_id=task.id, task_guid=task.task_guid,
-           element_id=task.element_id, assignee_id=task.assignee_id,
-           candidate_user_ids=list(target.candidate_user_ids), candidate_roles=[str(r) for r in target.candidate_roles])
-    return task
-
-
-def _queue_service(instance: ProcessInstance, spiff_task: Any, actor: Actor) -> Job | None:
-    key = service_job_key(instance.id, str(spiff_task.id))
-    if db.session.execute(select(Job.id).where(Job.key == key)).scalar() is not None:
-        return None
-    request = spiff_task.internal_data[SERVICE_REQUEST]
-    job = Job(key=key, operation=request["operation"], instance_id=instance.id, task_guid=str(spiff_task.id),
-              params=request["params"], status=JobStatus.QUEUED)
-    db.session.add(job)
-    db.session.flush()
-    record(actor, "service.started", "process_instance", instance.id, element_id=spiff_task.task_spec.bpmn_id,
-           job_id=job.id, operation=job.operation, params=job.params)
-    return job
+    return advance(instance, workflow, actor, before, settled={timer.task_guid})

@@ -3,6 +3,7 @@ due ones without loading any process; engine.fire_timer fires one."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,23 +26,26 @@ def _due_time(spiff_task: Any) -> datetime:
     return TimerEventDefinition.get_datetime(value).astimezone(UTC).replace(tzinfo=None)
 
 
-def _open(instance_id: int) -> list[ProcessTimer]:
-    return list(db.session.execute(select(ProcessTimer).where(
-        ProcessTimer.instance_id == instance_id, ProcessTimer.fired_at.is_(None),
-        ProcessTimer.cancelled_at.is_(None))).scalars())
+def _open(instance_id: int, guids: Collection[str] | None = None) -> list[ProcessTimer]:
+    """The instance's timers that have neither fired nor been cancelled (as this session last set them), all or
+    those of the given task guids."""
+    query = select(ProcessTimer).where(ProcessTimer.instance_id == instance_id, ProcessTimer.fired_at.is_(None),
+                                       ProcessTimer.cancelled_at.is_(None))
+    if guids is not None:
+        query = query.where(ProcessTimer.task_guid.in_(guids))
+    return [t for t in db.session.execute(query).scalars() if t.fired_at is None and t.cancelled_at is None]
 
 
-def sync(instance_id: int, waiting: dict[str, Any], fresh: bool = False) -> None:
-    """Store each timer the process waits on (task guid -> SpiffWorkflow task) with its due time; timers it stopped
-    waiting on are cancelled. fresh: the instance was created in this step and has none stored yet."""
-    stored = {} if fresh else {t.task_guid: t for t in _open(instance_id)}
-    for guid, timer in stored.items():
-        if guid not in waiting:
-            timer.cancelled_at = utcnow()
-    for guid, spiff_task in waiting.items():
-        if guid not in stored:
-            db.session.add(ProcessTimer(instance_id=instance_id, task_guid=guid,
-                                        element_id=spiff_task.task_spec.bpmn_id, due_at=_due_time(spiff_task)))
+def sync(instance_id: int, stopped: Collection[str], started: Mapping[str, Any]) -> None:
+    """Cancel the stored timers of the task guids the process stopped waiting on, and store each timer it started
+    waiting on (task guid -> SpiffWorkflow task) with its due time."""
+    if stopped:
+        now = utcnow()
+        for timer in _open(instance_id, stopped):
+            timer.cancelled_at = now
+    for guid, spiff_task in started.items():
+        db.session.add(ProcessTimer(instance_id=instance_id, task_guid=guid,
+                                    element_id=spiff_task.task_spec.bpmn_id, due_at=_due_time(spiff_task)))
 
 
 def cancel_open(instance_id: int) -> None:

@@ -91,7 +91,8 @@ def test_the_filing_form_shows_what_the_chosen_process_needs_and_files_a_counter
                                                                                     browser: Browser):
     page = browser.new_page(locale="en-US")
     _login(page, live_url, "emma")
-    page.click("text=New application")
+    with page.expect_navigation():  # until the page has loaded: its script hides the fields of other processes
+        page.click("text=New application")
     assert not page.is_visible("#countersign-fields") and not page.is_visible("#party-fields")
     page.check("input[name=process_id][value=multi_party_signing]")
     assert page.is_visible("#party-fields") and not page.is_visible("#countersign-fields")
