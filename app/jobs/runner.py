@@ -8,9 +8,10 @@ once that time has come. A failure for good goes to the service task's error bou
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from app.errors import DomainError
 from app.extensions import db
@@ -28,35 +29,38 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=current_app.config["JOB_RETRY_SECONDS"] * 4 ** (attempts - 1))
 
 
-def _claim(job_id: int) -> bool:
+_CLAIM = (
+    update(Job)
+    .where(Job.id == bindparam("job_id"), Job.status == JobStatus.QUEUED,
+           or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= bindparam("now")))
+    .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, next_attempt_at=None)
+    .returning(Job.operation, Job.params)
+    .execution_options(synchronize_session=False)
+)
+
+
+def _claim(job_id: int) -> tuple[str, dict[str, Any]] | None:
     """Take the job for this worker: one conditional UPDATE, so that of two workers (or a worker and a withdrawal
-    that cancelled the job) exactly one wins."""
-    now = utcnow()
-    claimed = db.session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED,
-               or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now))
-        .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    that cancelled the job) exactly one wins. The winner gets the job's operation and parameters."""
+    claimed = db.session.execute(_CLAIM, {"job_id": job_id, "now": utcnow()}).first()
     db.session.commit()
-    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+    return (claimed.operation, claimed.params) if claimed is not None else None
 
 
 def run_job(job_id: int) -> str:
     """Run one service job. Safe to run twice: only a queued job whose time has come runs, and only once."""
     actor = Actor.system("worker")
-    if not _claim(job_id):
+    claimed = _claim(job_id)
+    if claimed is None:
         job = db.session.get(Job, job_id)
         if job is None:
             return "missing"
         if job.status == JobStatus.QUEUED:
             return "waiting"  # an early copy on the queue; the clock enqueues it when its time comes
         return f"already {job.status.value}"
-    job = db.session.get(Job, job_id)
-    assert job is not None
+    operation, params = claimed
     try:
-        result = OPERATORS[job.operation](dict(job.params), actor)
+        result = OPERATORS[operation](dict(params), actor)
         # The operator's work (a document and its audit event) is kept even if resuming fails: operators do their
         # work once, so a retry finds it done. Committing here also releases the audit chain's lock before the
         # instance row is locked, the order every other step takes them in.

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.errors import PolicyViolation
 from app.extensions import db
@@ -59,11 +59,12 @@ def _from_data(path: str, data: dict[str, Any]) -> int:
     return _user_id(value, f"the process data's {path!r}")
 
 
+_HEAD_OF = (select(User.display_name, Department.head_id).outerjoin(Department, User.department_id == Department.id)
+            .where(User.id == bindparam("requester_id")))
+
+
 def _department_head(data: dict[str, Any]) -> int:
-    row = db.session.execute(
-        select(User.display_name, Department.head_id).outerjoin(Department, User.department_id == Department.id)
-        .where(User.id == data.get("requester_id"))
-    ).first()
+    row = db.session.execute(_HEAD_OF, {"requester_id": data.get("requester_id")}).first()
     if row is None:
         raise PolicyViolation("the process data names no requester")
     if row.head_id is None:

@@ -6,6 +6,7 @@ Everything SpiffWorkflow-specific happens here and in the modules beside it; cal
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import lazyload
 from sqlalchemy.sql import Select
 
@@ -38,8 +39,8 @@ from app.services.substitutes import represented_by
 from app.workflow import store, timers
 from app.workflow.errors import Problem
 from app.workflow.parser import parse_definition, validate_definition
-from app.workflow.serializer import new_workflow
-from app.workflow.steps import StepResult, Waits, advance, close_tasks, load, run
+from app.workflow.serializer import dump_state, new_workflow
+from app.workflow.steps import StepResult, Waits, advance, close_tasks, load, mirror, run
 
 
 def validate(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes]) -> list[Problem]:
@@ -73,11 +74,13 @@ def deploy(data: bytes, source: str, operators: Collection[str], policies: Mappi
     return definition, True
 
 
+_NEWEST = (select(ProcessDefinition).where(ProcessDefinition.process_id == bindparam("process_id"))
+           .order_by(ProcessDefinition.version.desc()).limit(1))
+_WITHOUT_CANDIDATES = [lazyload(HumanTask.candidates)]  # built once: on every completion's path
+
+
 def _newest(process_id: str) -> ProcessDefinition | None:
-    return db.session.execute(
-        select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
-        .order_by(ProcessDefinition.version.desc()).limit(1)
-    ).scalar_one_or_none()
+    return db.session.execute(_NEWEST, {"process_id": process_id}).scalar_one_or_none()
 
 
 def is_deployed(process_id: str) -> bool:
@@ -100,30 +103,36 @@ def start(process_id: str, data: dict[str, Any], application_id: int | None, act
     workflow = new_workflow(store.specs_of(definition))
     workflow.data.update(data)
     workflow.get_next_task(state=SpiffState.READY).data.update(data)
-    instance = ProcessInstance(definition=definition, application_id=application_id, state={})
+    since = time.time()
+    run(workflow.do_engine_steps)
+    # The row is written once, with the state of the first wait: its own rows (inbox, jobs, timers) need its id.
+    instance = ProcessInstance(definition=definition, application_id=application_id, state=dump_state(workflow))
     db.session.add(instance)
     db.session.flush()
     record(actor, "process.started", "process_instance", instance.id,
            process_id=process_id, version=definition.version, application_id=application_id)
-    return advance(instance, workflow, actor, None)
+    result = mirror(instance, workflow, actor, None, (), since)
+    db.session.flush()
+    return result
 
 
 def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of_id: int | None = None) -> StepResult:
     """Complete a ready inbox task with the given form data. The caller has checked permission (acting_for);
     on_behalf_of_id names the absent user a substitute acts for."""
-    # Its candidates are loaded by the refresh under the lock, not before.
-    task = db.session.get(HumanTask, task_id, options=[lazyload(HumanTask.candidates)])
+    task = db.session.get(HumanTask, task_id, options=_WITHOUT_CANDIDATES)
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
     instance = store.lock_instance(task.instance_id)
-    db.session.refresh(task, ["state"])  # under the lock: another request may have completed it meanwhile
-    if task.state != TaskState.READY:
-        raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
-    if instance.status != InstanceStatus.RUNNING:
-        raise InvalidTransition(f"the process is {instance.status}; its tasks can no longer be done")
+    # Under the lock, the saved process tells whether the task still waits (another request may have completed
+    # it meanwhile); only a refusal needs the row's own account of what became of it.
     workflow, before = load(instance)
     spiff_task = before.user_tasks.get(task.task_guid)
-    if spiff_task is None:
+    if spiff_task is None or instance.status != InstanceStatus.RUNNING:
+        db.session.refresh(task, ["state"])
+        if task.state != TaskState.READY:
+            raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
+        if instance.status != InstanceStatus.RUNNING:
+            raise InvalidTransition(f"the process is {instance.status}; its tasks can no longer be done")
         raise InvalidTransition(f"the task “{task.name}” is no longer waiting")
     spiff_task.data.update(data)
     run(lambda: spiff_task.run())

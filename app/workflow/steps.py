@@ -85,18 +85,28 @@ def run(step: Callable[[], Any]) -> None:
         raise WorkflowFailed(f"the process stopped: {exc}") from exc
 
 
-def advance(instance: ProcessInstance, workflow: Any, actor: Actor, before: Waits | None,
+def advance(instance: ProcessInstance, workflow: Any, actor: Actor, before: Waits,
             settled: Collection[str] = ()) -> StepResult:
-    """Run engine steps until the process waits, then mirror the change in its waits as inbox rows, jobs and
-    timers, and save it.
+    """Run engine steps until the process waits, mirror the change in its waits (mirror) and save its state.
 
-    before: what the process waited on when loaded (None: it was created in this step); settled: guids of the
-    tasks and timers whose rows the caller has already closed (the task completed, the timer fired).
-    The step's changes are written in one flush, at the end (the lookups before it need nothing the step changed):
-    the audit events of new inbox rows and jobs name them by task guid, which is unique in the instance.
+    before: what the process waited on when loaded; settled: guids of the tasks and timers whose rows the caller
+    has already closed (the task completed, the timer fired).
     """
     since = time.time()
     run(workflow.do_engine_steps)
+    result = mirror(instance, workflow, actor, before, settled, since)
+    store.save(instance, workflow)
+    return result
+
+
+def mirror(instance: ProcessInstance, workflow: Any, actor: Actor, before: Waits | None,
+           settled: Collection[str], since: float) -> StepResult:
+    """Mirror the change in the process's waits since `before` (None: it was created in this step) as inbox rows,
+    jobs and timers, with an audit event for each; `since` is when this step's engine steps began.
+
+    The rows are written with the step's state, in one flush (the lookups here need nothing the step changed):
+    the audit events of new inbox rows and jobs name them by task guid, which is unique in the instance.
+    """
     prior, after = before or Waits(), scan(workflow, since)
     result = StepResult(instance)
     with db.session.no_autoflush:
@@ -124,7 +134,6 @@ def advance(instance: ProcessInstance, workflow: Any, actor: Actor, before: Wait
         instance.status = InstanceStatus.COMPLETED
         instance.outcome = _end_event(workflow)
         record(actor, "process.completed", "process_instance", instance.id, outcome=instance.outcome)
-    store.save(instance, workflow)
     return result
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import joinedload, undefer
 
 from app.errors import NotFound
@@ -19,6 +19,17 @@ _specs: dict[tuple[int, str], ProcessSpecs] = {}
 _SPECS_KEPT = 64
 
 
+# Built once (statements are immutable): a step's few statements are on every step's path.
+_SQLITE_WRITE_LOCK = text("UPDATE process_instances SET id = id WHERE id = :id")
+_LOCKED = (
+    select(ProcessInstance)
+    .where(ProcessInstance.id == bindparam("id"))
+    .with_for_update(of=ProcessInstance)
+    .options(undefer(ProcessInstance.state), joinedload(ProcessInstance.definition, innerjoin=True))
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_instance(instance_id: int) -> ProcessInstance:
     """The instance row, locked until the transaction ends (SELECT ... FOR UPDATE on PostgreSQL).
 
@@ -30,15 +41,8 @@ def lock_instance(instance_id: int) -> ProcessInstance:
         # SQLite has no row locks, and pysqlite reads outside any transaction: write to the row first, so
         # that this connection takes the database's write lock (waiting for another writer to finish)
         # before it reads the state it will change.
-        db.session.execute(text("UPDATE process_instances SET id = id WHERE id = :id"), {"id": instance_id})
-    query = (
-        select(ProcessInstance)
-        .where(ProcessInstance.id == instance_id)
-        .with_for_update(of=ProcessInstance)
-        .options(undefer(ProcessInstance.state), joinedload(ProcessInstance.definition, innerjoin=True))
-        .execution_options(populate_existing=True)
-    )
-    instance = db.session.execute(query).scalar_one_or_none()
+        db.session.execute(_SQLITE_WRITE_LOCK, {"id": instance_id})
+    instance = db.session.execute(_LOCKED, {"id": instance_id}).scalar_one_or_none()
     if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
     return instance

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from app.extensions import db
 from app.models import ProcessTimer
@@ -26,23 +26,28 @@ def _due_time(spiff_task: Any) -> datetime:
     return TimerEventDefinition.get_datetime(value).astimezone(UTC).replace(tzinfo=None)
 
 
-def _open(instance_id: int, guids: Collection[str] | None = None) -> list[ProcessTimer]:
-    """The instance's timers that have neither fired nor been cancelled (as this session last set them), all or
-    those of the given task guids."""
-    query = select(ProcessTimer).where(ProcessTimer.instance_id == instance_id, ProcessTimer.fired_at.is_(None),
-                                       ProcessTimer.cancelled_at.is_(None))
-    if guids is not None:
-        query = query.where(ProcessTimer.task_guid.in_(guids))
-    return [t for t in db.session.execute(query).scalars() if t.fired_at is None and t.cancelled_at is None]
+_CANCEL_OPEN = (update(ProcessTimer)
+                .where(ProcessTimer.instance_id == bindparam("of_instance"), ProcessTimer.fired_at.is_(None),
+                       ProcessTimer.cancelled_at.is_(None))
+                .values(cancelled_at=bindparam("now")))
+_CANCEL_OPEN_OF = _CANCEL_OPEN.where(ProcessTimer.task_guid.in_(bindparam("guids", expanding=True)))
+
+
+def _cancel_open(instance_id: int, guids: Collection[str] | None = None) -> None:
+    """Cancel the instance's timers that have neither fired nor been cancelled: all, or those of the given task
+    guids."""
+    params = {"of_instance": instance_id, "now": utcnow()}
+    if guids is None:
+        db.session.execute(_CANCEL_OPEN, params)
+    else:
+        db.session.execute(_CANCEL_OPEN_OF, {**params, "guids": list(guids)})
 
 
 def sync(instance_id: int, stopped: Collection[str], started: Mapping[str, Any]) -> None:
     """Cancel the stored timers of the task guids the process stopped waiting on, and store each timer it started
     waiting on (task guid -> SpiffWorkflow task) with its due time."""
     if stopped:
-        now = utcnow()
-        for timer in _open(instance_id, stopped):
-            timer.cancelled_at = now
+        _cancel_open(instance_id, stopped)
     for guid, spiff_task in started.items():
         db.session.add(ProcessTimer(instance_id=instance_id, task_guid=guid,
                                     element_id=spiff_task.task_spec.bpmn_id, due_at=_due_time(spiff_task)))
@@ -50,9 +55,7 @@ def sync(instance_id: int, stopped: Collection[str], started: Mapping[str, Any])
 
 def cancel_open(instance_id: int) -> None:
     """Cancel every timer of the instance that has not fired: it will not go on."""
-    now = utcnow()
-    for timer in _open(instance_id):
-        timer.cancelled_at = now
+    _cancel_open(instance_id)
 
 
 def due(now: datetime) -> list[int]:
