@@ -218,7 +218,6 @@ class Organisation:
     requester_id: int
     by_user: dict[int, Actor]
     by_role: dict[RoleName, Actor]
-    system: Actor
 
 
 @dataclass
@@ -250,7 +249,6 @@ def build_app(instance_dir: Path, database_uri: str) -> Flask:
 
 def create_organisation() -> Organisation:
     """The test suite's organisation (emma in Sales under harry, olga, alice, sam) plus a leader; flows deployed."""
-    system = Actor.system("bench")
     sales = accounts.get_or_create_department("Sales")
     office = accounts.get_or_create_department("Office")
     users = [
@@ -262,13 +260,13 @@ def create_organisation() -> Organisation:
         accounts.save_user("leo", "Leo", PASSWORD, {RoleName.LEADER}, office),
     ]
     sales.head = users[1]
-    flows.deploy_shipped(system)
+    flows.deploy_shipped(Actor.system("bench"))
     db.session.commit()
     by_role: dict[RoleName, Actor] = {}
     for user in users:
         for role in user.role_names:
             by_role.setdefault(role, Actor.of(user))
-    return Organisation(users[0].id, {u.id: Actor.of(u) for u in users}, by_role, system)
+    return Organisation(users[0].id, {u.id: Actor.of(u) for u in users}, by_role)
 
 
 def _actor_for(task: HumanTask, org: Organisation) -> Actor:
