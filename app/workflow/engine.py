@@ -264,12 +264,9 @@ def acting_for(task: HumanTask, user: User, at: datetime | None = None) -> int |
                  if task.offered_to(absent, set())), None)
 
 
-def tasks_of(instance_id: int, candidates: bool = True) -> list[HumanTask]:
-    """Every inbox row an instance opened, oldest first (candidates=False: their candidates load only when
-    touched, which advancing a process does not)."""
+def tasks_of(instance_id: int) -> list[HumanTask]:
+    """Every inbox row an instance opened, oldest first."""
     query = select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
-    if not candidates:
-        query = query.options(lazyload(HumanTask.candidates))
     return list(db.session.execute(query).scalars())
 
 
