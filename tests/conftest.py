@@ -176,12 +176,18 @@ def file_application(client: FlaskClient, seal_id: int, content: bytes, filename
     return int(match.group(1))
 
 
-def file_and_approve(client: FlaskClient, seal_id: int, content: bytes, **options: str) -> int:
-    """emma files an application, harry (her department head) approves it; returns its id."""
+def file_for_the_head(client: FlaskClient, seal_id: int, content: bytes, **options: str) -> int:
+    """emma files an application, then harry (her department head, whose inbox holds it) logs in; returns its id."""
     login(client, "emma")
     application_id = file_application(client, seal_id, content, **options)
     logout(client)
     login(client, "harry")
+    return application_id
+
+
+def file_and_approve(client: FlaskClient, seal_id: int, content: bytes, **options: str) -> int:
+    """emma files an application, harry (her department head) approves it; returns its id."""
+    application_id = file_for_the_head(client, seal_id, content, **options)
     client.post(f"/tasks/{ready_task_id(client)}", data={"decision": "approve"})
     return application_id
 

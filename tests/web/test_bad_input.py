@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEvent, Blob, Document, HumanTask, SealApplication, SealStatus
 from app.services.audit import verify_chain
-from tests.conftest import corpus_pdf, file_application, login, logout, ready_task_id
+from tests.conftest import corpus_pdf, file_for_the_head, login, logout, ready_task_id
 
 
 def _counts() -> tuple[int, ...]:
@@ -78,10 +78,7 @@ def test_suspended_seal(app, client, org):
 
 
 def test_approval_by_someone_else_and_approving_twice(app, client, org):
-    login(client, "emma")
-    application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
-    logout(client)
-    login(client, "harry")
+    application_id = file_for_the_head(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
     task_id = ready_task_id(client)
     logout(client)
 
@@ -102,10 +99,7 @@ def test_approval_by_someone_else_and_approving_twice(app, client, org):
 
 
 def test_rejection_with_comment(app, client, org):
-    login(client, "emma")
-    application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
-    logout(client)
-    login(client, "harry")
+    application_id = file_for_the_head(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
     client.post(f"/tasks/{ready_task_id(client)}", data={"decision": "reject", "comment": "wrong counterparty"})
     logout(client)
     login(client, "emma")

@@ -24,7 +24,7 @@ from app.models import (
 from app.pdf import SealImageSpec
 from app.services import seals
 from app.services.audit import Actor
-from tests.conftest import corpus_pdf, file_application, login, logout, ready_task_id
+from tests.conftest import corpus_pdf, file_application, file_for_the_head, login, logout, ready_task_id
 from tests.web.review_flow import deploy_review_flow
 
 
@@ -157,10 +157,7 @@ def test_only_employees_file(client, org):
 # --- deciding -------------------------------------------------------------------------------------------------
 
 def test_the_decision_offers_exactly_the_tasks_choices(client, org, review_flow):
-    login(client, "emma")
-    file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
-    logout(client)
-    login(client, "harry")
+    file_for_the_head(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
     page = client.get(f"/tasks/{ready_task_id(client)}").text
     assert _radio_choices(page, "decision") == [
         ("approve", "Approve"), ("reject", "Reject"), ("return", "Return for revision"), ("escalate", "escalate")]
@@ -169,10 +166,7 @@ def test_the_decision_offers_exactly_the_tasks_choices(client, org, review_flow)
 
 
 def test_return_needs_a_comment_then_the_requester_revises(client, org, review_flow):
-    login(client, "emma")
-    application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
-    logout(client)
-    login(client, "harry")
+    application_id = file_for_the_head(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
     task_id = ready_task_id(client)
     before = _counts()
     response = client.post(f"/tasks/{task_id}", data={"decision": "return"})
@@ -215,10 +209,7 @@ def test_unknown_and_foreign_tasks(client, org, review_flow):
 # --- the application page -------------------------------------------------------------------------------------
 
 def test_steps_and_process_history(client, org, review_flow):
-    login(client, "emma")
-    application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
-    logout(client)
-    login(client, "harry")
+    application_id = file_for_the_head(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
     client.post(f"/tasks/{ready_task_id(client)}", data={"decision": "return", "comment": "Attach annex B"})
     logout(client)
 
