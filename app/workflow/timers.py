@@ -33,9 +33,9 @@ _CANCEL_OPEN = (update(ProcessTimer)
 _CANCEL_OPEN_OF = _CANCEL_OPEN.where(ProcessTimer.task_guid.in_(bindparam("guids", expanding=True)))
 
 
-def _cancel_open(instance_id: int, guids: Collection[str] | None = None) -> None:
-    """Cancel the instance's timers that have neither fired nor been cancelled: all, or those of the given task
-    guids."""
+def cancel_open(instance_id: int, guids: Collection[str] | None = None) -> None:
+    """Cancel the instance's timers that have neither fired nor been cancelled: all (it will not go on), or those
+    of the given task guids."""
     params = {"of_instance": instance_id, "now": utcnow()}
     if guids is None:
         db.session.execute(_CANCEL_OPEN, params)
@@ -47,15 +47,10 @@ def sync(instance_id: int, stopped: Collection[str], started: Mapping[str, Any])
     """Cancel the stored timers of the task guids the process stopped waiting on, and store each timer it started
     waiting on (task guid -> SpiffWorkflow task) with its due time."""
     if stopped:
-        _cancel_open(instance_id, stopped)
+        cancel_open(instance_id, stopped)
     for guid, spiff_task in started.items():
         db.session.add(ProcessTimer(instance_id=instance_id, task_guid=guid,
                                     element_id=spiff_task.task_spec.bpmn_id, due_at=_due_time(spiff_task)))
-
-
-def cancel_open(instance_id: int) -> None:
-    """Cancel every timer of the instance that has not fired: it will not go on."""
-    _cancel_open(instance_id)
 
 
 def due(now: datetime) -> list[int]:
