@@ -30,7 +30,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     from app import cli, models  # noqa: F401  (models: register every table)
     from app.extensions import babel, csrf, db, login_manager, migrate, tune_sqlite
-    from app.jobs import queue
+    from app.services import queue
     from app.web import init_app as init_web
 
     db.init_app(app)

@@ -11,8 +11,8 @@ from flask.cli import AppGroup
 
 from app.cli_pdf import clear_errors, pdf_cli
 from app.extensions import db
+from app.models.audit import Actor
 from app.services import demo, flows
-from app.services.audit import Actor
 
 flows_cli = AppGroup("flows", help="Process diagrams.")
 
@@ -50,7 +50,7 @@ def embedded_redis() -> None:
     that the server outlives the web and worker processes and stops after them."""
     import signal
 
-    from app.jobs.queue import connect, shutdown_embedded
+    from app.services.queue import connect, shutdown_embedded
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["REDIS_URL"]:

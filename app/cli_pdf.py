@@ -3,40 +3,34 @@
 from __future__ import annotations
 
 import functools
-import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import pikepdf
 from flask import current_app
 from flask.cli import AppGroup
 
 from app.errors import DomainError
 from app.extensions import db
+from app.models.audit import Actor
 from app.pdf import (
     EveryPageSpec,
     KeywordSpec,
-    PdfError,
     QrSpec,
     RidingSpec,
     SealImageSpec,
-    SignSpec,
     StampPlan,
     StampSpec,
     WatermarkSpec,
-    appearance_aspect,
-    locate,
     render_seal_pdf,
     render_seal_png,
     render_seal_svg,
-    sign_pdf,
     stamp,
 )
-from app.services import keys, seals, verification
-from app.services.audit import Actor
+from app.services import keys, sealing, seals, verification
+from app.services.documents import pdf_errors
 from app.services.sealing import seal_placement
 
 pdf_cli = AppGroup("pdf", help="PDF, seal and certificate operations.")
@@ -52,8 +46,9 @@ def clear_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
-        except (PdfError, DomainError) as exc:
+            with pdf_errors():
+                return command(*args, **kwargs)
+        except DomainError as exc:
             db.session.rollback()
             click.echo(f"error: {getattr(exc, 'message', str(exc))}", err=True)
             sys.exit(1)
@@ -158,14 +153,8 @@ def sign_command(source: Path, output: Path, seal_name: str, page: int, keyword:
                  reason: str, certify: bool, level: str | None) -> None:
     """Sign a PDF (PAdES) with a seal's key; the seal image is the signature's appearance."""
     seal = seals.usable_seal(seals.seal_named(seal_name).id)
-    data = source.read_bytes()
-    with pikepdf.open(io.BytesIO(data)) as pdf:
-        placement = locate(data, pdf, seal_placement(page, keyword), appearance_aspect(seal.image_pdf))[0]
-    spec = SignSpec(field_name, placement.page_index, placement.rect, reason=reason,
-                    location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,
-                    certify=certify)
-    with keys.signer_for(seal) as signer:
-        signed = sign_pdf(data, signer, spec, timestamper=keys.timestamper(level), long_term=keys.long_term(level))
+    signed = sealing.sign_with_seal(seal, source.read_bytes(), field_name, reason, seal_placement(page, keyword),
+                                    certify=certify, level=level)
     db.session.commit()  # the built-in TSA's certificate is created on first use
     output.write_bytes(signed)
     click.echo(f"signed PDF written to {output}")

@@ -62,7 +62,6 @@ from app.pdf import (  # noqa: E402
     SignSpec,
     StampPlan,
     StampSpec,
-    TimeStampAuthority,
     WatermarkSpec,
     locate,
     make_signer,
@@ -72,7 +71,8 @@ from app.pdf import (  # noqa: E402
 )
 from app.pdf.appearance import CAPTION_SHARE  # noqa: E402
 from app.pdf.overlays import qr_drawing, watermark_pdf  # noqa: E402
-from app.pdf.pki import CertifiedKey, create_root_ca, issue_seal_certificate, issue_tsa_certificate  # noqa: E402
+from app.pki import TimeStampAuthority  # noqa: E402
+from app.pki.ca import CertifiedKey, create_root_ca, issue_seal_certificate, issue_tsa_certificate  # noqa: E402
 
 SIZES = (1, 10, 100, 1000)
 REPEATS = {1: 15, 10: 15, 100: 5, 1000: 3}

@@ -57,12 +57,12 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from app import create_app  # noqa: E402
 from app.errors import InvalidTransition  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.jobs.operators import OPERATORS  # noqa: E402
-from app.jobs.queue import shutdown_embedded  # noqa: E402
 from app.jobs.runner import run_job  # noqa: E402
 from app.models import HumanTask, InstanceStatus, Job, JobStatus, ProcessInstance, RoleName, TaskState  # noqa: E402
+from app.models.audit import Actor  # noqa: E402
 from app.services import accounts, flows  # noqa: E402
-from app.services.audit import Actor  # noqa: E402
+from app.services.operators import OPERATORS  # noqa: E402
+from app.services.queue import shutdown_embedded  # noqa: E402
 from app.workflow import complete_task, start, tasks_of  # noqa: E402
 from config import TestConfig  # noqa: E402
 

@@ -18,12 +18,13 @@ from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
-from app.jobs.queue import redis_connection, shutdown_embedded
 from app.jobs.worker import make_worker
 from app.models import Department, RoleName, Seal, SealKind, User
+from app.models.audit import Actor
 from app.pdf import SealImageSpec
+from app.pki import TimeStampAuthority, create_root_ca, issue_tsa_certificate
 from app.services import accounts, flows, keys, seals
-from app.services.audit import Actor
+from app.services.queue import redis_connection, shutdown_embedded
 from config import TestConfig
 
 # shared/ sits beside the checkout, in development and in CI.
@@ -225,3 +226,20 @@ def token_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("SOFTHSM2_CONF", None)
     else:
         os.environ["SOFTHSM2_CONF"] = previous
+
+
+# A CA and its time-stamp authority for each key algorithm, shared by the TSA and verification tests (modules that
+# need a different CA define their own `ca`).
+@pytest.fixture(scope="module", params=["rsa2048", "ec-p256"])
+def algorithm(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def ca(algorithm):
+    return create_root_ca("Test Org", algorithm)
+
+
+@pytest.fixture(scope="module")
+def authority(ca, algorithm) -> TimeStampAuthority:
+    return TimeStampAuthority(issue_tsa_certificate(ca, "Test Org", algorithm), (ca.certificate,))

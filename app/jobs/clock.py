@@ -17,12 +17,12 @@ from rq.cron import CronScheduler
 
 from app.errors import DomainError
 from app.extensions import db
-from app.jobs.queue import redis_connection, schedule
 from app.jobs.runner import requeue_due_retries, stranded
 from app.models import JobStatus
+from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.services import applications
-from app.services.audit import Actor, record
+from app.services.queue import redis_connection, schedule
 from app.workflow import due_timers, fire_timer
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ from sqlalchemy import and_, bindparam, or_, select, update
 
 from app.errors import DomainError
 from app.extensions import db
-from app.jobs.operators import OPERATORS
-from app.jobs.queue import job_state, schedule
 from app.models import Job, JobStatus
+from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.services import applications
-from app.services.audit import Actor, record
+from app.services.operators import OPERATORS
+from app.services.queue import job_state, schedule
 from app.workflow import fail_service, resume_service
 
 

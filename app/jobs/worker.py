@@ -8,7 +8,7 @@ from flask import Flask
 from rq import Queue, SimpleWorker
 from rq.job import Job as RqJob
 
-from app.jobs.queue import redis_connection
+from app.services.queue import redis_connection
 
 
 class AppWorker(SimpleWorker):

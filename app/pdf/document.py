@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import pikepdf
 
 from app.pdf.errors import EncryptedPdfError, InvalidPdfError
 
-__all__ = ["PdfInfo", "check_page_content", "count_signatures", "inspect_pdf", "open_pdf"]
+__all__ = ["PdfInfo", "check_page_content", "count_signatures", "inspect_pdf", "open_pdf", "signed_field_names"]
 
 
 MAX_PAGE_CONTENT = 64 * 1024 * 1024  # decoded bytes of one page's content streams
@@ -59,11 +60,23 @@ def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
 
 
-def count_signatures(pdf: pikepdf.Pdf) -> int:
+def _signed_fields(pdf: pikepdf.Pdf) -> list[str]:
     acroform = pdf.Root.get("/AcroForm")
     if acroform is None:
-        return 0
-    return sum(1 for field in acroform.get("/Fields", []) if field.get("/FT") == "/Sig" and "/V" in field)
+        return []
+    fields: Any = acroform.get("/Fields", [])
+    return [str(field.get("/T")) for field in fields if field.get("/FT") == "/Sig" and "/V" in field]
+
+
+def count_signatures(pdf: pikepdf.Pdf) -> int:
+    """How many signature fields of an open PDF hold a signature."""
+    return len(_signed_fields(pdf))
+
+
+def signed_field_names(data: bytes, max_pages: int = 2000) -> frozenset[str]:
+    """The names of the signature fields that hold a signature, in PDF bytes."""
+    with open_pdf(data, max_pages) as pdf:
+        return frozenset(_signed_fields(pdf))
 
 
 def inspect_pdf(data: bytes, max_pages: int = 2000) -> PdfInfo:

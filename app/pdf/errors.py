@@ -1,4 +1,5 @@
-"""The exception family of app.pdf; every library error leaves this package as one of these."""
+"""The exception family of app.pdf; every PDF library error leaves this package as one of these (key and
+time-stamp failures leave as app.pki's)."""
 
 
 class PdfError(Exception):
@@ -19,12 +20,3 @@ class AlreadySignedError(PdfError):
 
 class SealImageError(PdfError):
     """A seal image could not be drawn or read."""
-
-
-class SigningError(PdfError):
-    """Signing failed (bad key, certificate or passphrase)."""
-
-
-class TimeStampError(PdfError):
-    """A time-stamp could not be obtained or the time-stamp authority is misconfigured."""
-

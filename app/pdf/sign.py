@@ -19,9 +19,10 @@ from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from app.pdf.appearance import SealStampStyle
-from app.pdf.errors import InvalidPdfError, SigningError, TimeStampError
-from app.pdf.pki import PrivateKey
-from app.pdf.trust import asn1_certificate, validation_context
+from app.pdf.errors import InvalidPdfError
+from app.pki.ca import PrivateKey
+from app.pki.errors import SigningError, TimeStampError
+from app.pki.trust import asn1_certificate, validation_context
 
 __all__ = [
     "LongTermSpec",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -27,6 +28,7 @@ __all__ = [
     "StampPlan",
     "StampSpec",
     "locate",
+    "place",
     "placement_rect",
     "stamp",
     "stamp_seal",
@@ -177,6 +179,14 @@ def locate(data: bytes, pdf: pikepdf.Pdf, spec: StampSpec | KeywordSpec, aspect:
         cu, cv = frame.to_visible((x1 + x2) / 2, (y1 + y2) / 2)
         placements.append(Placement(hit.page_index, frame.user_rect(cu - width / 2, cv - height / 2, width, height)))
     return placements
+
+
+def place(data: bytes, wanted: Sequence[tuple[StampSpec | KeywordSpec, float]],
+          max_pages: int = 2000) -> list[Placement]:
+    """Where each seal goes on the document given as bytes: (placement spec, the seal's height/width aspect) in,
+    the first box each lands on out. The PDF's errors leave as PdfError (a page or keyword that is not there)."""
+    with open_pdf(data, max_pages) as pdf:
+        return [locate(data, pdf, spec, aspect)[0] for spec, aspect in wanted]
 
 
 def placement_rect(pdf: pikepdf.Pdf, spec: StampSpec, height_mm: float | None = None) -> Placement:

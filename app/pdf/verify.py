@@ -29,7 +29,7 @@ from pyhanko.sign.validation.status import (
 from pyhanko_certvalidator import ValidationContext
 
 from app.pdf.errors import EncryptedPdfError, InvalidPdfError
-from app.pdf.trust import validation_context
+from app.pki.trust import validation_context
 
 __all__ = [
     "ModificationLevel",

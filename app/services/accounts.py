@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import Department, Role, RoleName, User
-from app.services.audit import Actor, record
+from app.models.audit import Actor, record
 
 
 @cache

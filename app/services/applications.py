@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from app.extensions import db
-from app.jobs.queue import schedule
 from app.models import (
     ApplicationStatus,
     DocumentKind,
@@ -25,8 +24,9 @@ from app.models import (
     TaskState,
     User,
 )
+from app.models.audit import Actor, record
 from app.services import accounts, documents, sealing, seals
-from app.services.audit import Actor, record
+from app.services.queue import schedule
 from app.workflow import StepResult, cancel, is_deployed, start, tasks_of
 
 DOCUMENT_TYPES = ("contract", "agreement", "certificate", "letter", "report", "other")

@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.sql import Select
+
 from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from app.extensions import db
-from app.models import HumanTask, SealApplication, TaskState, User
+from app.models import HumanTask, SealApplication, TaskCandidate, TaskState, User
+from app.models.audit import Actor
+from app.models.timestamps import utcnow
 from app.services import applications
-from app.services.audit import Actor
-from app.workflow import acting_for, complete_task, inbox_query
+from app.services.substitutes import represented_by
+from app.workflow import complete_task
+
+
+def inbox_query(user: User, at: datetime | None = None) -> Select[HumanTask]:
+    """Ready tasks for a user: assigned or offered to them or to someone they stand in for, or offered to a
+    role they hold."""
+    people = {user.id} | represented_by(user.id, at or utcnow())
+    offered = select(TaskCandidate.task_id).where(
+        or_(TaskCandidate.user_id.in_(people), TaskCandidate.role.in_(user.role_names))
+    )
+    return (
+        select(HumanTask)
+        .where(HumanTask.state == TaskState.READY)
+        .where(or_(HumanTask.assignee_id.in_(people),
+                   and_(HumanTask.assignee_id.is_(None), HumanTask.id.in_(offered))))
+        .order_by(HumanTask.created_at, HumanTask.id)
+    )
+
+
+def acting_for(task: HumanTask, user: User, at: datetime | None = None) -> int | None:
+    """Whom the user would act for on this task: themselves, or the absent user they substitute for; None when
+    the task is not theirs to do."""
+    if task.offered_to(user.id, user.role_names):
+        return user.id
+    return next((absent for absent in sorted(represented_by(user.id, at or utcnow()))
+                 if task.offered_to(absent, set())), None)
+
 
 # Decisions that send the application back or end it must say why.
 NEEDS_COMMENT = ("reject", "return")

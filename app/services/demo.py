@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import RoleName, Seal, SealKind
+from app.models.audit import Actor
 from app.pdf import SealImageSpec
 from app.services import accounts, flows, keys, seals
-from app.services.audit import Actor
 
 
 @dataclass(frozen=True)

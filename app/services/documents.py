@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.errors import InvalidDocument
+from app.errors import InvalidDocument, InvalidInput, SigningFailed
 from app.extensions import db
 from app.models import Blob, Document, DocumentKind, SealApplication
-from app.pdf import PdfError, PdfInfo, inspect_pdf
+from app.pdf import PdfError, PdfInfo, SealImageError, inspect_pdf
+from app.pki import PkiError
+
+
+@contextmanager
+def pdf_errors() -> Iterator[None]:
+    """The one place where the PDF and PKI libraries' errors become domain errors: a key, token or time-stamp
+    authority that failed may work on a later try (SigningFailed); a seal image that cannot be drawn is a wrong
+    input; anything else about a PDF is a document SealFlow cannot accept."""
+    try:
+        yield
+    except PkiError as exc:
+        raise SigningFailed(str(exc)) from exc
+    except SealImageError as exc:
+        raise InvalidInput(str(exc)) from exc
+    except PdfError as exc:
+        raise InvalidDocument(str(exc)) from exc
 
 
 def store_blob(content: bytes) -> Blob:
@@ -32,10 +50,8 @@ def read_content(document: Document) -> bytes:
 
 def check_pdf(content: bytes) -> PdfInfo:
     """Validate an uploaded PDF: its page count and whether it had to be repaired, or InvalidDocument."""
-    try:
+    with pdf_errors():
         info = inspect_pdf(content, current_app.config["MAX_PDF_PAGES"])
-    except PdfError as exc:
-        raise InvalidDocument(str(exc)) from exc
     if info.signature_count:
         raise InvalidDocument("the PDF is already signed; sealing it would invalidate those signatures")
     return info

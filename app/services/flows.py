@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.jobs.operators import OPERATORS
 from app.models import ProcessDefinition
-from app.services.audit import Actor
+from app.models.audit import Actor
+from app.services.operators import OPERATORS
 from app.workflow import Problem, deploy, validate
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "bpmn"

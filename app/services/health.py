@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.jobs.queue import redis_connection
+from app.services.queue import redis_connection
 
 
 def _database() -> dict[str, Any]:

@@ -10,36 +10,33 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import current_app
-from pyhanko.sign.signers import Signer
-from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy import select
 
 from app.errors import PolicyViolation, SigningFailed
 from app.extensions import db
 from app.models import CertificateAuthority, Seal
-from app.pdf import (
-    LongTermSpec,
-    Pkcs11KeySpec,
-    SigningError,
-    SigningIdentity,
-    TimeStampAuthority,
-    external_timestamper,
-    make_signer,
-    open_pkcs11_signer,
-)
-from app.pdf.pkcs11 import generate_key_in_token, store_certificate_in_token
-from app.pdf.pki import (
+from app.models.audit import Actor, record
+from app.pdf import LongTermSpec, SigningIdentity, make_signer
+from app.pki import (
     CertifiedKey,
+    Pkcs11KeySpec,
+    Signer,
+    TimeStampAuthority,
+    TimeStamper,
     certify_seal_key,
     create_crl,
     create_root_ca,
     decrypt_key,
     encrypt_key,
+    external_timestamper,
+    generate_key_in_token,
     issue_seal_certificate,
     issue_tsa_certificate,
     load_certificate,
+    open_pkcs11_signer,
+    store_certificate_in_token,
 )
-from app.services.audit import Actor, record
+from app.services.documents import pdf_errors
 
 
 def _secret() -> str:
@@ -164,13 +161,11 @@ def move_seal_key_to_token(seal: Seal, actor: Actor) -> None:
         raise PolicyViolation(f"the key of the seal “{seal.name}” is already in the token")
     label = f"sealflow-seal-{seal.id}"
     spec = _token_spec(label)
-    try:
+    with pdf_errors():
         public_key = generate_key_in_token(spec, current_app.config["SEAL_KEY_ALGORITHM"])
         certificate = certify_seal_key(_root_key(), public_key, seal.name, current_app.config["ORGANISATION_NAME"],
                                        crl_url=crl_url())
         store_certificate_in_token(spec, certificate)
-    except SigningError as exc:
-        raise SigningFailed(str(exc)) from exc
     seal.certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
     seal.encrypted_key = None
     seal.token_key_label = label

@@ -4,41 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import PurePath
 from typing import Any
 
-import pikepdf
 from flask import current_app
 
-from app.errors import InvalidDocument, InvalidInput, InvalidTransition, NotFound, PolicyViolation, SigningFailed
+from app.errors import InvalidInput, InvalidTransition, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import Document, DocumentKind, Seal, SealApplication
+from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.pdf import (
     EveryPageSpec,
     KeywordSpec,
-    PdfError,
     QrSpec,
     RidingSpec,
     SignatureField,
-    SigningError,
     SignSpec,
     StampPlan,
     StampSpec,
-    TimeStampError,
     WatermarkSpec,
     add_signature_fields,
     appearance_aspect,
-    locate,
+    place,
     sign_pdf,
+    signed_field_names,
     stamp,
 )
 from app.services import documents, keys, seals
-from app.services.audit import Actor, record
+from app.services.documents import pdf_errors
 
 SEAL_SIZE_MM = 40.0
 # Without a keyword, the seal sits bottom-right on its page, as a reader sees it.
@@ -61,11 +57,8 @@ def check_placement(content: bytes, page: int, keyword: str | None, page_count: 
     if not keyword and not (1 <= page <= page_count or -page_count <= page <= -1):
         raise InvalidInput(f"page {page} does not exist; the document has {page_count} pages")
     if keyword:
-        try:
-            with pikepdf.open(io.BytesIO(content)) as pdf:
-                locate(content, pdf, seal_placement(page, keyword))
-        except PdfError as exc:
-            raise InvalidDocument(str(exc)) from exc
+        with pdf_errors():
+            place(content, [(seal_placement(page, keyword), 1.0)], current_app.config["MAX_PDF_PAGES"])
 
 
 def verification_token(application_id: int) -> str:
@@ -92,36 +85,34 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int) -
     )
 
 
+def sign_with_seal(seal: Seal, content: bytes, field_name: str, reason: str,
+                   placement: StampSpec | KeywordSpec | None = None, certify: bool = False,
+                   level: str | None = None) -> bytes:
+    """Sign PDF bytes with the seal's key (PAdES, at `level`, default SIGNATURE_LEVEL), the seal image as the
+    signature's appearance: at the placement, or in the empty field of that name the document already has."""
+    with pdf_errors():
+        page_index, box = 0, (0.0, 0.0, 0.0, 0.0)
+        if placement is not None:
+            found = place(content, [(placement, appearance_aspect(seal.image_pdf))],
+                          current_app.config["MAX_PDF_PAGES"])[0]
+            page_index, box = found.page_index, found.rect
+        spec = SignSpec(field_name=field_name, page_index=page_index, box=box, reason=reason,
+                        location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,
+                        certify=certify)
+        with keys.signer_for(seal) as signer:
+            return sign_pdf(content, signer, spec, timestamper=keys.timestamper(level),
+                            long_term=keys.long_term(level))
+
+
 def _seal_and_sign(application: SealApplication, content: bytes, page_count: int,
                    every_page: EveryPageSpec | None = None) -> bytes:
     seal = seals.usable_seal(application.seal_id)
     plan = replace(stamp_plan(application, seal.image_pdf, page_count), every_page=every_page)
-    stamped = stamp(content, plan, current_app.config["MAX_PDF_PAGES"])
-    with pikepdf.open(io.BytesIO(stamped)) as pdf:
-        placement = locate(stamped, pdf, seal_placement(application.seal_page, application.seal_keyword),
-                           appearance_aspect(seal.image_pdf))[0]
-    spec = SignSpec(
-        field_name=f"SealFlow_{application.id}_{seal.id}", page_index=placement.page_index, box=placement.rect,
-        reason=f"Seal application #{application.id}", location=current_app.config["ORGANISATION_NAME"],
-        appearance_pdf=seal.image_pdf, certify=current_app.config["CERTIFY"],
-    )
-    return _sign(seal, stamped, spec)
-
-
-def _sign(seal: Seal, content: bytes, spec: SignSpec) -> bytes:
-    with keys.signer_for(seal) as signer:
-        return sign_pdf(content, signer, spec, timestamper=keys.timestamper(), long_term=keys.long_term())
-
-
-@contextmanager
-def _pdf_errors() -> Iterator[None]:
-    """The PDF library's errors, as the domain errors a job reports."""
-    try:
-        yield
-    except (SigningError, TimeStampError) as exc:
-        raise SigningFailed(str(exc)) from exc
-    except PdfError as exc:
-        raise InvalidDocument(str(exc)) from exc
+    with pdf_errors():
+        stamped = stamp(content, plan, current_app.config["MAX_PDF_PAGES"])
+    return sign_with_seal(seal, stamped, f"SealFlow_{application.id}_{seal.id}", f"Seal application #{application.id}",
+                          seal_placement(application.seal_page, application.seal_keyword),
+                          certify=current_app.config["CERTIFY"])
 
 
 def _application(params: dict[str, Any]) -> SealApplication:
@@ -149,8 +140,7 @@ def _seal_once(application: SealApplication, actor: Actor, seal_with: Callable[[
     if done is not None:
         return _result(done)
     original = _original(application)
-    with _pdf_errors():
-        signed = seal_with(documents.read_content(original), original.page_count)
+    signed = seal_with(documents.read_content(original), original.page_count)
     filename = f"{PurePath(original.filename).stem}-sealed.pdf"
     sealed = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count)
     record(actor, "document.sealed", "seal_application", application.id, document_id=sealed.id,
@@ -200,26 +190,18 @@ def _signing_order(parties: Any) -> list[tuple[int, int]]:
     return order
 
 
-def _signed_fields(content: bytes) -> set[str]:
-    """The names of the PDF's signature fields that hold a signature."""
-    with pikepdf.open(io.BytesIO(content)) as pdf:
-        acroform = pdf.Root.get("/AcroForm")
-        fields: Any = acroform.get("/Fields", []) if acroform is not None else []
-        return {str(f.get("/T")) for f in fields if f.get("/FT") == "/Sig" and "/V" in f}
-
-
 def _party_fields(application: SealApplication, content: bytes,
                   order: list[tuple[int, int]]) -> tuple[SignatureField, ...]:
     """Every party's empty signature field, in rows on the application's seal page."""
-    fields = []
-    with pikepdf.open(io.BytesIO(content)) as pdf:
-        for position, (_, seal_id) in enumerate(order):
-            row, column = divmod(position, PARTIES_PER_ROW)
-            spec = StampSpec(page=application.seal_page, x_mm=PARTY_X_MM + column * PARTY_STEP_MM,
-                             y_mm=PARTY_Y_MM + row * PARTY_STEP_MM, size_mm=SEAL_SIZE_MM, corner="bottom-left")
-            placement = locate(content, pdf, spec, appearance_aspect(seals.get_seal(seal_id).image_pdf))[0]
-            fields.append(SignatureField(party_field(application.id, position), placement.page_index, placement.rect))
-    return tuple(fields)
+    wanted: list[tuple[StampSpec | KeywordSpec, float]] = []
+    for position, (_, seal_id) in enumerate(order):
+        row, column = divmod(position, PARTIES_PER_ROW)
+        spec = StampSpec(page=application.seal_page, x_mm=PARTY_X_MM + column * PARTY_STEP_MM,
+                         y_mm=PARTY_Y_MM + row * PARTY_STEP_MM, size_mm=SEAL_SIZE_MM, corner="bottom-left")
+        wanted.append((spec, appearance_aspect(seals.get_seal(seal_id).image_pdf)))
+    placements = place(content, wanted, current_app.config["MAX_PDF_PAGES"])
+    return tuple(SignatureField(party_field(application.id, position), found.page_index, found.rect)
+                 for position, found in enumerate(placements))
 
 
 def _prepared_for_parties(application: SealApplication, original: Document, order: list[tuple[int, int]]) -> bytes:
@@ -242,20 +224,21 @@ def add_party_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
     position = order.index(party)
     original = _original(application)
     latest = application.document(DocumentKind.SEALED)
-    with _pdf_errors():
-        base = documents.read_content(latest) if latest is not None else b""
-        signed_before = _signed_fields(base) if latest is not None else set()
-        if latest is not None and party_field(application.id, position) in signed_before:
-            return _result(latest)
-        waiting_for = [k + 1 for k in range(position) if party_field(application.id, k) not in signed_before]
-        if waiting_for:
-            raise InvalidTransition(f"party {position + 1} cannot sign before party {waiting_for[0]}")
-        seal = party_seal(*party)
-        spec = SignSpec(field_name=party_field(application.id, position),
-                        reason=f"Party {position + 1} of {len(order)}, seal application #{application.id}",
-                        location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,
-                        certify=current_app.config["CERTIFY"] and latest is None)
-        signed = _sign(seal, base if latest is not None else _prepared_for_parties(application, original, order), spec)
+    base = documents.read_content(latest) if latest is not None else b""
+    with pdf_errors():
+        signed_before = signed_field_names(base, current_app.config["MAX_PDF_PAGES"]) if latest is not None else set()
+    if latest is not None and party_field(application.id, position) in signed_before:
+        return _result(latest)
+    waiting_for = [k + 1 for k in range(position) if party_field(application.id, k) not in signed_before]
+    if waiting_for:
+        raise InvalidTransition(f"party {position + 1} cannot sign before party {waiting_for[0]}")
+    seal = party_seal(*party)
+    if latest is None:
+        with pdf_errors():
+            base = _prepared_for_parties(application, original, order)
+    signed = sign_with_seal(seal, base, party_field(application.id, position),
+                            f"Party {position + 1} of {len(order)}, seal application #{application.id}",
+                            certify=current_app.config["CERTIFY"] and latest is None)
     filename = f"{PurePath(original.filename).stem}-signed-{position + 1}.pdf"
     document = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count)
     record(actor, "document.signed", "seal_application", application.id, document_id=document.id,

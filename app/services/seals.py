@@ -7,10 +7,11 @@ from sqlalchemy import select
 from app.errors import InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import Department, Seal, SealKind, SealStatus, User
+from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
-from app.pdf import SealImageError, SealImageSpec, load_seal_image, render_seal_pdf, render_seal_png, render_seal_svg
+from app.pdf import SealImageSpec, load_seal_image, render_seal_pdf, render_seal_png, render_seal_svg
 from app.services import keys
-from app.services.audit import Actor, record
+from app.services.documents import pdf_errors
 
 
 def create_seal(
@@ -28,13 +29,11 @@ def create_seal(
         raise InvalidInput("a seal needs a name")
     if db.session.execute(select(Seal.id).where(Seal.name == name)).scalar() is not None:
         raise InvalidInput(f"there is already a seal named “{name}”")
-    try:
+    with pdf_errors():
         if isinstance(image, bytes):
             image_pdf, image_svg = load_seal_image(image), ""
         else:
             image_pdf, image_svg = render_seal_pdf(image), render_seal_svg(image)
-    except SealImageError as exc:
-        raise InvalidInput(str(exc)) from exc
     certificate_pem, encrypted_key = keys.new_seal_key(name)
     seal = Seal(
         name=name, kind=kind, status=SealStatus.ACTIVE, owner_department=department, owner_user=owner,

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.models import Substitution, User
+from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
-from app.services.audit import Actor, record
 
 
 def represented_by(user_id: int, at: datetime) -> set[int]:

@@ -8,20 +8,19 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 
-from app.errors import InvalidDocument, NotFound
+from app.errors import NotFound
 from app.extensions import db
 from app.models import DocumentKind, SealApplication
-from app.pdf import PdfError, VerificationReport, verify_pdf
+from app.pdf import VerificationReport, verify_pdf
 from app.services import keys
+from app.services.documents import pdf_errors
 from app.services.sealing import verification_token
 
 
 def verify_document(content: bytes) -> VerificationReport:
     """Every signature of the PDF, checked against the root CA and the current revocation list."""
-    try:
+    with pdf_errors():
         return verify_pdf(content, keys.trust_roots(), (keys.revocation_list(),), keys.seal_names())
-    except PdfError as exc:
-        raise InvalidDocument(str(exc)) from exc
 
 
 def crl_der() -> bytes:

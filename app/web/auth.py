@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 
 from app.extensions import db
+from app.models.audit import record
 from app.services import accounts
-from app.services.audit import record
 from app.web.forms import LoginForm
 from app.web.guards import actor
 

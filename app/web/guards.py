@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 from app.errors import PermissionDenied
 from app.models import RoleName, User
-from app.services.audit import Actor
+from app.models.audit import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 

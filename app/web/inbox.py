@@ -16,14 +16,13 @@ from app.services import accounts, approvals
 from app.web.forms import DecisionForm
 from app.web.guards import actor, me
 from app.web.labels import decision_label
-from app.workflow import acting_for
 
 bp = Blueprint("inbox", __name__)
 
 
 def absent_users(tasks: list[HumanTask], user: User) -> dict[int, str]:
     """For each task the user would do as someone's substitute: the name of the absent user, by task id."""
-    acting = {t.id: acting_for(t, user) for t in tasks}
+    acting = {t.id: approvals.acting_for(t, user) for t in tasks}
     others = {t: u for t, u in acting.items() if u is not None and u != user.id}
     names = accounts.user_names(set(others.values()))
     return {t: names.get(u, str(u)) for t, u in others.items()}

@@ -2,7 +2,6 @@
 
 from app.workflow.engine import (
     SERVICE_FAILED,
-    acting_for,
     cancel,
     complete_task,
     deploy,
@@ -10,7 +9,6 @@ from app.workflow.engine import (
     fail_service,
     fire_timer,
     history,
-    inbox_query,
     is_deployed,
     latest_definition,
     resume_service,
@@ -28,7 +26,6 @@ __all__ = [
     "Problem",
     "StepResult",
     "WorkflowFailed",
-    "acting_for",
     "cancel",
     "complete_task",
     "deploy",
@@ -37,7 +34,6 @@ __all__ = [
     "fail_service",
     "fire_timer",
     "history",
-    "inbox_query",
     "is_deployed",
     "latest_definition",
     "resume_service",

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping
-from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import lazyload
-from sqlalchemy.sql import Select
 
 from app.errors import InvalidTransition, NotFound
 from app.extensions import db
@@ -29,13 +27,10 @@ from app.models import (
     ProcessDefinition,
     ProcessInstance,
     ProcessTimer,
-    TaskCandidate,
     TaskState,
-    User,
 )
+from app.models.audit import Actor, events_for, record
 from app.models.timestamps import utcnow
-from app.services.audit import Actor, events_for, record
-from app.services.substitutes import represented_by
 from app.workflow import store, timers
 from app.workflow.errors import Problem
 from app.workflow.parser import parse_definition, validate_definition
@@ -237,31 +232,6 @@ def fail_instance(instance_id: int, reason: str, actor: Actor) -> ProcessInstanc
     instance.status = InstanceStatus.FAILED
     record(actor, "process.failed", "process_instance", instance.id, reason=reason)
     return instance
-
-
-def inbox_query(user: User, at: datetime | None = None) -> Select[HumanTask]:
-    """Ready tasks for a user: assigned or offered to them or to someone they stand in for, or offered to a
-    role they hold."""
-    people = {user.id} | represented_by(user.id, at or utcnow())
-    offered = select(TaskCandidate.task_id).where(
-        or_(TaskCandidate.user_id.in_(people), TaskCandidate.role.in_(user.role_names))
-    )
-    return (
-        select(HumanTask)
-        .where(HumanTask.state == TaskState.READY)
-        .where(or_(HumanTask.assignee_id.in_(people),
-                   and_(HumanTask.assignee_id.is_(None), HumanTask.id.in_(offered))))
-        .order_by(HumanTask.created_at, HumanTask.id)
-    )
-
-
-def acting_for(task: HumanTask, user: User, at: datetime | None = None) -> int | None:
-    """Whom the user would act for on this task: themselves, or the absent user they substitute for; None when
-    the task is not theirs to do."""
-    if task.offered_to(user.id, user.role_names):
-        return user.id
-    return next((absent for absent in sorted(represented_by(user.id, at or utcnow()))
-                 if task.offered_to(absent, set())), None)
 
 
 def tasks_of(instance_id: int) -> list[HumanTask]:

@@ -22,8 +22,8 @@ from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.models import HumanTask, InstanceStatus, Job, JobStatus, ProcessInstance, TaskCandidate, TaskState
+from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
-from app.services.audit import Actor, record
 from app.workflow import assignment, store, timers
 from app.workflow.errors import WorkflowFailed
 from app.workflow.specs import SERVICE_REQUEST, AsyncServiceTask

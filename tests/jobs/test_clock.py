@@ -10,9 +10,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.jobs.clock import make_clock, tick
 from app.models import HumanTask, InstanceStatus, ProcessInstance, ProcessTimer, TaskState
+from app.models.audit import Actor
 from app.models.timestamps import utcnow
 from app.services import approvals, flows
-from app.services.audit import Actor
 from app.workflow import complete_task, history, start
 from tests.conftest import DATA, Org, work_off_queue
 
@@ -100,8 +100,8 @@ def test_the_clock_process_enqueues_ticks_that_a_worker_runs(app, org):
 
 
 def test_a_job_whose_worker_died_is_queued_again_and_runs_once(app, org):
-    from app.jobs.queue import redis_connection
     from app.models import Job, JobStatus
+    from app.services.queue import redis_connection
     from tests.jobs.test_runner import _decide, _file
 
     application = _file(org)

@@ -14,10 +14,10 @@ from app.models import (
     SealApplication,
     SealStatus,
 )
+from app.models.audit import Actor
 from app.models.timestamps import utcnow
 from app.services import applications, approvals, flows
 from app.services.applications import ApplicationSpec
-from app.services.audit import Actor
 from tests.conftest import DATA, corpus_pdf, file_and_approve, work_off_queue
 
 

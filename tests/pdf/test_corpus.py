@@ -30,7 +30,7 @@ from app.pdf import (
     stamp,
 )
 from app.pdf.appearance import CAPTION_SHARE
-from app.pdf.pki import create_root_ca, issue_seal_certificate
+from app.pki.ca import create_root_ca, issue_seal_certificate
 from tests.conftest import CORPUS
 from tests.pdf.verifiers import mutool_unchanged, nss_db_with, pdfsig
 

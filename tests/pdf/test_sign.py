@@ -18,11 +18,9 @@ from app.pdf import (
     LongTermSpec,
     SealImageSpec,
     SignatureField,
-    SigningError,
     SigningIdentity,
     SignSpec,
     StampSpec,
-    TimeStampAuthority,
     add_signature_fields,
     inspect_pdf,
     locate,
@@ -34,7 +32,8 @@ from app.pdf import (
     verify_pdf,
 )
 from app.pdf.appearance import CAPTION_SHARE
-from app.pdf.pki import create_crl, create_root_ca, issue_seal_certificate, issue_tsa_certificate
+from app.pki import SigningError, TimeStampAuthority
+from app.pki.ca import create_crl, create_root_ca, issue_seal_certificate, issue_tsa_certificate
 from tests.conftest import corpus_pdf
 from tests.pdf.verifiers import assert_independently_valid, mutool_unchanged, nss_db_with, pdfsig
 

@@ -8,9 +8,9 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 
 from app.pdf import InvalidPdfError, SigningIdentity, SignSpec, make_signer, sign_pdf
-from app.pdf.pki import create_crl, create_root_ca, issue_seal_certificate
-from app.pdf.tsa import TimeStampAuthority
 from app.pdf.verify import ModificationLevel, SignatureCoverageLevel, verify_pdf
+from app.pki.ca import create_crl, create_root_ca, issue_seal_certificate
+from app.pki.tsa import TimeStampAuthority
 from tests.conftest import corpus_pdf
 
 CRL_URL = "http://sealflow.example/ca.crl"

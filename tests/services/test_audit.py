@@ -1,7 +1,8 @@
 from sqlalchemy import text
 
 from app.extensions import db
-from app.services.audit import Actor, record, verify_chain
+from app.models.audit import Actor, record
+from app.services.audit import verify_chain
 
 
 def _three_events():

@@ -1,7 +1,7 @@
 from app.extensions import db
 from app.models import CertificateAuthority, Seal
 from app.pdf import verify_pdf
-from app.pdf.pki import load_certificate
+from app.pki.ca import load_certificate
 from app.services import keys
 from tests.conftest import (
     SOFTHSM_MODULE,

@@ -27,10 +27,10 @@ from app.models import (
     TaskState,
     User,
 )
+from app.models.audit import Actor
 from app.pdf import SealImageSpec
 from app.services import accounts, applications, approvals, documents, flows, keys, seals, verification
 from app.services.applications import ApplicationSpec
-from app.services.audit import Actor
 from app.services.sealing import LEADER_PAGE_SEAL
 from tests.conftest import PASSWORD, Org, corpus_pdf, work_off_queue
 from tests.pdf.verifiers import assert_independently_valid

@@ -4,8 +4,8 @@ process id, so that page tests do not depend on the shape of the shipped diagram
 from pathlib import Path
 
 from app.extensions import db
+from app.models.audit import Actor
 from app.services import flows
-from app.services.audit import Actor
 
 DIAGRAM = Path(__file__).resolve().parent / "data" / "review_flow.bpmn"
 

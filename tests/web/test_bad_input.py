@@ -66,8 +66,8 @@ def test_suspended_seal(app, client, org):
     # The form no longer offers it (neither as the seal nor as a party's seal); a forged post is refused by the
     # service too.
     assert org.contract_seal.name not in client.get("/applications/new").text
+    from app.models.audit import Actor
     from app.services import applications
-    from app.services.audit import Actor
 
     pdf = corpus_pdf("minimal-document.pdf")
     spec = applications.ApplicationSpec(org.contract_seal.id, "contract", "x.pdf", pdf, "r")

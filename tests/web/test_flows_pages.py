@@ -21,9 +21,9 @@ from app.models import (
     SealKind,
     TaskState,
 )
+from app.models.audit import Actor
 from app.pdf import SealImageSpec
 from app.services import seals
-from app.services.audit import Actor
 from tests.conftest import corpus_pdf, file_application, file_for_the_head, login, logout, ready_task_id
 from tests.web.review_flow import deploy_review_flow
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent, SealApplication, SealStatus
+from app.models.audit import Actor
 from app.pdf import verify_pdf
 from app.services import keys, seals
-from app.services.audit import Actor
 from tests.conftest import contract_pdf, file_and_approve, file_application, login, logout, work_off_queue
 from tests.pdf.verifiers import assert_independently_valid
 

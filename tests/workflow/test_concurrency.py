@@ -9,8 +9,8 @@ from app import workflow as engine
 from app.errors import DomainError
 from app.extensions import db
 from app.models import AuditEvent, HumanTask, InstanceStatus, ProcessInstance, TaskState, User
+from app.models.audit import Actor
 from app.services import approvals
-from app.services.audit import Actor
 from tests.conftest import DATA, contract_pdf, file_application, login
 
 

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from app.errors import InvalidTransition, PolicyViolation
 from app.extensions import db
 from app.models import HumanTask, Job, JobStatus, ProcessDefinition, TaskState
+from app.models.audit import Actor
 from app.services import flows
-from app.services.audit import Actor
 from app.workflow import complete_task, deploy, latest_definition, start
 
 ACTOR = Actor.system("test")

@@ -38,10 +38,10 @@ from app.models import (
     TaskState,
     User,
 )
+from app.models.audit import Actor
 from app.models.timestamps import utcnow
 from app.services import applications, approvals, flows, substitutes
 from app.services.applications import ApplicationSpec
-from app.services.audit import Actor
 from tests.conftest import DATA, Org, corpus_pdf, work_off_queue
 
 SCENARIOS = DATA / "scenarios"
@@ -425,10 +425,10 @@ def test_after_the_period_tasks_no_longer_reach_the_substitute(app: Flask, org: 
     task = _task(org.head, application)
     just_before, at_the_end = substitution.ends_at - timedelta(seconds=1), substitution.ends_at
     olga = org.other_approver
-    assert [t.id for t in db.session.execute(engine.inbox_query(olga, just_before)).scalars()] == [task.id]
-    assert db.session.execute(engine.inbox_query(olga, at_the_end)).first() is None
-    assert engine.acting_for(task, olga, just_before) == org.head.id
-    assert engine.acting_for(task, olga, at_the_end) is None
+    assert [t.id for t in db.session.execute(approvals.inbox_query(olga, just_before)).scalars()] == [task.id]
+    assert db.session.execute(approvals.inbox_query(olga, at_the_end)).first() is None
+    assert approvals.acting_for(task, olga, just_before) == org.head.id
+    assert approvals.acting_for(task, olga, at_the_end) is None
 
     substitutes.end_substitution(substitution.id, org.head, Actor.of(org.head))  # back early: the period is over now
     db.session.commit()
@@ -484,7 +484,7 @@ def _complete(user: User, instance_id: int) -> None:
     """The user completes the instance's one waiting task (no application: the engine directly)."""
     [task] = [t for t in approvals.inbox(user) if t.instance_id == instance_id]
     assert approvals.can_decide(user, task)
-    engine.complete_task(task.id, Actor.of(user), {"decision": "approve"}, engine.acting_for(task, user))
+    engine.complete_task(task.id, Actor.of(user), {"decision": "approve"}, approvals.acting_for(task, user))
     db.session.commit()
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from app import workflow as engine
 from app.extensions import db
 from app.models import AuditEvent, HumanTask, InstanceStatus, Job, ProcessInstance, ProcessTimer, TaskState
+from app.models.audit import Actor
 from app.services import flows
-from app.services.audit import Actor
 from app.workflow import steps, store
 from tests.conftest import DATA
 

@@ -4,8 +4,8 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.pdf import SigningError
-from app.pdf.pki import (
+from app.pki import SigningError
+from app.pki.ca import (
     create_crl,
     create_root_ca,
     decrypt_key,

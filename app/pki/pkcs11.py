@@ -30,9 +30,9 @@ from pkcs11.util.x509 import decode_x509_certificate
 from pyhanko.sign.pkcs11 import PKCS11Signer
 from pyhanko.sign.signers import Signer
 
-from app.pdf.errors import SigningError
-from app.pdf.pki import KeyAlgorithm, PrivateKey, PublicKey
-from app.pdf.trust import asn1_certificate
+from app.pki.ca import KeyAlgorithm, PrivateKey, PublicKey
+from app.pki.errors import SigningError
+from app.pki.trust import asn1_certificate
 
 __all__ = [
     "Pkcs11KeySpec",
@@ -269,7 +269,7 @@ def _key_id(session: pkcs11.Session) -> bytes:
 
 def generate_key_in_token(spec: Pkcs11KeySpec, algorithm: KeyAlgorithm = "rsa2048") -> PublicKey:
     """Generate the seal's key pair inside the token (sensitive, not extractable) and return its public key,
-    for the CA to certify with `app.pdf.pki.certify_seal_key`.
+    for the CA to certify with `app.pki.ca.certify_seal_key`.
 
     :raises SigningError: the token cannot be opened, or already holds a key with this label.
     """

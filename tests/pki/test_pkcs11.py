@@ -20,7 +20,6 @@ from pyhanko_certvalidator import ValidationContext
 
 from app.pdf import (
     SealImageSpec,
-    SigningError,
     SignSpec,
     StampSpec,
     placement_rect,
@@ -28,14 +27,15 @@ from app.pdf import (
     sign_pdf,
     stamp_seal,
 )
-from app.pdf.pkcs11 import (
+from app.pki import SigningError
+from app.pki.ca import CertifiedKey, certify_seal_key, create_root_ca, issue_seal_certificate
+from app.pki.pkcs11 import (
     Pkcs11KeySpec,
     generate_key_in_token,
     import_key_to_token,
     open_pkcs11_signer,
     store_certificate_in_token,
 )
-from app.pdf.pki import CertifiedKey, certify_seal_key, create_root_ca, issue_seal_certificate
 from tests.conftest import SOFTHSM_MODULE as MODULE
 from tests.conftest import SOFTHSM_PIN as PIN
 from tests.conftest import SOFTHSM_TOKEN as TOKEN

@@ -14,9 +14,9 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from app.pdf import SigningIdentity, SignSpec, make_signer, sign_pdf
-from app.pdf.errors import TimeStampError
-from app.pdf.pki import issue_seal_certificate
-from app.pdf.tsa import SEALFLOW_TSA_POLICY_OID, TimeStampAuthority, external_timestamper
+from app.pki.ca import issue_seal_certificate
+from app.pki.errors import TimeStampError
+from app.pki.tsa import SEALFLOW_TSA_POLICY_OID, TimeStampAuthority, external_timestamper
 from tests.conftest import corpus_pdf
 from tests.pdf.verifiers import nss_db_with, pdfsig
 

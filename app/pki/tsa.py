@@ -22,9 +22,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 
-from app.pdf.errors import TimeStampError
-from app.pdf.pki import CertifiedKey
-from app.pdf.trust import asn1_certificate
+from app.pki.ca import CertifiedKey
+from app.pki.errors import TimeStampError
+from app.pki.trust import asn1_certificate
 
 __all__ = [
     "SEALFLOW_TSA_POLICY_OID",

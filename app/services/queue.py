@@ -1,4 +1,6 @@
-"""The Redis connection and the RQ queue; jobs are enqueued only once their rows are committed."""
+"""The Redis connection and the RQ queue; jobs are enqueued only once their rows are committed.
+
+Services schedule jobs here; the worker and the clock (app/jobs) run them."""
 
 from __future__ import annotations
 
@@ -49,8 +51,11 @@ def shutdown_embedded(app: Flask) -> None:
 
 
 def redis_connection() -> Redis:
-    """The app's Redis connection."""
-    connection: Redis = current_app.extensions["sealflow.redis"]
+    """The app's Redis connection, made on first use (a `flask` command that needs no Redis starts none)."""
+    connection: Redis | None = current_app.extensions.get("sealflow.redis")
+    if connection is None:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        connection = app.extensions["sealflow.redis"] = connect(app)
     return connection
 
 
@@ -88,8 +93,7 @@ def _after_rollback(session: Session) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Connect to Redis and hook job enqueueing onto commits."""
-    app.extensions["sealflow.redis"] = connect(app)
+    """Hook job enqueueing onto commits (Redis is connected on first use)."""
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_rollback", _after_rollback)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.pdf.errors import SigningError
+from app.pki.errors import SigningError
 
 __all__ = [
     "CertifiedKey",

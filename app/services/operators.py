@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from app.models.audit import Actor
 from app.services import sealing
-from app.services.audit import Actor
 
 Operator = Callable[[dict[str, Any], Actor], dict[str, Any]]
 
