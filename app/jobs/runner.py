@@ -19,6 +19,7 @@ from app.models import Job, JobStatus
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.services import applications
+from app.services.gate import SealingRefused
 from app.services.operators import OPERATORS
 from app.services.queue import job_state, schedule
 from app.workflow import fail_service, resume_service
@@ -75,6 +76,9 @@ def run_job(job_id: int) -> str:
         return "done"
     except DomainError as exc:
         db.session.rollback()
+        if isinstance(exc, SealingRefused):  # said once, on the application, beside the job's own failure
+            record(actor, "sealing.refused", "seal_application", exc.application_id, operation=operation,
+                   reasons=exc.reasons)
         return _failed(job_id, exc.message, exc.transient, actor)
     except Exception as exc:
         db.session.rollback()

@@ -8,6 +8,7 @@ from app.models.pki import CertificateAuthority
 from app.models.seal import Seal, SealKind, SealStatus
 from app.models.user import Department, Role, RoleName, Substitution, User
 from app.models.workflow import (
+    REQUESTER_DECISIONS,
     HumanTask,
     InstanceStatus,
     ProcessDefinition,
@@ -15,9 +16,11 @@ from app.models.workflow import (
     ProcessTimer,
     TaskCandidate,
     TaskState,
+    current_round,
 )
 
 __all__ = [
+    "REQUESTER_DECISIONS",
     "ApplicationStatus",
     "AuditEvent",
     "Blob",
@@ -42,4 +45,5 @@ __all__ = [
     "TaskCandidate",
     "TaskState",
     "User",
+    "current_round",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Numeric, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.errors import InvalidTransition
@@ -60,6 +61,11 @@ class SealApplication(Model):
         Enum(ApplicationStatus, native_enum=False, length=16), default=ApplicationStatus.PENDING
     )
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    # What the seal policy required when the application was filed: one entry per approval level, in order,
+    # {"level": 1, "approver": "department_head" | "role:<role>" | "user:<username>", "label": "…"}, and the
+    # policy's content hash. The sealing gate checks the recorded decisions against these, whatever process ran.
+    required_approvals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    policy_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -72,6 +78,10 @@ class SealApplication(Model):
         if status not in _ALLOWED.get(self.status, set()):
             raise InvalidTransition(f"application {self.id} is {self.status}, it cannot become {status}")
         self.status = status
+
+    def required_approval(self, level: int) -> dict[str, Any] | None:
+        """The policy's requirement for that approval level, if the application has one."""
+        return next((r for r in self.required_approvals if r.get("level") == level), None)
 
     def document(self, kind: DocumentKind) -> Document | None:
         """The newest version of the document of that kind, if there is one."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import Column, Enum, ForeignKey, LargeBinary, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import Model
+from app.extensions import Model, db
 from app.models.timestamps import utcnow
 from app.models.user import Department, User
 
@@ -25,6 +25,25 @@ class SealStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     REVOKED = "revoked"
+
+
+# Custodians keep a seal (its status, image and key) and may sign with it as a party; users may request it,
+# named one by one or by department.
+seal_custodians = Table(
+    "seal_custodians", db.metadata,
+    Column("seal_id", ForeignKey("seals.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+seal_user_people = Table(
+    "seal_user_people", db.metadata,
+    Column("seal_id", ForeignKey("seals.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+seal_user_departments = Table(
+    "seal_user_departments", db.metadata,
+    Column("seal_id", ForeignKey("seals.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class Seal(Model):
@@ -51,8 +70,22 @@ class Seal(Model):
 
     owner_department: Mapped[Department | None] = relationship()
     owner_user: Mapped[User | None] = relationship()
+    custodians: Mapped[list[User]] = relationship(secondary=seal_custodians, order_by="User.display_name")
+    user_people: Mapped[list[User]] = relationship(secondary=seal_user_people, order_by="User.display_name")
+    user_departments: Mapped[list[Department]] = relationship(secondary=seal_user_departments,
+                                                              order_by="Department.name")
 
     @property
     def is_usable(self) -> bool:
         """Only an active seal may be requested or applied."""
         return self.status == SealStatus.ACTIVE
+
+    def may_be_requested_by(self, user: User) -> bool:
+        """Whether the user may file applications for this seal: named as a user, or in a department that is; a
+        personal or legal-representative seal's owner always may."""
+        return (user.id == self.owner_user_id or any(u.id == user.id for u in self.user_people)
+                or (user.department_id is not None and any(d.id == user.department_id for d in self.user_departments)))
+
+    def is_held_by(self, user_id: int) -> bool:
+        """Whether the user holds the seal: its owner or one of its custodians (only they sign with it)."""
+        return user_id == self.owner_user_id or any(u.id == user_id for u in self.custodians)

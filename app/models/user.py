@@ -45,7 +45,10 @@ class Department(Model):
     head_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", use_alter=True, name="fk_departments_head_id_users")
     )
+    # The department above this one: its head approves when this department's head is the requester.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     head: Mapped[User | None] = relationship(foreign_keys=[head_id], post_update=True)
+    parent: Mapped[Department | None] = relationship(remote_side=[id])
 
 
 class User(UserMixin, Model):

@@ -91,6 +91,12 @@ class HumanTask(Model):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]
+    # The policy's approval level this task decides (the policy step), if it is one.
+    level: Mapped[int | None]
+    # What the decision was made on and as what: the SHA-256 of the application's document at that moment, and
+    # the approval rule the decider met then ("department_head", "role:leader" …); the sealing gate reads both.
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    decided_as: Mapped[str | None] = mapped_column(String(200))
 
     instance: Mapped[ProcessInstance] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
@@ -115,6 +121,18 @@ class HumanTask(Model):
         if self.assignee is not None:
             return self.assignee.display_name
         return ", ".join(c.user.display_name if c.user else str(c.role) for c in self.candidates)
+
+
+# The requester's own decisions on a returned application; resubmitting starts a new round of approvals.
+REQUESTER_DECISIONS = frozenset({"resubmit", "withdraw"})
+RESTARTING_DECISIONS = frozenset({"resubmit"})
+
+
+def current_round(tasks: list[HumanTask]) -> list[HumanTask]:
+    """Of an application's inbox rows, those opened since it was last resubmitted: decisions made before it was
+    returned no longer count."""
+    resubmitted = [t.id for t in tasks if t.decision in RESTARTING_DECISIONS]
+    return [t for t in tasks if not resubmitted or t.id > max(resubmitted)]
 
 
 class TaskCandidate(Model):

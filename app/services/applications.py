@@ -25,9 +25,9 @@ from app.models import (
     User,
 )
 from app.models.audit import Actor, record
-from app.services import accounts, documents, sealing, seals
+from app.services import accounts, documents, policy, sealing, seals
 from app.services.queue import schedule
-from app.workflow import StepResult, cancel, is_deployed, start, tasks_of
+from app.workflow import POLICY_LEVELS, StepResult, cancel, is_deployed, start, tasks_of
 
 DOCUMENT_TYPES = ("contract", "agreement", "certificate", "letter", "report", "other")
 # The approval processes the filing form offers, each a shipped diagram in bpmn/ (the service runs any deployed
@@ -81,17 +81,18 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
         raise InvalidInput("say why the seal is needed")
     if spec.amount is not None and not (Decimal(0) <= spec.amount < Decimal(10) ** 14):
         raise InvalidInput("the amount must be a positive number below 10^14")
-    seal = seals.usable_seal(spec.seal_id)
+    seal = seals.requestable_seal(spec.seal_id, requester)
     if not is_deployed(spec.process_id):
         raise InvalidInput(f"unknown approval process {spec.process_id!r}")
-    flow_data = _flow_data(spec, seal)
+    flow_data = _flow_data(spec, seal, requester)
+    required, policy_hash = policy.required_approvals(seal, spec.document_type, spec.amount, requester)
     info = documents.check_pdf(spec.content)
     keyword = spec.seal_keyword.strip() or None
     sealing.check_placement(spec.content, spec.seal_page, keyword, info.page_count)
     application = SealApplication(requester=requester, seal=seal, document_type=spec.document_type,
                                   reason=spec.reason.strip(), seal_page=spec.seal_page, seal_keyword=keyword,
                                   riding_seal=spec.riding_seal, watermark=spec.watermark, amount=spec.amount,
-                                  process_id=spec.process_id)
+                                  process_id=spec.process_id, required_approvals=required, policy_hash=policy_hash)
     db.session.add(application)
     db.session.flush()
     document = documents.add_document(application.id, DocumentKind.ORIGINAL, spec.filename, spec.content,
@@ -100,19 +101,21 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
            document_type=spec.document_type, filename=spec.filename, sha256=document.sha256,
            pages=info.page_count, repaired=list(info.repairs), seal_page=spec.seal_page, seal_keyword=keyword,
            riding_seal=spec.riding_seal, watermark=spec.watermark,
-           amount=None if spec.amount is None else str(spec.amount), process_id=spec.process_id, **flow_data)
+           amount=None if spec.amount is None else str(spec.amount), process_id=spec.process_id,
+           required_approvals=required, policy_hash=policy_hash, **flow_data)
     data = {"application_id": application.id, "requester_id": requester.id, "document_type": spec.document_type,
             "amount": None if spec.amount is None else float(spec.amount), "seal_id": seal.id,
-            "seal_kind": str(seal.kind), **flow_data}
+            "seal_kind": str(seal.kind), POLICY_LEVELS: required, **flow_data}
     step = start(spec.process_id, data, application.id, actor)
     follow(step, actor)
     return Submitted(application, info.repairs)
 
 
-def _flow_data(spec: ApplicationSpec, seal: Seal) -> dict[str, Any]:
+def _flow_data(spec: ApplicationSpec, seal: Seal, requester: User) -> dict[str, Any]:
     """What a process may need beyond the application: the countersigners, the seal's leader, the parties. Each is
     passed whenever it is given, so a seal administrator's own diagram can use them too; the shipped processes
-    that cannot run without one refuse to start without it."""
+    that cannot run without one refuse to start without it. Nobody decides or signs their own application, and a
+    party signs only with a seal they hold."""
     if spec.process_id == "countersign" and not spec.countersigner_ids:
         raise InvalidInput("name at least one countersigner")
     if spec.process_id == "leader_signature" and seal.owner_user_id is None:
@@ -120,6 +123,12 @@ def _flow_data(spec: ApplicationSpec, seal: Seal) -> dict[str, Any]:
                            "legal-representative seal")
     if spec.process_id == "multi_party_signing" and len(spec.parties) < 2:
         raise InvalidInput("name at least two parties, in signing order")
+    if requester.id in spec.countersigner_ids or any(user_id == requester.id for user_id, _ in spec.parties):
+        raise InvalidInput("you cannot countersign or sign as a party your own application")
+    if seal.owner_user_id == requester.id and spec.process_id == "leader_signature":
+        raise InvalidInput("a leader's signature is authorized by its owner: you cannot file for your own")
+    if len({user_id for user_id, _ in spec.parties}) != len(spec.parties):
+        raise InvalidInput("each party signs once: name a person once")
     data: dict[str, Any] = {}
     if spec.countersigner_ids:
         data["countersigners"] = [accounts.active_user(u).id for u in dict.fromkeys(spec.countersigner_ids)]

@@ -4,31 +4,48 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.sql import Select
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from app.extensions import db
-from app.models import HumanTask, SealApplication, TaskCandidate, TaskState, User
+from app.models import (
+    REQUESTER_DECISIONS,
+    DocumentKind,
+    HumanTask,
+    ProcessInstance,
+    RoleName,
+    SealApplication,
+    TaskCandidate,
+    TaskState,
+    User,
+    current_round,
+)
 from app.models.audit import Actor
 from app.models.timestamps import utcnow
 from app.services import applications
 from app.services.substitutes import represented_by
-from app.workflow import complete_task
+from app.workflow import complete_task, qualifies, tasks_of
 
 
 def inbox_query(user: User, at: datetime | None = None) -> Select[HumanTask]:
     """Ready tasks for a user: assigned or offered to them or to someone they stand in for, or offered to a
-    role they hold."""
+    role they hold; never another person's task on the user's own application (only what is assigned to the
+    requester by name, such as revising it), and nothing for an auditor (auditors never decide)."""
+    if user.has_role(RoleName.AUDITOR):
+        return select(HumanTask).where(false())
     people = {user.id} | represented_by(user.id, at or utcnow())
     offered = select(TaskCandidate.task_id).where(
         or_(TaskCandidate.user_id.in_(people), TaskCandidate.role.in_(user.role_names))
     )
+    own = (select(ProcessInstance.id).join(SealApplication, ProcessInstance.application_id == SealApplication.id)
+           .where(SealApplication.requester_id == user.id))
     return (
         select(HumanTask)
         .where(HumanTask.state == TaskState.READY)
         .where(or_(HumanTask.assignee_id.in_(people),
                    and_(HumanTask.assignee_id.is_(None), HumanTask.id.in_(offered))))
+        .where(or_(HumanTask.assignee_id == user.id, HumanTask.instance_id.not_in(own)))
         .order_by(HumanTask.created_at, HumanTask.id)
     )
 
@@ -46,14 +63,66 @@ def acting_for(task: HumanTask, user: User, at: datetime | None = None) -> int |
 NEEDS_COMMENT = ("reject", "return")
 
 
+
 def inbox(user: User) -> list[HumanTask]:
     """Tasks waiting for this user, oldest first."""
     return list(db.session.execute(inbox_query(user)).scalars())
 
 
+def _deciders(task: HumanTask) -> set[int]:
+    """Who took part in a decision: whoever made it, and the absent user they made it for."""
+    return {u for u in (task.completed_by_id, task.on_behalf_of_id) if u is not None}
+
+
+def _duty_refusal(user: User, task: HumanTask, absent: int, application: SealApplication) -> str | None:
+    """Why separation of duties forbids the user (acting for `absent`) to decide the task, or None."""
+    if set(task.decision_choices) <= REQUESTER_DECISIONS:
+        return None  # the requester's own step (revise and resubmit, withdraw)
+    if application.requester_id in (user.id, absent):
+        return "nobody decides a step of their own application"
+    if task.level is not None:
+        levels = [t for t in current_round(tasks_of(task.instance_id))
+                  if t.id != task.id and t.level is not None and t.state == TaskState.COMPLETED]
+        earlier = next((t for t in levels if _deciders(t) & {user.id, absent}), None)
+        if earlier is not None:
+            return (f"one person decides one approval level of an application, and level {earlier.level} was "
+                    "decided by the same person")
+    if task.level is not None and decided_as(task, application, absent) is None:
+        requirement = application.required_approval(task.level)
+        return (f"this level needs {requirement['label'] if requirement else task.level}, which the person it "
+                "is decided for is not (any more)")
+    return None
+
+
+def decided_as(task: HumanTask, application: SealApplication, decider_id: int) -> str | None:
+    """The policy's approver rule the decider meets for the level this task decides, now; None when they do not
+    meet it (or the task decides no level)."""
+    requirement = application.required_approval(task.level) if task.level is not None else None
+    decider = db.session.get(User, decider_id)
+    if requirement is None or decider is None or not decider.active:
+        return None
+    meets = qualifies(requirement["approver"], decider, application.requester_id)
+    return str(requirement["approver"]) if meets else None
+
+
+def decision_refusal(user: User, task: HumanTask) -> str | None:
+    """Why the user may not decide the task now, or None when they may: it must wait for them (or for someone
+    they substitute), and separation of duties must allow it (no step of one's own application, one level per
+    person, auditors never decide, the level's approver rule met at decision time)."""
+    if task.state != TaskState.READY:
+        return f"the task “{task.name}” was already {task.state.value}"
+    absent = acting_for(task, user)
+    if absent is None:
+        return "this task is not yours"
+    if user.has_role(RoleName.AUDITOR):
+        return "auditors never decide or sign"
+    application = application_of(task)
+    return None if application is None else _duty_refusal(user, task, absent, application)
+
+
 def can_decide(user: User, task: HumanTask) -> bool:
     """Whether the user may act on the task now (for themselves, or for someone they substitute)."""
-    return task.state == TaskState.READY and acting_for(task, user) is not None
+    return decision_refusal(user, task) is None
 
 
 def get_task(task_id: int, user: User) -> HumanTask:
@@ -61,7 +130,8 @@ def get_task(task_id: int, user: User) -> HumanTask:
     task = db.session.get(HumanTask, task_id)
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
-    if not (can_decide(user, task) or user.id in (task.assignee_id, task.completed_by_id, task.on_behalf_of_id)):
+    offered = task.state == TaskState.READY and acting_for(task, user) is not None
+    if not (offered or user.id in (task.assignee_id, task.completed_by_id, task.on_behalf_of_id)):
         raise PermissionDenied("this task is not yours")
     return task
 
@@ -79,13 +149,18 @@ def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) 
     task = get_task(task_id, user)
     if task.state != TaskState.READY:
         raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
-    if not can_decide(user, task):
-        raise PermissionDenied("this task is not yours")
+    refusal = decision_refusal(user, task)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
     if decision not in task.decision_choices:
         raise InvalidInput(f"the decision must be one of {', '.join(task.decision_choices)}")
     if decision in NEEDS_COMMENT and not comment.strip():
         raise InvalidInput("say why (a comment is needed to reject or return an application)")
-    step = complete_task(task.id, actor, {"decision": decision, "comment": comment.strip()},
-                         on_behalf_of_id=acting_for(task, user))
+    absent = acting_for(task, user)
+    application = application_of(task)
+    original = application.document(DocumentKind.ORIGINAL) if application is not None else None
+    step = complete_task(task.id, actor, {"decision": decision, "comment": comment.strip()}, on_behalf_of_id=absent,
+                         document_sha256=original.sha256 if original is not None else None,
+                         decided_as=decided_as(task, application, absent or user.id) if application else None)
     applications.follow(step, actor)
     return application_of(task)

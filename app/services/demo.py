@@ -1,4 +1,7 @@
-"""Demo data: an organisation with two departments, one user per role, three seals, the shipped flows."""
+"""Demo data: an organisation with two departments (Sales under the General Office), people for every role (two
+leaders and two seal administrators, so that nobody ever has to approve their own application), the
+organisation's seals with their custodians and users, a leader's and the legal representative's signatures, the
+shipped flows."""
 
 from __future__ import annotations
 
@@ -28,14 +31,21 @@ _USERS = (
     ("emma", "Emma Employee", "Sales", {RoleName.EMPLOYEE}),
     ("harry", "Harry Head of Sales", "Sales", {RoleName.EMPLOYEE, RoleName.APPROVER}),
     ("leo", "Leo Leader", "General Office", {RoleName.EMPLOYEE, RoleName.LEADER, RoleName.APPROVER}),
+    ("lin", "Lin Legal Representative", "General Office", {RoleName.EMPLOYEE, RoleName.LEADER}),
     ("sam", "Sam Seal Administrator", "General Office", {RoleName.EMPLOYEE, RoleName.SEAL_ADMIN}),
+    ("nora", "Nora Seal Administrator", "General Office", {RoleName.EMPLOYEE, RoleName.SEAL_ADMIN}),
     ("alice", "Alice Auditor", "General Office", {RoleName.AUDITOR}),
 )
-_HEADS = {"Sales": "harry", "General Office": "leo"}
+# Department -> (head, the department above it).
+_DEPARTMENTS = {"General Office": ("leo", None), "Sales": ("harry", "General Office")}
+ALL = ("Sales", "General Office")
 _SEALS = (
-    ("Company Seal", SealKind.COMPANY, "OFFICIAL SEAL", "General Office"),
-    ("Contract Seal", SealKind.CONTRACT, "CONTRACT SEAL", "Sales"),
-    ("Finance Seal", SealKind.FINANCE, "FINANCE SEAL", "General Office"),
+    # name, kind, text, department it belongs to, departments that may request it, custodians, owner
+    ("Company Seal", SealKind.COMPANY, "OFFICIAL SEAL", "General Office", ALL, ("sam",), None),
+    ("Contract Seal", SealKind.CONTRACT, "CONTRACT SEAL", "Sales", ALL, ("sam",), None),
+    ("Finance Seal", SealKind.FINANCE, "FINANCE SEAL", "General Office", ("General Office",), ("nora",), None),
+    ("Leo's Signature", SealKind.PERSONAL, "LEO LEADER", "General Office", ALL, (), "leo"),
+    ("Legal Representative Seal", SealKind.LEGAL_REPRESENTATIVE, "LIN", "General Office", ALL, ("nora",), "lin"),
 )
 
 
@@ -48,18 +58,31 @@ def demo_password(username: str) -> str:
 def seed(actor: Actor) -> list[DemoLogin]:
     """Create (or bring up to date) the demo organisation. Safe to run any number of times."""
     keys.ensure_root_ca()
-    departments = {name: accounts.get_or_create_department(name) for name in _HEADS}
-    logins = []
+    departments = {name: accounts.get_or_create_department(name) for name in _DEPARTMENTS}
+    logins, users = [], {}
     for username, display_name, department, roles in _USERS:
         password = demo_password(username)
-        accounts.save_user(username, display_name, password, roles, departments[department])
+        users[username] = accounts.save_user(username, display_name, password, roles, departments[department])
         logins.append(DemoLogin(username, password, ", ".join(sorted(r.value for r in roles))))
-    for department_name, head in _HEADS.items():
-        departments[department_name].head = accounts.find_user(head)
-    organisation = current_app.config["ORGANISATION_NAME"].upper()
-    for name, kind, purpose, department in _SEALS:
-        if db.session.execute(select(Seal.id).where(Seal.name == name)).scalar() is None:
-            image = SealImageSpec(organisation=organisation, purpose=purpose, serial=f"SF-{kind.value.upper()}")
-            seals.create_seal(name, kind, image, actor, department=departments[department])
+    for name, (head, parent) in _DEPARTMENTS.items():
+        departments[name].head = users[head]
+        departments[name].parent = departments[parent] if parent else None
+    for name, kind, text, department, requesters, custodians, owner in _SEALS:
+        seal = db.session.execute(select(Seal).where(Seal.name == name)).scalar()
+        if seal is None:
+            seal = seals.create_seal(name, kind, _image(kind, text), actor, department=departments[department])
+        spec = seals.HoldersSpec(owner_id=users[owner].id if owner else None,
+                                 custodian_ids=tuple(users[c].id for c in custodians),
+                                 department_ids=tuple(departments[d].id for d in requesters))
+        seals.set_holders(seal.id, spec, actor)
     flows.deploy_shipped(actor)
     return logins
+
+
+def _image(kind: SealKind, text: str) -> SealImageSpec:
+    """A round organisation seal, or a person's oval (personal) or square (legal representative) seal."""
+    if kind in seals.OWNED_KINDS:
+        return SealImageSpec(organisation=text, shape="oval" if kind == SealKind.PERSONAL else "square")
+    organisation = current_app.config["ORGANISATION_NAME"].upper()
+    return SealImageSpec(organisation=organisation, purpose=text, serial=f"SF-{kind.value.upper()}")
+

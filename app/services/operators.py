@@ -1,7 +1,10 @@
 """The service operators SealFlow offers to diagrams: a service task names one, a background job runs it.
 
 Each takes the task's evaluated parameters and the acting system user, does its work once, and returns the
-result the process stores in the task's result variable.
+result the process stores in the task's result variable. Every operator here applies a seal or signature, so
+each goes through the sealing gate (services/gate.py) before it touches the document; an operator added here
+must too (tests/services/test_gate.py runs every registered operator against an unapproved application), and
+validation treats every operator as one that seals (a path to it must pass the policy step).
 """
 
 from __future__ import annotations
@@ -22,3 +25,4 @@ OPERATORS: dict[str, Operator] = {
     # One party's seal signature added to the newest signed version (multi_party_signing.bpmn).
     "add_party_signature": sealing.add_party_signature,
 }
+

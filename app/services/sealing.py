@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import PurePath
 from typing import Any
 
@@ -33,7 +33,7 @@ from app.pdf import (
     signed_field_names,
     stamp,
 )
-from app.services import documents, keys, seals
+from app.services import documents, gate, keys, seals
 from app.services.documents import pdf_errors
 
 SEAL_SIZE_MM = 40.0
@@ -134,18 +134,21 @@ def _result(document: Document) -> dict[str, Any]:
 
 
 def _seal_once(application: SealApplication, actor: Actor, seal_with: Callable[[bytes, int], bytes],
-               **details: Any) -> dict[str, Any]:
-    """Produce the sealed PDF from the original once, however often a (retried) job asks."""
+               signer_id: int | None = None, **details: Any) -> dict[str, Any]:
+    """Produce the sealed PDF from the original once, however often a (retried) job asks, and only through the
+    sealing gate."""
     done = application.document(DocumentKind.SEALED)
     if done is not None:
         return _result(done)
     original = _original(application)
-    signed = seal_with(documents.read_content(original), original.page_count)
+    content = documents.read_content(original)
+    approvals = gate.check(application, original, content, signer_id)
+    signed = seal_with(content, original.page_count)
     filename = f"{PurePath(original.filename).stem}-sealed.pdf"
     sealed = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count)
     record(actor, "document.sealed", "seal_application", application.id, document_id=sealed.id,
            sha256=sealed.sha256, seal_id=application.seal_id, original_sha256=original.sha256,
-           level=current_app.config["SIGNATURE_LEVEL"], **details)
+           level=current_app.config["SIGNATURE_LEVEL"], approvals=[asdict(a) for a in approvals], **details)
     return _result(sealed)
 
 
@@ -163,7 +166,8 @@ def apply_leader_signature(params: dict[str, Any], actor: Actor) -> dict[str, An
                               "needs a personal or legal-representative seal")
     return _seal_once(application, actor,
                       lambda content, pages: _seal_and_sign(application, content, pages, LEADER_PAGE_SEAL),
-                      every_page=True, leader_id=application.seal.owner_user_id)
+                      signer_id=application.seal.owner_user_id, every_page=True,
+                      leader_id=application.seal.owner_user_id)
 
 
 def party_field(application_id: int, position: int) -> str:
@@ -172,10 +176,11 @@ def party_field(application_id: int, position: int) -> str:
 
 
 def party_seal(user_id: int, seal_id: int) -> Seal:
-    """The usable seal a party signs with: an organisation's seal, or a personal one that is the party's own."""
+    """The usable seal a party signs with: one they hold, as its owner or one of its custodians."""
     seal = seals.usable_seal(seal_id)
-    if seal.owner_user_id not in (None, user_id):
-        raise PolicyViolation(f"the seal “{seal.name}” belongs to someone else; only its owner signs with it")
+    if not seal.is_held_by(user_id):
+        raise PolicyViolation(f"the seal “{seal.name}” is not held by that party; a party signs only with a seal "
+                              "they own or keep")
     return seal
 
 
@@ -232,6 +237,7 @@ def add_party_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
     waiting_for = [k + 1 for k in range(position) if party_field(application.id, k) not in signed_before]
     if waiting_for:
         raise InvalidTransition(f"party {position + 1} cannot sign before party {waiting_for[0]}")
+    approvals = gate.check(application, original, documents.read_content(original), signer_id=party[0])
     seal = party_seal(*party)
     if latest is None:
         with pdf_errors():
@@ -243,5 +249,6 @@ def add_party_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
     document = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count)
     record(actor, "document.signed", "seal_application", application.id, document_id=document.id,
            version=document.version, sha256=document.sha256, party=position + 1, user_id=party[0], seal_id=party[1],
-           previous_sha256=(latest or original).sha256, level=current_app.config["SIGNATURE_LEVEL"])
+           previous_sha256=(latest or original).sha256, level=current_app.config["SIGNATURE_LEVEL"],
+           approvals=[asdict(a) for a in approvals])
     return _result(document)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
-from app.errors import InvalidInput, NotFound, PolicyViolation
+from app.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from app.extensions import db
 from app.models import Department, Seal, SealKind, SealStatus, User
 from app.models.audit import Actor, record
@@ -12,6 +14,9 @@ from app.models.timestamps import utcnow
 from app.pdf import SealImageSpec, load_seal_image, render_seal_pdf, render_seal_png, render_seal_svg
 from app.services import keys
 from app.services.documents import pdf_errors
+
+# The kinds of seal that are a person's signature, with an owner who authorizes its use.
+OWNED_KINDS = (SealKind.PERSONAL, SealKind.LEGAL_REPRESENTATIVE)
 
 
 def create_seal(
@@ -38,6 +43,8 @@ def create_seal(
     seal = Seal(
         name=name, kind=kind, status=SealStatus.ACTIVE, owner_department=department, owner_user=owner,
         image_pdf=image_pdf, image_svg=image_svg, certificate_pem=certificate_pem, encrypted_key=encrypted_key,
+        # Until a seal administrator says otherwise, the department the seal belongs to may request it.
+        user_departments=[department] if department is not None else [],
     )
     db.session.add(seal)
     db.session.flush()
@@ -54,6 +61,46 @@ def set_status(seal_id: int, status: SealStatus, actor: Actor) -> Seal:
     if status == SealStatus.REVOKED:
         seal.revoked_at = utcnow()  # from now on its certificate is in the organisation's CRL
     record(actor, "seal.status_changed", "seal", seal.id, status=status)
+    return seal
+
+
+@dataclass(frozen=True)
+class HoldersSpec:
+    """Who a seal belongs to and who works with it: the owner of a personal or legal-representative seal, the
+    custodians who keep it, and the departments and people who may request it."""
+
+    owner_id: int | None = None
+    custodian_ids: tuple[int, ...] = ()
+    department_ids: tuple[int, ...] = ()
+    user_ids: tuple[int, ...] = ()
+
+
+def _users(user_ids: tuple[int, ...]) -> list[User]:
+    found = list(db.session.execute(select(User).where(User.id.in_(set(user_ids)), User.active)).scalars())
+    if len(found) != len(set(user_ids)):
+        raise InvalidInput("choose active users")
+    return found
+
+
+def set_holders(seal_id: int, spec: HoldersSpec, actor: Actor) -> Seal:
+    """Set a seal's owner, custodians and users (seal administrators). Only personal and legal-representative
+    seals have an owner: the leader whose signature they are."""
+    seal = get_seal(seal_id)
+    owner = _users((spec.owner_id,))[0] if spec.owner_id is not None else None
+    if owner is not None and seal.kind not in OWNED_KINDS:
+        raise InvalidInput("only personal and legal-representative seals have an owner")
+    departments = list(db.session.execute(select(Department).where(Department.id.in_(set(spec.department_ids))))
+                       .scalars())
+    if len(departments) != len(set(spec.department_ids)):
+        raise InvalidInput("choose existing departments")
+    seal.owner_user = owner
+    seal.custodians = _users(spec.custodian_ids)
+    seal.user_people = _users(spec.user_ids)
+    seal.user_departments = departments
+    db.session.flush()
+    record(actor, "seal.holders_changed", "seal", seal.id, owner_id=spec.owner_id,
+           custodian_ids=sorted(set(spec.custodian_ids)), department_ids=sorted(set(spec.department_ids)),
+           user_ids=sorted(set(spec.user_ids)))
     return seal
 
 
@@ -79,6 +126,20 @@ def usable_seal(seal_id: int) -> Seal:
     if not seal.is_usable:
         raise PolicyViolation(f"the seal “{seal.name}” is {seal.status.value} and cannot be used")
     return seal
+
+
+def requestable_seal(seal_id: int, user: User) -> Seal:
+    """A usable seal the user may file applications for (they, or their department, are among its users)."""
+    seal = usable_seal(seal_id)
+    if not seal.may_be_requested_by(user):
+        raise PermissionDenied(f"you may not request the seal “{seal.name}”; its users are set by a seal "
+                               "administrator")
+    return seal
+
+
+def requestable_seals(user: User) -> list[Seal]:
+    """The usable seals the user may request, by name (what the filing form offers)."""
+    return [s for s in list_seals() if s.is_usable and s.may_be_requested_by(user)]
 
 
 def preview_png(seal: Seal) -> bytes:

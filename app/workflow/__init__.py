@@ -1,5 +1,14 @@
 """The workflow engine: the only package that imports SpiffWorkflow."""
 
+from app.workflow.assignment import (
+    POLICY_LEVEL,
+    POLICY_LEVELS,
+    POLICY_RULE,
+    approver_problem,
+    department_approver,
+    qualifies,
+)
+from app.workflow.decisions import evaluate_decision
 from app.workflow.engine import (
     SERVICE_FAILED,
     cancel,
@@ -21,6 +30,13 @@ from app.workflow.steps import StepResult, service_job_key
 from app.workflow.timers import due as due_timers
 
 __all__ = [
+    "POLICY_LEVEL",
+    "POLICY_LEVELS",
+    "POLICY_RULE",
+    "approver_problem",
+    "department_approver",
+    "evaluate_decision",
+    "qualifies",
     "SERVICE_FAILED",
     "InvalidDefinition",
     "Problem",

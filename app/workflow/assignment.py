@@ -2,9 +2,13 @@
 
 A task names its people in one of these ways (checked when the diagram is deployed, applied when the task
 becomes ready):
-- a SealFlow `assignee` property: `department_head` (the requester's), `user:<username>`, `role:<role>`, or
+- a SealFlow `assignee` property: `department_head` (the requester's; when the requester heads the department, the
+  head of the department above, else the leaders), `user:<username>`, `role:<role>`, or
   `data:<variable>` (a user id or username the process data holds: the requester, a countersigner) or
   `data:<variable>.<key>` (that field of a mapping the data holds, e.g. a multi-instance party's `user_id`);
+- `policy`: the policy step, a sequential multi-instance over the application's `required_approvals`; each
+  instance decides one level, held in its `required_approval` ({level, approver, label}), whose `approver` is one
+  of the first three rules above;
 - Camunda Modeler's `camunda:assignee`, `camunda:candidateUsers`, `camunda:candidateGroups` (groups are roles);
   `${variable}` in them reads the process data;
 - otherwise the lane it sits in, which names a role.
@@ -29,13 +33,30 @@ CAMUNDA_USERS = "camunda:candidateUsers"
 CAMUNDA_GROUPS = "camunda:candidateGroups"
 
 
+# The policy step's rule, and the data its multi-instance gives each level.
+POLICY_RULE = "policy"
+POLICY_LEVELS = "required_approvals"
+POLICY_LEVEL = "required_approval"
+# The rules a seal policy may name as a level's approver; auditors never decide.
+APPROVER_ROLES = (RoleName.APPROVER, RoleName.LEADER, RoleName.SEAL_ADMIN)
+
+
 @dataclass(frozen=True)
 class Assignment:
-    """One assignee, or candidate users and roles (whoever acts first takes the task)."""
+    """One assignee, or candidate users and roles (whoever acts first takes the task); `note` says why the task
+    went elsewhere than its rule says at first sight (the requester heads the department)."""
 
     assignee_id: int | None = None
     candidate_user_ids: tuple[int, ...] = ()
     candidate_roles: tuple[RoleName, ...] = ()
+    note: str | None = None
+    level: int | None = None
+
+    def includes(self, user_id: int, roles: set[RoleName]) -> bool:
+        """Whether this user is among the people the assignment names."""
+        if self.assignee_id is not None:
+            return self.assignee_id == user_id
+        return user_id in self.candidate_user_ids or bool(roles & set(self.candidate_roles))
 
 
 def _user_id(value: Any, what: str) -> int:
@@ -59,18 +80,34 @@ def _from_data(path: str, data: dict[str, Any]) -> int:
     return _user_id(value, f"the process data's {path!r}")
 
 
-_HEAD_OF = (select(User.display_name, Department.head_id).outerjoin(Department, User.department_id == Department.id)
-            .where(User.id == bindparam("requester_id")))
+_REQUESTER = select(User.display_name, User.department_id).where(User.id == bindparam("requester_id"))
+_DEPARTMENT = select(Department.name, Department.head_id, Department.parent_id).where(
+    Department.id == bindparam("department_id"))
 
 
-def _department_head(data: dict[str, Any]) -> int:
-    row = db.session.execute(_HEAD_OF, {"requester_id": data.get("requester_id")}).first()
-    if row is None:
+def department_approver(requester_id: Any) -> Assignment:
+    """Who approves as the requester's department head: the head, or when the requester is the head (or the
+    department has none), the head of the nearest department above, else the leaders. Nobody approves their own
+    application."""
+    requester = db.session.execute(_REQUESTER, {"requester_id": requester_id}).first()
+    if requester is None:
         raise PolicyViolation("the process data names no requester")
-    if row.head_id is None:
-        raise PolicyViolation(f"{row.display_name}'s department has no head to approve this")
-    head_id: int = row.head_id
-    return head_id
+    department_id, seen = requester.department_id, set()
+    why = f"{requester.display_name} has no department"
+    while department_id is not None and department_id not in seen:
+        seen.add(department_id)
+        row = db.session.execute(_DEPARTMENT, {"department_id": department_id}).first()
+        if row is None:
+            break
+        if row.head_id is not None and row.head_id != requester_id:
+            note = None if len(seen) == 1 else f"{why}: the head of {row.name} approves instead"
+            return Assignment(assignee_id=row.head_id, note=note)
+        if len(seen) == 1:
+            why = (f"{requester.display_name} heads {row.name}" if row.head_id == requester_id
+                   else f"{row.name} has no head")
+        department_id = row.parent_id
+    return Assignment(candidate_roles=(RoleName.LEADER,), note=f"{why}, and no department above has another "
+                                                                "head: the leaders approve")
 
 
 def _role(name: str) -> RoleName:
@@ -91,11 +128,38 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+def approver_problem(rule: str) -> str | None:
+    """Why a seal policy's approver rule is refused, or None: `department_head`, `role:<role>` (approver, leader,
+    seal_admin) or `user:<username>`."""
+    if rule == "department_head":
+        return None
+    kind, _, value = rule.partition(":")
+    if kind == "role" and role_of(value) in APPROVER_ROLES:
+        return None
+    if kind == "user" and value.strip():
+        return None
+    return (f"approver {rule!r} is not department_head, role:<role> ("
+            f"{', '.join(APPROVER_ROLES)}) or user:<username>")
+
+
+def _policy_level(data: dict[str, Any]) -> Assignment:
+    """The policy step: the level this instance decides, for the approver the policy names."""
+    level = data.get(POLICY_LEVEL)
+    if not isinstance(level, dict) or not isinstance(level.get("approver"), str) or approver_problem(
+            level["approver"]) is not None or not isinstance(level.get("level"), int):
+        raise PolicyViolation(f"the policy step needs its {POLICY_LEVEL!r} (one of {POLICY_LEVELS!r}), "
+                              "with a level and an approver")
+    found = resolve({"assignee": level["approver"]}, None, data)
+    return Assignment(found.assignee_id, found.candidate_user_ids, found.candidate_roles, found.note, level["level"])
+
+
 def resolve(properties: dict[str, str], lane: str | None, data: dict[str, Any]) -> Assignment:
     """Apply the task's rule (its properties, else its lane) to the process data."""
     rule = properties.get("assignee", "")
+    if rule == POLICY_RULE:
+        return _policy_level(data)
     if rule == "department_head":
-        return Assignment(assignee_id=_department_head(data))
+        return department_approver(data.get("requester_id"))
     if rule.startswith("user:"):
         return Assignment(assignee_id=_user_id(rule[5:], "the diagram"))
     if rule.startswith("data:"):
@@ -113,3 +177,12 @@ def resolve(properties: dict[str, str], lane: str | None, data: dict[str, Any]) 
     if lane:
         return Assignment(candidate_roles=(_role(lane),))
     raise PolicyViolation("the user task names nobody to do it")
+
+
+def qualifies(rule: str, user: User, requester_id: int) -> bool:
+    """Whether the user meets an approver rule (`department_head`, `role:<role>`, `user:<username>`) for the
+    requester's application at this moment. The requester never does."""
+    if user.id == requester_id:
+        return False
+    found = resolve({"assignee": rule}, None, {"requester_id": requester_id})
+    return found.includes(user.id, user.role_names)

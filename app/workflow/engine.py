@@ -111,9 +111,11 @@ def start(process_id: str, data: dict[str, Any], application_id: int | None, act
     return result
 
 
-def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of_id: int | None = None) -> StepResult:
-    """Complete a ready inbox task with the given form data. The caller has checked permission (acting_for);
-    on_behalf_of_id names the absent user a substitute acts for."""
+def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of_id: int | None = None,
+                  document_sha256: str | None = None, decided_as: str | None = None) -> StepResult:
+    """Complete a ready inbox task with the given form data. The caller has checked permission (acting_for) and
+    separation of duties; on_behalf_of_id names the absent user a substitute acts for; document_sha256 and
+    decided_as are what the decision was made on and the approval rule the decider met then (kept with it)."""
     task = db.session.get(HumanTask, task_id, options=_WITHOUT_CANDIDATES)
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
@@ -137,9 +139,11 @@ def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of
     task.on_behalf_of_id = on_behalf_of_id if on_behalf_of_id != actor.user_id else None
     task.decision = str(data.get("decision", "")) or None
     task.comment = str(data.get("comment", "")) or None
+    task.document_sha256, task.decided_as = document_sha256, decided_as
     record(actor, "task.completed", "process_instance", instance.id,
            task_id=task.id, task_guid=task.task_guid, element_id=task.element_id, decision=task.decision,
-           comment=task.comment, on_behalf_of_id=task.on_behalf_of_id, data=data)
+           comment=task.comment, on_behalf_of_id=task.on_behalf_of_id, data=data, level=task.level,
+           document_sha256=document_sha256, decided_as=decided_as)
     return advance(instance, workflow, actor, before, settled={task.task_guid})
 
 

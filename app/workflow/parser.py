@@ -27,7 +27,7 @@ from app.workflow.safe_xml import parse_untrusted
 from app.workflow.scripting import UnsafeExpression, check_expression
 from app.workflow.serializer import spec_to_dict
 from app.workflow.specs import AsyncServiceTask, SequentialEach
-from app.workflow.validation import BPMN_NS, CAMUNDA_NS, NS, schema_problems, semantic_problems
+from app.workflow.validation import BPMN_NS, CAMUNDA_NS, NS, control_problems, schema_problems, semantic_problems
 
 # Camunda Modeler's user-task attributes, kept as task properties under these names (assignment.py reads them).
 _CAMUNDA_ASSIGNMENT = {"assignee": CAMUNDA_ASSIGNEE, "candidateUsers": CAMUNDA_USERS,
@@ -184,6 +184,7 @@ def _problems(root: etree._Element, source: str, operators: Collection[str],
     problems += _decisions(root, source, policies)[1]
     problems += schema_problems(root, source)
     problems += semantic_problems(root, source)
+    problems += control_problems(root, source, frozenset(operators))
     processes = [p for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable", "true") != "false"]
     if len(processes) != 1:
         problems.append(Problem(f"expected one executable process (isExecutable=\"true\"), found {len(processes)}",

@@ -121,15 +121,16 @@ def mirror(instance: ProcessInstance, workflow: Any, actor: Actor, before: Waits
                table=task.task_spec.dmnEngine.decision_table.id,
                result={name: task.data.get(name) for name in outputs})
     close_tasks(instance, passed, "the process moved on without it", actor)
-    for row in opened:
+    for row, note in opened:
         record(actor, "task.ready", "process_instance", instance.id, task_guid=row.task_guid,
                element_id=row.element_id, assignee_id=row.assignee_id,
                candidate_user_ids=[c.user_id for c in row.candidates if c.user_id is not None],
-               candidate_roles=[str(c.role) for c in row.candidates if c.role is not None])
+               candidate_roles=[str(c.role) for c in row.candidates if c.role is not None],
+               **({"level": row.level} if row.level is not None else {}), **({"note": note} if note else {}))
     for spiff_task, job in started:
         record(actor, "service.started", "process_instance", instance.id, element_id=spiff_task.task_spec.bpmn_id,
                task_guid=job.task_guid, operation=job.operation, params=job.params)
-    result.new_tasks, result.jobs = opened, [job for _, job in started]
+    result.new_tasks, result.jobs = [row for row, _ in opened], [job for _, job in started]
     if workflow.is_completed():
         instance.status = InstanceStatus.COMPLETED
         instance.outcome = _end_event(workflow)
@@ -162,20 +163,21 @@ def _end_event(workflow: Any) -> str | None:
     return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id if ends else None
 
 
-def _new_task(instance: ProcessInstance, spiff_task: Any) -> HumanTask:
-    """The inbox row of a user task that has become ready, for whoever its rule names (added, not flushed)."""
+def _new_task(instance: ProcessInstance, spiff_task: Any) -> tuple[HumanTask, str | None]:
+    """The inbox row of a user task that has become ready, for whoever its rule names (added, not flushed), and
+    why it went where it did when that needs saying."""
     spec = spiff_task.task_spec
     properties = spec.extensions.get("properties", {})
     target = assignment.resolve(properties, spec.lane, spiff_task.data)
     task = HumanTask(
         instance_id=instance.id, task_guid=str(spiff_task.id), element_id=spec.bpmn_id,
-        name=spec.bpmn_name or spec.bpmn_id, assignee_id=target.assignee_id,
+        name=spec.bpmn_name or spec.bpmn_id, assignee_id=target.assignee_id, level=target.level,
         decisions=properties.get("decisions", "approve,reject"),
         candidates=[TaskCandidate(user_id=u) for u in target.candidate_user_ids]
         + [TaskCandidate(role=r) for r in target.candidate_roles],
     )
     db.session.add(task)
-    return task
+    return task, target.note
 
 
 def _new_job(instance: ProcessInstance, spiff_task: Any) -> Job:

@@ -16,7 +16,7 @@ from app.workflow.errors import Problem
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NS = {"bpmn": BPMN_NS}
 SCHEMA = Path(spiff_parser.__file__).parent / "schema" / "BPMN20.xsd"
-ASSIGNEE_RULES = "department_head, user:<username>, data:<variable>[.<key>] or role:<role>"
+ASSIGNEE_RULES = "policy, department_head, user:<username>, data:<variable>[.<key>] or role:<role>"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DATA_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
@@ -68,7 +68,7 @@ def _lane_of(process: etree._Element) -> dict[str, etree._Element]:
 
 def _rule_is_known(rule: str) -> bool:
     kind, _, value = rule.partition(":")
-    return (rule == "department_head" or kind == "user" and bool(value.strip())
+    return (rule in ("department_head", "policy") or kind == "user" and bool(value.strip())
             or kind == "data" and bool(_DATA_PATH.match(value)) or kind == "role" and role_of(value) is not None)
 
 
@@ -170,4 +170,100 @@ def semantic_problems(root: etree._Element, source: str) -> list[Problem]:
             continue
         problems += _task_problems(process, source)
         problems += _assignment_problems(process, source)
+    return problems
+
+
+POLICY_STEP_SHAPE = ("the policy step (assignee policy) must be a sequential multi-instance over "
+                     "required_approvals, its item named required_approval")
+
+
+def _is_policy_step(node: etree._Element) -> bool:
+    return etree.QName(node).localname == "userTask" and _property(node, "assignee") == "policy"
+
+
+def _policy_step_problems(process: etree._Element, source: str) -> list[Problem]:
+    """The policy step asks each required level in turn: its shape is fixed."""
+    problems = []
+    for task in (t for t in process.iterfind(".//bpmn:userTask", NS) if _is_policy_step(t)):
+        loop = task.find("bpmn:multiInstanceLoopCharacteristics", NS)
+        item = loop.find("bpmn:inputDataItem", NS) if loop is not None else None
+        if (loop is None or loop.get("isSequential") != "true"
+                or (loop.findtext("bpmn:loopDataInputRef", "", NS) or "").strip() != "required_approvals"
+                or item is None or (item.get("name") or item.get("id")) != "required_approval"):
+            problems.append(_problem(task, source, POLICY_STEP_SHAPE))
+    return problems
+
+
+def _flow_graph(root: etree._Element) -> tuple[dict[str, set[str]], dict[str, etree._Element]]:
+    """Every way a token can move: sequence flows; into a subprocess or called process (its start events) and out
+    of it (its end events, then its outgoing flows, through a virtual `<id>#exit` node); to the boundary events of
+    an activity while it runs; to the event subprocesses of a container while it runs."""
+    nodes = {n.get("id", ""): n for kind in _FLOW_NODES for n in root.iterfind(f".//bpmn:{kind}", NS)}
+    edges: dict[str, set[str]] = {}
+    processes = {p.get("id"): p for p in root.iterfind("bpmn:process", NS)}
+
+    def link(a: str, b: str) -> None:
+        edges.setdefault(a, set()).add(b)
+
+    for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
+        source = flow.get("sourceRef", "")
+        exit_node = f"{source}#exit" if source in nodes and _is_container(nodes[source]) else source
+        link(exit_node, flow.get("targetRef", ""))
+    for node_id, node in nodes.items():
+        if node.get("attachedToRef"):
+            link(node.get("attachedToRef", ""), node_id)
+        container = processes.get(node.get("calledElement")) if etree.QName(node).localname == "callActivity" else (
+            node if etree.QName(node).localname == "subProcess" else None)
+        if container is not None:
+            for child in container:
+                kind = etree.QName(child).localname if isinstance(child.tag, str) else ""
+                if kind == "startEvent" or kind == "subProcess" and child.get("triggeredByEvent") == "true":
+                    link(node_id, child.get("id", ""))
+                elif kind == "endEvent":
+                    link(child.get("id", ""), f"{node_id}#exit")
+    return edges, nodes
+
+
+def _is_container(node: etree._Element) -> bool:
+    return etree.QName(node).localname in ("subProcess", "callActivity")
+
+
+def _bypass_problems(root: etree._Element, process: etree._Element, source: str,
+                     operators: frozenset[str]) -> list[Problem]:
+    """A sealing service task that a token can reach from the start without passing the policy step: the flow would
+    seal without the approvals the seal policy requires (the sealing gate would refuse it then; say it now)."""
+    edges, nodes = _flow_graph(root)
+    starts = [c.get("id", "") for c in process if isinstance(c.tag, str) and (
+        etree.QName(c).localname == "startEvent"
+        or etree.QName(c).localname == "subProcess" and c.get("triggeredByEvent") == "true")]
+    seen, queue = set(starts), list(starts)
+    while queue:
+        current = queue.pop()
+        targets = edges.get(current, set())
+        if current in nodes and _is_policy_step(nodes[current]):
+            # Beyond the policy step every path has passed it; its boundary events can fire before it is done.
+            targets = {t for t in targets if t in nodes and nodes[t].get("attachedToRef") == current}
+        for target in targets:
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    problems = []
+    for node_id in sorted(seen):
+        node = nodes.get(node_id)
+        operator = next(node.iter("{*}serviceTaskOperator"), None) if node is not None else None
+        if node is not None and etree.QName(node).localname == "serviceTask" and operator is not None \
+                and operator.get("id") in operators:
+            problems.append(_problem(node, source, "a path from the start reaches this sealing task without passing "
+                                                   "the policy step (a user task with assignee policy): a flow may "
+                                                   "add approvals, never skip the seal policy's"))
+    return problems
+
+
+def control_problems(root: etree._Element, source: str, operators: frozenset[str]) -> list[Problem]:
+    """What would let the executable process seal without the approvals the seal policy requires."""
+    problems: list[Problem] = []
+    for process in root.iterfind("bpmn:process", NS):
+        if process.get("isExecutable", "true") != "false":
+            problems += _policy_step_problems(process, source)
+            problems += _bypass_problems(root, process, source, operators)
     return problems

@@ -78,15 +78,6 @@ def test_an_approval_in_time_cancels_the_timer(app, org):
     assert approvals.inbox(org.leader) == []
 
 
-def test_the_shipped_seal_application_escalates_an_overdue_head_to_the_leaders(app, org):
-    step = start("seal_application", {"application_id": None, "requester_id": org.employee.id,
-                                      "document_type": "letter", "amount": 0}, None, ACTOR)
-    db.session.commit()
-    tick(now=_timer(step.instance).due_at)
-    assert approvals.inbox(org.head) == []
-    assert [t.element_id for t in approvals.inbox(org.leader)] == ["overdue_approval"]
-
-
 def test_the_clock_process_enqueues_ticks_that_a_worker_runs(app, org):
     instance = _start(org)
     timer = _timer(instance)

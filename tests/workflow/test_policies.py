@@ -13,8 +13,8 @@ from app.workflow.parser import parse_definition
 from app.workflow.policies import load_tables
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = (ROOT / "seal_policies" / "approval_levels.dmn").read_bytes()
-DIAGRAM = (ROOT / "bpmn" / "seal_application.bpmn").read_bytes()
+SHIPPED = (ROOT / "seal_policies" / "required_approvals.dmn").read_bytes()
+DIAGRAM = (ROOT / "tests" / "data" / "calls_policy.bpmn").read_bytes()
 OPERATORS = {"seal_document"}
 
 
@@ -27,16 +27,16 @@ def _with_cell(old: str, new: str) -> bytes:
 
 def _refusal(policy: bytes) -> str:
     with pytest.raises(InvalidDefinition) as caught:
-        parse_definition(DIAGRAM, "seal_application.bpmn", OPERATORS, policies={"approval_levels.dmn": policy})
+        parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies={"required_approvals.dmn": policy})
     return caught.value.message
 
 
-def test_the_shipped_policy_is_clean_and_the_shipped_diagram_uses_it():
+def test_the_shipped_policy_is_clean_and_a_diagram_may_call_it():
     policies = load_tables(flows.policies())
     assert policies.unreadable == ()
     assert [t.problems for t in policies.tables.values()] == [()]
-    parsed = parse_definition(DIAGRAM, "seal_application.bpmn", OPERATORS, policies=flows.policies())
-    assert parsed.process_id == "seal_application"
+    parsed = parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies=flows.policies())
+    assert parsed.process_id == "calls_policy"
 
 
 TYPE_CELL = '<text>? in ("contract", "agreement")</text>'
@@ -52,7 +52,7 @@ AMOUNT_CELL = "<text>? &gt;= 100000</text>"
 def test_a_hostile_or_ambiguous_input_cell_stops_every_diagram_that_calls_the_table(old: str, new: str,
                                                                                     reason: str):
     message = _refusal(_with_cell(old, new))
-    assert "approval_levels.dmn" in message and "is refused" in message and reason in message
+    assert "required_approvals.dmn" in message and "is refused" in message and reason in message
 
 
 def test_a_hostile_output_cell_is_refused():
@@ -71,14 +71,14 @@ def test_a_policy_with_an_external_entity_is_refused_before_anything_reads_it():
 
 
 def test_a_diagram_calling_a_decision_no_policy_defines_is_refused_with_the_known_ones():
-    diagram = DIAGRAM.replace(b"approval_levels", b"no_such_decision")
+    diagram = DIAGRAM.replace(b"required_approvals", b"no_such_decision")
     with pytest.raises(InvalidDefinition) as caught:
-        parse_definition(diagram, "seal_application.bpmn", OPERATORS, policies=flows.policies())
-    assert "no_such_decision" in caught.value.message and "approval_levels" in caught.value.message
+        parse_definition(diagram, "calls_policy.bpmn", OPERATORS, policies=flows.policies())
+    assert "no_such_decision" in caught.value.message and "required_approvals" in caught.value.message
 
 
 def test_a_changed_policy_makes_the_diagram_a_new_version():
-    before = parse_definition(DIAGRAM, "seal_application.bpmn", OPERATORS, policies=flows.policies())
+    before = parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies=flows.policies())
     changed = _with_cell(AMOUNT_CELL, "<text>? &gt;= 200000</text>")
-    after = parse_definition(DIAGRAM, "seal_application.bpmn", OPERATORS, policies={"approval_levels.dmn": changed})
+    after = parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies={"required_approvals.dmn": changed})
     assert before.content_hash != after.content_hash

@@ -1,0 +1,119 @@
+"""The sealing gate: before any seal or signature is applied, the application's recorded decisions must satisfy
+what the seal policy required when it was filed, whatever diagram ran.
+
+Each required level needs an approval, in the current round (since the last resubmission), made by a person who
+met the level's approver rule at decision time, on the very document being sealed; the people of different
+levels are all different, and none is the requester. Anything else seals nothing (SealingRefused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.errors import PolicyViolation
+from app.extensions import db
+from app.models import Document, DocumentKind, HumanTask, ProcessInstance, SealApplication, TaskState, current_round
+from app.services import accounts
+from app.workflow import tasks_of
+
+
+class SealingRefused(PolicyViolation):
+    """The gate found the approvals incomplete or improper; nothing was sealed. `reasons` says each problem."""
+
+    def __init__(self, application_id: int, reasons: list[str]) -> None:
+        super().__init__(f"the seal was not applied: {'; '.join(reasons)}")
+        self.application_id = application_id
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One required level and the decision that satisfied it: the evidence a sealed document carries."""
+
+    level: int
+    approver: str
+    label: str
+    decided_by: str
+    on_behalf_of: str | None
+    decided_at: datetime
+    document_sha256: str
+
+
+def _latest_approval(level: int, tasks: list[HumanTask]) -> HumanTask | None:
+    approved = [t for t in tasks if t.level == level and t.state == TaskState.COMPLETED and t.decision == "approve"]
+    return max(approved, key=lambda t: t.id, default=None)
+
+
+def _people(task: HumanTask) -> set[int]:
+    return {u for u in (task.completed_by_id, task.on_behalf_of_id) if u is not None}
+
+
+def _level_problems(requirement: dict[str, object], task: HumanTask | None, application: SealApplication,
+                    sha256: str, seen: set[int]) -> list[str]:
+    level, label = requirement.get("level"), requirement.get("label")
+    if task is None:
+        return [f"level {level} ({label}) has not been approved"]
+    problems = []
+    people = _people(task)
+    if application.requester_id in people:
+        problems.append(f"level {level} ({label}) was approved by the requester")
+    if people & seen:
+        problems.append(f"level {level} ({label}) was approved by someone who approved another level")
+    if task.decided_as != requirement.get("approver"):
+        problems.append(f"level {level} ({label}) was approved by someone who was not {requirement.get('approver')} "
+                        "at the time")
+    if task.document_sha256 != sha256:
+        problems.append(f"level {level} ({label}) was approved on another version of the document")
+    seen |= people
+    return problems
+
+
+def _consent_problem(signer_id: int, tasks: list[HumanTask], sha256: str) -> str | None:
+    """A personal signature (a party's, a leader's) needs its signer's own "approve" in the current round, on this
+    document: not a substitute's."""
+    agreed = [t for t in tasks if t.completed_by_id == signer_id and t.on_behalf_of_id is None
+              and t.decision == "approve" and t.state == TaskState.COMPLETED]
+    if not agreed:
+        return "the signer has not agreed to sign"
+    if all(t.document_sha256 != sha256 for t in agreed):
+        return "the signer agreed to sign another version of the document"
+    return None
+
+
+def check(application: SealApplication, original: Document, content: bytes,
+          signer_id: int | None = None) -> list[Approval]:
+    """The approvals that allow sealing `content` (the original document's bytes, as read for sealing), one per
+    required level; with signer_id, also that person's own agreement to put their signature on it. SealingRefused,
+    with every reason, when they do not."""
+    if original.kind != DocumentKind.ORIGINAL or original.application_id != application.id:
+        raise SealingRefused(application.id, ["the document to seal is not this application's"])
+    sha256 = hashlib.sha256(content).hexdigest()
+    if sha256 != original.sha256:
+        raise SealingRefused(application.id, ["the stored document does not match its recorded fingerprint"])
+    if not application.required_approvals:
+        raise SealingRefused(application.id, ["the application records no required approvals (it was filed before "
+                                              "the seal policy was enforced: file it again)"])
+    instance_id = db.session.execute(select(ProcessInstance.id).where(
+        ProcessInstance.application_id == application.id)).scalar_one()
+    tasks = current_round(tasks_of(instance_id))
+    seen: set[int] = set()
+    reasons: list[str] = []
+    chosen: list[tuple[dict[str, object], HumanTask]] = []
+    for requirement in application.required_approvals:
+        task = _latest_approval(int(requirement.get("level", 0)), tasks)
+        reasons += _level_problems(requirement, task, application, sha256, seen)
+        if task is not None:
+            chosen.append((requirement, task))
+    if signer_id is not None and (problem := _consent_problem(signer_id, tasks, sha256)) is not None:
+        reasons.append(problem)
+    if reasons:
+        raise SealingRefused(application.id, reasons)
+    names = accounts.user_names({u for _, t in chosen for u in _people(t)})
+    return [Approval(int(str(r["level"])), str(r["approver"]), str(r.get("label") or ""),
+                     names.get(t.completed_by_id or 0, "?"),
+                     names.get(t.on_behalf_of_id) if t.on_behalf_of_id else None,
+                     t.completed_at or t.created_at, sha256) for r, t in chosen]

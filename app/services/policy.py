@@ -1,0 +1,60 @@
+"""The seal policy (seal_policies/required_approvals.dmn): which approvals an application needs, asked once when
+it is filed, whatever process will run it. The answer is stored on the application; the process's policy step
+asks the people it names, and the sealing gate (services/gate.py) checks the decisions against it."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from app.errors import PolicyViolation
+from app.models import Seal, User
+from app.services import flows
+from app.workflow import approver_problem, evaluate_decision
+
+DECISION = "required_approvals"
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A COLLECT table gives a list per output; a FIRST or UNIQUE table one value (or none)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def policy_hash(files: dict[str, bytes]) -> str:
+    """The fingerprint of the policy files an application was judged by."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name] + b"\0")
+    return digest.hexdigest()
+
+
+def required_approvals(seal: Seal, document_type: str, amount: Decimal | None,
+                       requester: User) -> tuple[list[dict[str, Any]], str]:
+    """The approval levels the policy requires for this application, in order, each {level, approver, label},
+    and the policy's fingerprint. A policy that requires nobody, or names the requester, is refused: no seal is
+    applied without someone other than the requester approving it."""
+    files = flows.policies()
+    inputs = {"seal_kind": str(seal.kind), "seal_name": seal.name, "document_type": document_type,
+              "amount": None if amount is None else float(amount),
+              "department": requester.department.name if requester.department else ""}
+    outputs = evaluate_decision(DECISION, files, inputs)
+    approvers, labels = _as_list(outputs.get("approver")), _as_list(outputs.get("label"))
+    levels: list[dict[str, Any]] = []
+    for position, approver in enumerate(approvers):
+        rule = str(approver or "").strip()
+        if (problem := approver_problem(rule)) is not None:
+            raise PolicyViolation(f"the seal policy ({DECISION}) is wrong: {problem}")
+        if rule == f"user:{requester.username}":
+            raise PolicyViolation("the seal policy names you as an approver of your own application; ask a seal "
+                                  "administrator to name someone else")
+        if any(level["approver"] == rule for level in levels):
+            continue  # two rows asking for the same approver are one level
+        label = str(labels[position]) if position < len(labels) and labels[position] else rule
+        levels.append({"level": len(levels) + 1, "approver": rule, "label": label})
+    if not levels:
+        raise PolicyViolation(f"the seal policy ({DECISION}) requires no approval for this application; a seal "
+                              "administrator must give it at least one")
+    return levels, policy_hash(files)
