@@ -23,8 +23,11 @@ def test_seed_demo_is_idempotent_and_prints_logins(app):
     second = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0 and second.exit_code == 0, first.output
     assert first.output == second.output and "emma" in first.output and "alice" in first.output
-    assert db.session.execute(select(func.count()).select_from(User)).scalar() == 5
-    assert db.session.execute(select(func.count()).select_from(Seal)).scalar() == 3
+    assert db.session.execute(select(func.count()).select_from(User)).scalar() == 7
+    owners = {s.name: (s.owner_user.username if s.owner_user else None)
+              for s in db.session.execute(select(Seal)).scalars()}
+    assert owners == {"Company Seal": None, "Contract Seal": None, "Finance Seal": None, "Leo's Signature": "leo",
+                      "Legal Representative Seal": "lin"}
 
 
 def test_export_ca(app, tmp_path):

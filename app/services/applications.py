@@ -123,12 +123,7 @@ def _flow_data(spec: ApplicationSpec, seal: Seal, requester: User) -> dict[str, 
                            "legal-representative seal")
     if spec.process_id == "multi_party_signing" and len(spec.parties) < 2:
         raise InvalidInput("name at least two parties, in signing order")
-    if requester.id in spec.countersigner_ids or any(user_id == requester.id for user_id, _ in spec.parties):
-        raise InvalidInput("you cannot countersign or sign as a party your own application")
-    if seal.owner_user_id == requester.id and spec.process_id == "leader_signature":
-        raise InvalidInput("a leader's signature is authorized by its owner: you cannot file for your own")
-    if len({user_id for user_id, _ in spec.parties}) != len(spec.parties):
-        raise InvalidInput("each party signs once: name a person once")
+    _check_duties(spec, seal, requester)
     data: dict[str, Any] = {}
     if spec.countersigner_ids:
         data["countersigners"] = [accounts.active_user(u).id for u in dict.fromkeys(spec.countersigner_ids)]
@@ -138,6 +133,20 @@ def _flow_data(spec: ApplicationSpec, seal: Seal, requester: User) -> dict[str, 
         data["parties"] = [{"user_id": accounts.active_user(u).id, "seal_id": sealing.party_seal(u, s).id}
                            for u, s in spec.parties]
     return data
+
+
+def _check_duties(spec: ApplicationSpec, seal: Seal, requester: User) -> None:
+    """Separation of duties among the people an application names: the requester is none of them, nobody signs
+    twice, and auditors never decide or sign."""
+    if requester.id in spec.countersigner_ids or any(user_id == requester.id for user_id, _ in spec.parties):
+        raise InvalidInput("you cannot countersign or sign as a party your own application")
+    if seal.owner_user_id == requester.id and spec.process_id == "leader_signature":
+        raise InvalidInput("a leader's signature is authorized by its owner: you cannot file for your own")
+    if len({user_id for user_id, _ in spec.parties}) != len(spec.parties):
+        raise InvalidInput("each party signs once: name a person once")
+    for user_id in (*spec.countersigner_ids, *(u for u, _ in spec.parties)):
+        if accounts.active_user(user_id).has_role(RoleName.AUDITOR):
+            raise InvalidInput("auditors never decide or sign: choose someone else")
 
 
 def follow(step: StepResult, actor: Actor, reason: str | None = None) -> None:

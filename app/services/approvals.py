@@ -158,6 +158,7 @@ def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) 
         raise InvalidInput("say why (a comment is needed to reject or return an application)")
     absent = acting_for(task, user)
     application = application_of(task)
+    actor = Actor.of(user, actor.address)  # the decision is the user's, whoever relays it (a page, the API)
     original = application.document(DocumentKind.ORIGINAL) if application is not None else None
     step = complete_task(task.id, actor, {"decision": decision, "comment": comment.strip()}, on_behalf_of_id=absent,
                          document_sha256=original.sha256 if original is not None else None,

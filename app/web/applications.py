@@ -22,10 +22,9 @@ ANY_ROLE = tuple(RoleName)
 
 def _application_form() -> ApplicationForm:
     """The filing form with today's seals and people as its choices: the seals this employee may request; for the
-    parties, any usable seal someone holds (the service checks that each party holds theirs)."""
+    parties, any usable seal (the service checks that each party holds theirs)."""
     form = ApplicationForm()
-    usable = [SelectChoice(str(s.id), s.name) for s in seals.list_seals()
-              if s.is_usable and (s.owner_user_id is not None or s.custodians)]
+    usable = [SelectChoice(str(s.id), s.name) for s in seals.list_seals() if s.is_usable]
     people = accounts.list_active_users()
     form.seal_id.choices = [SelectChoice(str(s.id), s.name) for s in seals.requestable_seals(me())]
     form.countersigner_ids.choices = [SelectChoice(str(u.id), u.display_name) for u in people if u.id != me().id]

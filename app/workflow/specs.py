@@ -23,13 +23,20 @@ class AsyncServiceTask(ServiceTask):
 
 
 class SequentialEach(SequentialMultiInstanceTask):
-    """A sequential multi-instance that can run more than once without an output collection.
+    """A sequential multi-instance that can run more than once without an output collection, and be entered again
+    (the policy step after a resubmission).
 
     Without one, SpiffWorkflow merges each finished instance's data (input item included) back into the loop's
     data and then refuses to start the next instance because its input item "already exists". The merged-back
-    item is the previous instance's, so it is dropped before the next one starts; the first check still guards
-    a process variable of that name.
+    item is the previous instance's, so it is dropped before the next one starts, and dropped from the loop's data
+    when the loop completes (it belongs to the instances, and entering the loop again would trip on it); the first
+    check still guards a process variable of that name.
     """
+
+    def _on_complete_hook(self, my_task: Any) -> None:
+        if self.data_output is None and self.input_item is not None:
+            my_task.data.pop(self.input_item.bpmn_id, None)
+        super()._on_complete_hook(my_task)
 
     def create_child(self, my_task: Any, item: Any, key_or_index: Any = None) -> None:
         if self.data_output is None and self.input_item is not None and self._merged_children(my_task):

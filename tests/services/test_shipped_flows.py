@@ -45,9 +45,13 @@ def _user(org: Org, username: str, roles: set[RoleName] | None = None) -> User:
     return user
 
 
-def _seal(name: str, kind: SealKind, owner: User | None = None) -> Seal:
+def _seal(org: Org, name: str, kind: SealKind, owner: User | None = None, custodian: User | None = None) -> Seal:
+    """A seal the org's department may request, with its owner (a person's signature) or custodian."""
     shape = {SealKind.PERSONAL: "oval", SealKind.LEGAL_REPRESENTATIVE: "square"}.get(kind, "round")
-    seal = seals.create_seal(name, kind, SealImageSpec(name.upper(), shape=shape), ACTOR, owner=owner)  # type: ignore[arg-type]
+    seal = seals.create_seal(name, kind, SealImageSpec(name.upper(), shape=shape), ACTOR, org.department)  # type: ignore[arg-type]
+    seals.set_holders(seal.id, seals.HoldersSpec(owner_id=owner.id if owner else None,
+                                                 custodian_ids=(custodian.id,) if custodian else (),
+                                                 department_ids=(org.department.id,)), ACTOR)
     db.session.commit()
     return seal
 
@@ -182,14 +186,16 @@ def _pages_with_the_leader_seal(pdf: bytes, tmp_path: Path, dpi: int = 50) -> li
 
 def test_leader_signature_puts_the_leaders_seal_on_every_page_and_signs_with_it(app: Flask, org: Org,
                                                                                    tmp_path: Path):
-    seal = _seal("Leo Legal Rep", SealKind.LEGAL_REPRESENTATIVE, owner=org.leader)
+    seal = _seal(org, "Leo Legal Rep", SealKind.LEGAL_REPRESENTATIVE, owner=org.leader)
     application = _file(org, "leader_signature", seal, pdf=FOUR_PAGES)
+    assert [r["approver"] for r in application.required_approvals] == ["department_head", "role:leader"]
     _decide(org.head)
+    _decide(org.leader)  # the policy's leader level (the legal representative's seal needs one)
     assert approvals.inbox(org.leader)[0].name == "Leader authorizes the signature"
-    _decide(org.leader)
+    _decide(org.leader)  # the owner's own authorization: a step the flow adds, not a policy level
     work_off_queue(app)
 
-    assert _status(application) == ApplicationStatus.SEALED
+    assert _status(application) == ApplicationStatus.SEALED, application.failure_reason
     [signed] = _sealed_versions(application)
     assert _pages_with_the_leader_seal(signed, tmp_path) == [True] * 4
     report = verification.verify_document(signed)
@@ -200,7 +206,7 @@ def test_leader_signature_puts_the_leaders_seal_on_every_page_and_signs_with_it(
 
 
 def test_the_leader_declining_ends_it_unsigned(app: Flask, org: Org):
-    seal = _seal("Leo Personal", SealKind.PERSONAL, owner=org.leader)
+    seal = _seal(org, "Leo Personal", SealKind.PERSONAL, owner=org.leader)
     application = _file(org, "leader_signature", seal)
     _decide(org.head)
     _decide(org.leader, "reject", "I will sign this one by hand")
@@ -209,7 +215,7 @@ def test_the_leader_declining_ends_it_unsigned(app: Flask, org: Org):
 
 
 def test_the_leader_signature_job_run_twice_signs_once(app: Flask, org: Org):
-    seal = _seal("Leo Personal", SealKind.PERSONAL, owner=org.leader)
+    seal = _seal(org, "Leo Personal", SealKind.PERSONAL, owner=org.leader)
     application = _file(org, "leader_signature", seal)
     _decide(org.head)
     _decide(org.leader)
@@ -221,9 +227,9 @@ def test_the_leader_signature_job_run_twice_signs_once(app: Flask, org: Org):
 # --- multi-party signing -------------------------------------------------------------------------------------
 
 def _parties(org: Org, count: int) -> list[tuple[User, Seal]]:
-    kinds = (SealKind.CONTRACT, SealKind.COMPANY, SealKind.LEGAL_REPRESENTATIVE)
-    return [(_user(org, f"party{n + 1}", {RoleName.EMPLOYEE}), _seal(f"Party {n + 1} Seal", kinds[n % 3]))
-            for n in range(count)]
+    kinds = (SealKind.CONTRACT, SealKind.COMPANY, SealKind.FINANCE)
+    users = [_user(org, f"party{n + 1}", {RoleName.EMPLOYEE}) for n in range(count)]
+    return [(user, _seal(org, f"Party {n + 1} Seal", kinds[n % 3], custodian=user)) for n, user in enumerate(users)]
 
 
 @pytest.mark.parametrize("count", [2, 3])
@@ -278,13 +284,15 @@ def test_the_party_signature_job_run_twice_signs_once(app: Flask, org: Org):
     assert len(approvals.inbox(parties[1][0])) == 1
 
 
-def test_a_party_cannot_sign_with_someone_elses_personal_seal(app: Flask, org: Org):
+def test_a_party_signs_only_with_a_seal_they_hold(app: Flask, org: Org):
     from app.errors import PolicyViolation
 
-    leos_seal = _seal("Leo Personal", SealKind.PERSONAL, owner=org.leader)
+    leos_seal = _seal(org, "Leo Personal", SealKind.PERSONAL, owner=org.leader)
     [(party, seal)] = _parties(org, 1)
-    with pytest.raises(PolicyViolation, match="only its owner signs with it"):
-        _file(org, "multi_party_signing", parties=((party.id, seal.id), (org.employee.id, leos_seal.id)))
+    for other in (leos_seal, org.contract_seal):  # someone else's signature; a company seal they do not keep
+        with pytest.raises(PolicyViolation, match="not held by that party"):
+            _file(org, "multi_party_signing", parties=((party.id, seal.id), (org.other_approver.id, other.id)))
+        db.session.rollback()
     db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(SealApplication)).scalar() == 0
     application = _file(org, "multi_party_signing", parties=((party.id, seal.id), (org.leader.id, leos_seal.id)))

@@ -95,6 +95,11 @@ def test_amount_and_countersigners_reach_the_process(client, org, tmp_path):
 def test_parties_keep_their_order_and_empty_rows_are_ignored(client, org, tmp_path):
     deploy_review_flow("multi_party_signing", tmp_path)
     finance = _second_seal()
+    actor = Actor.system("test")  # each party keeps the seal they sign with
+    seals.set_holders(finance.id, seals.HoldersSpec(custodian_ids=(org.other_approver.id,)), actor)
+    seals.set_holders(org.contract_seal.id, seals.HoldersSpec(custodian_ids=(org.head.id,),
+                                                              department_ids=(org.department.id,)), actor)
+    db.session.commit()
     login(client, "emma")
     response = _file(client, org.contract_seal.id, process_id="multi_party_signing",
                      **{"parties-0-user_id": str(org.other_approver.id), "parties-0-seal_id": str(finance.id),

@@ -43,7 +43,8 @@ def test_seal_admin_adds_a_drawn_and_an_uploaded_seal_and_the_uploaded_one_seals
                                             "organisation": "测试有限公司", "purpose": "财务专用章", "shape": "round"},
                         content_type="multipart/form-data")
     assert drawn.status_code == 302, drawn.text
-    uploaded = client.post("/seals/new", data={"name": "Scanned Seal", "kind": "contract", "department_id": "",
+    uploaded = client.post("/seals/new", data={"name": "Scanned Seal", "kind": "contract",
+                                               "department_id": str(org.department.id),
                                                "image": (io.BytesIO(_png()), "seal.png")},
                            content_type="multipart/form-data")
     assert uploaded.status_code == 302, uploaded.text

@@ -3,20 +3,23 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.errors import InvalidTransition, PolicyViolation
+from app.errors import InvalidTransition
 from app.extensions import db
 from app.models import HumanTask, Job, JobStatus, ProcessDefinition, TaskState
 from app.models.audit import Actor
-from app.services import flows
-from app.workflow import complete_task, deploy, latest_definition, start
+from app.services import accounts, flows
+from app.workflow import WorkflowFailed, complete_task, deploy, history, latest_definition, start
 
 ACTOR = Actor.system("test")
 
 
-def _data(org, application_id: int | None) -> dict:
-    """What the application service starts a seal_application with (one approval level)."""
-    return {"application_id": application_id, "requester_id": org.employee.id,
-            "document_type": "letter", "amount": 0}
+HEAD_LEVEL = {"level": 1, "approver": "department_head", "label": "Department head"}
+
+
+def _data(org, application_id: int | None, requester=None) -> dict:
+    """What the application service starts a seal_application with (one approval level: the department head)."""
+    return {"application_id": application_id, "requester_id": (requester or org.employee).id,
+            "document_type": "letter", "amount": 0, "required_approvals": [HEAD_LEVEL]}
 
 
 def test_deploy_is_idempotent_and_versions_by_content(app, org):
@@ -30,9 +33,9 @@ def test_start_opens_a_task_for_the_department_head_and_state_holds_no_spec(app,
     step = start("seal_application", _data(org, None), None, ACTOR)
     db.session.commit()
     [task] = step.new_tasks
-    assert task.assignee_id == org.head.id and task.state == TaskState.READY
+    assert task.assignee_id == org.head.id and task.state == TaskState.READY and task.level == 1
     assert "spec" not in step.instance.state and "subprocess_specs" not in step.instance.state
-    assert "department_head_approval" not in json.dumps(step.instance.state.get("spec", {}))
+    assert "policy_approval" not in json.dumps(step.instance.state.get("spec", {}))
 
 
 def test_approval_queues_one_service_job_and_a_second_completion_is_refused(app, org):
@@ -55,11 +58,33 @@ def test_rejection_ends_the_process_without_a_job(app, org):
     assert after.jobs == [] and after.instance.status.value == "completed"
 
 
-def test_a_requester_without_department_head_cannot_start(app, org):
+def test_a_department_without_head_sends_the_approval_to_the_leaders_and_says_why(app, org):
     org.department.head = None
     db.session.commit()
-    with pytest.raises(PolicyViolation, match="has no head"):
-        start("seal_application", _data(org, 1), None, ACTOR)
+    step = start("seal_application", _data(org, 1), None, ACTOR)
+    [task] = step.new_tasks
+    assert task.assignee_id is None and [str(c.role) for c in task.candidates] == ["leader"]
+    [ready] = [e for e in history(step.instance.id) if e.action == "task.ready"]
+    assert ready.details["note"] == "Sales has no head, and no department above has another head: the leaders approve"
+
+
+def test_a_requester_who_heads_the_department_goes_to_the_head_of_the_department_above(app, org):
+    office = accounts.get_or_create_department("Office")
+    office.head = org.leader
+    org.department.parent = office
+    db.session.commit()
+    step = start("seal_application", _data(org, 1, requester=org.head), None, ACTOR)
+    [task] = step.new_tasks
+    assert task.assignee_id == org.leader.id
+    [ready] = [e for e in history(step.instance.id) if e.action == "task.ready"]
+    assert ready.details["note"] == "Harry heads Sales: the head of Office approves instead"
+
+
+def test_a_policy_step_without_its_levels_stops_with_a_clear_error(app, org):
+    data = _data(org, 1)
+    del data["required_approvals"]
+    with pytest.raises(WorkflowFailed, match="required_approvals|Missing data input"):
+        start("seal_application", data, None, ACTOR)
     db.session.rollback()
     assert db.session.execute(select(HumanTask)).first() is None
 

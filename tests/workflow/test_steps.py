@@ -49,11 +49,15 @@ def _ready(instance_id: int, element_id: str) -> HumanTask:
 
 def test_each_step_touches_only_the_rows_of_what_changed(app, org):
     flows.deploy_file(DATA / "steps_mirror.bpmn", ACTOR)
-    started = engine.start("steps_mirror", {"application_id": None}, None, ACTOR)
+    levels = [{"level": 1, "approver": "user:sam", "label": "Seal administrator"}]
+    started = engine.start("steps_mirror", {"application_id": None, "required_approvals": levels}, None, ACTOR)
     db.session.commit()
     instance_id = started.instance.id
-    assert sorted(t.element_id for t in started.new_tasks) == ["harry_approves", "olga_approves"]
-    [job] = started.jobs
+    _assert_mirrored(instance_id)
+    split = engine.complete_task(_ready(instance_id, "policy_approval").id, ACTOR, {"decision": "approve"})
+    db.session.commit()
+    assert sorted(t.element_id for t in split.new_tasks) == ["harry_approves", "olga_approves"]
+    [job] = split.jobs
     _assert_mirrored(instance_id)
 
     # Olga decides while the job and Harry's task wait: nothing else is opened, queued or closed.
