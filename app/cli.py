@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from app.cli_pdf import clear_errors, pdf_cli
 from app.extensions import db
 from app.models.audit import Actor
-from app.services import demo, flows
+from app.services import accounts, demo, flows, seals
 
 flows_cli = AppGroup("flows", help="Process diagrams.")
 
@@ -91,7 +91,29 @@ def validate(files: tuple[Path, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
+seals_cli = AppGroup("seals", help="The seal registry.")
+
+
+@seals_cli.command("set-owner")
+@click.argument("seal_name")
+@click.argument("username")
+@clear_errors
+def set_owner(seal_name: str, username: str) -> None:
+    """Make USERNAME the owner of a personal or legal-representative seal (whose signature it is); "-" clears it.
+    Its custodians and users stay as they are."""
+    seal = seals.seal_named(seal_name)
+    owner = None if username == "-" else accounts.find_user(username)
+    if owner is None and username != "-":
+        raise click.UsageError(f"there is no user {username!r}")
+    spec = seals.HoldersSpec(owner_id=owner.id if owner else None, custodian_ids=tuple(u.id for u in seal.custodians),
+                             department_ids=tuple(d.id for d in seal.user_departments),
+                             user_ids=tuple(u.id for u in seal.user_people))
+    seals.set_holders(seal.id, spec, Actor.system("cli"))
+    db.session.commit()
+    click.echo(f"“{seal.name}” now belongs to {owner.display_name if owner else 'nobody'}")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (seed_demo, worker, clock, embedded_redis, pdf_cli, flows_cli):  # pdf_cli: app/cli_pdf.py
+    for command in (seed_demo, worker, clock, embedded_redis, pdf_cli, flows_cli, seals_cli):  # pdf_cli: cli_pdf.py
         app.cli.add_command(command)

@@ -21,7 +21,7 @@ from app.models import (
     User,
     current_round,
 )
-from app.models.audit import Actor
+from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.services import applications
 from app.services.substitutes import represented_by
@@ -140,6 +140,15 @@ def application_of(task: HumanTask) -> SealApplication | None:
     """The application a task is about; None for a process started without one (from code, not the pages)."""
     application_id = task.instance.application_id
     return None if application_id is None else applications.get_application(application_id)
+
+
+def record_refusal(task_id: int, user: User, reason: str, actor: Actor) -> None:
+    """Keep in the log that someone tried to decide a step they may not (the refused request itself changed
+    nothing and was rolled back; the caller commits this on its own)."""
+    task = db.session.get(HumanTask, task_id)
+    if task is not None:
+        record(actor, "task.decision_refused", "process_instance", task.instance_id, task_id=task.id,
+               element_id=task.element_id, user_id=user.id, reason=reason)
 
 
 def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) -> SealApplication | None:

@@ -43,6 +43,35 @@ class Approval:
     document_sha256: str
 
 
+@dataclass(frozen=True)
+class LevelState:
+    """A required level as the application page shows it: the policy's requirement and the newest step of the
+    current round that decides it (waiting or decided), if any."""
+
+    level: int
+    approver: str
+    label: str
+    task: HumanTask | None
+
+
+def _round_of(application: SealApplication) -> list[HumanTask]:
+    instance_id = db.session.execute(select(ProcessInstance.id).where(
+        ProcessInstance.application_id == application.id)).scalar()
+    return [] if instance_id is None else current_round(tasks_of(instance_id))
+
+
+def level_states(application: SealApplication) -> list[LevelState]:
+    """Each level the policy requires, with where it stands."""
+    tasks = _round_of(application)
+    states = []
+    for requirement in application.required_approvals:
+        level = int(requirement.get("level", 0))
+        deciding = max((t for t in tasks if t.level == level), key=lambda t: t.id, default=None)
+        states.append(LevelState(level, str(requirement.get("approver")), str(requirement.get("label") or ""),
+                                 deciding))
+    return states
+
+
 def _latest_approval(level: int, tasks: list[HumanTask]) -> HumanTask | None:
     approved = [t for t in tasks if t.level == level and t.state == TaskState.COMPLETED and t.decision == "approve"]
     return max(approved, key=lambda t: t.id, default=None)
@@ -97,9 +126,7 @@ def check(application: SealApplication, original: Document, content: bytes,
     if not application.required_approvals:
         raise SealingRefused(application.id, ["the application records no required approvals (it was filed before "
                                               "the seal policy was enforced: file it again)"])
-    instance_id = db.session.execute(select(ProcessInstance.id).where(
-        ProcessInstance.application_id == application.id)).scalar_one()
-    tasks = current_round(tasks_of(instance_id))
+    tasks = _round_of(application)
     seen: set[int] = set()
     reasons: list[str] = []
     chosen: list[tuple[dict[str, object], HumanTask]] = []

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
-from app.models import Substitution, User
+from app.models import RoleName, Substitution, User
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 
@@ -34,6 +34,8 @@ def name_substitute(user: User, substitute_id: int, starts_at: datetime, ends_at
         raise InvalidInput("choose an active user as your substitute")
     if substitute.id == user.id:
         raise InvalidInput("you cannot be your own substitute")
+    if substitute.has_role(RoleName.AUDITOR):
+        raise InvalidInput("an auditor never decides, so cannot be a substitute")
     if ends_at <= starts_at:
         raise InvalidInput("the period must end after it starts")
     if ends_at <= utcnow():

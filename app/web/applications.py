@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import DocumentKind, RoleName
-from app.services import accounts, applications, audit, documents, sealing, seals
+from app.services import accounts, applications, audit, documents, gate, sealing, seals
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
 from app.web.history import process_history
@@ -80,7 +80,7 @@ def detail(application_id: int) -> Any:
     application = applications.viewable_application(application_id, me())
     steps = applications.approval_steps(application)
     return render_template(
-        "applications/detail.html", application=application, tasks=steps,
+        "applications/detail.html", application=application, tasks=steps, levels=gate.level_states(application),
         events=audit.events_for("seal_application", application.id),
         process_events=process_history(application, steps),
         verification_url=sealing.verification_url(application.id),

@@ -196,3 +196,12 @@ class SealStatusForm(FlaskForm):
                                                 SelectChoice("suspended", _l("Suspended")),
                                                 SelectChoice("revoked", _l("Revoked"))])
     submit = SubmitField(_l("Change"))
+
+
+class SealHoldersForm(FlaskForm):
+    owner_id = SelectField(_l("Owner (whose signature it is)"), coerce=optional_id, choices=[])
+    custodian_ids = SelectMultipleField(_l("Custodians (keep the seal; sign with it as a party)"), coerce=int,
+                                        choices=[])
+    department_ids = SelectMultipleField(_l("Departments whose people may request it"), coerce=int, choices=[])
+    user_ids = SelectMultipleField(_l("People who may request it"), coerce=int, choices=[])
+    submit = SubmitField(_l("Save"))

@@ -54,6 +54,8 @@ def _details(details: dict[str, Any], names: dict[int, str], steps: dict[str, st
         (_("Step"), f"{step} ({element})" if step != element else element),
         (_("For"), name(details.get("assignee_id"))),
         (_("Offered to"), ", ".join(offered)),
+        (_("Level"), text("level")),
+        (_("Why here"), text("note")),
         (_("Decision"), decision_label(text("decision")) if text("decision") else ""),
         (_("On behalf of"), name(details.get("on_behalf_of_id"))),
         (_("Comment"), text("comment")),

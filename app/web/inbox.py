@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, PermissionDenied
 from app.extensions import db
 from app.models import HumanTask, User
 from app.services import accounts, approvals
@@ -46,14 +46,18 @@ def task(task_id: int) -> Any:
     if form.validate_on_submit():
         try:
             approvals.decide(task_id, me(), form.decision.data or "", form.comment.data or "", actor())
-        except InvalidInput as exc:
+        except (InvalidInput, PermissionDenied) as exc:  # nothing was decided; the page says why
             db.session.rollback()
+            if isinstance(exc, PermissionDenied):
+                approvals.record_refusal(task_id, me(), exc.message, actor())
+                db.session.commit()
             flash(exc.message, "error")
         else:
             db.session.commit()
             flash(_("Decision recorded."), "success")
             return redirect(url_for("inbox.index"))
-    can_decide = approvals.can_decide(me(), found)
-    return render_template("inbox/task.html", task=found, application=application, form=form, can_decide=can_decide,
-                           for_whom=absent_users([found], me()).get(found.id) if can_decide else None,
-                           ), 422 if form.is_submitted() else 200
+    refusal = approvals.decision_refusal(me(), found)
+    status = (403 if refusal else 422) if form.is_submitted() else 200
+    return render_template("inbox/task.html", task=found, application=application, form=form,
+                           can_decide=refusal is None, refusal=refusal if found.state.value == "ready" else None,
+                           for_whom=absent_users([found], me()).get(found.id) if refusal is None else None), status

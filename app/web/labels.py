@@ -33,6 +33,7 @@ HISTORY_ACTION_LABELS = {
     "process.failed": _l("Process failed"), "task.cancelled": _l("Task closed without a decision"),
     "timer.fired": _l("Deadline passed"), "decision.evaluated": _l("Policy table applied"),
     "service.failed": _l("Background job failed; the process took its error path"),
+    "task.decision_refused": _l("Decision refused (separation of duties)"),
 }
 
 

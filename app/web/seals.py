@@ -6,14 +6,15 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from wtforms.fields.choices import SelectChoice
 
-from app.errors import InvalidInput, PolicyViolation
+from app.errors import InvalidInput, PermissionDenied, PolicyViolation
 from app.extensions import db
-from app.models import RoleName, SealKind, SealStatus
+from app.models import RoleName, Seal, SealKind, SealStatus
 from app.pdf import SealImageSpec
 from app.services import accounts, seals
-from app.web.forms import SealForm, SealStatusForm
-from app.web.guards import actor, role_required
+from app.web.forms import SealForm, SealHoldersForm, SealStatusForm
+from app.web.guards import actor, me, role_required
 
 bp = Blueprint("seals", __name__)
 
@@ -73,3 +74,35 @@ def change_status(seal_id: int) -> Any:
     db.session.commit()
     flash(_("Seal “%(name)s” is now %(status)s.", name=seal.name, status=seal.status.value), "success")
     return redirect(url_for("seals.index"))
+
+
+def _holders_form(seal: Seal) -> SealHoldersForm:
+    """The form with today's people and departments, filled with the seal's holders."""
+    people = [SelectChoice(str(u.id), u.display_name) for u in accounts.list_active_users()]
+    form = SealHoldersForm(data={"owner_id": seal.owner_user_id, "custodian_ids": [u.id for u in seal.custodians],
+                                 "department_ids": [d.id for d in seal.user_departments],
+                                 "user_ids": [u.id for u in seal.user_people]})
+    form.owner_id.choices = [SelectChoice("", "—"), *people] if seal.kind in seals.OWNED_KINDS else [
+        SelectChoice("", "—")]
+    form.custodian_ids.choices = form.user_ids.choices = people
+    form.department_ids.choices = [SelectChoice(str(d.id), d.name) for d in accounts.list_departments()]
+    return form
+
+
+@bp.route("/seals/<int:seal_id>", methods=["GET", "POST"])
+@role_required(*RoleName)
+def detail(seal_id: int) -> Any:
+    """Who a seal belongs to, who keeps it and who may request it; seal administrators change them."""
+    seal = seals.get_seal(seal_id)
+    form = _holders_form(seal)
+    if form.is_submitted() and not me().has_role(RoleName.SEAL_ADMIN):
+        raise PermissionDenied("only seal administrators change who holds a seal")
+    if not form.validate_on_submit():
+        return render_template("seals/detail.html", seal=seal, form=form), 422 if form.is_submitted() else 200
+    spec = seals.HoldersSpec(owner_id=form.owner_id.data, custodian_ids=tuple(form.custodian_ids.data or ()),
+                             department_ids=tuple(form.department_ids.data or ()),
+                             user_ids=tuple(form.user_ids.data or ()))
+    seals.set_holders(seal.id, spec, actor())
+    db.session.commit()
+    flash(_("Who holds “%(name)s” is saved.", name=seal.name), "success")
+    return redirect(url_for("seals.detail", seal_id=seal.id))

@@ -1,0 +1,115 @@
+"""The walk-arounds over HTTP: a refused decision is a 403 that changes nothing and is logged with its reason; the
+filing form offers only the seals one may request; the seal page sets owner, custodians and users; the application
+page shows the approvals the policy requires."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEvent, HumanTask, RoleName, SealKind, TaskState
+from app.models.audit import Actor
+from app.models.timestamps import utcnow
+from app.pdf import SealImageSpec
+from app.services import accounts, seals, substitutes
+from tests.conftest import PASSWORD, corpus_pdf, file_application, login, logout
+
+PDF = corpus_pdf("minimal-document.pdf")
+
+
+def _text(response) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.text)))
+
+
+def _refusals() -> list[AuditEvent]:
+    return list(db.session.execute(select(AuditEvent).where(AuditEvent.action == "task.decision_refused")).scalars())
+
+
+def test_a_substitute_posting_a_decision_on_her_own_application_gets_403_and_it_is_logged(client, org):
+    now = utcnow()
+    substitutes.name_substitute(org.head, org.employee.id, now - timedelta(hours=1), now + timedelta(days=1), "Trip",
+                                Actor.of(org.head))
+    db.session.commit()
+    login(client, "emma")
+    application_id = file_application(client, org.contract_seal.id, PDF)
+    assert f"/applications/{application_id}" not in client.get("/inbox").text
+    task = db.session.execute(select(HumanTask)).scalar_one()
+
+    page = client.get(f"/tasks/{task.id}")
+    assert page.status_code == 200 and "nobody decides a step of their own application" in _text(page)
+    assert 'name="decision"' not in page.text  # no form to submit
+    response = client.post(f"/tasks/{task.id}", data={"decision": "approve", "comment": ""})
+    assert response.status_code == 403 and "nobody decides a step of their own application" in _text(response)
+
+    db.session.expire_all()
+    assert db.session.get(HumanTask, task.id).state == TaskState.READY
+    [refusal] = _refusals()
+    assert (refusal.actor_name, refusal.details["reason"]) == ("emma", "nobody decides a step of their own "
+                                                                       "application")
+
+
+def test_an_auditor_posting_a_rejection_gets_403(client, org):
+    # Even holding a deciding role, as the head of emma's department.
+    org.department.head = accounts.save_user("alice", "Alice", PASSWORD, {RoleName.AUDITOR, RoleName.APPROVER},
+                                             org.department)
+    db.session.commit()
+    login(client, "emma")
+    file_application(client, org.contract_seal.id, PDF)
+    logout(client)
+    login(client, "alice")
+    task = db.session.execute(select(HumanTask)).scalar_one()
+    assert "/tasks/" not in client.get("/inbox").text
+    response = client.post(f"/tasks/{task.id}", data={"decision": "reject", "comment": "No"})
+    assert response.status_code == 403 and "auditors never decide or sign" in _text(response)
+    db.session.expire_all()
+    assert db.session.get(HumanTask, task.id).state == TaskState.READY
+
+
+def test_the_filing_form_offers_only_the_seals_the_employee_may_request(client, org):
+    office = accounts.get_or_create_department("Office")
+    seals.create_seal("Office Finance Seal", SealKind.FINANCE, SealImageSpec("TEST ORG", "FINANCE"),
+                      Actor.system("test"), office)
+    db.session.commit()
+    login(client, "emma")
+    form = client.get("/applications/new").text
+    choices = re.search(r'<select[^>]*id="seal_id"[^>]*>(.*?)</select>', form, re.S).group(1)
+    assert "Contract Seal" in choices and "Office Finance Seal" not in choices
+    finance = seals.seal_named("Office Finance Seal")
+    response = client.post("/applications/new", data={
+        "seal_id": str(finance.id), "document_type": "contract", "reason": "Pay", "document": (io.BytesIO(PDF), "a.pdf")}, content_type="multipart/form-data")
+    assert response.status_code == 422  # not among the choices: refused before the service is asked
+
+
+def test_a_seal_administrator_sets_owner_custodians_and_users_on_the_seal_page(client, org):
+    seal = seals.create_seal("Leo's Signature", SealKind.PERSONAL, SealImageSpec("LEO", shape="oval"),
+                             Actor.system("test"))
+    db.session.commit()
+    login(client, "emma")
+    assert client.post(f"/seals/{seal.id}", data={"owner_id": str(org.employee.id)}).status_code == 403
+    logout(client)
+    login(client, "sam")
+    response = client.post(f"/seals/{seal.id}", data={
+        "owner_id": str(org.leader.id), "custodian_ids": [str(org.seal_admin.id)],
+        "department_ids": [str(org.department.id)], "user_ids": [str(org.other_approver.id)]})
+    assert response.status_code == 302, response.text
+    page = _text(client.get(f"/seals/{seal.id}"))
+    assert "Owner Leo" in page and "Custodians Sam" in page and "May be requested by Sales, Olga" in page
+    [event] = db.session.execute(select(AuditEvent).where(AuditEvent.action == "seal.holders_changed")).scalars()
+    assert event.details["owner_id"] == org.leader.id and event.actor_name == "sam"
+    # A company seal has no owner: only a person's signature does.
+    refused = client.post(f"/seals/{org.contract_seal.id}", data={"owner_id": str(org.leader.id)})
+    assert refused.status_code == 422
+
+
+def test_the_application_page_shows_the_required_approvals_and_where_they_stand(client, org):
+    login(client, "emma")
+    application_id = file_application(client, org.contract_seal.id, PDF, amount="150,000")
+    page = _text(client.get(f"/applications/{application_id}"))
+    assert "Approvals the seal policy requires" in page
+    assert "1 Department head department_head waiting for Harry" in page
+    assert "2 Leader: contract of 100,000 or more role:leader not asked yet" in page
