@@ -81,7 +81,8 @@ def test_the_filing_form_offers_only_the_seals_the_employee_may_request(client, 
     assert "Contract Seal" in choices and "Office Finance Seal" not in choices
     finance = seals.seal_named("Office Finance Seal")
     response = client.post("/applications/new", data={
-        "seal_id": str(finance.id), "document_type": "contract", "reason": "Pay", "document": (io.BytesIO(PDF), "a.pdf")}, content_type="multipart/form-data")
+        "seal_id": str(finance.id), "document_type": "contract", "reason": "Pay",
+        "document": (io.BytesIO(PDF), "a.pdf")}, content_type="multipart/form-data")
     assert response.status_code == 422  # not among the choices: refused before the service is asked
 
 
