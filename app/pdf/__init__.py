@@ -13,6 +13,7 @@ from app.pdf.errors import (
     PdfError,
     SealImageError,
 )
+from app.pdf.evidence import EVIDENCE_FILE, read_evidence
 from app.pdf.overlays import QrSpec, WatermarkSpec
 from app.pdf.seal_image import SealImageSpec, render_seal_pdf, render_seal_png, render_seal_svg
 from app.pdf.seal_upload import load_seal_image
@@ -41,6 +42,7 @@ from app.pdf.stamp import (
 from app.pdf.verify import SignatureReport, VerificationReport, verify_pdf
 
 __all__ = [
+    "EVIDENCE_FILE",
     "AlreadySignedError",
     "EncryptedPdfError",
     "EveryPageSpec",
@@ -71,6 +73,7 @@ __all__ = [
     "place",
     "make_signer",
     "placement_rect",
+    "read_evidence",
     "render_seal_pdf",
     "render_seal_png",
     "render_seal_svg",

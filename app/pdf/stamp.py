@@ -10,12 +10,13 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pikepdf
 
 from app.pdf.document import check_page_content, count_signatures, open_pdf
 from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError
+from app.pdf.evidence import attach_evidence
 from app.pdf.geometry import MM, Corner, Frame, frame_of, page_indexes, resolve_page
 from app.pdf.keyword import find_keyword
 from app.pdf.overlays import QrSpec, WatermarkSpec, qr_drawing, watermark_pdf
@@ -94,6 +95,8 @@ class StampPlan:
     riding: RidingSpec | None = None
     watermark: WatermarkSpec | None = None
     qr: QrSpec | None = None
+    # The approval evidence embedded as a JSON file (app/pdf/evidence.py), so that the signature covers it.
+    evidence: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +322,8 @@ def stamp(data: bytes, plan: StampPlan, max_pages: int = 2000) -> bytes:
         if plan.qr:
             _place_qr(pdf, plan.qr, drawing)
         _apply(pdf, drawing)
+        if plan.evidence is not None:
+            attach_evidence(pdf, plan.evidence)
         out = io.BytesIO()
         pdf.save(out)
         return out.getvalue()

@@ -8,7 +8,13 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.models.audit import GENESIS, digest, events_for
 
-__all__ = ["events_for", "verify_chain"]
+__all__ = ["chain_head", "events_for", "verify_chain"]
+
+
+def chain_head() -> str:
+    """The hash of the newest committed event: what a sealed document records as the log's state when sealed."""
+    head = db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return head or GENESIS
 
 
 def verify_chain() -> list[str]:

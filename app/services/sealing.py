@@ -33,7 +33,7 @@ from app.pdf import (
     signed_field_names,
     stamp,
 )
-from app.services import documents, gate, keys, seals
+from app.services import audit, documents, gate, keys, seals
 from app.services.documents import pdf_errors
 
 SEAL_SIZE_MM = 40.0
@@ -71,8 +71,28 @@ def verification_url(application_id: int) -> str:
     return f"{current_app.config['PUBLIC_URL']}/verify/{application_id}/{verification_token(application_id)}"
 
 
-def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int) -> StampPlan:
-    """What is drawn before signing: riding seal and watermark when asked, and always the QR code."""
+def evidence(application: SealApplication, approvals: list[gate.Approval]) -> dict[str, Any]:
+    """What the sealed PDF carries as proof (app/pdf/evidence.py): the application, the approvals that let the
+    gate open (who, in which role, when, on which document), and the audit chain's head at sealing time."""
+    return {
+        "format": "sealflow-evidence/1",
+        "organisation": current_app.config["ORGANISATION_NAME"],
+        "application_id": application.id,
+        "seal": application.seal.name,
+        "document_type": application.document_type,
+        "document_sha256": approvals[0].document_sha256 if approvals else None,
+        "approvals": [{"level": a.level, "role": a.approver, "label": a.label, "name": a.decided_by,
+                       "on_behalf_of": a.on_behalf_of, "at": a.decided_at.isoformat(timespec="seconds") + "Z"}
+                      for a in approvals],
+        "audit_chain_head": audit.chain_head(),
+        "sealed_at": utcnow().isoformat(timespec="seconds") + "Z",
+    }
+
+
+def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
+               proof: dict[str, Any] | None = None) -> StampPlan:
+    """What is drawn before signing: riding seal and watermark when asked, and always the QR code; and the
+    approval evidence embedded."""
     watermark = None
     if application.watermark:
         text = f"机密 CONFIDENTIAL · {application.requester.display_name} · {utcnow():%Y-%m-%d}"
@@ -82,6 +102,7 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int) -
         riding=RidingSpec(size_mm=SEAL_SIZE_MM) if application.riding_seal and page_count > 1 else None,
         watermark=watermark,
         qr=QrSpec(verification_url(application.id), caption=f"#{application.id}"),
+        evidence=proof,
     )
 
 
@@ -104,10 +125,10 @@ def sign_with_seal(seal: Seal, content: bytes, field_name: str, reason: str,
                             long_term=keys.long_term(level))
 
 
-def _seal_and_sign(application: SealApplication, content: bytes, page_count: int,
+def _seal_and_sign(application: SealApplication, content: bytes, page_count: int, proof: dict[str, Any],
                    every_page: EveryPageSpec | None = None) -> bytes:
     seal = seals.usable_seal(application.seal_id)
-    plan = replace(stamp_plan(application, seal.image_pdf, page_count), every_page=every_page)
+    plan = replace(stamp_plan(application, seal.image_pdf, page_count, proof), every_page=every_page)
     with pdf_errors():
         stamped = stamp(content, plan, current_app.config["MAX_PDF_PAGES"])
     return sign_with_seal(seal, stamped, f"SealFlow_{application.id}_{seal.id}", f"Seal application #{application.id}",
@@ -133,7 +154,7 @@ def _result(document: Document) -> dict[str, Any]:
     return {"document_id": document.id, "version": document.version, "sha256": document.sha256}
 
 
-def _seal_once(application: SealApplication, actor: Actor, seal_with: Callable[[bytes, int], bytes],
+def _seal_once(application: SealApplication, actor: Actor, seal_with: Callable[[bytes, int, dict[str, Any]], bytes],
                signer_id: int | None = None, **details: Any) -> dict[str, Any]:
     """Produce the sealed PDF from the original once, however often a (retried) job asks, and only through the
     sealing gate."""
@@ -143,7 +164,7 @@ def _seal_once(application: SealApplication, actor: Actor, seal_with: Callable[[
     original = _original(application)
     content = documents.read_content(original)
     approvals = gate.check(application, original, content, signer_id)
-    signed = seal_with(content, original.page_count)
+    signed = seal_with(content, original.page_count, evidence(application, approvals))
     filename = f"{PurePath(original.filename).stem}-sealed.pdf"
     sealed = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count)
     record(actor, "document.sealed", "seal_application", application.id, document_id=sealed.id,
@@ -155,7 +176,8 @@ def _seal_once(application: SealApplication, actor: Actor, seal_with: Callable[[
 def seal_document(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Service operator `seal_document`: produce the sealed PDF once, however often it is called."""
     application = _application(params)
-    return _seal_once(application, actor, lambda content, pages: _seal_and_sign(application, content, pages))
+    return _seal_once(application, actor,
+                      lambda content, pages, proof: _seal_and_sign(application, content, pages, proof))
 
 
 def apply_leader_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
@@ -165,7 +187,8 @@ def apply_leader_signature(params: dict[str, Any], actor: Actor) -> dict[str, An
         raise PolicyViolation(f"the seal “{application.seal.name}” belongs to no leader; a leader's signature "
                               "needs a personal or legal-representative seal")
     return _seal_once(application, actor,
-                      lambda content, pages: _seal_and_sign(application, content, pages, LEADER_PAGE_SEAL),
+                      lambda content, pages, proof: _seal_and_sign(application, content, pages, proof,
+                                                                   LEADER_PAGE_SEAL),
                       signer_id=application.seal.owner_user_id, every_page=True,
                       leader_id=application.seal.owner_user_id)
 
@@ -209,10 +232,11 @@ def _party_fields(application: SealApplication, content: bytes,
                  for position, found in enumerate(placements))
 
 
-def _prepared_for_parties(application: SealApplication, original: Document, order: list[tuple[int, int]]) -> bytes:
+def _prepared_for_parties(application: SealApplication, original: Document, order: list[tuple[int, int]],
+                          proof: dict[str, Any]) -> bytes:
     """The original, stamped (QR code; watermark and riding seal when asked) with every party's empty field, so
     that each signature only fills its own field and no earlier one sees the document change around it."""
-    plan = stamp_plan(application, application.seal.image_pdf, original.page_count)
+    plan = stamp_plan(application, application.seal.image_pdf, original.page_count, proof)
     stamped = stamp(documents.read_content(original), plan, current_app.config["MAX_PDF_PAGES"])
     return add_signature_fields(stamped, _party_fields(application, stamped, order))
 
@@ -241,7 +265,7 @@ def add_party_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
     seal = party_seal(*party)
     if latest is None:
         with pdf_errors():
-            base = _prepared_for_parties(application, original, order)
+            base = _prepared_for_parties(application, original, order, evidence(application, approvals))
     signed = sign_with_seal(seal, base, party_field(application.id, position),
                             f"Party {position + 1} of {len(order)}, seal application #{application.id}",
                             certify=current_app.config["CERTIFY"] and latest is None)
