@@ -14,6 +14,7 @@ from app.pdf.errors import (
     SealImageError,
 )
 from app.pdf.overlays import QrSpec, WatermarkSpec
+from app.pdf.revocation import Revocation
 from app.pdf.seal_image import SealImageSpec, render_seal_pdf, render_seal_png, render_seal_svg
 from app.pdf.seal_upload import load_seal_image
 from app.pdf.sign import (
@@ -51,6 +52,7 @@ __all__ = [
     "PdfInfo",
     "Placement",
     "QrSpec",
+    "Revocation",
     "RidingSpec",
     "SealImageError",
     "SealImageSpec",
