@@ -21,18 +21,22 @@ class SealKind(enum.StrEnum):
     PERSONAL = "personal"
 
 
-class SealStatus(enum.StrEnum):
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    REVOKED = "revoked"
-
-
 class RevocationReason(enum.StrEnum):
     """Why a seal was revoked; the values are RFC 5280's CRLReason names, as the CRL carries them."""
 
     KEY_COMPROMISE = "keyCompromise"
     SUPERSEDED = "superseded"
     CESSATION_OF_OPERATION = "cessationOfOperation"
+
+
+# What seals.revocation_note holds.
+REVOCATION_NOTE_LIMIT = 500
+
+
+class SealStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
 
 
 class Seal(Model):
@@ -59,7 +63,7 @@ class Seal(Model):
     revocation_reason: Mapped[RevocationReason | None] = mapped_column(
         Enum(RevocationReason, native_enum=False, length=32)
     )
-    revocation_note: Mapped[str | None] = mapped_column(String(500))
+    revocation_note: Mapped[str | None] = mapped_column(String(REVOCATION_NOTE_LIMIT))
 
     owner_department: Mapped[Department | None] = relationship()
     owner_user: Mapped[User | None] = relationship()

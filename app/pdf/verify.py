@@ -297,8 +297,12 @@ def _signature_problems(
 
 
 def _revoked_reason(facts: SignatureReport, revocation: Revocation) -> str:
-    whose = "a CA certificate in the signer's chain" if revocation.of_ca else "the certificate"
-    revoked = f"{whose} of {facts.signer!r} was revoked on {revocation.describe()}"
+    if revocation.of_ca:
+        revoked = f"a CA certificate above {facts.signer!r} was revoked on {revocation.describe()}"
+    elif facts.kind == "signature":  # SealFlow's signers are seals, named in their certificates
+        revoked = f"the seal {facts.seal_name or facts.signer!r} was revoked on {revocation.describe()}"
+    else:
+        revoked = f"the certificate of {facts.signer!r} was revoked on {revocation.describe()}"
     if facts.kind == "document-timestamp":
         return revoked
     if facts.trusted_time is None:

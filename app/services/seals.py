@@ -8,13 +8,11 @@ from app.errors import InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import Department, RevocationReason, Seal, SealKind, SealStatus, User
 from app.models.audit import Actor, record
+from app.models.seal import REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
 from app.pdf import SealImageSpec, load_seal_image, render_seal_pdf, render_seal_png, render_seal_svg
 from app.services import keys
 from app.services.documents import pdf_errors
-
-# What the seals table holds (seals.revocation_note).
-REVOCATION_NOTE_LIMIT = 500
 
 
 def create_seal(

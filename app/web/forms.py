@@ -29,6 +29,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import TextInput
 
+from app.models.seal import REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
 from app.services.applications import DOCUMENT_TYPES, PROCESSES
 
@@ -203,7 +204,7 @@ class SealStatusForm(FlaskForm):
                                                 SelectChoice("revoked", _l("Revoked"))])
     revocation_reason = SelectField(_l("Reason for revoking"), default="", choices=[SelectChoice("", "—")] + [
         SelectChoice(k, v) for k, v in REVOCATION_REASON_LABELS.items()])
-    revocation_note = StringField(_l("Note (optional)"), validators=[Length(max=500)])
+    revocation_note = StringField(_l("Note (optional)"), validators=[Length(max=REVOCATION_NOTE_LIMIT)])
     submit = SubmitField(_l("Change"))
 
     def validate_revocation_reason(self, field: SelectField) -> None:

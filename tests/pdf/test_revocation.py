@@ -143,8 +143,8 @@ def test_a_signature_timestamped_after_the_revocation_is_revoked(ca, seal, signe
     assert signature.revoked and not signature.revoked_later and not signature.trusted
     assert signature.revocation == Revocation(revoked_at, x509.ReasonFlags.superseded)
     assert signature.trusted_time == signed.at
-    assert f"was revoked on {revoked_at:%Y-%m-%d %H:%M:%S} UTC (superseded), before the signature's trusted " \
-           f"time-stamp of {signed.at:%Y-%m-%d %H:%M:%S} UTC" in signature.reason
+    assert f"the seal 'Contract Seal' was revoked on {revoked_at:%Y-%m-%d %H:%M:%S} UTC (superseded), before the " \
+           f"signature's trusted time-stamp of {signed.at:%Y-%m-%d %H:%M:%S} UTC" in signature.reason
     status = _pyhanko_at(signed.data, ca, crl, signed.at)
     assert status.revoked and not status.bottom_line
     assert not _etsi_passes(signed.data, ca, crl)

@@ -180,7 +180,8 @@ def test_a_document_sealed_after_the_revocation_reads_invalid_everywhere(app, cl
     (tmp_path / "sealed.pdf").write_bytes(sealed)
     cli = app.test_cli_runner().invoke(args=["pdf", "verify", str(tmp_path / "sealed.pdf")])
     assert cli.exit_code == 1 and re.match(r"\S+: revoked · Contract Seal · ", cli.output), cli.output
-    assert f"was revoked on {date} (superseded), before the signature's trusted time-stamp" in cli.output
+    assert f"the seal 'Contract Seal' was revoked on {date} (superseded), before the signature's trusted " \
+           "time-stamp" in cli.output
     login(client, "alice")
     checked = client.post("/verify", data={"document": (io.BytesIO(sealed), "s.pdf")},
                           content_type="multipart/form-data")
