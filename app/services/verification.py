@@ -60,12 +60,12 @@ def public_facts(application_id: int, token: str, organisation: str) -> PublicFa
     if application is None or not hmac.compare_digest(token, verification_token(application_id)):
         raise NotFound("there is no such sealed document")
     sealed = application.document(DocumentKind.SEALED)
-    revocation = seal_revocation(application.seal, sealed) if sealed is not None else None
+    revocation = _revocation(application.seal, sealed) if sealed is not None else None
     return PublicFacts(application.id, organisation, application.seal.name, application.status.value,
                        sealed.created_at if sealed else None, sealed.sha256 if sealed else None, revocation)
 
 
-def seal_revocation(seal: Seal, sealed: Document) -> SealRevocation | None:
+def _revocation(seal: Seal, sealed: Document) -> SealRevocation | None:
     """If the seal was revoked, when and why, and whether the sealed document was sealed before that."""
     if seal.revoked_at is None:
         return None
