@@ -5,7 +5,7 @@ from app.models.audit import AuditEvent
 from app.models.document import Blob, Document, DocumentKind
 from app.models.job import Job, JobStatus
 from app.models.pki import CertificateAuthority
-from app.models.seal import Seal, SealKind, SealStatus
+from app.models.seal import RevocationReason, Seal, SealKind, SealStatus
 from app.models.user import Department, Role, RoleName, Substitution, User
 from app.models.workflow import (
     REQUESTER_DECISIONS,
@@ -35,6 +35,7 @@ __all__ = [
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessTimer",
+    "RevocationReason",
     "Role",
     "RoleName",
     "SealApplication",

@@ -21,6 +21,18 @@ class SealKind(enum.StrEnum):
     PERSONAL = "personal"
 
 
+class RevocationReason(enum.StrEnum):
+    """Why a seal was revoked; the values are RFC 5280's CRLReason names, as the CRL carries them."""
+
+    KEY_COMPROMISE = "keyCompromise"
+    SUPERSEDED = "superseded"
+    CESSATION_OF_OPERATION = "cessationOfOperation"
+
+
+# What seals.revocation_note holds.
+REVOCATION_NOTE_LIMIT = 500
+
+
 class SealStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
@@ -65,8 +77,12 @@ class Seal(Model):
     encrypted_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     token_key_label: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # When the seal was revoked: its certificate is then listed in the organisation's CRL.
+    # When and why the seal was revoked: its certificate is then listed in the organisation's CRL with both.
     revoked_at: Mapped[datetime | None] = mapped_column()
+    revocation_reason: Mapped[RevocationReason | None] = mapped_column(
+        Enum(RevocationReason, native_enum=False, length=32)
+    )
+    revocation_note: Mapped[str | None] = mapped_column(String(REVOCATION_NOTE_LIMIT))
 
     owner_department: Mapped[Department | None] = relationship()
     owner_user: Mapped[User | None] = relationship()

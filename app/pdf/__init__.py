@@ -15,6 +15,7 @@ from app.pdf.errors import (
 )
 from app.pdf.evidence import EVIDENCE_FILE, read_evidence
 from app.pdf.overlays import QrSpec, WatermarkSpec
+from app.pdf.revocation import Revocation
 from app.pdf.seal_image import SealImageSpec, render_seal_pdf, render_seal_png, render_seal_svg
 from app.pdf.seal_upload import load_seal_image
 from app.pdf.sign import (
@@ -53,6 +54,7 @@ __all__ = [
     "PdfInfo",
     "Placement",
     "QrSpec",
+    "Revocation",
     "RidingSpec",
     "SealImageError",
     "SealImageSpec",

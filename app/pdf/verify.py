@@ -1,5 +1,6 @@
 """Verification of a PDF's signatures and document time-stamps with pyHanko's validator: one report per
-signature, a verdict with a human reason, and whether the file changed after the last signature."""
+signature, a verdict with a human reason, and whether the file changed after the last signature. A signature whose
+certificate was revoked stays valid when a trusted time-stamp proves it was made before the revocation."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Literal
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -29,10 +29,12 @@ from pyhanko.sign.validation.status import (
 from pyhanko_certvalidator import ValidationContext
 
 from app.pdf.errors import EncryptedPdfError, InvalidPdfError
+from app.pdf.revocation import Revocation, find_revocation, made_before
 from app.pki.trust import validation_context
 
 __all__ = [
     "ModificationLevel",
+    "Revocation",
     "SignatureCoverageLevel",
     "SignatureReport",
     "VerificationReport",
@@ -49,7 +51,12 @@ _SEVERITY: dict[Verdict, int] = {"unsigned": 0, "valid": 1, "untrusted": 2, "mod
 
 @dataclass(frozen=True)
 class SignatureReport:
-    """What a verifier can say about one signature (or document time-stamp) of the PDF."""
+    """What a verifier can say about one signature (or document time-stamp) of the PDF.
+
+    `trusted_time` is the earliest trusted time-stamp proving the signature existed (its own token, or a later
+    document time-stamp over it); `revocation` is its certificate's revocation, if any; `revoked` says that the
+    revocation makes the signature invalid: no trusted time proves the signature was made before it.
+    """
 
     field_name: str
     kind: SignatureKind
@@ -64,11 +71,18 @@ class SignatureReport:
     valid: bool
     trusted: bool
     revoked: bool
+    revocation: Revocation | None
+    trusted_time: dt.datetime | None
     coverage: SignatureCoverageLevel | None
     modification_level: ModificationLevel | None
     docmdp_ok: bool | None
     verdict: Verdict
     reason: str
+
+    @property
+    def revoked_later(self) -> bool:
+        """Valid, made before its certificate was revoked: the seal was revoked later."""
+        return self.verdict == "valid" and self.revocation is not None
 
 
 @dataclass(frozen=True)
@@ -133,9 +147,11 @@ def _open(data: bytes) -> PdfFileReader:
 
 
 def _context(
-    trust_roots: Sequence[x509.Certificate], crls: Sequence[x509.CertificateRevocationList]
+    trust_roots: Sequence[x509.Certificate],
+    crls: Sequence[x509.CertificateRevocationList],
+    moment: dt.datetime | None = None,
 ) -> ValidationContext:
-    return validation_context(trust_roots, crls, "hard-fail" if crls else "soft-fail")
+    return validation_context(trust_roots, crls, "hard-fail" if crls else "soft-fail", moment)
 
 
 def _examine(reader: PdfFileReader, trust: _Trust) -> list[SignatureReport]:
@@ -148,7 +164,16 @@ def _examine(reader: PdfFileReader, trust: _Trust) -> list[SignatureReport]:
         except (PyHankoPdfError, ValueError, KeyError, TypeError) as exc:
             broken.append(_broken(field_name, f"the signature data is not a readable CMS object ({_short(exc)})"))
     readable.sort(key=lambda embedded: embedded.signed_revision)
-    return [_report(embedded, trust) for embedded in readable] + broken
+    # Newest first, so that each signature knows the earliest valid document time-stamp made after it: that
+    # time-stamp covers the signature's bytes, so it proves the signature existed by then.
+    reports: list[SignatureReport] = []
+    stamped_by: dt.datetime | None = None
+    for embedded in reversed(readable):
+        report = _report(embedded, trust, stamped_by)
+        if report.kind == "document-timestamp" and report.verdict == "valid" and report.timestamp_time is not None:
+            stamped_by = min(report.timestamp_time, stamped_by or report.timestamp_time)
+        reports.append(report)
+    return reports[::-1] + broken
 
 
 def _short(exc: Exception) -> str:
@@ -160,16 +185,16 @@ def _broken(field_name: str, reason: str) -> SignatureReport:
     return SignatureReport(
         field_name=field_name, kind="signature", signer="", certificate_serial=None, seal_name=None,
         signing_time=None, timestamp_time=None, timestamp_valid=False, timestamp_trusted=False,
-        intact=False, valid=False, trusted=False, revoked=False,
+        intact=False, valid=False, trusted=False, revoked=False, revocation=None, trusted_time=None,
         coverage=None, modification_level=None, docmdp_ok=None, verdict="invalid", reason=reason,
     )
 
 
-def _report(embedded: EmbeddedPdfSignature, trust: _Trust) -> SignatureReport:
+def _report(embedded: EmbeddedPdfSignature, trust: _Trust, stamped_by: dt.datetime | None) -> SignatureReport:
     try:
         if embedded.sig_object_type == "/DocTimeStamp":
-            return _timestamp_report(embedded, validate_pdf_timestamp(embedded, trust.context))
-        return _signature_report(embedded, validate_pdf_signature(embedded, trust.context), trust)
+            return _timestamp_report(embedded, validate_pdf_timestamp(embedded, trust.context), trust)
+        return _signature_report(embedded, validate_pdf_signature(embedded, trust.context), trust, stamped_by)
     except (PyHankoPdfError, ValueError, KeyError) as exc:  # pyHanko's SignatureValidationError is a ValueError
         return _broken(str(embedded.field_name), f"the signature cannot be validated: {_short(exc)}")
 
@@ -178,11 +203,21 @@ def _common_name(cert: asn1_x509.Certificate) -> str:
     return str(cert.subject.native.get("common_name", cert.subject.human_friendly))
 
 
-def _signature_report(embedded: EmbeddedPdfSignature, status: PdfSignatureStatus, trust: _Trust) -> SignatureReport:
+def _signature_report(
+    embedded: EmbeddedPdfSignature, status: PdfSignatureStatus, trust: _Trust, stamped_by: dt.datetime | None
+) -> SignatureReport:
     cert = status.signing_cert
     serial = int(cert.serial_number)
-    listed = None if status.revoked else _listed_in_crl(cert, trust)
     ts = status.timestamp_validity
+    proof = min((t for t in (_trusted_token_time(ts), stamped_by) if t is not None), default=None)
+    revocation = find_revocation(status, cert, trust.roots, trust.crls)
+    if revocation is not None and made_before(proof, revocation):
+        # Made before the revocation: what counts is whether the signature was good then. pyHanko validates the
+        # chain as of the proven time, with the same CRLs; a revocation it finds by then still stands.
+        status = validate_pdf_signature(embedded, _context(trust.roots, trust.crls, proof))
+        ts = status.timestamp_validity
+        revocation = find_revocation(status, cert, trust.roots, trust.crls)
+    revoked = revocation is not None and not made_before(proof, revocation)
     facts = SignatureReport(
         field_name=str(embedded.field_name),
         kind="signature",
@@ -195,19 +230,29 @@ def _signature_report(embedded: EmbeddedPdfSignature, status: PdfSignatureStatus
         timestamp_trusted=ts is not None and ts.trusted,
         intact=status.intact,
         valid=status.valid,
-        trusted=status.trusted and listed is None,
-        revoked=status.revoked or listed is not None,
+        trusted=status.trusted and not revoked,
+        revoked=revoked,
+        revocation=revocation,
+        trusted_time=proof,
         coverage=status.coverage,
         modification_level=status.modification_level,
         docmdp_ok=status.docmdp_ok,
         verdict="valid",
         reason="",
     )
-    problems = _signature_problems(facts, status, listed) + _modification_problems(facts, embedded)
+    problems = _signature_problems(facts, status) + _modification_problems(facts, embedded)
     return _judged(facts, problems, has_timestamp=ts is not None)
 
 
-def _timestamp_report(embedded: EmbeddedPdfSignature, status: DocumentTimestampStatus) -> SignatureReport:
+def _trusted_token_time(ts: TimestampSignatureStatus | None) -> dt.datetime | None:
+    return ts.timestamp if ts is not None and ts.intact and ts.valid and ts.trusted else None
+
+
+def _timestamp_report(
+    embedded: EmbeddedPdfSignature, status: DocumentTimestampStatus, trust: _Trust
+) -> SignatureReport:
+    # A document time-stamp is its own proof of time: a revoked authority's one is never "made before".
+    revocation = find_revocation(status, status.signing_cert, trust.roots, trust.crls)
     facts = SignatureReport(
         field_name=str(embedded.field_name),
         kind="document-timestamp",
@@ -220,41 +265,49 @@ def _timestamp_report(embedded: EmbeddedPdfSignature, status: DocumentTimestampS
         timestamp_trusted=status.trusted,
         intact=status.intact,
         valid=status.valid,
-        trusted=status.trusted,
-        revoked=status.revoked,
+        trusted=status.trusted and revocation is None,
+        revoked=revocation is not None,
+        revocation=revocation,
+        trusted_time=None,
         coverage=status.coverage,
         modification_level=status.modification_level,
         docmdp_ok=status.docmdp_ok,
         verdict="valid",
         reason="",
     )
-    problems = _signature_problems(facts, status, None) + _modification_problems(facts, embedded)
+    problems = _signature_problems(facts, status) + _modification_problems(facts, embedded)
     return _judged(facts, problems, has_timestamp=True)
 
 
 def _signature_problems(
-    facts: SignatureReport,
-    status: PdfSignatureStatus | DocumentTimestampStatus,
-    listed: x509.RevokedCertificate | None,
+    facts: SignatureReport, status: PdfSignatureStatus | DocumentTimestampStatus
 ) -> list[tuple[Verdict, str]]:
     problems: list[tuple[Verdict, str]] = []
     if not facts.intact:
         problems.append(("invalid", "the signed bytes were changed after signing (their digest does not match)"))
     elif not facts.valid:
         problems.append(("invalid", "the cryptographic signature does not verify against the signer's certificate"))
-    if status.revocation_details is not None:
-        whose = "a CA certificate in the signer's chain" if status.revocation_details.ca_revoked else "the certificate"
-        when = status.revocation_details.revocation_date.isoformat()
-        why = status.revocation_details.revocation_reason.human_friendly
-        problems.append(("revoked", f"{whose} of {facts.signer!r} was revoked on {when} ({why})"))
-    elif listed is not None:
-        when = listed.revocation_date_utc.isoformat()
-        problems.append(("revoked", f"the certificate of {facts.signer!r} is listed as revoked on {when} in a CRL"))
+    if facts.revoked and facts.revocation is not None:
+        problems.append(("revoked", _revoked_reason(facts, facts.revocation)))
     elif facts.intact and facts.valid and not status.trusted:
         problems.append(("untrusted", _untrusted_reason(facts, status)))
     if isinstance(status, PdfSignatureStatus):
         problems += _timestamp_problems(status.timestamp_validity)
     return problems
+
+
+def _revoked_reason(facts: SignatureReport, revocation: Revocation) -> str:
+    if revocation.of_ca:
+        revoked = f"a CA certificate above {facts.signer!r} was revoked on {revocation.describe()}"
+    elif facts.kind == "signature":  # SealFlow's signers are seals, named in their certificates
+        revoked = f"the seal {facts.seal_name or facts.signer!r} was revoked on {revocation.describe()}"
+    else:
+        revoked = f"the certificate of {facts.signer!r} was revoked on {revocation.describe()}"
+    if facts.kind == "document-timestamp":
+        return revoked
+    if facts.trusted_time is None:
+        return f"{revoked}, and no trusted time-stamp proves the signature was made before that"
+    return f"{revoked}, before the signature's trusted time-stamp of {facts.trusted_time:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _untrusted_reason(facts: SignatureReport, status: PdfSignatureStatus | DocumentTimestampStatus) -> str:
@@ -301,40 +354,26 @@ def _describe(level: ModificationLevel) -> str:
 def _judged(facts: SignatureReport, problems: list[tuple[Verdict, str]], *, has_timestamp: bool) -> SignatureReport:
     if not problems:
         when = " with a trusted time-stamp" if has_timestamp else ""
+        if facts.revocation is not None and facts.trusted_time is not None:
+            when = f", time-stamped {facts.trusted_time:%Y-%m-%d %H:%M:%S} UTC before the revocation"
         later = "" if facts.coverage == SignatureCoverageLevel.ENTIRE_FILE else "; later updates are allowed ones"
         reason = f"signed by {facts.signer!r}{when}, unchanged since signing{later}"
+        if facts.revocation is not None:
+            reason = f"seal revoked later, on {facts.revocation.describe()}; {reason}"
         return replace(facts, verdict="valid", reason=reason)
     worst = max(problems, key=lambda problem: _SEVERITY[problem[0]])
     others = [text for _verdict, text in problems if text != worst[1]]
     return replace(facts, verdict=worst[0], reason="; ".join([worst[1], *others]))
 
 
-def _listed_in_crl(cert: asn1_x509.Certificate, trust: _Trust) -> x509.RevokedCertificate | None:
-    """A revocation in a CRL from one of the trusted roots. pyHanko's hard-fail mode only consults CRLs for
-    certificates that name a distribution point; a revoked seal certificate without one must not pass."""
-    serial = int(cert.serial_number)
-    issuer = x509.load_der_x509_certificate(cert.dump()).issuer
-    for crl in trust.crls:
-        entry = crl.get_revoked_certificate_by_serial_number(serial)
-        if entry is not None and crl.issuer == issuer and _signed_by_root(crl, trust.roots):
-            return entry
-    return None
-
-
-def _signed_by_root(crl: x509.CertificateRevocationList, roots: Sequence[x509.Certificate]) -> bool:
-    for root in roots:
-        key = root.public_key()
-        if root.subject == crl.issuer and isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
-            if crl.is_signature_valid(key):
-                return True
-    return False
-
-
 def _overall(reports: Sequence[SignatureReport], changed: bool) -> tuple[Verdict, str]:
     worst = max(reports, key=lambda report: _SEVERITY[report.verdict])
     if worst.verdict != "valid":
         return worst.verdict, f"{worst.field_name}: {worst.reason}"
-    count = f"{len(reports)} signature{'s' if len(reports) > 1 else ''}"
+    count = f"{len(reports)} signature{'s' if len(reports) > 1 else ''} valid"
+    later = [report for report in reports if report.revoked_later]
+    if later:
+        count += f" ({', '.join(report.field_name for report in later)} made before the seal was revoked)"
     if changed:
-        return "valid", f"{count} valid; the file was updated after the last one, in ways the signatures allow"
-    return "valid", f"{count} valid; the file is unchanged since the last one"
+        return "valid", f"{count}; the file was updated after the last one, in ways the signatures allow"
+    return "valid", f"{count}; the file is unchanged since the last one"

@@ -22,6 +22,7 @@ __all__ = [
     "certify_seal_key",
     "KeyAlgorithm",
     "PrivateKey",
+    "RevocationSpec",
     "create_crl",
     "create_root_ca",
     "decrypt_key",
@@ -194,12 +195,26 @@ def issue_tsa_certificate(
     return CertifiedKey(key, cert)
 
 
-def create_crl(
-    ca: CertifiedKey, revoked: Sequence[tuple[int, dt.datetime]], next_update_days: int = 7
-) -> x509.CertificateRevocationList:
-    """A CRL signed by the CA listing the revoked certificates.
+@dataclass(frozen=True)
+class RevocationSpec:
+    """One entry of a CRL: which certificate, since when, and why (RFC 5280 section 5.3.1).
 
-    :param revoked: (certificate serial number, revocation time) pairs; naive times are taken as UTC.
+    :param serial_number: the revoked certificate's serial number.
+    :param revoked_at: when it was revoked; a naive time is taken as UTC. A CRL keeps whole seconds.
+    :param reason: the reason code; None leaves the entry without one (read as unspecified).
+    """
+
+    serial_number: int
+    revoked_at: dt.datetime
+    reason: x509.ReasonFlags | None = None
+
+
+def create_crl(
+    ca: CertifiedKey, revoked: Sequence[RevocationSpec], next_update_days: int = 7
+) -> x509.CertificateRevocationList:
+    """A CRL signed by the CA listing the revoked certificates, each with its date and reason code.
+
+    :param revoked: the entries.
     :param next_update_days: how long verifiers may rely on this CRL.
     """
     now = dt.datetime.now(dt.UTC)
@@ -212,11 +227,18 @@ def create_crl(
         .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
     )
-    for serial, when in revoked:
-        moment = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(moment).build()
-        builder = builder.add_revoked_certificate(entry)
+    for spec in revoked:
+        builder = builder.add_revoked_certificate(_crl_entry(spec))
     return builder.sign(ca.key, hashes.SHA256())
+
+
+def _crl_entry(spec: RevocationSpec) -> x509.RevokedCertificate:
+    when = spec.revoked_at if spec.revoked_at.tzinfo is not None else spec.revoked_at.replace(tzinfo=dt.UTC)
+    entry = x509.RevokedCertificateBuilder().serial_number(spec.serial_number).revocation_date(when)
+    # RFC 5280 section 5.3.1: the reason code "unspecified" SHOULD be absent rather than written.
+    if spec.reason is not None and spec.reason != x509.ReasonFlags.unspecified:
+        entry = entry.add_extension(x509.CRLReason(spec.reason), critical=False)
+    return entry.build()
 
 
 def _wrapping_passphrase(secret: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
@@ -22,11 +23,18 @@ def validation_context(
     trust_roots: Sequence[x509.Certificate],
     crls: Sequence[x509.CertificateRevocationList],
     revocation_mode: Literal["soft-fail", "hard-fail"],
+    moment: dt.datetime | None = None,
 ) -> ValidationContext:
-    """Trust exactly these roots and revocation lists; never fetch anything over the network."""
+    """Trust exactly these roots and revocation lists; never fetch anything over the network.
+
+    :param moment: validate as of this (aware) time rather than now; the CRLs, though issued later, then tell
+        whether a certificate had been revoked by that time (their entries carry the revocation dates).
+    """
     return ValidationContext(
         trust_roots=[asn1_certificate(root) for root in trust_roots],
         crls=[crl.public_bytes(serialization.Encoding.DER) for crl in crls],
         allow_fetching=False,
         revocation_mode=revocation_mode,
+        moment=moment,
+        retroactive_revinfo=moment is not None,
     )

@@ -20,6 +20,7 @@ from app.pdf import LongTermSpec, SigningIdentity, make_signer
 from app.pki import (
     CertifiedKey,
     Pkcs11KeySpec,
+    RevocationSpec,
     Signer,
     TimeStampAuthority,
     TimeStamper,
@@ -88,9 +89,10 @@ def trust_roots() -> tuple[x509.Certificate, ...]:
 
 
 def revocation_list() -> x509.CertificateRevocationList:
-    """A fresh CRL, signed by the root, listing every revoked seal's certificate."""
+    """A fresh CRL, signed by the root, listing every revoked seal's certificate with when and why."""
     revoked = db.session.execute(select(Seal).where(Seal.revoked_at.is_not(None))).scalars()
-    entries = [(load_certificate(seal.certificate_pem).serial_number, seal.revoked_at)
+    entries = [RevocationSpec(load_certificate(seal.certificate_pem).serial_number, seal.revoked_at,
+                              x509.ReasonFlags(seal.revocation_reason.value) if seal.revocation_reason else None)
                for seal in revoked if seal.revoked_at is not None]
     return create_crl(_root_key(), entries)
 

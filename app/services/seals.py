@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from app.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from app.extensions import db
-from app.models import Department, Seal, SealKind, SealStatus, User
+from app.models import Department, RevocationReason, Seal, SealKind, SealStatus, User
 from app.models.audit import Actor, record
+from app.models.seal import REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
 from app.pdf import SealImageSpec, load_seal_image, render_seal_pdf, render_seal_png, render_seal_svg
 from app.services import keys
@@ -52,15 +53,31 @@ def create_seal(
     return seal
 
 
-def set_status(seal_id: int, status: SealStatus, actor: Actor) -> Seal:
-    """Suspend, reactivate or revoke a seal; a revoked seal stays revoked."""
+def set_status(
+    seal_id: int, status: SealStatus, actor: Actor, reason: RevocationReason | None = None, note: str = ""
+) -> Seal:
+    """Suspend, reactivate or revoke a seal; revoking records when and why (an RFC 5280 reason and an optional
+    note), and a revoked seal stays revoked."""
     seal = get_seal(seal_id)
     if seal.status == SealStatus.REVOKED:
         raise PolicyViolation(f"the seal “{seal.name}” is revoked for good")
+    note = note.strip()
+    if status != SealStatus.REVOKED and (reason is not None or note):
+        raise InvalidInput("a reason is given only when revoking a seal")
+    if status == SealStatus.REVOKED and reason is None:
+        raise InvalidInput(f"say why the seal “{seal.name}” is revoked: key compromise, superseded or cessation")
+    if len(note) > REVOCATION_NOTE_LIMIT:
+        raise InvalidInput(f"the revocation note is longer than {REVOCATION_NOTE_LIMIT} characters")
     seal.status = status
     if status == SealStatus.REVOKED:
-        seal.revoked_at = utcnow()  # from now on its certificate is in the organisation's CRL
-    record(actor, "seal.status_changed", "seal", seal.id, status=status)
+        # From now on its certificate is in the organisation's CRL, which keeps whole seconds: the recorded time
+        # is the CRL's, so that pages and verifiers name the same moment (a signature within it is not before it).
+        seal.revoked_at = utcnow().replace(microsecond=0)
+        seal.revocation_reason, seal.revocation_note = reason, note or None
+        record(actor, "seal.status_changed", "seal", seal.id, status=status, reason=reason, note=note,
+               revoked_at=seal.revoked_at.isoformat())
+    else:
+        record(actor, "seal.status_changed", "seal", seal.id, status=status)
     return seal
 
 

@@ -10,10 +10,11 @@ from cryptography.hazmat.primitives import serialization
 
 from app.errors import NotFound
 from app.extensions import db
-from app.models import DocumentKind, SealApplication
+from app.models import Document, DocumentKind, RevocationReason, Seal, SealApplication
 from app.pdf import VerificationReport, verify_pdf
+from app.pki import load_certificate
 from app.services import keys
-from app.services.documents import pdf_errors
+from app.services.documents import pdf_errors, read_content
 from app.services.sealing import verification_token
 
 
@@ -29,6 +30,18 @@ def crl_der() -> bytes:
 
 
 @dataclass(frozen=True)
+class SealRevocation:
+    """The seal's revocation, as anyone may learn it from the CRL, and what it means for the sealed document:
+    `sealed_before` when the document's signatures with that seal verify as made before it (a trusted time-stamp
+    says so, `proven_sealed_at`), exactly as `pdf verify` and /verify judge them."""
+
+    revoked_at: datetime
+    reason: RevocationReason | None
+    sealed_before: bool
+    proven_sealed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class PublicFacts:
     """What anyone holding the paper (and its QR code) may learn: no reason, no requester."""
 
@@ -38,6 +51,7 @@ class PublicFacts:
     status: str
     sealed_at: datetime | None
     sealed_sha256: str | None
+    revocation: SealRevocation | None = None
 
 
 def public_facts(application_id: int, token: str, organisation: str) -> PublicFacts:
@@ -46,5 +60,17 @@ def public_facts(application_id: int, token: str, organisation: str) -> PublicFa
     if application is None or not hmac.compare_digest(token, verification_token(application_id)):
         raise NotFound("there is no such sealed document")
     sealed = application.document(DocumentKind.SEALED)
+    revocation = _revocation(application.seal, sealed) if sealed is not None else None
     return PublicFacts(application.id, organisation, application.seal.name, application.status.value,
-                       sealed.created_at if sealed else None, sealed.sha256 if sealed else None)
+                       sealed.created_at if sealed else None, sealed.sha256 if sealed else None, revocation)
+
+
+def _revocation(seal: Seal, sealed: Document) -> SealRevocation | None:
+    """If the seal was revoked, when and why, and whether the sealed document was sealed before that."""
+    if seal.revoked_at is None:
+        return None
+    serial = load_certificate(seal.certificate_pem).serial_number
+    report = verify_document(read_content(sealed))
+    mine = [s for s in report.signatures if s.certificate_serial == serial]
+    proven = min((s.trusted_time for s in mine if s.trusted_time is not None), default=None)
+    return SealRevocation(seal.revoked_at, seal.revocation_reason, not any(s.revoked for s in mine), proven)

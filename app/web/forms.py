@@ -29,6 +29,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import TextInput
 
+from app.models.seal import REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
 from app.services.applications import DOCUMENT_TYPES, PROCESSES
 
@@ -191,12 +192,27 @@ class SealForm(FlaskForm):
             raise ValidationError(_l("Give the seal's text or upload its image."))
 
 
+REVOCATION_REASON_LABELS = {
+    "keyCompromise": _l("Key compromise"), "superseded": _l("Superseded"),
+    "cessationOfOperation": _l("Cessation of operation"),
+}
+
+
 class SealStatusForm(FlaskForm):
     status = SelectField(_l("Status"), choices=[SelectChoice("active", _l("Active")),
                                                 SelectChoice("suspended", _l("Suspended")),
                                                 SelectChoice("revoked", _l("Revoked"))])
+    revocation_reason = SelectField(_l("Reason for revoking"), default="", choices=[SelectChoice("", "—")] + [
+        SelectChoice(k, v) for k, v in REVOCATION_REASON_LABELS.items()])
+    revocation_note = StringField(_l("Note (optional)"), validators=[Length(max=REVOCATION_NOTE_LIMIT)])
     submit = SubmitField(_l("Change"))
 
+    def validate_revocation_reason(self, field: SelectField) -> None:
+        if self.status.data == "revoked" and not field.data:
+            raise ValidationError(_l("Say why the seal is revoked: key compromise, superseded or cessation of "
+                                     "operation."))
+        if self.status.data != "revoked" and (field.data or (self.revocation_note.data or "").strip()):
+            raise ValidationError(_l("A reason and a note are given only when revoking a seal."))
 
 class SealHoldersForm(FlaskForm):
     owner_id = SelectField(_l("Owner (whose signature it is)"), coerce=optional_id, choices=[])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask_babel import get_locale
@@ -9,7 +10,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.models import HumanTask
-from app.web.forms import DECISION_LABELS, DOCUMENT_TYPE_LABELS, PROCESS_LABELS, SEAL_KIND_LABELS
+from app.pdf import Revocation, SignatureReport, VerificationReport
+from app.web.forms import (
+    DECISION_LABELS,
+    DOCUMENT_TYPE_LABELS,
+    PROCESS_LABELS,
+    REVOCATION_REASON_LABELS,
+    SEAL_KIND_LABELS,
+)
 
 STATUS_LABELS = {
     "pending": _l("Pending approval"), "returned": _l("Returned for revision"), "withdrawn": _l("Withdrawn"),
@@ -18,9 +26,12 @@ STATUS_LABELS = {
 TASK_STATE_LABELS = {"ready": _l("waiting"), "completed": _l("done"), "cancelled": _l("cancelled")}
 SEAL_STATUS_LABELS = {"active": _l("Active"), "suspended": _l("Suspended"), "revoked": _l("Revoked")}
 VERDICT_LABELS = {
-    "valid": _l("Valid"), "invalid": _l("Invalid"), "untrusted": _l("Not trusted"), "revoked": _l("Revoked"),
+    "valid": _l("Valid"), "invalid": _l("Invalid"), "untrusted": _l("Not trusted"),
+    "revoked": _l("Invalid: seal revoked"),
     "modified": _l("Changed after signing"), "unsigned": _l("Not signed"),
 }
+# The reasons a CRL entry may give; SealFlow's own CRL gives one of the three a seal administrator chooses, or none.
+REASON_LABELS = {**REVOCATION_REASON_LABELS, "unspecified": _l("reason not recorded")}
 STATUS_TITLES = {
     400: _l("Bad request"), 401: _l("Not logged in"), 403: _l("Not allowed"), 404: _l("Not found"),
     409: _l("Already done"), 413: _l("Upload too large"), 422: _l("Cannot accept this"), 500: _l("Server error"),
@@ -51,6 +62,44 @@ def done_by(task: HumanTask) -> str:
     return _("%(who)s on behalf of %(whom)s", who=task.completed_by.display_name, whom=task.on_behalf_of.display_name)
 
 
+def revocation_reason_label(value: str | None) -> str:
+    """An RFC 5280 reason code as words; None (a seal revoked before reasons were recorded) is "not recorded"."""
+    return str(REASON_LABELS.get(value or "unspecified", value))
+
+
+def utc(moment: datetime) -> str:
+    """A time as the pages show it."""
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _revoked(revocation: Revocation) -> dict[str, str]:
+    return {"date": utc(revocation.revoked_at), "reason": revocation_reason_label(revocation.reason.value)}
+
+
+def signature_verdict(signature: SignatureReport) -> str:
+    """A signature's verdict as words, saying when and why its seal was revoked if it was."""
+    revocation = signature.revocation
+    if revocation is None or signature.kind != "signature":
+        return str(VERDICT_LABELS.get(signature.verdict, signature.verdict))
+    if signature.revoked_later:
+        return _("Valid — seal revoked later, on %(date)s (%(reason)s)", **_revoked(revocation))
+    if signature.revoked and signature.trusted_time is not None:
+        return _("Invalid: the seal was revoked on %(date)s (%(reason)s), before this signature's trusted time-stamp",
+                 **_revoked(revocation))
+    if signature.revoked:
+        return _("Invalid: the seal was revoked on %(date)s (%(reason)s), and no trusted time-stamp proves this "
+                 "signature was made before", **_revoked(revocation))
+    return str(VERDICT_LABELS.get(signature.verdict, signature.verdict))
+
+
+def report_verdict(report: VerificationReport) -> str:
+    """The document's verdict as words: its worst signature's, which says when a valid one's seal was revoked."""
+    for signature in report.signatures:
+        if signature.verdict == report.verdict and signature.revocation is not None:
+            return signature_verdict(signature)
+    return str(VERDICT_LABELS.get(report.verdict, report.verdict))
+
+
 def template_helpers() -> dict[str, Any]:
     """Names every template can use."""
     return {
@@ -61,6 +110,10 @@ def template_helpers() -> dict[str, Any]:
         "verdict_label": lambda value: VERDICT_LABELS.get(value, value),
         "seal_kind_label": lambda value: SEAL_KIND_LABELS.get(value, value),
         "seal_status_label": lambda value: SEAL_STATUS_LABELS.get(value, value),
+        "revocation_reason_label": revocation_reason_label,
+        "signature_verdict": signature_verdict,
+        "report_verdict": report_verdict,
+        "utc": utc,
         "decision_label": decision_label,
         "process_label": lambda value: PROCESS_LABELS.get(value, value),
         "task_state_label": lambda value: TASK_STATE_LABELS.get(value, value),

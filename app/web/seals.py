@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from app.errors import InvalidInput, PermissionDenied, PolicyViolation
 from app.extensions import db
-from app.models import RoleName, Seal, SealKind, SealStatus
+from app.models import RevocationReason, RoleName, Seal, SealKind, SealStatus
 from app.pdf import SealImageSpec
 from app.services import accounts, seals
 from app.web.forms import SealForm, SealHoldersForm, SealStatusForm
@@ -64,10 +64,13 @@ def new() -> Any:
 def change_status(seal_id: int) -> Any:
     form = SealStatusForm()
     if not form.validate_on_submit():
-        raise InvalidInput("choose active, suspended or revoked")
+        for errors in form.errors.values():
+            flash(" ".join(str(error) for error in errors), "error")
+        return redirect(url_for("seals.index"))
+    reason = RevocationReason(form.revocation_reason.data) if form.revocation_reason.data else None
     try:
-        seal = seals.set_status(seal_id, SealStatus(form.status.data), actor())
-    except PolicyViolation as exc:
+        seal = seals.set_status(seal_id, SealStatus(form.status.data), actor(), reason, form.revocation_note.data or "")
+    except (PolicyViolation, InvalidInput) as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("seals.index"))

@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from app.errors import InvalidInput
 from app.extensions import db
+from app.models import RoleName
 from app.models.timestamps import utcnow
 from app.services import accounts, substitutes
 from app.web.forms import SubstituteForm
@@ -25,7 +26,8 @@ TIME = "%Y-%m-%d %H:%M"
 def index() -> Any:
     form = SubstituteForm()
     form.substitute_id.choices = [SelectChoice("", "—")] + [
-        SelectChoice(str(u.id), u.display_name) for u in accounts.list_active_users() if u.id != me().id]
+        SelectChoice(str(u.id), u.display_name) for u in accounts.list_active_users()
+        if u.id != me().id and not u.has_role(RoleName.AUDITOR)]  # auditors never decide
     status = 422 if form.is_submitted() else 200
     if form.validate_on_submit():
         try:

@@ -9,7 +9,7 @@ from pyhanko.sign import signers
 
 from app.pdf import InvalidPdfError, SigningIdentity, SignSpec, make_signer, sign_pdf
 from app.pdf.verify import ModificationLevel, SignatureCoverageLevel, verify_pdf
-from app.pki.ca import create_crl, create_root_ca, issue_seal_certificate
+from app.pki.ca import create_root_ca, issue_seal_certificate
 from app.pki.tsa import TimeStampAuthority
 from tests.conftest import corpus_pdf
 
@@ -167,30 +167,3 @@ def test_an_unknown_root_is_untrusted(signed: bytes):
     signature = report.signatures[0]
     assert signature.intact and signature.valid and not signature.trusted and not signature.timestamp_trusted
     assert "trusted root" in signature.reason
-
-
-def test_a_revoked_seal_certificate_is_revoked(ca, seal, signed: bytes):
-    when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-    report = verify_pdf(signed, [ca.certificate], [create_crl(ca, [(seal.certificate.serial_number, when)])])
-    assert report.verdict == "revoked", report.reason
-    signature = report.signatures[0]
-    assert signature.revoked and not signature.trusted
-    assert "revoked on" in signature.reason and when.isoformat()[:16] in signature.reason
-
-
-def test_a_crl_that_does_not_list_the_seal_keeps_it_valid(ca, signed: bytes):
-    other = issue_seal_certificate(ca, "Other Seal", "Test Org", "ec-p256")
-    crl = create_crl(ca, [(other.certificate.serial_number, dt.datetime.now(dt.UTC))])
-    assert verify_pdf(signed, [ca.certificate], [crl]).verdict == "valid"
-
-
-def test_a_revoked_certificate_without_a_distribution_point_is_still_caught(ca, authority, algorithm):
-    quiet = issue_seal_certificate(ca, "Old Seal", "Test Org", algorithm)
-    signed = _sign(corpus_pdf("minimal-document.pdf"), ca, quiet, authority)
-    crl = create_crl(ca, [(quiet.certificate.serial_number, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))])
-    report = verify_pdf(signed, [ca.certificate], [crl])
-    assert report.verdict == "revoked" and "in a CRL" in report.reason
-    # A CRL not signed by a trusted root proves nothing.
-    impostor = create_root_ca("Test Org", algorithm)
-    forged = create_crl(impostor, [(quiet.certificate.serial_number, dt.datetime.now(dt.UTC))])
-    assert verify_pdf(signed, [ca.certificate], [forged]).verdict == "valid"

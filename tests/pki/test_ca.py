@@ -6,6 +6,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.pki import SigningError
 from app.pki.ca import (
+    RevocationSpec,
     create_crl,
     create_root_ca,
     decrypt_key,
@@ -50,13 +51,25 @@ def test_seal_certificate_names_the_crl_only_when_asked():
     assert [name.value for name in points[0].full_name] == ["http://sealflow.example/ca.crl"]
 
 
-def test_crl_is_signed_by_the_ca_and_lists_the_revoked_serial():
+def test_crl_is_signed_by_the_ca_and_lists_the_revoked_serial_with_date_and_reason():
     ca = create_root_ca("Org")
-    seal = issue_seal_certificate(ca, "Seal", "Org")
+    seal, old, plain = (issue_seal_certificate(ca, name, "Org") for name in ("Seal", "Old Seal", "Plain Seal"))
     when = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-    crl = create_crl(ca, [(seal.certificate.serial_number, when)], next_update_days=3)
+    crl = create_crl(ca, [RevocationSpec(seal.certificate.serial_number, when, x509.ReasonFlags.key_compromise),
+                          RevocationSpec(old.certificate.serial_number, dt.datetime(2025, 2, 1, 8, 0, 0, 900000),
+                                         x509.ReasonFlags.cessation_of_operation),
+                          RevocationSpec(plain.certificate.serial_number, when, x509.ReasonFlags.unspecified)],
+                     next_update_days=3)
     assert crl.is_signature_valid(ca.certificate.public_key())
     assert crl.issuer == ca.certificate.subject
     entry = crl.get_revoked_certificate_by_serial_number(seal.certificate.serial_number)
     assert entry is not None and entry.revocation_date_utc == when
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise
+    # A naive time is UTC; the CRL keeps whole seconds.
+    entry = crl.get_revoked_certificate_by_serial_number(old.certificate.serial_number)
+    assert entry is not None and entry.revocation_date_utc == dt.datetime(2025, 2, 1, 8, 0, 0, tzinfo=dt.UTC)
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason \
+        == x509.ReasonFlags.cessation_of_operation
+    entry = crl.get_revoked_certificate_by_serial_number(plain.certificate.serial_number)
+    assert entry is not None and len(entry.extensions) == 0  # "unspecified" is left out, as RFC 5280 asks
     assert crl.next_update_utc is not None and crl.next_update_utc - crl.last_update_utc > dt.timedelta(days=2)

@@ -6,7 +6,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AuditEvent, Seal, SealStatus
+from app.models import AuditEvent, RevocationReason, Seal, SealStatus
 from app.pdf import verify_pdf
 from app.services import keys
 from tests.conftest import contract_pdf, file_and_approve, login, work_off_queue
@@ -81,9 +81,17 @@ def test_only_seal_admins_manage_and_a_revoked_seal_stays_revoked(client, org):
     assert client.get("/seals/new").status_code == 403
     assert client.post(f"/seals/{org.contract_seal.id}/status", data={"status": "revoked"}).status_code == 403
     login(client, "sam")
-    assert client.post(f"/seals/{org.contract_seal.id}/status", data={"status": "revoked"}).status_code == 302
-    again = client.post(f"/seals/{org.contract_seal.id}/status", data={"status": "active"}, follow_redirects=True)
-    assert "revoked for good" in again.text
+    mixed = client.post(f"/seals/{org.contract_seal.id}/status", data={"status": "suspended",
+                                                                       "revocation_reason": "superseded"},
+                        follow_redirects=True)
+    assert "only when revoking" in mixed.text
     db.session.expire_all()
-    assert db.session.get(Seal, org.contract_seal.id).status == SealStatus.REVOKED
+    assert db.session.get(Seal, org.contract_seal.id).status == SealStatus.ACTIVE
+    assert client.post(f"/seals/{org.contract_seal.id}/status", data={
+        "status": "revoked", "revocation_reason": "cessationOfOperation"}).status_code == 302
+    again = client.post(f"/seals/{org.contract_seal.id}/status", data={"status": "active"}, follow_redirects=True)
+    assert "revoked for good" in again.text and "Cessation of operation" in again.text
+    db.session.expire_all()
+    seal = db.session.get(Seal, org.contract_seal.id)
+    assert seal.status == SealStatus.REVOKED and seal.revocation_reason == RevocationReason.CESSATION_OF_OPERATION
     assert client.get("/seals/9999/preview.png").status_code == 404

@@ -94,7 +94,7 @@ def test_wrong_values_are_refused_and_nothing_is_stored(client, org, fields, mes
 def test_an_overlapping_period_is_refused(client, org):
     login(client, "harry")
     assert _name(client, org.other_approver.id).status_code == 302
-    response = _name(client, org.auditor.id, **_period(timedelta(days=1), timedelta(days=4)))
+    response = _name(client, org.seal_admin.id, **_period(timedelta(days=1), timedelta(days=4)))
     assert response.status_code == 422 and "already named a substitute for part of that period" in response.text
     assert _substitutions() == 1
 

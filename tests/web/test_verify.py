@@ -1,8 +1,10 @@
 """Sealing options end to end, the QR code's public verification page, /verify and the CRL."""
 
+import datetime as dt
 import io
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pikepdf
@@ -10,10 +12,11 @@ from cryptography import x509
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AuditEvent, SealApplication, SealStatus
-from app.models.audit import Actor
+from app.models import AuditEvent, RevocationReason, Seal, SealApplication, SealStatus
+from app.models.audit import Actor, events_for
 from app.pdf import verify_pdf
 from app.services import keys, seals
+from app.services.sealing import verification_token
 from tests.conftest import contract_pdf, file_and_approve, file_application, login, logout, work_off_queue
 from tests.pdf.verifiers import assert_independently_valid
 
@@ -78,23 +81,117 @@ def test_a_missing_keyword_or_page_is_refused_when_filing(app, client, org):
     assert file_application(client, org.contract_seal.id, contract_pdf(), seal_page="-2")
 
 
-def test_verify_page_reports_a_revoked_seal_and_the_crl_lists_it(app, client, org):
+def _csrf_token(page: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+def _sealed_and_timestamped(app, client, org) -> tuple[int, bytes, dt.datetime]:
+    """An application sealed by the worker (PAdES B-T): its id, the sealed PDF and its signature time-stamp."""
     application_id = file_and_approve(client, org.contract_seal.id, contract_pdf())
     work_off_queue(app)
-    login(client, "alice")
+    login(client, "emma")
     sealed = _sealed(client, application_id)
+    stamped_at = verify_pdf(sealed, keys.trust_roots()).signatures[0].timestamp_time
+    assert stamped_at is not None
+    logout(client)
+    return application_id, sealed, stamped_at
+
+
+def _revoke_on_the_seal_page(app, client, seal_id: int, **form: str):
+    """sam revokes the seal with the form on the seal page, CSRF token and all."""
+    login(client, "sam")
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        token = _csrf_token(client.get("/seals").text)
+        assert client.post(f"/seals/{seal_id}/status", data={"status": "revoked", **form}).status_code == 400
+        return client.post(f"/seals/{seal_id}/status", data={"status": "revoked", "csrf_token": token, **form},
+                           follow_redirects=True)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_a_document_sealed_before_its_seal_was_revoked_stays_valid_everywhere(app, client, org, tmp_path):
+    application_id, sealed, stamped_at = _sealed_and_timestamped(app, client, org)
+    # The CRL keeps whole seconds: revoke in a later second than the time-stamp's.
+    time.sleep(max(0.0, (stamped_at.replace(microsecond=0) + dt.timedelta(seconds=1.05)
+                         - dt.datetime.now(dt.UTC)).total_seconds()))
+
+    refused = _revoke_on_the_seal_page(app, client, org.contract_seal.id)  # no reason given
+    assert "Say why the seal is revoked" in refused.text
+    db.session.expire_all()
+    assert db.session.get(Seal, org.contract_seal.id).status == SealStatus.ACTIVE
+    page = _revoke_on_the_seal_page(app, client, org.contract_seal.id, revocation_reason="keyCompromise",
+                                    revocation_note="token lost in transit")
+    db.session.expire_all()
+    seal = db.session.get(Seal, org.contract_seal.id)
+    assert seal.status == SealStatus.REVOKED and seal.revocation_reason == RevocationReason.KEY_COMPROMISE
+    revoked_at = seal.revoked_at.replace(tzinfo=dt.UTC)
+    assert stamped_at < revoked_at <= dt.datetime.now(dt.UTC) and revoked_at.microsecond == 0
+    date = f"{revoked_at:%Y-%m-%d %H:%M:%S} UTC"
+    assert f"Revoked on {date}: Key compromise — token lost in transit" in page.text
+    event = events_for("seal", seal.id)[-1]
+    assert event.action == "seal.status_changed" and event.actor_id == org.seal_admin.id
+    assert event.details["reason"] == "keyCompromise" and event.details["note"] == "token lost in transit"
+
+    # The CRL carries the real revocation date and the reason code.
+    serial = x509.load_pem_x509_certificate(seal.certificate_pem.encode()).serial_number
+    entry = x509.load_der_x509_crl(client.get("/pki/crl").data).get_revoked_certificate_by_serial_number(serial)
+    assert entry is not None and entry.revocation_date_utc == revoked_at
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise
+
+    # pdf verify, /verify and the public page agree: valid, the seal revoked later, when and why.
+    (tmp_path / "sealed.pdf").write_bytes(sealed)
+    cli = app.test_cli_runner().invoke(args=["pdf", "verify", str(tmp_path / "sealed.pdf")])
+    assert cli.exit_code == 0, cli.output
+    assert re.match(r"\S+: valid · Contract Seal · ", cli.output), cli.output
+    assert f"seal revoked later, on {date} (key compromise)" in cli.output and "overall: valid" in cli.output
+    login(client, "alice")
     checked = client.post("/verify", data={"document": (io.BytesIO(sealed), "s.pdf")},
                           content_type="multipart/form-data")
-    assert 'class="verdict valid"' in checked.text and org.contract_seal.name in checked.text
+    assert 'class="verdict valid"' in checked.text and 'class="revoked-later"' in checked.text
+    assert f"Valid — seal revoked later, on {date} (Key compromise)" in checked.text
+    logout(client)
+    public = client.get(f"/verify/{application_id}/{verification_token(application_id)}")
+    assert f"its seal was revoked later, on {date} (Key compromise)." in public.text
+    assert f"Valid: this document was sealed on {stamped_at:%Y-%m-%d %H:%M:%S} UTC" in public.text
+    assert "token lost in transit" not in public.text  # the note is for the registry, not for the public
+    chinese = client.get(f"/verify/{application_id}/{verification_token(application_id)}",
+                         headers={"Accept-Language": "zh-CN"})
+    assert f"其印章后来于 {date} 被吊销（密钥泄露）。" in chinese.text
 
-    seals.set_status(org.contract_seal.id, SealStatus.REVOKED, Actor.system("test"))
+    # And nothing can be sealed with it any more.
+    signed = app.test_cli_runner().invoke(args=["pdf", "sign", str(tmp_path / "sealed.pdf"), "-o",
+                                                str(tmp_path / "after.pdf"), "--seal", seal.name, "--field", "Again"])
+    assert signed.exit_code == 1 and "revoked and cannot be used" in signed.output
+
+
+def test_a_document_sealed_after_the_revocation_reads_invalid_everywhere(app, client, org, tmp_path):
+    """It should not happen (a revoked seal cannot be used); if the records say the seal was revoked before the
+    signature's time-stamp, every page says invalid."""
+    application_id, sealed, stamped_at = _sealed_and_timestamped(app, client, org)
+    seals.set_status(org.contract_seal.id, SealStatus.REVOKED, Actor.system("test"), RevocationReason.SUPERSEDED)
+    revoked_at = (stamped_at - dt.timedelta(hours=1)).replace(microsecond=0)
+    org.contract_seal.revoked_at = revoked_at.replace(tzinfo=None)
     db.session.commit()
-    crl = x509.load_der_x509_crl(client.get("/pki/crl").data)
-    serial = x509.load_pem_x509_certificate(org.contract_seal.certificate_pem.encode()).serial_number
-    assert crl.get_revoked_certificate_by_serial_number(serial) is not None
+    date = f"{revoked_at:%Y-%m-%d %H:%M:%S} UTC"
+
+    (tmp_path / "sealed.pdf").write_bytes(sealed)
+    cli = app.test_cli_runner().invoke(args=["pdf", "verify", str(tmp_path / "sealed.pdf")])
+    assert cli.exit_code == 1 and re.match(r"\S+: revoked · Contract Seal · ", cli.output), cli.output
+    assert f"the seal 'Contract Seal' was revoked on {date} (superseded), before the signature's trusted " \
+           "time-stamp" in cli.output
+    login(client, "alice")
     checked = client.post("/verify", data={"document": (io.BytesIO(sealed), "s.pdf")},
                           content_type="multipart/form-data")
     assert 'class="verdict revoked"' in checked.text
+    assert f"Invalid: the seal was revoked on {date} (Superseded), before this signature" in checked.text
+    logout(client)
+    public = client.get(f"/verify/{application_id}/{verification_token(application_id)}")
+    assert 'id="revocation-verdict" class="verdict revoked"' in public.text
+    assert f"Invalid: the seal was revoked on {date} (Superseded), before this document was sealed on " \
+           f"{stamped_at:%Y-%m-%d %H:%M:%S} UTC." in public.text
 
 
 def test_verify_needs_a_login_and_refuses_a_non_pdf(client, org):

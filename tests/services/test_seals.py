@@ -1,0 +1,68 @@
+"""Revoking a seal records when and why; the organisation's CRL lists it with both."""
+
+import pytest
+from cryptography import x509
+
+from app.errors import InvalidInput, PolicyViolation
+from app.extensions import db
+from app.models import RevocationReason, SealKind, SealStatus
+from app.models.audit import Actor, events_for
+from app.models.timestamps import utcnow
+from app.pdf import SealImageSpec
+from app.pki import load_certificate
+from app.services import keys, seals
+
+ACTOR = Actor.system("test")
+
+
+def test_revoking_records_the_time_the_reason_and_the_note(app, org):
+    before = utcnow().replace(microsecond=0)
+    seal = seals.set_status(org.contract_seal.id, SealStatus.REVOKED, ACTOR, RevocationReason.SUPERSEDED,
+                            "  replaced by the 2027 contract seal ")
+    db.session.commit()
+    assert seal.status == SealStatus.REVOKED and seal.revocation_reason == RevocationReason.SUPERSEDED
+    assert seal.revocation_note == "replaced by the 2027 contract seal"
+    # Whole seconds, as the CRL keeps them.
+    assert seal.revoked_at is not None and before <= seal.revoked_at <= utcnow() and seal.revoked_at.microsecond == 0
+    event = events_for("seal", seal.id)[-1]
+    assert event.action == "seal.status_changed"
+    assert event.details == {"status": "revoked", "reason": "superseded", "note": "replaced by the 2027 contract seal",
+                             "revoked_at": seal.revoked_at.isoformat()}
+    with pytest.raises(PolicyViolation, match="revoked for good"):
+        seals.set_status(seal.id, SealStatus.ACTIVE, ACTOR)
+
+
+@pytest.mark.parametrize("status, reason, note, message", [
+    (SealStatus.REVOKED, None, "", "say why"),
+    (SealStatus.SUSPENDED, RevocationReason.KEY_COMPROMISE, "", "only when revoking"),
+    (SealStatus.SUSPENDED, None, "on holiday", "only when revoking"),
+    (SealStatus.REVOKED, RevocationReason.KEY_COMPROMISE, "x" * 501, "longer than 500"),
+])
+def test_a_revocation_without_a_reason_or_a_reason_without_one_is_refused(app, org, status, reason, note, message):
+    events = len(events_for("seal", org.contract_seal.id))
+    with pytest.raises(InvalidInput, match=message):
+        seals.set_status(org.contract_seal.id, status, ACTOR, reason, note)
+    db.session.rollback()
+    seal = seals.get_seal(org.contract_seal.id)
+    assert seal.status == SealStatus.ACTIVE and seal.revoked_at is None and seal.revocation_reason is None
+    assert len(events_for("seal", seal.id)) == events
+
+
+def test_the_crl_lists_each_revoked_seal_with_its_date_and_reason(app, org):
+    finance = seals.create_seal("Finance Seal", SealKind.FINANCE, SealImageSpec("TEST ORG", "FINANCE"), ACTOR)
+    legacy = seals.create_seal("Old Seal", SealKind.COMPANY, SealImageSpec("TEST ORG", "OLD"), ACTOR)
+    seals.create_seal("Active Seal", SealKind.COMPANY, SealImageSpec("TEST ORG", "ACTIVE"), ACTOR)
+    seals.set_status(org.contract_seal.id, SealStatus.REVOKED, ACTOR, RevocationReason.KEY_COMPROMISE)
+    seals.set_status(finance.id, SealStatus.REVOKED, ACTOR, RevocationReason.CESSATION_OF_OPERATION)
+    # Revoked before reasons were recorded (the migration leaves the reason empty).
+    legacy.status, legacy.revoked_at = SealStatus.REVOKED, utcnow().replace(microsecond=0)
+    db.session.commit()
+
+    crl = keys.revocation_list()
+    assert len(crl) == 3
+    for seal, reason in ((org.contract_seal, x509.ReasonFlags.key_compromise),
+                         (finance, x509.ReasonFlags.cessation_of_operation), (legacy, None)):
+        entry = crl.get_revoked_certificate_by_serial_number(load_certificate(seal.certificate_pem).serial_number)
+        assert entry is not None and entry.revocation_date_utc.replace(tzinfo=None) == seal.revoked_at
+        codes = [ext.value.reason for ext in entry.extensions if isinstance(ext.value, x509.CRLReason)]
+        assert codes == ([reason] if reason else [])
