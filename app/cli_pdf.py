@@ -29,7 +29,7 @@ from app.pdf import (
     render_seal_svg,
     stamp,
 )
-from app.services import keys, sealing, seals, verification
+from app.services import keys, seals, signing, verification
 from app.services.documents import pdf_errors
 from app.services.sealing import seal_placement
 
@@ -153,7 +153,7 @@ def sign_command(source: Path, output: Path, seal_name: str, page: int, keyword:
                  reason: str, certify: bool, level: str | None) -> None:
     """Sign a PDF (PAdES) with a seal's key; the seal image is the signature's appearance."""
     seal = seals.usable_seal(seals.seal_named(seal_name).id)
-    signed = sealing.sign_with_seal(seal, source.read_bytes(), field_name, reason, seal_placement(page, keyword),
+    signed = signing.sign_with_seal(seal, source.read_bytes(), field_name, reason, seal_placement(page, keyword),
                                     certify=certify, level=level)
     db.session.commit()  # the built-in TSA's certificate is created on first use
     output.write_bytes(signed)

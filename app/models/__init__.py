@@ -2,6 +2,7 @@
 
 from app.models.application import ApplicationStatus, SealApplication
 from app.models.audit import AuditEvent
+from app.models.authorization import AuthorizationUse, SignatureAuthorization
 from app.models.document import Blob, Document, DocumentKind
 from app.models.job import Job, JobStatus
 from app.models.pki import CertificateAuthority
@@ -23,6 +24,7 @@ __all__ = [
     "REQUESTER_DECISIONS",
     "ApplicationStatus",
     "AuditEvent",
+    "AuthorizationUse",
     "Blob",
     "CertificateAuthority",
     "Department",
@@ -40,6 +42,7 @@ __all__ = [
     "RoleName",
     "SealApplication",
     "Seal",
+    "SignatureAuthorization",
     "SealKind",
     "SealStatus",
     "Substitution",

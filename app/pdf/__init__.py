@@ -14,6 +14,7 @@ from app.pdf.errors import (
     SealImageError,
 )
 from app.pdf.evidence import EVIDENCE_FILE, read_evidence
+from app.pdf.letter import LetterSpec, render_letter
 from app.pdf.overlays import QrSpec, WatermarkSpec
 from app.pdf.revocation import Revocation
 from app.pdf.seal_image import SealImageSpec, render_seal_pdf, render_seal_png, render_seal_svg
@@ -49,6 +50,7 @@ __all__ = [
     "EveryPageSpec",
     "InvalidPdfError",
     "KeywordSpec",
+    "LetterSpec",
     "LongTermSpec",
     "PdfError",
     "PdfInfo",
@@ -76,6 +78,7 @@ __all__ = [
     "make_signer",
     "placement_rect",
     "read_evidence",
+    "render_letter",
     "render_seal_pdf",
     "render_seal_png",
     "render_seal_svg",

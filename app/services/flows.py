@@ -6,7 +6,7 @@ from pathlib import Path
 
 from app.models import ProcessDefinition
 from app.models.audit import Actor
-from app.services.operators import OPERATORS
+from app.services.operators import OPERATORS, SEALING_OPERATORS
 from app.workflow import Problem, deploy, validate
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "bpmn"
@@ -21,12 +21,13 @@ def policies() -> dict[str, bytes]:
 def deploy_file(path: Path, actor: Actor, keep_any_version: bool = False) -> tuple[ProcessDefinition, bool]:
     """Deploy one BPMN file as its process's newest version (an earlier version's content too: a rollback);
     (definition, whether a new version was created). See engine.deploy for keep_any_version."""
-    return deploy(path.read_bytes(), path.name, OPERATORS.keys(), policies(), actor, keep_any_version)
+    return deploy(path.read_bytes(), path.name, OPERATORS.keys(), policies(), actor, keep_any_version,
+                  SEALING_OPERATORS)
 
 
 def validate_file(path: Path) -> list[Problem]:
     """Every problem that would stop the file from deploying; empty when it would deploy."""
-    return validate(path.read_bytes(), path.name, OPERATORS.keys(), policies())
+    return validate(path.read_bytes(), path.name, OPERATORS.keys(), policies(), SEALING_OPERATORS)
 
 
 def deploy_shipped(actor: Actor) -> list[tuple[ProcessDefinition, bool]]:

@@ -17,8 +17,11 @@ from sqlalchemy import select
 from app.errors import PolicyViolation
 from app.extensions import db
 from app.models import Document, DocumentKind, HumanTask, ProcessInstance, SealApplication, TaskState, current_round
-from app.services import accounts
+from app.models.audit import Actor
+from app.services import accounts, authorizations
 from app.workflow import tasks_of
+
+SYSTEM = Actor.system("sealing gate")
 
 
 class SealingRefused(PolicyViolation):
@@ -113,11 +116,12 @@ def _consent_problem(signer_id: int, tasks: list[HumanTask], sha256: str) -> str
     return None
 
 
-def check(application: SealApplication, original: Document, content: bytes,
-          signer_id: int | None = None) -> list[Approval]:
+def check(application: SealApplication, original: Document, content: bytes, signer_id: int | None = None,
+          authorization_id: int | None = None, actor: Actor | None = None) -> list[Approval]:
     """The approvals that allow sealing `content` (the original document's bytes, as read for sealing), one per
-    required level; with signer_id, also that person's own agreement to put their signature on it. SealingRefused,
-    with every reason, when they do not."""
+    required level; with signer_id, also that person's own agreement to put their signature on it, which a
+    signature authorization of theirs that covers the application may give instead (authorization_id: one use of
+    it is taken here, once per application). SealingRefused, with every reason, when they do not."""
     if original.kind != DocumentKind.ORIGINAL or original.application_id != application.id:
         raise SealingRefused(application.id, ["the document to seal is not this application's"])
     sha256 = hashlib.sha256(content).hexdigest()
@@ -135,7 +139,11 @@ def check(application: SealApplication, original: Document, content: bytes,
         reasons += _level_problems(requirement, task, application, sha256, seen)
         if task is not None:
             chosen.append((requirement, task))
-    if signer_id is not None and (problem := _consent_problem(signer_id, tasks, sha256)) is not None:
+    if signer_id is not None and authorization_id is not None:
+        if not reasons and not authorizations.take_use(authorization_id, application, actor or SYSTEM):
+            reasons.append("the signature authorization no longer covers this application (revoked, used up or "
+                           "expired)")
+    elif signer_id is not None and (problem := _consent_problem(signer_id, tasks, sha256)) is not None:
         reasons.append(problem)
     if reasons:
         raise SealingRefused(application.id, reasons)

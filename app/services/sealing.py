@@ -22,19 +22,18 @@ from app.pdf import (
     QrSpec,
     RidingSpec,
     SignatureField,
-    SignSpec,
     StampPlan,
     StampSpec,
     WatermarkSpec,
     add_signature_fields,
     appearance_aspect,
     place,
-    sign_pdf,
     signed_field_names,
     stamp,
 )
-from app.services import audit, documents, gate, keys, seals
+from app.services import audit, authorizations, documents, gate, seals
 from app.services.documents import pdf_errors
+from app.services.signing import sign_with_seal
 
 SEAL_SIZE_MM = 40.0
 # Without a keyword, the seal sits bottom-right on its page, as a reader sees it.
@@ -106,25 +105,6 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
     )
 
 
-def sign_with_seal(seal: Seal, content: bytes, field_name: str, reason: str,
-                   placement: StampSpec | KeywordSpec | None = None, certify: bool = False,
-                   level: str | None = None) -> bytes:
-    """Sign PDF bytes with the seal's key (PAdES, at `level`, default SIGNATURE_LEVEL), the seal image as the
-    signature's appearance: at the placement, or in the empty field of that name the document already has."""
-    with pdf_errors():
-        page_index, box = 0, (0.0, 0.0, 0.0, 0.0)
-        if placement is not None:
-            found = place(content, [(placement, appearance_aspect(seal.image_pdf))],
-                          current_app.config["MAX_PDF_PAGES"])[0]
-            page_index, box = found.page_index, found.rect
-        spec = SignSpec(field_name=field_name, page_index=page_index, box=box, reason=reason,
-                        location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,
-                        certify=certify)
-        with keys.signer_for(seal) as signer:
-            return sign_pdf(content, signer, spec, timestamper=keys.timestamper(level),
-                            long_term=keys.long_term(level))
-
-
 def _seal_and_sign(application: SealApplication, content: bytes, page_count: int, proof: dict[str, Any],
                    every_page: EveryPageSpec | None = None) -> bytes:
     seal = seals.usable_seal(application.seal_id)
@@ -155,7 +135,7 @@ def _result(document: Document) -> dict[str, Any]:
 
 
 def _seal_once(application: SealApplication, actor: Actor, seal_with: Callable[[bytes, int, dict[str, Any]], bytes],
-               signer_id: int | None = None, **details: Any) -> dict[str, Any]:
+               signer_id: int | None = None, authorization_id: int | None = None, **details: Any) -> dict[str, Any]:
     """Produce the sealed PDF from the original once, however often a (retried) job asks, and only through the
     sealing gate."""
     done = application.document(DocumentKind.SEALED)
@@ -163,8 +143,11 @@ def _seal_once(application: SealApplication, actor: Actor, seal_with: Callable[[
         return _result(done)
     original = _original(application)
     content = documents.read_content(original)
-    approvals = gate.check(application, original, content, signer_id)
-    signed = seal_with(content, original.page_count, evidence(application, approvals))
+    approvals = gate.check(application, original, content, signer_id, authorization_id, actor)
+    proof = evidence(application, approvals)
+    if authorization_id is not None:
+        proof["signature_authorization"] = authorizations.evidence_of(authorization_id)
+    signed = seal_with(content, original.page_count, proof)
     filename = f"{PurePath(original.filename).stem}-sealed.pdf"
     sealed = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count)
     record(actor, "document.sealed", "seal_application", application.id, document_id=sealed.id,
@@ -181,16 +164,19 @@ def seal_document(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
 
 
 def apply_leader_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    """Service operator `apply_leader_signature`: the leader's seal on every page, then signed with it (once)."""
+    """Service operator `apply_leader_signature`: the leader's seal on every page, then signed with it (once). The
+    leader agrees by their own decision, or by the signature authorization named in `authorization_id`."""
     application = _application(params)
+    authorization_id = params.get("authorization_id")
     if application.seal.owner_user_id is None:
         raise PolicyViolation(f"the seal “{application.seal.name}” belongs to no leader; a leader's signature "
                               "needs a personal or legal-representative seal")
     return _seal_once(application, actor,
                       lambda content, pages, proof: _seal_and_sign(application, content, pages, proof,
                                                                    LEADER_PAGE_SEAL),
-                      signer_id=application.seal.owner_user_id, every_page=True,
-                      leader_id=application.seal.owner_user_id)
+                      signer_id=application.seal.owner_user_id,
+                      authorization_id=int(authorization_id) if authorization_id is not None else None,
+                      every_page=True, leader_id=application.seal.owner_user_id)
 
 
 def party_field(application_id: int, position: int) -> str:

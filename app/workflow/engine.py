@@ -38,19 +38,22 @@ from app.workflow.serializer import dump_state, new_workflow
 from app.workflow.steps import StepResult, Waits, advance, close_tasks, load, mirror, run
 
 
-def validate(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes]) -> list[Problem]:
+def validate(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
+             sealing: Collection[str] | None = None) -> list[Problem]:
     """Every problem that would stop the diagram from deploying (business-rule tasks call decisions in the
-    policy files given, name -> DMN content). Needs no database."""
-    return validate_definition(data, source, operators, policies)
+    policy files given, name -> DMN content; `sealing`: the operators that apply a seal, default all). Needs no
+    database."""
+    return validate_definition(data, source, operators, policies, sealing)
 
 
 def deploy(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
-           actor: Actor, keep_any_version: bool = False) -> tuple[ProcessDefinition, bool]:
+           actor: Actor, keep_any_version: bool = False,
+           sealing: Collection[str] | None = None) -> tuple[ProcessDefinition, bool]:
     """Store the diagram's process as its newest version, unless the newest version has the same content (the
     diagram and the decision tables it uses): then that one is returned, unchanged. Content an earlier version
     had becomes the newest again (a rollback), unless keep_any_version: then that earlier version is returned
     (the shipped diagrams, deployed at every upgrade, must not undo an administrator's newer version)."""
-    parsed = parse_definition(data, source, operators, policies)
+    parsed = parse_definition(data, source, operators, policies, sealing)
     same = select(ProcessDefinition).where(ProcessDefinition.process_id == parsed.process_id,
                                            ProcessDefinition.content_hash == parsed.content_hash)
     existing = db.session.execute(same.order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()

@@ -116,12 +116,16 @@ def _element_problem(node: etree._Element, source: str, message: str) -> Problem
     return Problem(message, node.get("id", ""), node.get("name", ""), source, node.sourceline)
 
 
+_ID_SPACES = (BPMN_NS, "http://www.omg.org/spec/BPMN/20100524/DI")
+
+
 def _check_safety(root: etree._Element, source: str, operators: Collection[str]) -> list[Problem]:
     """Duplicate ids, scripts, unsafe expressions and unknown service operators, before SpiffWorkflow parses."""
     problems = []
     seen: set[str] = set()
     for node in root.iter():
-        element_id = node.get("id") if isinstance(node.tag, str) else None
+        # Ids are BPMN's (the model and its diagram); vendor extensions name parameters and operators with theirs.
+        element_id = node.get("id") if isinstance(node.tag, str) and etree.QName(node).namespace in _ID_SPACES else None
         if element_id and element_id in seen:
             problems.append(_element_problem(node, source, f"the id {element_id!r} is used by more than one element"))
         seen.add(element_id or "")
@@ -179,12 +183,12 @@ def _decisions(root: etree._Element, source: str, policies: Policies) -> tuple[l
 
 
 def _problems(root: etree._Element, source: str, operators: Collection[str],
-              policies: Policies) -> list[Problem]:
+              policies: Policies, sealing: Collection[str]) -> list[Problem]:
     problems = _check_safety(root, source, operators)
     problems += _decisions(root, source, policies)[1]
     problems += schema_problems(root, source)
     problems += semantic_problems(root, source)
-    problems += control_problems(root, source, frozenset(operators))
+    problems += control_problems(root, source, frozenset(sealing))
     processes = [p for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable", "true") != "false"]
     if len(processes) != 1:
         problems.append(Problem(f"expected one executable process (isExecutable=\"true\"), found {len(processes)}",
@@ -208,15 +212,16 @@ def _spiff_spec(root: etree._Element, source: str, process_id: str, tables: list
 
 
 def parse_definition(data: bytes, source: str, operators: Collection[str],
-                     policies: Mapping[str, bytes] | None = None
+                     policies: Mapping[str, bytes] | None = None, sealing: Collection[str] | None = None
                      ) -> ParsedDefinition:
     """Parse and vet one BPMN file holding one executable process; InvalidDefinition lists every problem.
 
     policies: the DMN files (name -> content) its business-rule tasks may call; the version's content hash
-    covers the tables it uses, so a changed policy deploys as a new version."""
+    covers the tables it uses, so a changed policy deploys as a new version. sealing: the operators that apply a
+    seal (default: every operator); a path to one of them must pass the policy step."""
     root = parse_xml(data, source)
     tables = load_tables(policies or {})
-    problems = _problems(root, source, operators, tables)
+    problems = _problems(root, source, operators, tables, operators if sealing is None else sealing)
     if problems:
         raise InvalidDefinition(problems)
     used = _decisions(root, source, tables)[0]
@@ -235,11 +240,11 @@ def parse_definition(data: bytes, source: str, operators: Collection[str],
 
 
 def validate_definition(data: bytes, source: str, operators: Collection[str],
-                        policies: Mapping[str, bytes] | None = None
+                        policies: Mapping[str, bytes] | None = None, sealing: Collection[str] | None = None
                         ) -> list[Problem]:
     """Everything that keeps the diagram from being deployed; empty when it would deploy."""
     try:
-        parse_definition(data, source, operators, policies)
+        parse_definition(data, source, operators, policies, sealing)
     except InvalidDefinition as exc:
         return exc.problems
     return []

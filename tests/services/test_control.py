@@ -283,6 +283,7 @@ def test_a_leaders_signature_is_filed_authorized_by_its_owner_and_never_by_a_sub
     application = applications.submit(spec, people.emma, Actor.of(people.emma)).application
     db.session.commit()
     _decide(people.harry, application)
+    work_off_queue(app)  # the look-up of a signature authorization of leo's: none
     _away(people.leo, people.lin)
     _decide(people.lin, application)  # lin authorizes for leo: the flow goes on, but it is not leo's own word
     work_off_queue(app)

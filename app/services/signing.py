@@ -1,0 +1,29 @@
+"""Signing PDF bytes with a seal's key: the one way SealFlow signs, for sealing jobs, letters and the CLI."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from app.models import Seal
+from app.pdf import KeywordSpec, SignSpec, StampSpec, appearance_aspect, place, sign_pdf
+from app.services import keys
+from app.services.documents import pdf_errors
+
+
+def sign_with_seal(seal: Seal, content: bytes, field_name: str, reason: str,
+                   placement: StampSpec | KeywordSpec | None = None, certify: bool = False,
+                   level: str | None = None) -> bytes:
+    """Sign PDF bytes with the seal's key (PAdES, at `level`, default SIGNATURE_LEVEL), the seal image as the
+    signature's appearance: at the placement, or in the empty field of that name the document already has."""
+    with pdf_errors():
+        page_index, box = 0, (0.0, 0.0, 0.0, 0.0)
+        if placement is not None:
+            found = place(content, [(placement, appearance_aspect(seal.image_pdf))],
+                          current_app.config["MAX_PDF_PAGES"])[0]
+            page_index, box = found.page_index, found.rect
+        spec = SignSpec(field_name=field_name, page_index=page_index, box=box, reason=reason,
+                        location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,
+                        certify=certify)
+        with keys.signer_for(seal) as signer:
+            return sign_pdf(content, signer, spec, timestamper=keys.timestamper(level),
+                            long_term=keys.long_term(level))
