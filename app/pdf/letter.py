@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass
 
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
 from app.pdf.fonts import font_for
@@ -17,7 +18,7 @@ __all__ = ["LetterSpec", "render_letter"]
 MARGIN = 25 * MM
 LINE = 7 * MM
 MAX_LINES = 30
-MAX_CHARS = 70  # per line; longer ones are wrapped
+FONT_SIZE = 11
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,11 @@ class LetterSpec:
     lines: tuple[str, ...]
 
 
-def _wrapped(lines: tuple[str, ...]) -> list[str]:
+def _wrapped(lines: tuple[str, ...], font: str, width: float) -> list[str]:
+    """The lines broken at spaces to fit the width (an empty line stays a blank line)."""
     out: list[str] = []
     for line in lines:
-        out += [line[i:i + MAX_CHARS] for i in range(0, max(len(line), 1), MAX_CHARS)]
+        out += simpleSplit(line, font, FONT_SIZE, width) or [""]
     return out[:MAX_LINES]
 
 
@@ -40,11 +42,13 @@ def render_letter(spec: LetterSpec) -> bytes:
     out = io.BytesIO()
     canvas = Canvas(out, pagesize=A4, invariant=True)
     width, height = A4
-    canvas.setFont(font_for(spec.title), 18)
+    # One face for the whole letter: the CJK font when any line needs it (it draws Latin text too).
+    font = font_for("".join((spec.title, *spec.lines)))
+    canvas.setFont(font, 18)
     canvas.drawCentredString(width / 2, height - MARGIN, spec.title)
+    canvas.setFont(font, FONT_SIZE)
     y = height - MARGIN - 2 * LINE
-    for line in _wrapped(spec.lines):
-        canvas.setFont(font_for(line) if line else "Helvetica", 11)
+    for line in _wrapped(spec.lines, font, width - 2 * MARGIN):
         canvas.drawString(MARGIN, y, line)
         y -= LINE
     canvas.showPage()

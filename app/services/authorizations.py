@@ -20,7 +20,7 @@ from app.models import AuthorizationUse, Blob, RoleName, SealApplication, Signat
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.pdf import LetterSpec, StampSpec, render_letter
-from app.services import documents, seals
+from app.services import accounts, documents, seals
 from app.services.signing import sign_with_seal
 
 MAX_USES = 10_000
@@ -68,7 +68,7 @@ def _letter(spec: GrantSpec, leader: User) -> bytes:
         "I authorize my signature to be applied, after every approval the seal policy requires, within:",
         f"流程 Processes: {', '.join(spec.process_ids) or every}",
         f"文件类型 Document types: {', '.join(spec.document_types) or every}",
-        f"部门 Departments: {', '.join(str(d) for d in spec.department_ids) or every}",
+        f"部门 Departments: {', '.join(accounts.get_department(d).name for d in spec.department_ids) or every}",
         f"金额上限 Amount ceiling: {'—' if spec.amount_ceiling is None else f'{spec.amount_ceiling:,.2f}'}",
         f"有效期 Valid: {spec.valid_from:%Y-%m-%d %H:%M} — {spec.valid_until:%Y-%m-%d %H:%M} UTC",
         f"次数 Uses: {spec.uses}",

@@ -221,3 +221,24 @@ class SealHoldersForm(FlaskForm):
     department_ids = SelectMultipleField(_l("Departments whose people may request it"), coerce=int, choices=[])
     user_ids = SelectMultipleField(_l("People who may request it"), coerce=int, choices=[])
     submit = SubmitField(_l("Save"))
+
+
+class GrantForm(FlaskForm):
+    seal_id = SelectField(_l("Your signature"), coerce=int, choices=[], validators=[DataRequired()])
+    process_ids = SelectMultipleField(_l("Processes (none chosen: every process)"), choices=[
+        SelectChoice(p, PROCESS_LABELS[p]) for p in PROCESSES])
+    document_types = SelectMultipleField(_l("Document types (none chosen: every type)"), choices=[
+        SelectChoice(t, DOCUMENT_TYPE_LABELS[t]) for t in DOCUMENT_TYPES])
+    department_ids = SelectMultipleField(_l("Requesters' departments (none chosen: every department)"),
+                                         coerce=int, choices=[])
+    amount_ceiling = AmountField(_l("Amount ceiling (optional; applications without an amount are then not covered)"),
+                                 validators=[Optional(), check_amount])
+    valid_from = DateTimeLocalField(_l("From (UTC)"), format=DATETIME_FORMATS, default=lambda: _in_minutes(timedelta()),
+                                    validators=[InputRequired(_l("Give a date and time."))])
+    valid_until = DateTimeLocalField(_l("Until (UTC)"), format=DATETIME_FORMATS,
+                                     default=lambda: _in_minutes(timedelta(days=90)),
+                                     validators=[InputRequired(_l("Give a date and time."))])
+    uses = IntegerField(_l("Number of uses"), default=10,
+                        validators=[InputRequired(), NumberRange(min=1, max=10_000)])
+    note = StringField(_l("Note (optional)"), validators=[Length(max=500)])
+    submit = SubmitField(_l("Grant and sign the authorization letter"))

@@ -11,6 +11,11 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
+from app.extensions import db
+from app.models import SealKind
+from app.models.audit import Actor
+from app.pdf import SealImageSpec
+from app.services import seals
 from tests.conftest import CORPUS, PASSWORD
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -50,6 +55,14 @@ def _approve_as_head(page: Page, url: str) -> None:
     assert "Decision recorded." in page.inner_text(".flash")
 
 
+def _run_worker(app) -> None:
+    """A worker process of its own, as in production (same instance folder, database and Redis), until the queue is
+    empty (pyHanko signs with asyncio.run, which the browser's event loop in this thread would refuse)."""
+    env = {**os.environ, "SEALFLOW_INSTANCE_PATH": app.instance_path}
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], env=env, check=True,
+                   cwd=Path(__file__).resolve().parents[2], capture_output=True)
+
+
 def test_file_approve_and_download_in_the_browser(app, live_url: str, browser: Browser, tmp_path: Path):
     page = browser.new_page(locale="en-US")
     _login(page, live_url, "emma")
@@ -65,10 +78,7 @@ def test_file_approve_and_download_in_the_browser(app, live_url: str, browser: B
     _approve_as_head(page, live_url)
     page.click("text=Log out")
 
-    # A worker process of its own, as in production (same instance folder, database and Redis).
-    env = {**os.environ, "SEALFLOW_INSTANCE_PATH": app.instance_path}
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], env=env, check=True,
-                   cwd=Path(__file__).resolve().parents[2], capture_output=True)
+    _run_worker(app)
     _login(page, live_url, "emma")
     page.goto(application_url)
     assert "Sealed" in page.inner_text("h1")
@@ -114,3 +124,53 @@ def test_the_filing_form_shows_what_the_chosen_process_needs_and_files_a_counter
     page.click("text=Inbox")
     page.click("text=Countersign")
     assert "25,000.00" in page.inner_text("main") and "several people must all agree" in page.inner_text("main")
+
+
+def test_a_leader_grants_an_authorization_it_signs_an_application_then_the_leader_revokes(
+        app, live_url: str, browser: Browser, org, tmp_path: Path):
+    seal = seals.create_seal("Leo's Signature", SealKind.PERSONAL, SealImageSpec("LEO", shape="oval"),
+                             Actor.system("test"), org.department)
+    seals.set_holders(seal.id, seals.HoldersSpec(owner_id=org.leader.id, department_ids=(org.department.id,)),
+                      Actor.system("test"))
+    db.session.commit()
+
+    page = browser.new_page(locale="en-US")
+    _login(page, live_url, "leo")
+    page.click("#nav-authorizations")
+    page.select_option("#document_types", ["letter"])
+    page.fill("#uses", "2")
+    page.click("#submit")
+    assert "granted" in page.inner_text(".flash")
+    assert page.inner_text("#grants .uses") == "2 / 2"
+    page.click("text=Log out")
+
+    def file_a_letter() -> None:
+        _login(page, live_url, "emma")
+        page.click("text=New application")
+        page.check("input[name=process_id][value=leader_signature]")
+        page.select_option("#seal_id", label="Leo's Signature")
+        page.select_option("#document_type", "letter")
+        page.set_input_files("#document", str(CORPUS / "pdf" / "pdflatex-4-pages.pdf"))
+        page.fill("#reason", "Letter to the bank")
+        page.click("#submit")
+        assert "submitted" in page.inner_text(".flash")
+        page.click("text=Log out")
+        _approve_as_head(page, live_url)
+        page.click("text=Log out")
+        _run_worker(app)
+
+    file_a_letter()  # signed under the authorization: no step of leo's
+    _login(page, live_url, "leo")
+    page.click("text=Inbox")
+    assert "Leader authorizes the signature" not in page.inner_text("main")
+    page.click("#nav-authorizations")
+    assert page.inner_text("#grants .uses") == "1 / 2" and "Used for" in page.inner_text("#grants")
+    page.screenshot(path=str(tmp_path / "authorizations.png"), full_page=True)
+    page.click("#grants button.revoke")
+    assert "revoked" in page.inner_text(".flash") and "Revoked" in page.inner_text("#grants .grant-status")
+    page.click("text=Log out")
+
+    file_a_letter()  # the authorization is revoked: leo decides himself
+    _login(page, live_url, "leo")
+    page.click("text=Inbox")
+    assert "Leader authorizes the signature" in page.inner_text("main")

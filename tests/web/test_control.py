@@ -114,3 +114,27 @@ def test_the_application_page_shows_the_required_approvals_and_where_they_stand(
     assert "Approvals the seal policy requires" in page
     assert "1 Department head department_head waiting for Harry" in page
     assert "2 Leader: contract of 100,000 or more role:leader not asked yet" in page
+
+
+def test_only_leaders_reach_the_authorizations_and_only_the_grantor_and_auditors_read_a_letter(client, org):
+    from datetime import timedelta as days
+
+    from app.services import authorizations
+
+    seal = seals.create_seal("Leo's Signature", SealKind.PERSONAL, SealImageSpec("LEO", shape="oval"),
+                             Actor.system("test"))
+    seals.set_holders(seal.id, seals.HoldersSpec(owner_id=org.leader.id), Actor.system("test"))
+    now = utcnow()
+    granted = authorizations.grant(authorizations.GrantSpec(seal.id, now, now + days(days=1), 1), org.leader,
+                                   Actor.of(org.leader))
+    db.session.commit()
+    login(client, "harry")
+    assert client.get("/authorizations").status_code == 403
+    assert client.post(f"/authorizations/{granted.id}/revoke").status_code == 403
+    assert client.get(f"/authorizations/{granted.id}/letter.pdf").status_code == 403
+    logout(client)
+    login(client, "alice")
+    assert client.get(f"/authorizations/{granted.id}/letter.pdf").data.startswith(b"%PDF")
+    logout(client)
+    login(client, "leo")
+    assert "1 / 1" in client.get("/authorizations").text
