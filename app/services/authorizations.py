@@ -53,6 +53,9 @@ def _check(spec: GrantSpec, leader: User) -> None:
         raise InvalidInput("the period must end after it starts, and in the future")
     if spec.amount_ceiling is not None and not (Decimal(0) <= spec.amount_ceiling < Decimal(10) ** 14):
         raise InvalidInput("the amount ceiling must be a positive number below 10^14")
+    known = {d.id for d in accounts.list_departments()}
+    if not set(spec.department_ids) <= known:
+        raise InvalidInput("choose existing departments")
 
 
 def _letter(spec: GrantSpec, leader: User) -> bytes:
