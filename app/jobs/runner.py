@@ -20,7 +20,7 @@ from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.services import applications
 from app.services.gate import SealingRefused
-from app.services.operators import OPERATORS
+from app.services.operators import run_operator
 from app.services.queue import job_state, schedule
 from app.workflow import fail_service, resume_service
 
@@ -35,17 +35,17 @@ _CLAIM = (
     .where(Job.id == bindparam("job_id"), Job.status == JobStatus.QUEUED,
            or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= bindparam("now")))
     .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, next_attempt_at=None)
-    .returning(Job.operation, Job.params)
+    .returning(Job.operation, Job.params, Job.instance_id)
     .execution_options(synchronize_session=False)
 )
 
 
-def _claim(job_id: int) -> tuple[str, dict[str, Any]] | None:
+def _claim(job_id: int) -> tuple[str, dict[str, Any], int | None] | None:
     """Take the job for this worker: one conditional UPDATE, so that of two workers (or a worker and a withdrawal
-    that cancelled the job) exactly one wins. The winner gets the job's operation and parameters."""
+    that cancelled the job) exactly one wins. The winner gets the job's operation, parameters and process."""
     claimed = db.session.execute(_CLAIM, {"job_id": job_id, "now": utcnow()}).first()
     db.session.commit()
-    return (claimed.operation, claimed.params) if claimed is not None else None
+    return (claimed.operation, claimed.params, claimed.instance_id) if claimed is not None else None
 
 
 def run_job(job_id: int) -> str:
@@ -59,9 +59,9 @@ def run_job(job_id: int) -> str:
         if job.status == JobStatus.QUEUED:
             return "waiting"  # an early copy on the queue; the clock enqueues it when its time comes
         return f"already {job.status.value}"
-    operation, params = claimed
+    operation, params, instance_id = claimed
     try:
-        result = OPERATORS[operation](dict(params), actor)
+        result = run_operator(operation, dict(params), instance_id, actor)
         # The operator's work (a document and its audit event) is kept even if resuming fails: operators do their
         # work once, so a retry finds it done. Committing here also releases the audit chain's lock before the
         # instance row is locked, the order every other step takes them in.

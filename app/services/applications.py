@@ -27,7 +27,7 @@ from app.models import (
 from app.models.audit import Actor, record
 from app.services import accounts, documents, policy, sealing, seals
 from app.services.queue import schedule
-from app.workflow import POLICY_LEVELS, StepResult, cancel, is_deployed, start, tasks_of
+from app.workflow import POLICY_LEVELS, StepResult, cancel, is_deployed, operations_of, start, tasks_of
 
 DOCUMENT_TYPES = ("contract", "agreement", "certificate", "letter", "report", "other")
 # The approval processes the filing form offers, each a shipped diagram in bpmn/ (the service runs any deployed
@@ -35,6 +35,8 @@ DOCUMENT_TYPES = ("contract", "agreement", "certificate", "letter", "report", "o
 PROCESSES = ("seal_application", "countersign", "leader_signature", "multi_party_signing")
 # While approvals are still being given the requester may withdraw; once sealing has begun, no longer.
 WITHDRAWABLE = (ApplicationStatus.PENDING, ApplicationStatus.RETURNED)
+# The operator that applies a person's signature once its owner agreed: a process filing one must run it.
+LEADER_SIGNATURE = "apply_leader_signature"
 # The end event a process finishes at when the requester withdraws.
 WITHDRAWN_END = "withdrawn"
 # The end event a process finishes at when the application is turned down.
@@ -85,7 +87,8 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
     if not is_deployed(spec.process_id):
         raise InvalidInput(f"unknown approval process {spec.process_id!r}")
     flow_data = _flow_data(spec, seal, requester)
-    required, policy_hash = policy.required_approvals(seal, spec.document_type, spec.amount, requester)
+    applied = [seal, *(seals.get_seal(seal_id) for _, seal_id in spec.parties)]
+    required, policy_hash = policy.required_approvals(applied, spec.document_type, spec.amount, requester)
     info = documents.check_pdf(spec.content)
     keyword = spec.seal_keyword.strip() or None
     sealing.check_placement(spec.content, spec.seal_page, keyword, info.page_count)
@@ -140,8 +143,11 @@ def _check_duties(spec: ApplicationSpec, seal: Seal, requester: User) -> None:
     twice, and auditors never decide or sign."""
     if requester.id in spec.countersigner_ids or any(user_id == requester.id for user_id, _ in spec.parties):
         raise InvalidInput("you cannot countersign or sign as a party your own application")
-    if seal.owner_user_id == requester.id and spec.process_id == "leader_signature":
+    if seal.owner_user_id == requester.id:
         raise InvalidInput("a leader's signature is authorized by its owner: you cannot file for your own")
+    if seal.owner_user_id is not None and LEADER_SIGNATURE not in operations_of(spec.process_id):
+        raise InvalidInput(f"“{seal.name}” is a person's signature: file it with a process in which its owner "
+                           "authorizes it (Leader signature)")
     if len({user_id for user_id, _ in spec.parties}) != len(spec.parties):
         raise InvalidInput("each party signs once: name a person once")
     for user_id in (*spec.countersigner_ids, *(u for u, _ in spec.parties)):

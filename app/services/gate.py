@@ -16,7 +16,16 @@ from sqlalchemy import select
 
 from app.errors import PolicyViolation
 from app.extensions import db
-from app.models import Document, DocumentKind, HumanTask, ProcessInstance, SealApplication, TaskState, current_round
+from app.models import (
+    ApplicationStatus,
+    Document,
+    DocumentKind,
+    HumanTask,
+    ProcessInstance,
+    SealApplication,
+    TaskState,
+    current_round,
+)
 from app.models.audit import Actor
 from app.services import accounts, authorizations
 from app.workflow import tasks_of
@@ -105,15 +114,35 @@ def _level_problems(requirement: dict[str, object], task: HumanTask | None, appl
 
 
 def _consent_problem(signer_id: int, tasks: list[HumanTask], sha256: str) -> str | None:
-    """A personal signature (a party's, a leader's) needs its signer's own "approve" in the current round, on this
-    document: not a substitute's."""
-    agreed = [t for t in tasks if t.completed_by_id == signer_id and t.on_behalf_of_id is None
-              and t.decision == "approve" and t.state == TaskState.COMPLETED]
-    if not agreed:
+    """A personal signature (a party's, a leader's) needs its signer's own word: the newest step of the current
+    round that is theirs to sign (assigned to them, deciding no policy level) approved by them in person, not by a
+    substitute, on this document. A policy level they approved is not consent to their signature."""
+    steps = [t for t in tasks if t.assignee_id == signer_id and t.level is None and t.state == TaskState.COMPLETED]
+    newest = max(steps, key=lambda t: t.id, default=None)
+    if newest is None or newest.decision != "approve":
         return "the signer has not agreed to sign"
-    if all(t.document_sha256 != sha256 for t in agreed):
+    if newest.completed_by_id != signer_id or newest.on_behalf_of_id is not None:
+        return "the signer's agreement was given by someone else on their behalf"
+    if newest.document_sha256 != sha256:
         return "the signer agreed to sign another version of the document"
     return None
+
+
+def _consent_problems(application: SealApplication, tasks: list[HumanTask], sha256: str, signer_id: int | None,
+                      authorization_id: int | None, actor: Actor | None, refused: bool) -> list[str]:
+    """Every personal signature applied needs its signer's word: the owner of the application's seal (a leader's
+    signature, whatever operator applies it), and the signer the operator names (a party). The owner's word may be
+    a signature authorization of theirs instead, whose use is taken only when nothing else refused the seal."""
+    owner = application.seal.owner_user_id
+    problems = []
+    for signer in sorted({s for s in (owner, signer_id) if s is not None}):
+        if signer == owner and authorization_id is not None:
+            if not refused and not authorizations.take_use(authorization_id, application, actor or SYSTEM):
+                problems.append("the signature authorization no longer covers this application (revoked, used up "
+                                "or expired)")
+        elif (problem := _consent_problem(signer, tasks, sha256)) is not None:
+            problems.append(problem)
+    return problems
 
 
 def check(application: SealApplication, original: Document, content: bytes, signer_id: int | None = None,
@@ -130,6 +159,8 @@ def check(application: SealApplication, original: Document, content: bytes, sign
     if not application.required_approvals:
         raise SealingRefused(application.id, ["the application records no required approvals (it was filed before "
                                               "the seal policy was enforced: file it again)"])
+    if application.status not in (ApplicationStatus.PENDING, ApplicationStatus.SEALING):
+        raise SealingRefused(application.id, [f"the application is {application.status.value}"])
     tasks = _round_of(application)
     seen: set[int] = set()
     reasons: list[str] = []
@@ -139,12 +170,7 @@ def check(application: SealApplication, original: Document, content: bytes, sign
         reasons += _level_problems(requirement, task, application, sha256, seen)
         if task is not None:
             chosen.append((requirement, task))
-    if signer_id is not None and authorization_id is not None:
-        if not reasons and not authorizations.take_use(authorization_id, application, actor or SYSTEM):
-            reasons.append("the signature authorization no longer covers this application (revoked, used up or "
-                           "expired)")
-    elif signer_id is not None and (problem := _consent_problem(signer_id, tasks, sha256)) is not None:
-        reasons.append(problem)
+    reasons += _consent_problems(application, tasks, sha256, signer_id, authorization_id, actor, bool(reasons))
     if reasons:
         raise SealingRefused(application.id, reasons)
     names = accounts.user_names({u for _, t in chosen for u in _people(t)})

@@ -12,8 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ProcessInstance
 from app.models.audit import Actor
 from app.services import authorizations, sealing
+from app.services.gate import SealingRefused
 
 Operator = Callable[[dict[str, Any], Actor], dict[str, Any]]
 
@@ -29,3 +34,16 @@ OPERATORS: dict[str, Operator] = {
 }
 SEALING_OPERATORS = frozenset({"seal_document", "apply_leader_signature", "add_party_signature"})
 
+
+
+def run_operator(operation: str, params: dict[str, Any], instance_id: int | None, actor: Actor) -> dict[str, Any]:
+    """Run the operator a service task names. A sealing operator acts only on the application its own process
+    runs: a diagram cannot point it at another application (a withdrawn one, say) by its parameters."""
+    if operation in SEALING_OPERATORS:
+        own = db.session.execute(select(ProcessInstance.application_id).where(
+            ProcessInstance.id == instance_id)).scalar() if instance_id is not None else None
+        named = params.get("application_id")
+        if own is None or str(named) != str(own):
+            raise SealingRefused(own or 0, [
+                f"the sealing job of application {own} names application {named}: a process seals only its own"])
+    return OPERATORS[operation](params, actor)

@@ -5,6 +5,7 @@ asks the people it names, and the sealing gate (services/gate.py) checks the dec
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -31,29 +32,37 @@ def policy_hash(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def required_approvals(seal: Seal, document_type: str, amount: Decimal | None,
-                       requester: User) -> tuple[list[dict[str, Any]], str]:
-    """The approval levels the policy requires for this application, in order, each {level, approver, label},
-    and the policy's fingerprint. A policy that requires nobody, or names the requester, is refused: no seal is
-    applied without someone other than the requester approving it."""
-    files = flows.policies()
+def _rows(seal: Seal, document_type: str, amount: Decimal | None, requester: User,
+          files: dict[str, bytes]) -> list[tuple[str, str]]:
+    """(approver, label) of every row of the table that matches the application with this seal, in row order."""
     inputs = {"seal_kind": str(seal.kind), "seal_name": seal.name, "document_type": document_type,
               "amount": None if amount is None else float(amount),
               "department": requester.department.name if requester.department else ""}
     outputs = evaluate_decision(DECISION, files, inputs)
     approvers, labels = _as_list(outputs.get("approver")), _as_list(outputs.get("label"))
+    return [(str(a or "").strip(), str(labels[i]) if i < len(labels) and labels[i] else "")
+            for i, a in enumerate(approvers)]
+
+
+def required_approvals(applied: Sequence[Seal], document_type: str, amount: Decimal | None,
+                       requester: User) -> tuple[list[dict[str, Any]], str]:
+    """The approval levels the policy requires for an application that applies these seals (its own first, then
+    the parties'), in order, each {level, approver, label}, and the policy's fingerprint. Every seal applied is
+    judged; a row naming the same approver as an earlier one adds no level. A policy that requires nobody, or names
+    the requester, is refused: no seal is applied without someone other than the requester approving it."""
+    files = flows.policies()
     levels: list[dict[str, Any]] = []
-    for position, approver in enumerate(approvers):
-        rule = str(approver or "").strip()
-        if (problem := approver_problem(rule)) is not None:
-            raise PolicyViolation(f"the seal policy ({DECISION}) is wrong: {problem}")
-        if rule == f"user:{requester.username}":
-            raise PolicyViolation("the seal policy names you as an approver of your own application; ask a seal "
-                                  "administrator to name someone else")
-        if any(level["approver"] == rule for level in levels):
-            continue  # two rows asking for the same approver are one level
-        label = str(labels[position]) if position < len(labels) and labels[position] else rule
-        levels.append({"level": len(levels) + 1, "approver": rule, "label": label})
+    for position, seal in enumerate(dict.fromkeys(applied)):
+        for rule, label in _rows(seal, document_type, amount, requester, files):
+            if (problem := approver_problem(rule)) is not None:
+                raise PolicyViolation(f"the seal policy ({DECISION}) is wrong: {problem}")
+            if rule == f"user:{requester.username}":
+                raise PolicyViolation("the seal policy names you as an approver of your own application; ask a "
+                                      "seal administrator to name someone else")
+            if any(level["approver"] == rule for level in levels):
+                continue
+            label = (label or rule) + (f" ({seal.name})" if position else "")
+            levels.append({"level": len(levels) + 1, "approver": rule, "label": label})
     if not levels:
         raise PolicyViolation(f"the seal policy ({DECISION}) requires no approval for this application; a seal "
                               "administrator must give it at least one")

@@ -185,9 +185,10 @@ def party_field(application_id: int, position: int) -> str:
 
 
 def party_seal(user_id: int, seal_id: int) -> Seal:
-    """The usable seal a party signs with: one they hold, as its owner or one of its custodians."""
+    """The usable seal a party signs with: one they hold, as its owner or one of its custodians; a person's
+    signature (personal, legal representative) only its owner signs with."""
     seal = seals.usable_seal(seal_id)
-    if not seal.is_held_by(user_id):
+    if not seal.is_held_by(user_id) or (seal.kind in seals.OWNED_KINDS and seal.owner_user_id != user_id):
         raise PolicyViolation(f"the seal “{seal.name}” is not held by that party; a party signs only with a seal "
                               "they own or keep")
     return seal

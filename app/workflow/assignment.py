@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, select
 
 from app.errors import PolicyViolation
 from app.extensions import db
-from app.models import Department, RoleName, User
+from app.models import Department, RoleName, SealApplication, User
 from app.workflow.validation import CAMUNDA_DATA, role_of
 
 # The properties the parser keeps from Camunda Modeler's user-task attributes (SpiffWorkflow drops them).
@@ -149,7 +149,15 @@ def _policy_level(data: dict[str, Any]) -> Assignment:
             level["approver"]) is not None or not isinstance(level.get("level"), int):
         raise PolicyViolation(f"the policy step needs its {POLICY_LEVEL!r} (one of {POLICY_LEVELS!r}), "
                               "with a level and an approver")
-    found = resolve({"assignee": level["approver"]}, None, data)
+    approver = level["approver"]
+    stored = db.session.get(SealApplication, data["application_id"]) if data.get("application_id") else None
+    if stored is not None:
+        # The application's stored levels decide, not what the process data says (a diagram could change that).
+        requirement = stored.required_approval(level["level"])
+        if requirement is None:
+            raise PolicyViolation(f"the application requires no approval level {level['level']}")
+        approver = str(requirement["approver"])
+    found = resolve({"assignee": approver}, None, data)
     return Assignment(found.assignee_id, found.candidate_user_ids, found.candidate_roles, found.note, level["level"])
 
 

@@ -95,6 +95,21 @@ def latest_definition(process_id: str) -> ProcessDefinition:
     return definition
 
 
+def operations_of(process_id: str) -> set[str]:
+    """The service operators the newest version of a process (and the processes it calls) may run."""
+    found: set[str] = set()
+    stack: list[Any] = [latest_definition(process_id).spec_json]
+    while stack:  # the stored spec is plain JSON: dicts and lists
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("operation_name"), str):
+                found.add(item["operation_name"])
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
+    return found
+
+
 def start(process_id: str, data: dict[str, Any], application_id: int | None, actor: Actor) -> StepResult:
     """Start the newest version of a process with the given data and run it to its first wait."""
     definition = latest_definition(process_id)

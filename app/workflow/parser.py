@@ -27,7 +27,15 @@ from app.workflow.safe_xml import parse_untrusted
 from app.workflow.scripting import UnsafeExpression, check_expression
 from app.workflow.serializer import spec_to_dict
 from app.workflow.specs import AsyncServiceTask, SequentialEach
-from app.workflow.validation import BPMN_NS, CAMUNDA_NS, NS, control_problems, schema_problems, semantic_problems
+from app.workflow.validation import (
+    BPMN_NS,
+    CAMUNDA_NS,
+    NS,
+    POLICY_DATA,
+    control_problems,
+    schema_problems,
+    semantic_problems,
+)
 
 # Camunda Modeler's user-task attributes, kept as task properties under these names (assignment.py reads them).
 _CAMUNDA_ASSIGNMENT = {"assignee": CAMUNDA_ASSIGNEE, "candidateUsers": CAMUNDA_USERS,
@@ -182,10 +190,25 @@ def _decisions(root: etree._Element, source: str, policies: Policies) -> tuple[l
     return list(used.values()), problems
 
 
+def _output_problems(root: etree._Element, source: str, tables: list[DecisionTable]) -> list[Problem]:
+    """A decision table whose output a business-rule task would write into the policy step's data."""
+    problems = []
+    for table in tables:
+        outputs = {o.get("name") for o in table.root.iter("{*}output")} & set(POLICY_DATA)
+        if outputs:
+            tasks = [t for t in root.iterfind(".//bpmn:businessRuleTask", NS) if decision_ref(t) == table.decision_id]
+            for task in tasks:
+                problems.append(_element_problem(task, source, f"decision {table.decision_id!r} ({table.source}) "
+                                                               f"writes {', '.join(sorted(outputs))}, the policy "
+                                                               "step's data, which only filing sets"))
+    return problems
+
+
 def _problems(root: etree._Element, source: str, operators: Collection[str],
               policies: Policies, sealing: Collection[str]) -> list[Problem]:
     problems = _check_safety(root, source, operators)
-    problems += _decisions(root, source, policies)[1]
+    used, table_problems = _decisions(root, source, policies)
+    problems += table_problems + _output_problems(root, source, used)
     problems += schema_problems(root, source)
     problems += semantic_problems(root, source)
     problems += control_problems(root, source, frozenset(sealing))

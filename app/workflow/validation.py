@@ -24,7 +24,7 @@ _DATA_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 CAMUNDA_DATA = re.compile(r"^\$\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}$")
 # Every element that can be a sequence flow's source or target, or hold a task.
 _FLOW_NODES = ("task", "userTask", "serviceTask", "manualTask", "scriptTask", "sendTask", "receiveTask",
-               "businessRuleTask", "callActivity", "subProcess", "startEvent", "endEvent",
+               "businessRuleTask", "callActivity", "subProcess", "transaction", "startEvent", "endEvent",
                "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
                "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway")
 
@@ -174,7 +174,16 @@ def semantic_problems(root: etree._Element, source: str) -> list[Problem]:
 
 
 POLICY_STEP_SHAPE = ("the policy step (assignee policy) must be a sequential multi-instance over "
-                     "required_approvals, its item named required_approval")
+                     "required_approvals, its item named required_approval, ending early (if at all) only on a "
+                     "decision other than approve: completionCondition decision != \"approve\"")
+# The process data the policy step reads: nothing in a diagram may write it (SealFlow sets it at filing).
+POLICY_DATA = ("required_approvals", "required_approval")
+_STOPS_ON_REFUSAL = 'decision != "approve"'
+
+
+def _stops_only_on_refusal(loop: etree._Element) -> bool:
+    condition = loop.findtext("bpmn:completionCondition", None, NS)
+    return condition is None or " ".join(condition.replace("'", '"').split()) == _STOPS_ON_REFUSAL
 
 
 def _is_policy_step(node: etree._Element) -> bool:
@@ -189,9 +198,49 @@ def _policy_step_problems(process: etree._Element, source: str) -> list[Problem]
         item = loop.find("bpmn:inputDataItem", NS) if loop is not None else None
         if (loop is None or loop.get("isSequential") != "true"
                 or (loop.findtext("bpmn:loopDataInputRef", "", NS) or "").strip() != "required_approvals"
-                or item is None or (item.get("name") or item.get("id")) != "required_approval"):
+                or item is None or (item.get("name") or item.get("id")) != "required_approval"
+                or not _stops_only_on_refusal(loop)):
             problems.append(_problem(task, source, POLICY_STEP_SHAPE))
     return problems
+
+
+def _writes(node: etree._Element) -> set[str]:
+    """The process variables an element may write or bring in: data objects and inputs/outputs by id or name,
+    multi-instance items and output collections, a service task's result variable."""
+    kind = etree.QName(node).localname
+    names: set[str] = set()
+    if kind in ("dataObject", "dataObjectReference", "dataInput", "dataOutput", "dataStoreReference",
+                "outputDataItem", "inputDataItem"):
+        names |= {node.get("id") or "", node.get("name") or ""}
+    elif kind == "loopDataOutputRef":
+        names.add((node.text or "").strip())
+    elif kind == "serviceTaskOperator":
+        names.add(node.get("resultVariable") or "")
+    return names
+
+
+def _policy_data_problems(process: etree._Element, source: str) -> list[Problem]:
+    """Nothing but SealFlow's filing sets what the policy step asks: a diagram writing it could empty the levels."""
+    problems = []
+    # Kept as a list: lxml reuses an element's proxy only while one is alive, so `is` compares them.
+    policy_items = [i for t in process.iterfind(".//bpmn:userTask", NS) if _is_policy_step(t)
+                    for i in t.iterfind("bpmn:multiInstanceLoopCharacteristics/bpmn:inputDataItem", NS)]
+    for node in process.iter():
+        if not isinstance(node.tag, str) or any(node is item for item in policy_items):
+            continue
+        written = _writes(node) & set(POLICY_DATA)
+        if written:
+            problems.append(_problem(_owner_of(node), source, f"{', '.join(sorted(written))} is the policy step's "
+                                                              "data, set when the application is filed; a diagram "
+                                                              "may not write it"))
+    return problems
+
+
+def _owner_of(node: etree._Element) -> etree._Element:
+    """The nearest element with an id (a problem names it)."""
+    while node.get("id") is None and node.getparent() is not None:
+        node = node.getparent()
+    return node
 
 
 def _flow_graph(root: etree._Element) -> tuple[dict[str, set[str]], dict[str, etree._Element]]:
@@ -213,19 +262,22 @@ def _flow_graph(root: etree._Element) -> tuple[dict[str, set[str]], dict[str, et
         if node.get("attachedToRef"):
             link(node.get("attachedToRef", ""), node_id)
         container = processes.get(node.get("calledElement")) if etree.QName(node).localname == "callActivity" else (
-            node if etree.QName(node).localname == "subProcess" else None)
+            node if etree.QName(node).localname in _SUBPROCESSES else None)
         if container is not None:
             for child in container:
                 kind = etree.QName(child).localname if isinstance(child.tag, str) else ""
-                if kind == "startEvent" or kind == "subProcess" and child.get("triggeredByEvent") == "true":
+                if kind == "startEvent" or kind in _SUBPROCESSES and child.get("triggeredByEvent") == "true":
                     link(node_id, child.get("id", ""))
                 elif kind == "endEvent":
                     link(child.get("id", ""), f"{node_id}#exit")
     return edges, nodes
 
 
+_SUBPROCESSES = ("subProcess", "transaction")
+
+
 def _is_container(node: etree._Element) -> bool:
-    return etree.QName(node).localname in ("subProcess", "callActivity")
+    return etree.QName(node).localname in (*_SUBPROCESSES, "callActivity")
 
 
 def _bypass_problems(root: etree._Element, process: etree._Element, source: str,
@@ -265,5 +317,6 @@ def control_problems(root: etree._Element, source: str, operators: frozenset[str
     for process in root.iterfind("bpmn:process", NS):
         if process.get("isExecutable", "true") != "false":
             problems += _policy_step_problems(process, source)
+            problems += _policy_data_problems(process, source)
             problems += _bypass_problems(root, process, source, operators)
     return problems

@@ -288,9 +288,9 @@ def test_a_leaders_signature_is_filed_authorized_by_its_owner_and_never_by_a_sub
     _decide(people.lin, application)  # lin authorizes for leo: the flow goes on, but it is not leo's own word
     work_off_queue(app)
     assert _status(application) == ApplicationStatus.FAILED and not _sealed(application)
-    assert "the signer has not agreed to sign" in (applications.get_application(application.id).failure_reason or "")
+    assert "on their behalf" in (applications.get_application(application.id).failure_reason or "")
     [refusal] = db.session.execute(select(AuditEvent).where(AuditEvent.action == "sealing.refused")).scalars()
-    assert refusal.details["reasons"] == ["the signer has not agreed to sign"]
+    assert refusal.details["reasons"] == ["the signer's agreement was given by someone else on their behalf"]
 
 
 # --- the gate ---------------------------------------------------------------------------------------------------
