@@ -10,10 +10,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
 
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput
 from app.extensions import db
 from app.models import Department, Role, RoleName, User
 from app.models.audit import Actor, record
+from app.models.lookup import get_or_not_found
 
 
 @cache
@@ -56,9 +57,7 @@ def list_departments() -> list[Department]:
 
 def get_department(department_id: int) -> Department:
     """A department by id."""
-    department = db.session.get(Department, department_id)
-    if department is None:
-        raise NotFound(f"department {department_id} does not exist")
+    department = get_or_not_found(Department, department_id, "department")
     return department
 
 

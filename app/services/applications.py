@@ -25,6 +25,7 @@ from app.models import (
     User,
 )
 from app.models.audit import Actor, record
+from app.models.lookup import get_or_not_found
 from app.services import accounts, documents, policy, sealing, seals
 from app.services.queue import schedule
 from app.workflow import POLICY_LEVELS, StepResult, cancel, is_deployed, operations_of, start, tasks_of
@@ -221,9 +222,7 @@ def approval_steps(application: SealApplication) -> list[HumanTask]:
 
 def get_application(application_id: int) -> SealApplication:
     """An application by id."""
-    application = db.session.get(SealApplication, application_id)
-    if application is None:
-        raise NotFound(f"application {application_id} does not exist")
+    application = get_or_not_found(SealApplication, application_id, "application")
     return application
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.sql import Select
 
-from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from app.errors import InvalidInput, InvalidTransition, PermissionDenied
 from app.extensions import db
 from app.models import (
     REQUESTER_DECISIONS,
@@ -22,6 +22,7 @@ from app.models import (
     current_round,
 )
 from app.models.audit import Actor, record
+from app.models.lookup import get_or_not_found
 from app.models.timestamps import utcnow
 from app.services import applications
 from app.services.substitutes import represented_by
@@ -127,9 +128,7 @@ def can_decide(user: User, task: HumanTask) -> bool:
 
 def get_task(task_id: int, user: User) -> HumanTask:
     """A task the user may see: one that is, or was, theirs."""
-    task = db.session.get(HumanTask, task_id)
-    if task is None:
-        raise NotFound(f"task {task_id} does not exist")
+    task = get_or_not_found(HumanTask, task_id, "task")
     offered = task.state == TaskState.READY and acting_for(task, user) is not None
     if not (offered or user.id in (task.assignee_id, task.completed_by_id, task.on_behalf_of_id)):
         raise PermissionDenied("this task is not yours")

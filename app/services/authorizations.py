@@ -18,6 +18,7 @@ from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.models import AuthorizationUse, Blob, RoleName, SealApplication, SignatureAuthorization, User
 from app.models.audit import Actor, record
+from app.models.lookup import get_or_not_found
 from app.models.timestamps import utcnow
 from app.pdf import LetterSpec, StampSpec, render_letter
 from app.services import accounts, documents, seals
@@ -103,9 +104,7 @@ def grant(spec: GrantSpec, leader: User, actor: Actor) -> SignatureAuthorization
 
 def get_authorization(authorization_id: int) -> SignatureAuthorization:
     """An authorization by id."""
-    found = db.session.get(SignatureAuthorization, authorization_id)
-    if found is None:
-        raise NotFound(f"authorization {authorization_id} does not exist")
+    found = get_or_not_found(SignatureAuthorization, authorization_id, "authorization")
     return found
 
 

@@ -10,6 +10,7 @@ from app.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from app.extensions import db
 from app.models import Department, RevocationReason, Seal, SealKind, SealStatus, User
 from app.models.audit import Actor, record
+from app.models.lookup import get_or_not_found
 from app.models.seal import REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
 from app.pdf import SealImageSpec, load_seal_image, render_seal_pdf, render_seal_png, render_seal_svg
@@ -123,9 +124,7 @@ def set_holders(seal_id: int, spec: HoldersSpec, actor: Actor) -> Seal:
 
 def get_seal(seal_id: int) -> Seal:
     """A seal by id."""
-    seal = db.session.get(Seal, seal_id)
-    if seal is None:
-        raise NotFound(f"seal {seal_id} does not exist")
+    seal = get_or_not_found(Seal, seal_id, "seal")
     return seal
 
 

@@ -10,10 +10,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.errors import InvalidInput, PermissionDenied
 from app.extensions import db
 from app.models import RoleName, Substitution, User
 from app.models.audit import Actor, record
+from app.models.lookup import get_or_not_found
 from app.models.timestamps import utcnow
 
 
@@ -57,9 +58,7 @@ def name_substitute(user: User, substitute_id: int, starts_at: datetime, ends_at
 
 def end_substitution(substitution_id: int, user: User, actor: Actor) -> Substitution:
     """End a substitution early (the user is back)."""
-    substitution = db.session.get(Substitution, substitution_id)
-    if substitution is None:
-        raise NotFound(f"substitution {substitution_id} does not exist")
+    substitution = get_or_not_found(Substitution, substitution_id, "substitution")
     if substitution.user_id != user.id:
         raise PermissionDenied("this is not your substitution")
     if substitution.cancelled_at is None:
