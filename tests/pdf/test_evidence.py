@@ -189,6 +189,25 @@ def test_evidence_in_an_unsigned_pdf_is_not_covered(ca):
     assert report.evidence is not None and report.evidence.state == "not-covered" and report.evidence.content is None
 
 
+def test_evidence_under_a_broken_signature_is_not_covered(ca, signed: bytes):
+    assert signed.count(b"/Reason (test)") == 1
+    tampered = signed.replace(b"/Reason (test)", b"/Reason (tesT)")  # inside the signed bytes, still a sound PDF
+    report = verify_pdf(tampered, [ca.certificate])
+    assert report.verdict == "invalid"
+    assert report.evidence is not None and report.evidence.state == "not-covered" and report.evidence.content is None
+    assert "'Seal1' that would cover the approval evidence does not verify" in report.evidence.reason
+
+
+def test_a_signed_pdf_only_pyhanko_can_read_gives_a_clear_message(ca, signed: bytes):
+    tampered = bytearray(signed)
+    tampered[tampered.index(b"stream") + 20] ^= 0x01  # inside the compressed object stream holding the page tree
+    report = verify_pdf(bytes(tampered), [ca.certificate])
+    assert report.verdict == "invalid"
+    assert report.evidence is not None and report.evidence.state == "unreadable", report.evidence
+    assert report.evidence.reason.startswith("the PDF is damaged and cannot be read (")
+    assert "0x" not in report.evidence.reason and "BytesIO" not in report.evidence.reason
+
+
 def test_a_pdf_without_evidence_reports_none(ca, signer):
     assert verify_pdf(_sign(corpus_pdf("minimal-document.pdf"), signer), [ca.certificate]).evidence is None
 
