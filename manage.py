@@ -34,6 +34,7 @@ TEST_SYSTEM_PACKAGES = {
     "softhsm2-util": "softhsm2",  # a PKCS#11 token for the seal-key tests
     "/usr/lib/softhsm/libsofthsm2.so": "softhsm2",
     "zbarimg": "zbar-tools",
+    "qpdf": "qpdf",  # reads the approval evidence back, as a relying party would
 }
 FONT_PACKAGE = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "fonts-wqy-zenhei")
 

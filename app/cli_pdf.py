@@ -17,6 +17,8 @@ from app.extensions import db
 from app.models.audit import Actor
 from app.pdf import (
     EveryPageSpec,
+    EvidenceApproval,
+    EvidenceReport,
     KeywordSpec,
     QrSpec,
     RidingSpec,
@@ -160,17 +162,39 @@ def sign_command(source: Path, output: Path, seal_name: str, page: int, keyword:
     click.echo(f"signed PDF written to {output}")
 
 
+def _approval_line(approval: EvidenceApproval) -> str:
+    behalf = f" on behalf of {approval.on_behalf_of}" if approval.on_behalf_of else ""
+    return (f"  level {approval.level} ({approval.label or approval.role}): {approval.name}{behalf} "
+            f"at {approval.at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def _evidence_lines(report: EvidenceReport | None) -> list[str]:
+    """The approval evidence as `pdf verify` prints it; facts only when the first signature covers them."""
+    if report is None:
+        return ["evidence: none"]
+    if report.content is None:
+        return [f"evidence: {report.state.replace('-', ' ')}, not shown · {report.reason}"]
+    facts = report.content
+    return [f"evidence: {report.reason} · application #{facts.application_id} · seal {facts.seal} · "
+            f"sealed {facts.sealed_at:%Y-%m-%d %H:%M:%S} UTC",
+            *(_approval_line(approval) for approval in facts.approvals),
+            f"  original document SHA-256: {facts.document_sha256 or 'not recorded'}",
+            f"  audit chain head: {facts.audit_chain_head}"]
+
+
 @pdf_cli.command("verify")
 @click.argument("source", type=IN_FILE)
 @clear_errors
 def verify_command(source: Path) -> None:
-    """One line per signature; exit status 1 unless every signature is valid."""
+    """One line per signature, then the approval evidence; exit status 1 unless every signature is valid."""
     report = verification.verify_document(source.read_bytes())
     for s in report.signatures:
         when = s.timestamp_time or s.signing_time
         click.echo(f"{s.field_name}: {s.verdict} · {s.seal_name or s.signer}"
                    f"{f' · {when:%Y-%m-%d %H:%M:%S} UTC' if when else ''}"
                    f"{' · timestamped' if s.timestamp_time else ''} · {s.reason}")
+    for line in _evidence_lines(report.evidence):
+        click.echo(line)
     click.echo(f"overall: {report.verdict} · {report.reason}")
     sys.exit(0 if report.verdict == "valid" else 1)
 

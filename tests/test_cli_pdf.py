@@ -1,11 +1,16 @@
 """`flask --app wsgi pdf …`: each step by hand, with clear errors and exit codes."""
 
+import re
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.conftest import CORPUS
+from app.extensions import db
+from app.models import DocumentKind, SealApplication
+from app.pdf import StampPlan, stamp
+from app.services import documents
+from tests.conftest import CORPUS, contract_pdf, file_and_approve, work_off_queue
 from tests.pdf.verifiers import mutool_unchanged, nss_db_with, pdfsig
 
 SOURCE = CORPUS / "pdf" / "pdflatex-4-pages.pdf"
@@ -63,6 +68,35 @@ def test_verify_exits_non_zero_for_unsigned_and_tampered_files(run, org, tmp_pat
     signed.write_bytes(bytes(data))
     tampered = run("verify", str(signed))
     assert tampered.exit_code == 1 and "Seal: invalid" in tampered.output
+
+
+def test_verify_prints_the_approval_evidence_the_signature_covers(app, client, run, org, tmp_path: Path):
+    application_id = file_and_approve(client, org.contract_seal.id, contract_pdf())
+    work_off_queue(app)
+    application = db.session.get(SealApplication, application_id)
+    assert application is not None and application.document(DocumentKind.SEALED) is not None
+    sealed = tmp_path / "sealed.pdf"
+    sealed.write_bytes(documents.read_content(application.document(DocumentKind.SEALED)))
+
+    verified = run("verify", str(sealed))
+    assert verified.exit_code == 0, verified.output
+    lines = verified.output.strip().splitlines()
+    assert re.fullmatch(r"SealFlow_\d+_\d+: valid · .*", lines[0]), lines
+    assert re.fullmatch(rf"evidence: covered by the signature 'SealFlow_\d+_\d+' · application #{application_id} · "
+                        rf"seal {org.contract_seal.name} · sealed \d{{4}}-.* UTC", lines[1]), lines
+    assert re.fullmatch(r"  level 1 \(.+\): Harry at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[2]), lines
+    assert lines[3] == f"  original document SHA-256: {application.document(DocumentKind.ORIGINAL).sha256}"
+    assert re.fullmatch(r"  audit chain head: [0-9a-f]{64}", lines[4]), lines
+    assert lines[5].startswith("overall: valid")
+
+
+def test_verify_does_not_show_evidence_no_signature_covers(run, org, tmp_path: Path):
+    path = tmp_path / "stamped.pdf"
+    path.write_bytes(stamp(SOURCE.read_bytes(), StampPlan(evidence={"format": "sealflow-evidence/1"})))
+    verified = run("verify", str(path))
+    assert verified.exit_code == 1
+    assert "evidence: not covered, not shown · the PDF carries no signature" in verified.output
+    assert "evidence: none" in run("verify", str(SOURCE)).output
 
 
 @pytest.mark.parametrize("args, message", [

@@ -13,7 +13,7 @@ from app.pdf.errors import (
     PdfError,
     SealImageError,
 )
-from app.pdf.evidence import EVIDENCE_FILE, read_evidence
+from app.pdf.evidence import EVIDENCE_FILE, EVIDENCE_FORMAT, Evidence, EvidenceApproval, EvidenceReport, read_evidence
 from app.pdf.letter import LetterSpec, render_letter
 from app.pdf.overlays import QrSpec, WatermarkSpec
 from app.pdf.revocation import Revocation
@@ -45,9 +45,13 @@ from app.pdf.verify import SignatureReport, VerificationReport, verify_pdf
 
 __all__ = [
     "EVIDENCE_FILE",
+    "EVIDENCE_FORMAT",
     "AlreadySignedError",
     "EncryptedPdfError",
     "EveryPageSpec",
+    "Evidence",
+    "EvidenceApproval",
+    "EvidenceReport",
     "InvalidPdfError",
     "KeywordSpec",
     "LetterSpec",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,9 @@ def open_pdf(data: bytes, max_pages: int = 2000) -> pikepdf.Pdf:
 
 
 def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+    # qpdf names the in-memory stream first ("stream <_io.BytesIO object at 0x…>: "): only what it found is news.
+    text = re.sub(r"^stream <[^>]*>:?\s*", "", str(exc).splitlines()[0]) if str(exc) else ""
+    return text[:200] or exc.__class__.__name__
 
 
 def _signed_fields(pdf: pikepdf.Pdf) -> list[str]:

@@ -1,6 +1,7 @@
 """Verification of a PDF's signatures and document time-stamps with pyHanko's validator: one report per
 signature, a verdict with a human reason, and whether the file changed after the last signature. A signature whose
-certificate was revoked stays valid when a trusted time-stamp proves it was made before the revocation."""
+certificate was revoked stays valid when a trusted time-stamp proves it was made before the revocation. The approval
+evidence the file carries counts only as the first signature signed it (app.pdf.evidence)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from pyhanko.sign.validation.status import (
 from pyhanko_certvalidator import ValidationContext
 
 from app.pdf.errors import EncryptedPdfError, InvalidPdfError
+from app.pdf.evidence import EvidenceReport, check_evidence
 from app.pdf.revocation import Revocation, find_revocation, made_before
 from app.pki.trust import validation_context
 
@@ -87,12 +89,14 @@ class SignatureReport:
 
 @dataclass(frozen=True)
 class VerificationReport:
-    """Every signature in revision order, and the verdict on the document as a whole."""
+    """Every signature in revision order, the verdict on the document as a whole, and the approval evidence the
+    file carries (None when it carries none; its facts only when the first signature covers it)."""
 
     signatures: tuple[SignatureReport, ...]
     changed_after_last_signature: bool
     verdict: Verdict
     reason: str
+    evidence: EvidenceReport | None = None
 
 
 @dataclass(frozen=True)
@@ -122,15 +126,19 @@ def verify_pdf(
     reader = _open(data)
     trust = _Trust(_context(trust_roots, crls), tuple(trust_roots), tuple(crls), seal_names or {})
     try:
-        reports = tuple(_examine(reader, trust))
+        readable, broken = _embedded(reader)
+        made = _examine(readable, trust)
     except PyHankoPdfError as exc:
         raise InvalidPdfError(f"the PDF's form fields cannot be read: {exc}") from exc
+    reports = tuple(made + broken)
+    first = made[0].field_name if made else broken[0].field_name if broken else None
+    evidence = check_evidence(data, first, _signed_length(readable[0], made[0]) if made else None)
     if not reports:
-        return VerificationReport((), False, "unsigned", "the PDF carries no signature")
+        return VerificationReport((), False, "unsigned", "the PDF carries no signature", evidence)
     coverages = [report.coverage for report in reports if report.coverage is not None]
     changed = bool(coverages) and coverages[-1] != SignatureCoverageLevel.ENTIRE_FILE
     verdict, reason = _overall(reports, changed)
-    return VerificationReport(reports, changed, verdict, reason)
+    return VerificationReport(reports, changed, verdict, reason, evidence)
 
 
 def _open(data: bytes) -> PdfFileReader:
@@ -154,8 +162,8 @@ def _context(
     return validation_context(trust_roots, crls, "hard-fail" if crls else "soft-fail", moment)
 
 
-def _examine(reader: PdfFileReader, trust: _Trust) -> list[SignatureReport]:
-    """Reports in the order the signatures were made; unreadable signatures come last."""
+def _embedded(reader: PdfFileReader) -> tuple[list[EmbeddedPdfSignature], list[SignatureReport]]:
+    """The readable signatures in the order they were made, and a report for each unreadable one."""
     readable: list[EmbeddedPdfSignature] = []
     broken: list[SignatureReport] = []
     for field_name, _value, field in enumerate_sig_fields(reader, filled_status=True):
@@ -164,6 +172,21 @@ def _examine(reader: PdfFileReader, trust: _Trust) -> list[SignatureReport]:
         except (PyHankoPdfError, ValueError, KeyError, TypeError) as exc:
             broken.append(_broken(field_name, f"the signature data is not a readable CMS object ({_short(exc)})"))
     readable.sort(key=lambda embedded: embedded.signed_revision)
+    return readable, broken
+
+
+def _signed_length(embedded: EmbeddedPdfSignature, report: SignatureReport) -> int | None:
+    """How many bytes from the start the signature signed, when they are exactly its revision and it verifies:
+    pyHanko's coverage check proved the byte range contiguous and ending at that revision's end of file."""
+    whole = report.coverage is not None and report.coverage >= SignatureCoverageLevel.ENTIRE_REVISION
+    if not (whole and report.intact and report.valid):
+        return None
+    _start, _before, after, length = (int(n) for n in embedded.byte_range)
+    return after + length
+
+
+def _examine(readable: list[EmbeddedPdfSignature], trust: _Trust) -> list[SignatureReport]:
+    """One report per readable signature, in the same order."""
     # Newest first, so that each signature knows the earliest valid document time-stamp made after it: that
     # time-stamp covers the signature's bytes, so it proves the signature existed by then.
     reports: list[SignatureReport] = []
@@ -173,7 +196,7 @@ def _examine(reader: PdfFileReader, trust: _Trust) -> list[SignatureReport]:
         if report.kind == "document-timestamp" and report.verdict == "valid" and report.timestamp_time is not None:
             stamped_by = min(report.timestamp_time, stamped_by or report.timestamp_time)
         reports.append(report)
-    return reports[::-1] + broken
+    return reports[::-1]
 
 
 def _short(exc: Exception) -> str:

@@ -17,6 +17,7 @@ from app.models import Document, DocumentKind, Seal, SealApplication
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.pdf import (
+    EVIDENCE_FORMAT,
     EveryPageSpec,
     KeywordSpec,
     QrSpec,
@@ -74,7 +75,7 @@ def evidence(application: SealApplication, approvals: list[gate.Approval]) -> di
     """What the sealed PDF carries as proof (app/pdf/evidence.py): the application, the approvals that let the
     gate open (who, in which role, when, on which document), and the audit chain's head at sealing time."""
     return {
-        "format": "sealflow-evidence/1",
+        "format": EVIDENCE_FORMAT,
         "organisation": current_app.config["ORGANISATION_NAME"],
         "application_id": application.id,
         "seal": application.seal.name,

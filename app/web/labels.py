@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.models import HumanTask
-from app.pdf import Revocation, SignatureReport, VerificationReport
+from app.pdf import EvidenceApproval, Revocation, SignatureReport, VerificationReport
 from app.web.forms import (
     DECISION_LABELS,
     DOCUMENT_TYPE_LABELS,
@@ -29,6 +29,13 @@ VERDICT_LABELS = {
     "valid": _l("Valid"), "invalid": _l("Invalid"), "untrusted": _l("Not trusted"),
     "revoked": _l("Invalid: seal revoked"),
     "modified": _l("Changed after signing"), "unsigned": _l("Not signed"),
+}
+# Whether the approval evidence a verified PDF carries is evidence (app.pdf.EvidenceReport.state).
+EVIDENCE_LABELS = {
+    "covered": _l("Covered by the signature: these approvals are part of what was signed"),
+    "not-covered": _l("Not covered by any signature, so it is not evidence"),
+    "changed": _l("Changed after signing, so it is not evidence"),
+    "unreadable": _l("The approval evidence cannot be read"),
 }
 # The reasons a CRL entry may give; SealFlow's own CRL gives one of the three a seal administrator chooses, or none.
 REASON_LABELS = {**REVOCATION_REASON_LABELS, "unspecified": _l("reason not recorded")}
@@ -53,13 +60,21 @@ def decision_label(value: str) -> str:
     return str(DECISION_LABELS.get(value, value))
 
 
+def acting(who: str, whom: str | None) -> str:
+    """Who acted: "Olga", or "Olga on behalf of Harry" when a substitute did."""
+    return who if whom is None else _("%(who)s on behalf of %(whom)s", who=who, whom=whom)
+
+
 def done_by(task: HumanTask) -> str:
-    """Who completed a task: "Olga", or "Olga on behalf of Harry" when a substitute acted."""
+    """Who completed a task, and for whom when a substitute did."""
     if task.completed_by is None:
         return ""
-    if task.on_behalf_of is None:
-        return task.completed_by.display_name
-    return _("%(who)s on behalf of %(whom)s", who=task.completed_by.display_name, whom=task.on_behalf_of.display_name)
+    return acting(task.completed_by.display_name, task.on_behalf_of.display_name if task.on_behalf_of else None)
+
+
+def approved_by(approval: EvidenceApproval) -> str:
+    """Who made an approval a signed PDF's evidence records, and for whom when a substitute did."""
+    return acting(approval.name, approval.on_behalf_of)
 
 
 def revocation_reason_label(value: str | None) -> str:
@@ -119,4 +134,6 @@ def template_helpers() -> dict[str, Any]:
         "task_state_label": lambda value: TASK_STATE_LABELS.get(value, value),
         "action_label": lambda value: HISTORY_ACTION_LABELS.get(value, value),
         "done_by": done_by,
+        "approved_by": approved_by,
+        "evidence_label": lambda value: EVIDENCE_LABELS.get(value, value),
     }

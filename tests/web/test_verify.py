@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEvent, RevocationReason, Seal, SealApplication, SealStatus
 from app.models.audit import Actor, events_for
-from app.pdf import verify_pdf
+from app.pdf import StampPlan, stamp, verify_pdf
 from app.services import keys, seals
 from app.services.sealing import verification_token
 from tests.conftest import contract_pdf, file_and_approve, file_application, login, logout, work_off_queue
@@ -200,3 +200,45 @@ def test_verify_needs_a_login_and_refuses_a_non_pdf(client, org):
     response = client.post("/verify", data={"document": (io.BytesIO(b"hello"), "x.pdf")},
                            content_type="multipart/form-data")
     assert response.status_code == 422 and "not a PDF" in response.text
+
+
+def test_verify_shows_the_approval_evidence_and_the_public_page_names_no_approver(app, client, org):
+    application_id = file_and_approve(client, org.contract_seal.id, contract_pdf())
+    work_off_queue(app)
+    login(client, "emma")
+    sealed = _sealed(client, application_id)
+    logout(client)
+
+    login(client, "alice")
+    checked = client.post("/verify", data={"document": (io.BytesIO(sealed), "s.pdf")},
+                          content_type="multipart/form-data")
+    assert 'id="evidence"' in checked.text
+    assert "Covered by the signature: these approvals are part of what was signed" in checked.text
+    assert f'<dd id="evidence-application">#{application_id}</dd>' in checked.text
+    row = re.search(r'<table id="evidence-approvals">.*?</table>', checked.text, re.S)
+    assert row and re.search(r"<td>1</td><td>.+ <code>department_head</code></td><td>Harry</td>"
+                             r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td>", row.group(0)), row
+    head = re.search(r'<code id="evidence-chain-head">([0-9a-f]{64})</code>', checked.text)
+    assert head and db.session.execute(select(AuditEvent).where(AuditEvent.hash == head.group(1))).scalar()
+    chinese = client.post("/verify", data={"document": (io.BytesIO(sealed), "s.pdf")},
+                          content_type="multipart/form-data", headers={"Accept-Language": "zh-CN"})
+    assert "审批证据" in chinese.text and "已被签名覆盖" in chinese.text
+    logout(client)
+
+    path = f"/verify/{application_id}/{verification_token(application_id)}"
+    page = client.get(path)
+    posted = client.post(path, data={"document": (io.BytesIO(sealed), "copy.pdf")}, content_type="multipart/form-data")
+    assert "This file is exactly the sealed document." in posted.text
+    for public in (page, posted):
+        assert public.status_code == 200
+        assert "Harry" not in public.text and 'id="evidence"' not in public.text
+
+
+def test_verify_does_not_present_evidence_no_signature_covers(client, org):
+    forged = {"format": "sealflow-evidence/1", "approvals": [{"name": "Mallory"}]}
+    unsigned = stamp(contract_pdf(), StampPlan(evidence=forged))
+    login(client, "alice")
+    checked = client.post("/verify", data={"document": (io.BytesIO(unsigned), "u.pdf")},
+                          content_type="multipart/form-data")
+    assert "Not covered by any signature, so it is not evidence" in checked.text
+    assert "Mallory" not in checked.text and 'id="evidence-approvals"' not in checked.text
