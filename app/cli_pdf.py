@@ -178,6 +178,9 @@ def _evidence_lines(report: EvidenceReport | None) -> list[str]:
     return [f"evidence: {report.reason} · application #{facts.application_id} · seal {facts.seal} · "
             f"sealed {facts.sealed_at:%Y-%m-%d %H:%M:%S} UTC",
             *(_approval_line(approval) for approval in facts.approvals),
+            *([f"  signed under authorization #{facts.authorization.id} of {facts.authorization.leader}, granted "
+               f"{facts.authorization.granted_at:%Y-%m-%d %H:%M:%S} UTC, letter SHA-256 "
+               f"{facts.authorization.letter_sha256}"] if facts.authorization else []),
             f"  original document SHA-256: {facts.document_sha256 or 'not recorded'}",
             f"  audit chain head: {facts.audit_chain_head}"]
 

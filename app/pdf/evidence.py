@@ -103,6 +103,16 @@ class EvidenceApproval:
 
 
 @dataclass(frozen=True)
+class EvidenceAuthorization:
+    """The leader's signature authorization a signature was applied under, instead of a step of theirs."""
+
+    id: int
+    leader: str
+    granted_at: datetime
+    letter_sha256: str
+
+
+@dataclass(frozen=True)
 class Evidence:
     """The evidence as typed facts (the JSON written by app.services.sealing)."""
 
@@ -114,6 +124,7 @@ class Evidence:
     approvals: tuple[EvidenceApproval, ...]
     audit_chain_head: str
     sealed_at: datetime
+    authorization: EvidenceAuthorization | None = None
 
 
 T = TypeVar("T")
@@ -142,6 +153,14 @@ def _approval(item: Any) -> EvidenceApproval:
                             _optional_text(entry.get("on_behalf_of")), _moment(entry["at"]))
 
 
+def _authorization(item: Any) -> EvidenceAuthorization | None:
+    if item is None:
+        return None
+    entry = _typed(item, dict)
+    return EvidenceAuthorization(_typed(entry["id"], int), _typed(entry["leader"], str),
+                                 _moment(entry["granted_at"]), _typed(entry["letter_sha256"], str))
+
+
 def parse_evidence(content: dict[str, Any]) -> Evidence:
     """The evidence's facts; anything else than SealFlow's format is an InvalidPdfError."""
     if content.get("format") != EVIDENCE_FORMAT:
@@ -156,6 +175,7 @@ def parse_evidence(content: dict[str, Any]) -> Evidence:
             approvals=tuple(_approval(item) for item in _typed(content["approvals"], list)),
             audit_chain_head=_typed(content["audit_chain_head"], str),
             sealed_at=_moment(content["sealed_at"]),
+            authorization=_authorization(content.get("signature_authorization")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidPdfError(f"the embedded approval evidence is incomplete or malformed ({exc})") from exc

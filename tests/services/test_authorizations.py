@@ -140,6 +140,10 @@ def test_an_application_the_grant_covers_is_signed_with_no_leader_step_and_uses_
     evidence = read_evidence(documents.read_content(sealed))
     assert evidence is not None and evidence["signature_authorization"]["id"] == granted.id
     assert evidence["signature_authorization"]["letter_sha256"] == granted.letter_sha256
+    report = verification.verify_document(documents.read_content(sealed))
+    assert report.evidence is not None and report.evidence.covered and report.evidence.content is not None
+    assert report.evidence.content.authorization is not None
+    assert report.evidence.content.authorization.letter_sha256 == granted.letter_sha256
 
 
 @pytest.mark.parametrize("scope, document_type, amount", [
