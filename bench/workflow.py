@@ -60,7 +60,7 @@ from app.extensions import db  # noqa: E402
 from app.jobs.runner import run_job  # noqa: E402
 from app.models import HumanTask, InstanceStatus, Job, JobStatus, ProcessInstance, RoleName, TaskState  # noqa: E402
 from app.models.audit import Actor  # noqa: E402
-from app.services import accounts, flows  # noqa: E402
+from app.services import accounts, flows, operators  # noqa: E402
 from app.services.operators import OPERATORS  # noqa: E402
 from app.services.queue import shutdown_embedded  # noqa: E402
 from app.workflow import complete_task, start, tasks_of  # noqa: E402
@@ -80,7 +80,9 @@ DECISION_PREFERENCE = ("approve", "resubmit")
 def start_data(requester_id: int) -> dict[str, Any]:
     """The process data an application starts with (no application row: the service tasks are no-ops)."""
     return {"application_id": None, "requester_id": requester_id, "document_type": "contract",
-            "amount": 50000.0, "seal_id": None, "seal_kind": "contract"}
+            "amount": 50000.0, "seal_id": None, "seal_kind": "contract",
+            # What the seal policy gives such a contract when it is filed: the department head's approval.
+            "required_approvals": [{"level": 1, "approver": "department_head", "label": "Department head"}]}
 
 
 def choose_decision(choices: list[str]) -> str:
@@ -389,7 +391,10 @@ class SealFlowRun:
 def sealflow(instance_dir: Path, database_uri: str, profiler: cProfile.Profile | None = None) -> Iterator[SealFlowRun]:
     """SealFlow on a fresh schema, set up and warmed up outside the timing; embedded Redis stopped afterwards."""
     app = build_app(instance_dir, database_uri)
-    OPERATORS["seal_document"] = _no_op  # this process only: the bench is not the server
+    # This process only (the bench is not the server): the sealing operator is a no-op on processes without an
+    # application, so it is no sealing operator here and the gate (which needs an application) is not asked.
+    OPERATORS["seal_document"] = _no_op
+    operators.SEALING_OPERATORS = frozenset()
     try:
         with app.app_context():
             db.create_all()
