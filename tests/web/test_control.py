@@ -138,3 +138,65 @@ def test_only_leaders_reach_the_authorizations_and_only_the_grantor_and_auditors
     logout(client)
     login(client, "leo")
     assert "1 / 1" in client.get("/authorizations").text
+
+
+def _task_of(application_id: int) -> HumanTask:
+    [task] = [t for t in db.session.execute(select(HumanTask).where(HumanTask.state == TaskState.READY)).scalars()
+              if t.instance.application_id == application_id]
+    return task
+
+
+def _post_decision(client, task: HumanTask, decision: str = "approve") -> int:
+    return client.post(f"/tasks/{task.id}", data={"decision": decision, "comment": "by web"}).status_code
+
+
+def test_over_http_a_head_filing_cannot_approve_and_the_head_above_does(app, client, org):
+    office = accounts.get_or_create_department("Office")
+    office.head, org.department.parent = org.leader, office
+    db.session.commit()
+    login(client, "harry")
+    application_id = file_application(client, org.contract_seal.id, PDF)
+    assert "/tasks/" not in client.get("/inbox").text
+    task = _task_of(application_id)
+    assert task.assignee_id == org.leader.id
+    assert _post_decision(client, task) == 403  # not his to decide
+    logout(client)
+    login(client, "leo")
+    assert _post_decision(client, task) == 302
+
+
+def test_over_http_one_person_decides_one_level_even_as_a_substitute(app, client, org):
+    from app.services import substitutes as away
+
+    now = utcnow()
+    away.name_substitute(org.head, org.leader.id, now - timedelta(hours=1), now + timedelta(days=1), "Trip",
+                         Actor.of(org.head))
+    db.session.commit()
+    login(client, "emma")
+    application_id = file_application(client, org.contract_seal.id, PDF, amount="150,000")
+    logout(client)
+    login(client, "leo")
+    assert _post_decision(client, _task_of(application_id)) == 302  # level 1, for harry
+    second = _task_of(application_id)
+    response = client.post(f"/tasks/{second.id}", data={"decision": "approve"})
+    assert response.status_code == 403 and "one person decides one approval level" in _text(response)
+    db.session.expire_all()
+    assert db.session.get(HumanTask, second.id).state == TaskState.READY
+
+
+def test_over_http_an_auditor_cannot_be_named_substitute_and_a_requester_cannot_sign_as_a_party(client, org):
+    login(client, "harry")
+    now = utcnow()
+    response = client.post("/away", data={"substitute_id": str(org.auditor.id), "reason": "Trip",
+                                           "starts_at": now.strftime("%Y-%m-%dT%H:%M"),
+                                           "ends_at": (now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")})
+    assert response.status_code == 422  # not even offered
+    logout(client)
+    login(client, "emma")
+    response = client.post("/applications/new", data={
+        "seal_id": str(org.contract_seal.id), "document_type": "contract", "reason": "Joint",
+        "process_id": "multi_party_signing", "parties-0-user_id": str(org.employee.id),
+        "parties-0-seal_id": str(org.contract_seal.id), "parties-1-user_id": str(org.other_approver.id),
+        "parties-1-seal_id": str(org.contract_seal.id), "document": (io.BytesIO(PDF), "a.pdf")},
+        content_type="multipart/form-data")
+    assert response.status_code == 422 and "your own application" in _text(response)
