@@ -1,4 +1,4 @@
-"""Every PDF of the shared corpus goes through the whole engine, or is refused with a specific message."""
+"""Every PDF of the corpus (tests/data/corpus) goes through the whole engine, or is refused with a specific message."""
 
 import io
 from pathlib import Path
@@ -50,7 +50,7 @@ def signer(ca):
 
 
 def test_the_corpus_is_there():
-    assert len(CORPUS_PDFS) >= 9, "the shared corpus sits beside the checkout (../shared/corpus)"
+    assert len(CORPUS_PDFS) >= 9, "the corpus is in tests/data/corpus"
 
 
 @pytest.mark.parametrize("name", CORPUS_PDFS)
