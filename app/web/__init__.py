@@ -10,12 +10,25 @@ from app.models import User
 
 def init_app(app: Flask) -> None:
     """Register blueprints, error handlers and the login loader."""
-    from app.web import applications, auth, authorizations, errors, health, inbox, labels, seals, substitutes, verify
+    from app.web import (
+        applications,
+        auth,
+        authorizations,
+        errors,
+        health,
+        inbox,
+        labels,
+        seals,
+        security,
+        substitutes,
+        verify,
+    )
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
                       verify.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
+    security.init_app(app)
     app.context_processor(labels.template_helpers)
     login_manager.login_view = "auth.login"
 

@@ -15,6 +15,7 @@ from app.services import accounts, applications, audit, documents, gate, sealing
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
 from app.web.history import process_history
+from app.web.security import attachment
 
 bp = Blueprint("applications", __name__)
 ANY_ROLE = tuple(RoleName)
@@ -109,5 +110,5 @@ def document(application_id: int, kind: str) -> Any:
         raise NotFound(f"application {application_id} has no {kind} document yet")
     return Response(
         documents.read_content(found), mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
+        headers={"Content-Disposition": attachment(found.filename)},
     )

@@ -13,15 +13,14 @@ from app.models.audit import record
 from app.services import accounts
 from app.web.forms import LoginForm
 from app.web.guards import actor
+from app.web.security import local_path
 
 bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    # Only local paths: never redirect a login to another site.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("applications.index")
+    # Only paths on this site: never redirect a login to another one.
+    return local_path(target) or url_for("applications.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -15,6 +15,7 @@ from app.models import RoleName
 from app.services import accounts, authorizations, seals
 from app.web.forms import GrantForm
 from app.web.guards import actor, me, role_required
+from app.web.security import attachment
 
 bp = Blueprint("authorizations", __name__)
 
@@ -73,5 +74,5 @@ def letter(authorization_id: int) -> Any:
     found = authorizations.get_authorization(authorization_id)
     if not authorizations.can_see(me(), found):
         raise PermissionDenied("this authorization is not yours")
-    return Response(authorizations.letter_of(found), mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="authorization-{found.id}.pdf"'})
+    return Response(authorizations.letter_of(found), mimetype="application/pdf",
+                    headers={"Content-Disposition": attachment(f"authorization-{found.id}.pdf")})

@@ -1,0 +1,68 @@
+"""The web tier's baseline (app/web/security.py): headers on every answer, redirects only to this site, downloads
+named safely, the session cookie Secure behind https."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+
+from app import create_app
+from app.extensions import db
+from app.models import Document
+from config import TestConfig
+from tests.conftest import PASSWORD, corpus_pdf, login
+
+
+def test_every_answer_carries_the_security_headers(client, org):
+    for response in (client.get("/login"), client.get("/healthz"), client.get("/no/such/page")):
+        headers = response.headers
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert "script-src 'self'" in headers["Content-Security-Policy"]
+        assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+        assert "Strict-Transport-Security" not in headers  # served over http here
+
+
+def test_behind_https_the_cookie_is_secure_and_hsts_is_sent(instance_dir, _schema):
+    app: Flask = create_app(TestConfig(instance_dir, PUBLIC_URL="https://seal.example.com"))
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    response = app.test_client().get("/login")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example", "//evil.example", "/\\evil.example", "https://evil.example",
+                                    "/%0a/evil.example", "/\\t/evil.example"])
+def test_login_and_the_language_switch_never_redirect_to_another_site(client, org, target):
+    response = client.post(f"/login?next={target}", data={"username": "emma", "password": PASSWORD})
+    assert response.status_code == 302 and response.location == "/"
+    switched = client.post("/language/en", data={"next": target.replace("%09", "\t").replace("%0a", "\n")})
+    assert switched.status_code == 302 and switched.location == "/"
+
+
+def test_a_local_next_is_kept(client, org):
+    response = client.post("/login?next=/inbox", data={"username": "emma", "password": PASSWORD})
+    assert response.location == "/inbox"
+
+
+def test_a_download_is_named_safely_as_an_attachment(client, org):
+    login(client, "emma")
+    response = client.post("/applications/new", data={
+        "seal_id": str(org.contract_seal.id), "document_type": "letter", "reason": "r",
+        "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "invoice.pdf")},
+        content_type="multipart/form-data")
+    application_id = int(re.search(r"/applications/(\d+)$", response.location).group(1))
+    # The name a raw multipart request can carry (a test client quotes it away): quotes and parameters of its own.
+    hostile = 'invoice.html"; filename*=UTF-8\'\'invoice.html; x=".pdf'
+    db.session.execute(update(Document).values(filename=hostile))
+    db.session.commit()
+    download = client.get(f"/applications/{application_id}/documents/original")
+    disposition = download.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="') and disposition.count('"') == 2
+    assert disposition.endswith(".pdf") and "invoice.html;" not in disposition.split("filename*=")[0]
+    assert download.headers["X-Content-Type-Options"] == "nosniff" and download.mimetype == "application/pdf"
+    stored = db.session.execute(select(Document.filename)).scalar_one()
+    assert stored == hostile  # kept as given; only its use in a header is cleaned
