@@ -35,6 +35,18 @@ def _instance_secret(instance_path: Path, filename: str) -> str:
     return value
 
 
+def _private_folder(path: Path) -> None:
+    """The instance folder holds the database, the embedded Redis and the secrets: 0700, and every file SealFlow
+    creates in it 0600 (the process's umask is narrowed before the database and Redis files exist)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+        for child in path.iterdir():
+            if child.is_file() and child.stat().st_uid == os.getuid():
+                child.chmod(0o600)
+    os.umask(0o077)
+
+
 def _database_url(url: str) -> str:
     # psycopg 3 is the driver; accept the plain postgres:// spellings operators paste.
     for prefix in ("postgres://", "postgresql://"):
@@ -86,7 +98,7 @@ class Config:
     PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
 
     def __init__(self) -> None:
-        self.INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+        _private_folder(self.INSTANCE_PATH)
         self.SQLALCHEMY_DATABASE_URI = _database_url(self.DATABASE_URL) or (
             f"sqlite:///{self.INSTANCE_PATH / 'sealflow.sqlite'}"
         )
