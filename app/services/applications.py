@@ -203,7 +203,7 @@ def can_withdraw(user: User, application: SealApplication) -> bool:
 
 def withdraw(application_id: int, user: User, actor: Actor) -> SealApplication:
     """The requester takes back an application that is still being approved; its process is cancelled."""
-    application = get_application(application_id)
+    application = viewable_application(application_id, user)
     if application.requester_id != user.id:
         raise PermissionDenied("only the requester can withdraw an application")
     if application.status not in WITHDRAWABLE:
@@ -246,10 +246,11 @@ def can_view(user: User, application: SealApplication) -> bool:
 
 
 def viewable_application(application_id: int, user: User) -> SealApplication:
-    """An application the user may see; PermissionDenied otherwise."""
+    """An application the user may see. To anyone else it does not exist: the same NotFound as an unknown id, so
+    that nobody learns which ids exist."""
     application = get_application(application_id)
     if not can_view(user, application):
-        raise PermissionDenied("you may not see this application")
+        raise NotFound(f"application {application_id} does not exist")
     return application
 
 

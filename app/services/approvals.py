@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.sql import Select
 
-from app.errors import InvalidInput, InvalidTransition, PermissionDenied
+from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from app.extensions import db
 from app.models import (
     REQUESTER_DECISIONS,
@@ -131,7 +131,7 @@ def get_task(task_id: int, user: User) -> HumanTask:
     task = get_or_not_found(HumanTask, task_id, "task")
     offered = task.state == TaskState.READY and acting_for(task, user) is not None
     if not (offered or user.id in (task.assignee_id, task.completed_by_id, task.on_behalf_of_id)):
-        raise PermissionDenied("this task is not yours")
+        raise NotFound(f"task {task_id} does not exist")  # the same answer as for an unknown id
     return task
 
 

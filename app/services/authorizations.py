@@ -122,8 +122,8 @@ def can_see(user: User, authorization: SignatureAuthorization) -> bool:
 def revoke(authorization_id: int, leader: User, actor: Actor) -> SignatureAuthorization:
     """The leader withdraws an authorization; from this moment it covers nothing, queued jobs included."""
     authorization = get_authorization(authorization_id)
-    if authorization.leader_id != leader.id:
-        raise PermissionDenied("only the leader who granted it revokes an authorization")
+    if authorization.leader_id != leader.id:  # someone else's: as if it were not there
+        raise NotFound(f"authorization {authorization_id} does not exist")
     if authorization.revoked_at is None:
         authorization.revoked_at = utcnow()
         record(actor, "authorization.revoked", "signature_authorization", authorization.id,

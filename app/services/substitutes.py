@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from app.errors import InvalidInput, PermissionDenied
+from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import RoleName, Substitution, User
 from app.models.audit import Actor, record
@@ -60,7 +60,7 @@ def end_substitution(substitution_id: int, user: User, actor: Actor) -> Substitu
     """End a substitution early (the user is back)."""
     substitution = get_or_not_found(Substitution, substitution_id, "substitution")
     if substitution.user_id != user.id:
-        raise PermissionDenied("this is not your substitution")
+        raise NotFound(f"substitution {substitution_id} does not exist")  # not yours: as if it were not there
     if substitution.cancelled_at is None:
         substitution.cancelled_at = utcnow()
         record(actor, "substitute.ended", "user", user.id, substitution_id=substitution.id,

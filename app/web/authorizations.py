@@ -9,7 +9,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
-from app.errors import InvalidInput, PermissionDenied, PolicyViolation
+from app.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from app.extensions import db
 from app.models import RoleName
 from app.services import accounts, authorizations, seals
@@ -73,6 +73,6 @@ def revoke(authorization_id: int) -> Any:
 def letter(authorization_id: int) -> Any:
     found = authorizations.get_authorization(authorization_id)
     if not authorizations.can_see(me(), found):
-        raise PermissionDenied("this authorization is not yours")
+        raise NotFound(f"authorization {authorization_id} does not exist")
     return Response(authorizations.letter_of(found), mimetype="application/pdf",
                     headers={"Content-Disposition": attachment(f"authorization-{found.id}.pdf")})

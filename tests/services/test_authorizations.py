@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.errors import InvalidInput, PermissionDenied
+from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.jobs.runner import run_job
 from app.models import (
@@ -189,7 +189,7 @@ def test_revoking_stops_a_job_already_queued_and_the_leader_is_asked(app: Flask,
 
 def test_only_the_leader_revokes(app: Flask, org: Org, signature: int):
     granted = _grant(org, signature)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):  # someone else's authorization: as if there were none
         authorizations.revoke(granted.id, org.head, Actor.of(org.head))
 
 

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.errors import InvalidInput, PermissionDenied, PolicyViolation
+from app.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from app.extensions import db
 from app.models import (
     ApplicationStatus,
@@ -89,9 +89,11 @@ def _decide(user: User, application: SealApplication, decision: str = "approve")
 
 
 def _refused(user: User, application: SealApplication, match: str) -> None:
-    """The user's decision on the waiting step is refused and changes nothing."""
+    """The user's decision on the waiting step is refused and changes nothing: a step that is not theirs at all is
+    as if it did not exist (NotFound, like an unknown id); one they may see but not decide is PermissionDenied."""
     task = _waiting(application)
-    with pytest.raises(PermissionDenied, match=match):
+    error = NotFound if match == "does not exist" else PermissionDenied
+    with pytest.raises(error, match=match):
         approvals.decide(task.id, user, "approve", "", Actor.of(user))
     db.session.rollback()
     assert _waiting(application).id == task.id and _waiting(application).state == TaskState.READY
@@ -130,7 +132,7 @@ def test_a_head_filing_goes_to_the_head_above_not_to_himself(app: Flask, people:
     assert _waiting(application).assignee_id == people.leo.id
     assert _ready_note(application) == "Harry heads Sales: the head of Office approves instead"
     assert not _in_inbox(people.harry, application)
-    _refused(people.harry, application, "not yours")
+    _refused(people.harry, application, "does not exist")
 
     _decide(people.leo, application)
     work_off_queue(app)
@@ -196,7 +198,7 @@ def test_one_person_decides_one_level_even_as_a_substitute(app: Flask, people: P
     assert (first.completed_by_id, first.on_behalf_of_id, first.decided_as) == (
         people.leo.id, people.harry.id, "department_head")
     _refused(people.leo, application, "one approval level")  # level 2 (leaders): leo again
-    _refused(people.harry, application, "not yours")  # harry is no leader
+    _refused(people.harry, application, "does not exist")  # harry is no leader
     _decide(people.lin, application)
     _decide(people.sam, application)
     work_off_queue(app)

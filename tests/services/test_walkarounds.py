@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app.errors import InvalidInput, PermissionDenied
+from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.models import (
     ApplicationStatus,
@@ -423,7 +423,7 @@ def test_refused_a_role_removed_between_assignment_and_decision(app: Flask, org:
     assert {str(c.role) for c in task.candidates} == {"leader"}
     accounts.save_user("lin", "Lin", PASSWORD, {RoleName.EMPLOYEE}, lin.department)  # no longer a leader
     db.session.commit()
-    with pytest.raises(PermissionDenied, match="not yours"):
+    with pytest.raises(NotFound, match="does not exist"):  # no longer hers to see, so not there at all
         approvals.decide(task.id, lin, "approve", "", Actor.of(lin))
     db.session.rollback()
 

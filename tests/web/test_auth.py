@@ -27,8 +27,9 @@ def test_other_employees_cannot_read_an_application(client, org, app):
     application_id = file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
     logout(client)
     login(client, "olga")
-    assert client.get(f"/applications/{application_id}").status_code == 403
-    assert client.get(f"/applications/{application_id}/documents/original").status_code == 403
+    # Not hers to see: the same 404 as an id that does not exist, so that nobody learns which ids exist.
+    assert client.get(f"/applications/{application_id}").status_code == 404
+    assert client.get(f"/applications/{application_id}/documents/original").status_code == 404
     logout(client)
     login(client, "alice")
     assert client.get(f"/applications/{application_id}").status_code == 200

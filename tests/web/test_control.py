@@ -130,8 +130,8 @@ def test_only_leaders_reach_the_authorizations_and_only_the_grantor_and_auditors
     db.session.commit()
     login(client, "harry")
     assert client.get("/authorizations").status_code == 403
-    assert client.post(f"/authorizations/{granted.id}/revoke").status_code == 403
-    assert client.get(f"/authorizations/{granted.id}/letter.pdf").status_code == 403
+    assert client.post(f"/authorizations/{granted.id}/revoke").status_code == 403  # not a leader
+    assert client.get(f"/authorizations/{granted.id}/letter.pdf").status_code == 404  # not his: not there
     logout(client)
     login(client, "alice")
     assert client.get(f"/authorizations/{granted.id}/letter.pdf").data.startswith(b"%PDF")
@@ -159,7 +159,7 @@ def test_over_http_a_head_filing_cannot_approve_and_the_head_above_does(app, cli
     assert "/tasks/" not in client.get("/inbox").text
     task = _task_of(application_id)
     assert task.assignee_id == org.leader.id
-    assert _post_decision(client, task) == 403  # not his to decide
+    assert _post_decision(client, task) == 404  # not his: as if it did not exist
     logout(client)
     login(client, "leo")
     assert _post_decision(client, task) == 302

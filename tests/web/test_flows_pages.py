@@ -205,8 +205,8 @@ def test_unknown_and_foreign_tasks(client, org, review_flow):
     login(client, "emma")
     file_application(client, org.contract_seal.id, corpus_pdf("minimal-document.pdf"))
     task_id = db.session.execute(select(HumanTask.id)).scalar_one()
-    assert client.get(f"/tasks/{task_id}").status_code == 403  # the requester is not the reviewer
-    assert client.post(f"/tasks/{task_id}", data={"decision": "approve"}).status_code == 403
+    assert client.get(f"/tasks/{task_id}").status_code == 404  # the requester is not the reviewer: not there for her
+    assert client.post(f"/tasks/{task_id}", data={"decision": "approve"}).status_code == 404
     assert client.get("/tasks/99999").status_code == 404
     assert db.session.get(HumanTask, task_id).state == TaskState.READY
 
@@ -232,7 +232,7 @@ def test_steps_and_process_history(client, org, review_flow):
         assert expected in re.sub(r"<[^>]+>", "", history), expected
     logout(client)
     login(client, "olga")  # no part in it
-    assert client.get(f"/applications/{application_id}").status_code == 403
+    assert client.get(f"/applications/{application_id}").status_code == 404
 
 
 def test_the_requester_withdraws(client, org, review_flow):

@@ -22,7 +22,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app import workflow as engine
-from app.errors import InvalidInput, InvalidTransition, PermissionDenied
+from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from app.extensions import db
 from app.models import (
     ApplicationStatus,
@@ -441,7 +441,7 @@ def test_after_the_period_tasks_no_longer_reach_the_substitute(app: Flask, org: 
     substitutes.end_substitution(substitution.id, org.head, Actor.of(org.head))  # back early: the period is over now
     db.session.commit()
     assert _inboxes() == {"harry": ["department_head_approval"]}
-    _refused(PermissionDenied, "not yours", lambda: approvals.decide(task.id, olga, "approve", "", Actor.of(olga)))
+    _refused(NotFound, "does not exist", lambda: approvals.decide(task.id, olga, "approve", "", Actor.of(olga)))
     _decide(org.head, application)
     assert _trail(_instance(application).id)[-2] == "harry approve department_head_approval"
 
