@@ -59,6 +59,9 @@ class User(UserMixin, Model):
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of every session's login token: raising it ends all of the user's sessions at once (logout, a new
+    # password, deactivation), whatever cookies are still about.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -68,6 +71,14 @@ class User(UserMixin, Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users at login and on every request
         return self.active
+
+    def get_id(self) -> str:
+        """The session's login token (Flask-Login's alternative token): the user and their session epoch."""
+        return f"{self.id}:{self.session_epoch}"
+
+    def end_sessions(self) -> None:
+        """End every session of this user: their tokens name an epoch that is no longer theirs."""
+        self.session_epoch = (self.session_epoch or 0) + 1
 
     def has_role(self, role: RoleName) -> bool:
         """Whether the user holds this role."""

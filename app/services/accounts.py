@@ -98,11 +98,46 @@ def save_user(
         user = User(username=username, display_name=display_name, password_hash="")
         db.session.add(user)
     user.display_name = display_name
+    if user.password_hash and not _password_matches(user.password_hash, password):
+        user.end_sessions()  # a new password: whoever held a session with the old one is out
     user.password_hash = _hasher()[0].hash(password)
     user.department = department
     user.roles = [all_roles[r] for r in sorted(roles)]
     db.session.flush()
     return user
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return bool(_hasher()[0].verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def user_for_session(token: str) -> User | None:
+    """The user a session's login token names, if that session still stands: the token's epoch is the user's
+    (logout, a new password or deactivation raise it) and the user is active."""
+    user_id, _, epoch = token.partition(":")
+    if not user_id.isdigit() or not epoch.isdigit():
+        return None  # a token from before sessions had epochs, or forged: logged out
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_epoch != int(epoch):
+        return None
+    return user
+
+
+def end_sessions(user: User, actor: Actor) -> None:
+    """Log the user out everywhere (their logout does this, so a copied cookie stops working too)."""
+    user.end_sessions()
+    record(actor, "sessions.ended", "user", user.id)
+
+
+def set_active(user: User, active: bool, actor: Actor) -> None:
+    """Activate or deactivate a user; deactivating ends every session of theirs."""
+    user.active = active
+    if not active:
+        user.end_sessions()
+    record(actor, "user.activated" if active else "user.deactivated", "user", user.id)
 
 
 def authenticate(username: str, password: str, address: str | None) -> User | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.extensions import db, login_manager
+from app.extensions import login_manager
 from app.models import User
+from app.services import accounts
 
 
 def init_app(app: Flask) -> None:
@@ -33,5 +34,5 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id))
+    def load_user(token: str) -> User | None:
+        return accounts.user_for_session(token)

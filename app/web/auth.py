@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models.audit import record
 from app.services import accounts
 from app.web.forms import LoginForm
-from app.web.guards import actor
+from app.web.guards import actor, me
 from app.web.security import local_path
 
 bp = Blueprint("auth", __name__)
@@ -40,6 +40,7 @@ def login() -> Any:
 @login_required
 def logout() -> Any:
     record(actor(), "logout", "user", actor().user_id)
+    accounts.end_sessions(me(), actor())  # every session of the user, a copied cookie's too
     db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from app import create_app
 from app.extensions import db
-from app.models import Document
+from app.models import AuditEvent, Document, RoleName, User
 from config import TestConfig
 from tests.conftest import PASSWORD, corpus_pdf, login
 
@@ -66,3 +66,42 @@ def test_a_download_is_named_safely_as_an_attachment(client, org):
     assert download.headers["X-Content-Type-Options"] == "nosniff" and download.mimetype == "application/pdf"
     stored = db.session.execute(select(Document.filename)).scalar_one()
     assert stored == hostile  # kept as given; only its use in a header is cleaned
+
+
+def _session_cookie(client) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_logout_ends_every_session_a_copied_cookie_included(app, client, org):
+    login(client, "emma")
+    stolen = _session_cookie(client)
+    assert client.get("/inbox").status_code == 200
+    client.post("/logout")
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    answer = thief.get("/inbox")
+    assert answer.status_code == 302 and "/login" in answer.location  # the copied cookie no longer logs in
+    logged = [e.action for e in db.session.execute(select(AuditEvent).where(AuditEvent.object_id == str(
+        org.employee.id))).scalars()]
+    assert "sessions.ended" in logged
+
+
+def test_a_new_password_or_deactivation_ends_the_users_sessions(app, client, org):
+    from app.models.audit import Actor
+    from app.services import accounts
+
+    login(client, "emma")
+    assert client.get("/inbox").status_code == 200
+    accounts.save_user("emma", "Emma", PASSWORD + "!", {RoleName.EMPLOYEE}, org.department)  # a new password
+    db.session.commit()
+    assert client.get("/inbox").status_code == 302
+    login_with = client.post("/login", data={"username": "emma", "password": PASSWORD + "!"})
+    assert login_with.status_code == 302 and client.get("/inbox").status_code == 200
+    accounts.save_user("emma", "Emma", PASSWORD + "!", {RoleName.EMPLOYEE}, org.department)  # same password
+    db.session.commit()
+    assert client.get("/inbox").status_code == 200  # saving the same password ends nothing
+    accounts.set_active(db.session.get(User, org.employee.id), False, Actor.system("test"))
+    db.session.commit()
+    assert client.get("/inbox").status_code == 302
