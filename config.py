@@ -94,6 +94,10 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     TESTING = False
+    # Failed logins counted per account and per address; past the limit, logins from there wait this long.
+    LOGIN_MAX_FAILURES = _env_int("SEALFLOW_LOGIN_MAX_FAILURES", 10)
+    LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("SEALFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)
+    LOGIN_LOCKOUT_MINUTES = _env_int("SEALFLOW_LOGIN_LOCKOUT_MINUTES", 15)
     # argon2-cffi's parameter profile for new password hashes (hashes name their parameters, so any verifies).
     PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
 

@@ -10,11 +10,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, PermissionDenied
 from app.extensions import db
 from app.models import Department, Role, RoleName, User
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
+from app.services import throttle
 
 
 @cache
@@ -107,6 +108,16 @@ def save_user(
     return user
 
 
+class LoginThrottled(PermissionDenied):
+    """Logins for the account or from the address are refused for a while; `minutes` says how long."""
+
+    status = 429
+
+    def __init__(self, message: str, minutes: int) -> None:
+        super().__init__(message)
+        self.minutes = minutes
+
+
 def _password_matches(password_hash: str, password: str) -> bool:
     try:
         return bool(_hasher()[0].verify(password_hash, password))
@@ -141,7 +152,12 @@ def set_active(user: User, active: bool, actor: Actor) -> None:
 
 
 def authenticate(username: str, password: str, address: str | None) -> User | None:
-    """The active user with these credentials, or None; every attempt is audited."""
+    """The active user with these credentials, or None; every attempt is audited. Too many failed attempts for
+    the account or from the address refuse further ones for a while (LoginThrottled), checking no password."""
+    minutes = throttle.blocked_for(username, address)
+    if minutes is not None:
+        record(Actor(None, username, address), "login.throttled", "user", username, minutes=minutes)
+        raise LoginThrottled(f"too many failed logins; try again in {minutes} minutes", minutes)
     user = find_user(username)
     hasher, dummy_hash = _hasher()
     try:
@@ -151,4 +167,8 @@ def authenticate(username: str, password: str, address: str | None) -> User | No
         ok = False
     actor = Actor(user.id if user else None, username, address)
     record(actor, "login.succeeded" if ok else "login.failed", "user", user.id if user else username)
+    if ok:
+        throttle.forget_failures(username)
+    else:
+        throttle.count_failure(username, address)
     return user if ok else None

@@ -26,14 +26,20 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
+    status = 200 if request.method == "GET" else 401
     if form.validate_on_submit():
-        user = accounts.authenticate(form.username.data or "", form.password.data or "", request.remote_addr)
+        try:
+            user = accounts.authenticate(form.username.data or "", form.password.data or "", request.remote_addr)
+        except accounts.LoginThrottled as exc:
+            db.session.commit()  # the refusal is audited
+            flash(_("Too many failed logins. Try again in %(minutes)s minutes.", minutes=exc.minutes), "error")
+            return render_template("auth/login.html", form=form), 429
         db.session.commit()
         if user is not None:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         flash(_("Wrong username or password."), "error")
-    return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 401
+    return render_template("auth/login.html", form=form), status
 
 
 @bp.post("/logout")

@@ -105,3 +105,31 @@ def test_a_new_password_or_deactivation_ends_the_users_sessions(app, client, org
     accounts.set_active(db.session.get(User, org.employee.id), False, Actor.system("test"))
     db.session.commit()
     assert client.get("/inbox").status_code == 302
+
+
+def test_failed_logins_are_throttled_per_account_and_per_address(app, client, org):
+    app.config.update(LOGIN_MAX_FAILURES=3, LOGIN_MAX_FAILURES_PER_ADDRESS=5)
+    for _ in range(3):
+        assert client.post("/login", data={"username": "emma", "password": "wrong"}).status_code == 401
+    refused = client.post("/login", data={"username": "emma", "password": PASSWORD})  # right, but too late
+    assert refused.status_code == 429 and "Too many failed logins. Try again in 15 minutes." in refused.text
+    assert client.get("/inbox").status_code == 302  # not logged in
+    throttled = db.session.execute(select(AuditEvent).where(AuditEvent.action == "login.throttled")).scalars().all()
+    assert [e.actor_name for e in throttled] == ["emma"]
+    # Another account from the same address still logs in, until the address has failed too often.
+    assert client.post("/login", data={"username": "harry", "password": PASSWORD}).status_code == 302
+    client.post("/logout")
+    for _ in range(2):
+        client.post("/login", data={"username": "olga", "password": "wrong"})
+    assert client.post("/login", data={"username": "sam", "password": PASSWORD}).status_code == 429
+
+
+def test_a_successful_login_clears_the_accounts_failures(app, client, org):
+    app.config.update(LOGIN_MAX_FAILURES=3)
+    for _ in range(2):
+        client.post("/login", data={"username": "emma", "password": "wrong"})
+    assert client.post("/login", data={"username": "emma", "password": PASSWORD}).status_code == 302
+    client.post("/logout")
+    for _ in range(2):
+        client.post("/login", data={"username": "emma", "password": "wrong"})
+    assert client.post("/login", data={"username": "emma", "password": PASSWORD}).status_code == 302
