@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Numeric, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.errors import InvalidTransition
@@ -40,6 +40,9 @@ _ALLOWED = {
 
 class SealApplication(Model):
     __tablename__ = "seal_applications"
+    # A filing form's token files one application however often it is sent.
+    __table_args__ = (UniqueConstraint("requester_id", "submission_token",
+                                       name="uq_seal_applications_requester_submission"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -66,6 +69,7 @@ class SealApplication(Model):
     # policy's content hash. The sealing gate checks the recorded decisions against these, whatever process ran.
     required_approvals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     policy_hash: Mapped[str | None] = mapped_column(String(64))
+    submission_token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

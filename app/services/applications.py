@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from app.extensions import db
@@ -64,20 +65,33 @@ class ApplicationSpec:
     countersigner_ids: tuple[int, ...] = ()
     # multi_party_signing: (user id, seal id) of each party, in signing order.
     parties: tuple[tuple[int, int], ...] = ()
+    # The filing form's token: the same token again files nothing new (a double click, a resubmitted page).
+    submission_token: str | None = None
 
 
 @dataclass(frozen=True)
 class Submitted:
-    """A filed application, and what had to be repaired in its PDF (empty when the file was sound)."""
+    """A filed application, and what had to be repaired in its PDF (empty when the file was sound); `again` when
+    the same form had filed it already (nothing new was filed)."""
 
     application: SealApplication
     repairs: tuple[str, ...]
+    again: bool = False
+
+
+def _filed_already(requester: User, token: str | None) -> SealApplication | None:
+    if not token:
+        return None
+    return db.session.execute(select(SealApplication).where(
+        SealApplication.requester_id == requester.id, SealApplication.submission_token == token)).scalar()
 
 
 def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
-    """File an application and start its approval process."""
+    """File an application and start its approval process; the same form sent again files nothing new."""
     if not requester.has_role(RoleName.EMPLOYEE):
         raise PermissionDenied("only employees file seal applications")
+    if (earlier := _filed_already(requester, spec.submission_token)) is not None:
+        return Submitted(earlier, (), again=True)
     if spec.document_type not in DOCUMENT_TYPES:
         raise InvalidInput(f"unknown document type {spec.document_type!r}")
     if not spec.reason.strip():
@@ -96,9 +110,16 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
     application = SealApplication(requester=requester, seal=seal, document_type=spec.document_type,
                                   reason=spec.reason.strip(), seal_page=spec.seal_page, seal_keyword=keyword,
                                   riding_seal=spec.riding_seal, watermark=spec.watermark, amount=spec.amount,
-                                  process_id=spec.process_id, required_approvals=required, policy_hash=policy_hash)
-    db.session.add(application)
-    db.session.flush()
+                                  process_id=spec.process_id, required_approvals=required, policy_hash=policy_hash,
+                                  submission_token=spec.submission_token or None)
+    try:
+        with db.session.begin_nested():  # two sends of one form at once: the unique token keeps one
+            db.session.add(application)
+    except IntegrityError:
+        earlier = _filed_already(requester, spec.submission_token)
+        if earlier is None:
+            raise
+        return Submitted(earlier, (), again=True)
     document = documents.add_document(application.id, DocumentKind.ORIGINAL, spec.filename, spec.content,
                                       info.page_count)
     record(actor, "application.submitted", "seal_application", application.id, seal_id=seal.id,

@@ -46,6 +46,7 @@ def _spec(form: ApplicationForm) -> applications.ApplicationSpec:
         watermark=form.watermark.data, amount=form.amount.data, process_id=process_id,
         countersigner_ids=tuple(form.countersigner_ids.data or ()) if process_id == "countersign" else (),
         parties=form.party_pairs() if process_id == "multi_party_signing" else (),
+        submission_token=form.submission_token.data or None,
     )
 
 
@@ -69,6 +70,9 @@ def new() -> Any:
         return render_template("applications/new.html", form=form), exc.status
     db.session.commit()
     application = submitted.application
+    if submitted.again:
+        flash(_("This form was already sent: application #%(id)s.", id=application.id), "warning")
+        return redirect(url_for("applications.detail", application_id=application.id))
     flash(_("Application #%(id)s submitted.", id=application.id), "success")
     if submitted.repairs:
         flash(_("The PDF was damaged and has been repaired; check the sealed result carefully."), "warning")

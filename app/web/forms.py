@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,6 +17,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -26,7 +28,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import TextInput
 
 from app.models.seal import REVOCATION_NOTE_LIMIT
@@ -103,6 +105,9 @@ class PartyForm(Form):
 
 
 class ApplicationForm(FlaskForm):
+    # One token per filled-in form: sending it twice (a double click, a resubmitted page) files one application.
+    submission_token = HiddenField(default=lambda: secrets.token_hex(16),
+                                   validators=[Optional(), Length(max=64), Regexp(r"^[0-9a-f]*$")])
     seal_id = SelectField(_l("Seal"), coerce=int, validators=[DataRequired()])
     document_type = SelectField(_l("Document type"), choices=[SelectChoice(t, DOCUMENT_TYPE_LABELS[t])
                                                                       for t in DOCUMENT_TYPES])

@@ -133,3 +133,57 @@ def test_a_successful_login_clears_the_accounts_failures(app, client, org):
     for _ in range(2):
         client.post("/login", data={"username": "emma", "password": "wrong"})
     assert client.post("/login", data={"username": "emma", "password": PASSWORD}).status_code == 302
+
+
+def _filing_data(token: str) -> dict:
+    return {"seal_id": "1", "document_type": "letter", "reason": "Once", "submission_token": token,
+            "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "once.pdf")}
+
+
+def test_a_filing_form_sent_twice_files_one_application(client, org):
+    from app.models import SealApplication
+
+    login(client, "emma")
+    form = client.get("/applications/new").text
+    token = re.search(r'name="submission_token" type="hidden" value="([0-9a-f]+)"', form).group(1)
+    first = client.post("/applications/new", data=_filing_data(token), content_type="multipart/form-data")
+    again = client.post("/applications/new", data=_filing_data(token), content_type="multipart/form-data")
+    assert first.status_code == again.status_code == 302 and first.location == again.location
+    assert len(db.session.execute(select(SealApplication)).scalars().all()) == 1
+    other = client.get("/applications/new").text
+    assert token not in other  # each filled-in form has its own token
+
+
+def test_two_sends_of_one_form_at_the_same_moment_file_one_application(app, org):
+    import threading
+
+    from app.models import SealApplication
+    from app.models.audit import Actor
+    from app.services import applications
+
+    barrier = threading.Barrier(2, timeout=30)
+    outcomes: list[tuple[int, bool]] = []
+    seal_id, emma_id = org.contract_seal.id, org.employee.id  # read here: the threads have sessions of their own
+
+    def send() -> None:
+        with app.app_context():
+            spec = applications.ApplicationSpec(
+                seal_id=seal_id, document_type="letter", filename="once.pdf",
+                content=corpus_pdf("minimal-document.pdf"), reason="Once", submission_token="ab" * 16)
+            emma = db.session.get(User, emma_id)
+            barrier.wait()
+            try:
+                submitted = applications.submit(spec, emma, Actor.of(emma))
+                db.session.commit()
+                outcomes.append((submitted.application.id, submitted.again))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == 2 and len({application_id for application_id, _ in outcomes}) == 1, outcomes
+    assert sorted(again for _, again in outcomes) == [False, True]
+    assert len(db.session.execute(select(SealApplication)).scalars().all()) == 1
