@@ -124,6 +124,9 @@ def stamp_command(source: Path, output: Path, seal_name: str, page: int | None, 
                   x_mm: float, y_mm: float, size_mm: float, corner: str, every_page: str | None, riding: bool,
                   watermark: str | None, qr_url: str | None) -> None:
     """Draw seals, riding seal, watermark and QR code onto a PDF (before it is signed)."""
+    if not (page is not None or keyword or every_page or riding or watermark or qr_url):
+        raise click.UsageError("nothing to draw: give --page or --keyword (where the seal goes), or --every-page, "
+                               "--riding, --watermark or --qr")
     placements: tuple[StampSpec | KeywordSpec, ...] = ()
     if keyword:
         placements = (KeywordSpec(keyword, size_mm=size_mm),)

@@ -103,11 +103,17 @@ def test_verify_does_not_show_evidence_no_signature_covers(run, org, tmp_path: P
     (["sign", str(SOURCE), "-o", "OUT", "--seal", "No Such Seal"], "there is no seal named"),
     (["stamp", str(SOURCE), "-o", "OUT", "--seal", "Contract Seal", "--keyword", "乙方（盖章）"],
      "is not in the document's text"),
-    (["stamp", str(CORPUS / "pdf" / "libreoffice-writer-password.pdf"), "-o", "OUT", "--seal", "Contract Seal"],
-     "password"),
+    (["stamp", str(CORPUS / "pdf" / "libreoffice-writer-password.pdf"), "-o", "OUT", "--seal", "Contract Seal",
+      "--page", "1"], "password"),
 ])
 def test_errors_are_one_clear_line_and_no_output(run, tmp_path: Path, args: list[str], message: str):
     out = tmp_path / "out.pdf"
     result = run(*[str(out) if a == "OUT" else a for a in args])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_stamp_with_nothing_to_draw_is_refused_and_writes_nothing(app, org, tmp_path):
+    out = tmp_path / "o.pdf"
+    result = app.test_cli_runner().invoke(args=["pdf", "stamp", str(SOURCE), "-o", str(out), "--seal", "Contract Seal"])
+    assert result.exit_code == 2 and "nothing to draw" in result.output and not out.exists()
