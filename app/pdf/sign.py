@@ -138,13 +138,25 @@ def _existing_widget(writer: IncrementalPdfFileWriter, name: str) -> Any | None:
     return None
 
 
+# A page tree deeper than this is not a document but a trap (a /Parent chain that loops back on itself).
+MAX_TREE_DEPTH = 64
+
+
 def _rotation_of(page: Any) -> int:
-    while page is not None:  # /Rotate is inheritable from the page tree
+    for _ in range(MAX_TREE_DEPTH):  # /Rotate is inheritable from the page tree
+        if page is None:
+            return 0
         if "/Rotate" in page:
-            return int(page["/Rotate"]) % 360
+            try:
+                rotate = float(page["/Rotate"])
+            except (TypeError, ValueError) as exc:
+                raise InvalidPdfError("the page's /Rotate is not a number") from exc
+            if not rotate.is_integer() or rotate % 90:
+                raise InvalidPdfError("the page's /Rotate is not a multiple of 90 degrees")
+            return int(rotate) % 360
         parent = page.get("/Parent")
         page = parent.get_object() if parent is not None else None
-    return 0
+    raise InvalidPdfError("the page tree is damaged: a page's /Parent chain loops or is too deep")
 
 
 def _widget_page(writer: IncrementalPdfFileWriter, widget: Any) -> Any:

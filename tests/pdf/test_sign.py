@@ -15,6 +15,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from app.pdf import (
     AlreadySignedError,
+    InvalidPdfError,
     LongTermSpec,
     SealImageSpec,
     SignatureField,
@@ -261,3 +262,30 @@ def test_a_hybrid_xref_file_is_normalised_by_stamping_and_signs_cleanly(tmp_path
     report = pdfsig(path, nss_db_with(ca.certificate_pem, tmp_path / "nss"))
     assert report.valid and report.trusted, report.text
     assert mutool_unchanged(path)[0]
+
+
+def _looped_page_tree() -> bytes:
+    """A one-page PDF whose page lists itself as its /Parent (a mutant seen in the wild: signing used to loop)."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    page = pdf.pages[0].obj
+    page.Parent = page
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def test_a_page_whose_parent_is_itself_is_refused_not_looped_on(identity):
+    data = _looped_page_tree()
+    with pytest.raises(InvalidPdfError, match="page tree is damaged"):
+        sign_pdf(data, make_signer(identity), SignSpec("Seal", 0, (100, 100, 200, 200)))
+
+
+def test_a_rotation_that_is_no_multiple_of_90_is_refused(identity):
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    pdf.pages[0].obj.Rotate = 45
+    out = io.BytesIO()
+    pdf.save(out)
+    with pytest.raises(InvalidPdfError, match="multiple of 90"):
+        sign_pdf(out.getvalue(), make_signer(identity), SignSpec("Seal", 0, (100, 100, 200, 200)))
