@@ -111,6 +111,11 @@ class HumanTask(Model):
         return any(c.user_id == user_id or c.role in roles for c in self.candidates)
 
     @property
+    def deciders(self) -> set[int]:
+        """Who took part in its decision: whoever made it, and the absent user they made it for."""
+        return {u for u in (self.completed_by_id, self.on_behalf_of_id) if u is not None}
+
+    @property
     def decision_choices(self) -> list[str]:
         """The decisions a user may take on this task."""
         return [d.strip() for d in self.decisions.split(",") if d.strip()]

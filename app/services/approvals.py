@@ -70,11 +70,6 @@ def inbox(user: User) -> list[HumanTask]:
     return list(db.session.execute(inbox_query(user)).scalars())
 
 
-def _deciders(task: HumanTask) -> set[int]:
-    """Who took part in a decision: whoever made it, and the absent user they made it for."""
-    return {u for u in (task.completed_by_id, task.on_behalf_of_id) if u is not None}
-
-
 def _duty_refusal(user: User, task: HumanTask, absent: int, application: SealApplication) -> str | None:
     """Why separation of duties forbids the user (acting for `absent`) to decide the task, or None."""
     if set(task.decision_choices) <= REQUESTER_DECISIONS:
@@ -84,7 +79,7 @@ def _duty_refusal(user: User, task: HumanTask, absent: int, application: SealApp
     if task.level is not None:
         levels = [t for t in current_round(tasks_of(task.instance_id))
                   if t.id != task.id and t.level is not None and t.state == TaskState.COMPLETED]
-        earlier = next((t for t in levels if _deciders(t) & {user.id, absent}), None)
+        earlier = next((t for t in levels if t.deciders & {user.id, absent}), None)
         if earlier is not None:
             return (f"one person decides one approval level of an application, and level {earlier.level} was "
                     "decided by the same person")

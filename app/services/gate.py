@@ -89,17 +89,13 @@ def _latest_approval(level: int, tasks: list[HumanTask]) -> HumanTask | None:
     return max(approved, key=lambda t: t.id, default=None)
 
 
-def _people(task: HumanTask) -> set[int]:
-    return {u for u in (task.completed_by_id, task.on_behalf_of_id) if u is not None}
-
-
 def _level_problems(requirement: dict[str, object], task: HumanTask | None, application: SealApplication,
                     sha256: str, seen: set[int]) -> list[str]:
     level, label = requirement.get("level"), requirement.get("label")
     if task is None:
         return [f"level {level} ({label}) has not been approved"]
     problems = []
-    people = _people(task)
+    people = task.deciders
     if application.requester_id in people:
         problems.append(f"level {level} ({label}) was approved by the requester")
     if people & seen:
@@ -173,7 +169,7 @@ def check(application: SealApplication, original: Document, content: bytes, sign
     reasons += _consent_problems(application, tasks, sha256, signer_id, authorization_id, actor, bool(reasons))
     if reasons:
         raise SealingRefused(application.id, reasons)
-    names = accounts.user_names({u for _, t in chosen for u in _people(t)})
+    names = accounts.user_names({u for _, t in chosen for u in t.deciders})
     return [Approval(int(str(r["level"])), str(r["approver"]), str(r.get("label") or ""),
                      names.get(t.completed_by_id or 0, "?"),
                      names.get(t.on_behalf_of_id) if t.on_behalf_of_id else None,

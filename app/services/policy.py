@@ -4,7 +4,6 @@ asks the people it names, and the sealing gate (services/gate.py) checks the dec
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from app.errors import PolicyViolation
 from app.models import Seal, User
 from app.services import flows
-from app.workflow import approver_problem, evaluate_decision
+from app.workflow import approver_problem, evaluate_decision, files_digest
 
 DECISION = "required_approvals"
 
@@ -22,14 +21,6 @@ def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, list) else [value]
-
-
-def policy_hash(files: dict[str, bytes]) -> str:
-    """The fingerprint of the policy files an application was judged by."""
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + files[name] + b"\0")
-    return digest.hexdigest()
 
 
 def _rows(seal: Seal, document_type: str, amount: Decimal | None, requester: User,
@@ -66,4 +57,4 @@ def required_approvals(applied: Sequence[Seal], document_type: str, amount: Deci
     if not levels:
         raise PolicyViolation(f"the seal policy ({DECISION}) requires no approval for this application; a seal "
                               "administrator must give it at least one")
-    return levels, policy_hash(files)
+    return levels, files_digest(files)

@@ -8,7 +8,7 @@ from app.workflow.assignment import (
     department_approver,
     qualifies,
 )
-from app.workflow.decisions import evaluate_decision
+from app.workflow.decisions import evaluate_decision, files_digest
 from app.workflow.engine import (
     SERVICE_FAILED,
     cancel,
@@ -37,6 +37,7 @@ __all__ = [
     "approver_problem",
     "department_approver",
     "evaluate_decision",
+    "files_digest",
     "qualifies",
     "SERVICE_FAILED",
     "InvalidDefinition",

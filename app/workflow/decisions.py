@@ -43,11 +43,16 @@ _runners: dict[tuple[str, str], ProcessSpecs] = {}
 _RUNNERS_KEPT = 32
 
 
-def _runner(decision_id: str, files: Mapping[str, bytes]) -> ProcessSpecs:
+def files_digest(files: Mapping[str, bytes]) -> str:
+    """The fingerprint of a set of policy files (name -> content): what an application was judged by."""
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + files[name] + b"\0")
-    key = (decision_id, digest.hexdigest())
+    return digest.hexdigest()
+
+
+def _runner(decision_id: str, files: Mapping[str, bytes]) -> ProcessSpecs:
+    key = (decision_id, files_digest(files))
     if key not in _runners:
         # quoteattr gives "…" around an escaped value; the element text needs only the escaping.
         xml = _RUNNER.format(decision=quoteattr(decision_id)[1:-1])
