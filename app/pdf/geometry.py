@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import pikepdf
 
 from app.pdf.errors import InvalidPdfError
+from app.pdf.structure import inherited
 
-__all__ = ["MM", "Corner", "Frame", "frame_of", "page_indexes", "resolve_page"]
+__all__ = ["MAX_PAGE_SIDE", "MIN_PAGE_SIDE", "MM", "Corner", "Frame", "frame_of", "page_indexes", "resolve_page"]
 
 MM = 72 / 25.4
+# ISO 32000-1 (annex C) describes pages from 3 to 14,400 units a side; ten times that still holds any poster or
+# CAD sheet. Coordinates far beyond it only serve to make arithmetic overflow or loops run for ever.
+MIN_PAGE_SIDE = 3.0
+MAX_PAGE_SIDE = 144_000.0
+MAX_COORDINATE = 10_000_000.0
 Corner = Literal["bottom-left", "bottom-right", "top-left", "top-right"]
 Point = tuple[float, float]
 Matrix = tuple[float, float, float, float, float, float]
@@ -60,26 +67,51 @@ class Frame:
         return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
 
 
-def frame_of(page: pikepdf.Page) -> Frame:
-    try:
-        llx, lly, urx, ury = sorted_box(page.cropbox)
-        rotate = int(page.obj.get("/Rotate", 0)) % 360
-    except (TypeError, ValueError, pikepdf.PdfError) as exc:
-        raise InvalidPdfError("a page has an unreadable page box or /Rotate value") from exc
-    if rotate not in (0, 90, 180, 270):
-        raise InvalidPdfError(f"a page has an invalid /Rotate value {rotate}")
+def frame_of(page: pikepdf.Page, number: int | None = None) -> Frame:
+    """The page as a reader sees it: its CropBox (within its MediaBox), turned by /Rotate. A box that is not four
+    finite numbers, is smaller than MIN_PAGE_SIDE or larger than MAX_PAGE_SIDE, or a /Rotate that is no multiple
+    of 90, is refused: readers disagree about such pages, and drawing on them loops or lands nowhere."""
+    which = f"page {number}" if number is not None else "a page"
+    media = _box(inherited(page.obj, "/MediaBox"), which, "MediaBox") or (0.0, 0.0, 612.0, 792.0)  # as qpdf does
+    crop = _box(inherited(page.obj, "/CropBox"), which, "CropBox") or media
+    llx, lly, urx, ury = max(media[0], crop[0]), max(media[1], crop[1]), min(media[2], crop[2]), min(media[3], crop[3])
     width, height = urx - llx, ury - lly
-    if width <= 0 or height <= 0:
-        raise InvalidPdfError("a page has an empty page box")
+    if width < MIN_PAGE_SIDE or height < MIN_PAGE_SIDE:
+        raise InvalidPdfError(f"{which} is empty or smaller than {MIN_PAGE_SIDE:g} pt (its CropBox and MediaBox "
+                              "hardly overlap)")
+    if width > MAX_PAGE_SIDE or height > MAX_PAGE_SIDE:
+        raise InvalidPdfError(f"{which} is larger than {MAX_PAGE_SIDE / MM / 1000:.0f} m, the largest page SealFlow "
+                              "accepts")
+    rotate = _rotation(inherited(page.obj, "/Rotate"), which)
     if rotate in (90, 270):
         width, height = height, width
     return Frame(width, height, rotate, llx, lly, urx, ury)
 
 
-def sorted_box(box: pikepdf.Array) -> tuple[float, float, float, float]:
-    """A PDF rectangle may list its corners in any order."""
-    x1, y1, x2, y2 = (float(v) for v in box)
+def _box(value: object, which: str, name: str) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, pikepdf.Array) or len(value) != 4:
+            raise ValueError
+        x1, y1, x2, y2 = (float(v) for v in value)
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise InvalidPdfError(f"{which}'s /{name} is not a rectangle of four numbers") from exc
+    if not all(math.isfinite(n) and abs(n) <= MAX_COORDINATE for n in (x1, y1, x2, y2)):
+        raise InvalidPdfError(f"{which}'s /{name} lies beyond {MAX_COORDINATE:g} pt, where no page is")
     return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+def _rotation(value: object, which: str) -> int:
+    if value is None:
+        return 0
+    try:
+        rotate = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise InvalidPdfError(f"{which}'s /Rotate is not a number") from exc
+    if not math.isfinite(rotate) or not rotate.is_integer() or rotate % 90:
+        raise InvalidPdfError(f"{which}'s /Rotate is not a multiple of 90 degrees")
+    return int(rotate) % 360
 
 
 def resolve_page(page: int, count: int) -> int:
