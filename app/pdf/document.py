@@ -1,21 +1,41 @@
-"""Reading an uploaded PDF: checks that make a clear refusal instead of a broken output."""
+"""Reading an uploaded PDF: checks that make a clear refusal instead of a broken output.
+
+What `inspect_pdf` accepts, stamping and signing finish: every entry point runs the same `check_document`
+(page tree, form fields, page geometry, decoded-size budget) on the open PDF, and every library error leaves
+as an InvalidPdfError whose message holds what the library found, never a Python repr.
+"""
 
 from __future__ import annotations
 
 import io
 import re
-import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pikepdf
 
+from app.pdf.budget import MAX_PAGE_DECODED, check_pages
 from app.pdf.errors import EncryptedPdfError, InvalidPdfError
+from app.pdf.geometry import frame_of
+from app.pdf.structure import check_form_fields, check_page_tree, field_kinds
 
-__all__ = ["PdfInfo", "check_page_content", "count_signatures", "inspect_pdf", "open_pdf", "signed_field_names"]
+__all__ = [
+    "MAX_PAGE_DECODED",
+    "PdfInfo",
+    "check_document",
+    "check_signable",
+    "count_signatures",
+    "inspect_pdf",
+    "library_detail",
+    "open_pdf",
+    "reading",
+    "signed_field_names",
+]
 
-
-MAX_PAGE_CONTENT = 64 * 1024 * 1024  # decoded bytes of one page's content streams
+# qpdf names the stream it reads ("stream <_io.BytesIO object at 0x…>"); Python reprs mean nothing to a user.
+_REPR = re.compile(r"\s*\(?\b(?:stream|file)?\s*<[^<>]*\bat 0x[0-9a-fA-F]+>\)?:?\s*|<[^<>]* object at 0x[0-9a-fA-F]+>")
 
 
 @dataclass(frozen=True)
@@ -29,25 +49,42 @@ class PdfInfo:
     repairs: tuple[str, ...] = ()
 
 
+def library_detail(exc: BaseException) -> str:
+    """The first line of what a library said, without Python reprs, at most 200 characters."""
+    lines = str(exc).strip().splitlines()
+    text = _REPR.sub(" ", lines[0]).strip(" :") if lines else ""
+    return text[:200] or exc.__class__.__name__
+
+
+@contextmanager
+def reading(doing: str = "the PDF is damaged and cannot be read") -> Iterator[None]:
+    """pikepdf's errors (qpdf found damage while reading lazily) as InvalidPdfError: `doing (what qpdf found)`."""
+    try:
+        yield
+    except pikepdf.PasswordError as exc:
+        raise EncryptedPdfError("the PDF is protected by a password; upload it without protection") from exc
+    except pikepdf.PikepdfError as exc:
+        raise InvalidPdfError(f"{doing} ({library_detail(exc)})") from exc
+
+
 def open_pdf(data: bytes, max_pages: int = 2000) -> pikepdf.Pdf:
     """Open PDF bytes with pikepdf, refusing what SealFlow must not process."""
     if b"%PDF-" not in data[:1024]:
         raise InvalidPdfError("the file is not a PDF")
-    try:
+    with reading():
         pdf = pikepdf.open(io.BytesIO(data))
-    except pikepdf.PasswordError as exc:
-        raise EncryptedPdfError("the PDF is protected by a password; upload it without protection") from exc
-    except pikepdf.PdfError as exc:
-        raise InvalidPdfError(f"the PDF is damaged and cannot be read ({_short(exc)})") from exc
     if pdf.is_encrypted:
         pdf.close()
         # Saving would silently drop the owner-password protection; refuse rather than weaken it.
         raise EncryptedPdfError("the PDF is encrypted (permission password); upload it without protection")
     try:
-        count = len(pdf.pages)
-    except pikepdf.PdfError as exc:
+        with reading("the PDF page tree is damaged"):
+            if not isinstance(pdf.trailer.get("/Root"), pikepdf.Dictionary):
+                raise InvalidPdfError("the PDF is damaged and cannot be read (its catalog is not a dictionary)")
+            count = len(pdf.pages)
+    except InvalidPdfError:
         pdf.close()
-        raise InvalidPdfError(f"the PDF page tree is damaged ({_short(exc)})") from exc
+        raise
     if count == 0:
         pdf.close()
         raise InvalidPdfError("the PDF has no pages")
@@ -57,18 +94,25 @@ def open_pdf(data: bytes, max_pages: int = 2000) -> pikepdf.Pdf:
     return pdf
 
 
-def _short(exc: Exception) -> str:
-    # qpdf names the in-memory stream first ("stream <_io.BytesIO object at 0x…>: "): only what it found is news.
-    text = re.sub(r"^stream <[^>]*>:?\s*", "", str(exc).splitlines()[0]) if str(exc) else ""
-    return text[:200] or exc.__class__.__name__
+def check_document(pdf: pikepdf.Pdf, max_decoded: int = MAX_PAGE_DECODED, pages: list[int] | None = None) -> None:
+    """What every entry point checks on an open PDF: the page tree and form fields, then the geometry and the
+    decoded-size budget of the given pages (0-based; default all)."""
+    with reading():
+        check_page_tree(pdf)
+        check_form_fields(pdf)
+        indexes = pages if pages is not None else list(range(len(pdf.pages)))
+        for index in indexes:
+            frame_of(pdf.pages[index], index + 1)
+        check_pages(pdf, indexes, max_decoded)
 
 
 def _signed_fields(pdf: pikepdf.Pdf) -> list[str]:
     acroform = pdf.Root.get("/AcroForm")
-    if acroform is None:
+    fields: Any = acroform.get("/Fields") if isinstance(acroform, pikepdf.Dictionary) else None
+    if not isinstance(fields, pikepdf.Array):
         return []
-    fields: Any = acroform.get("/Fields", [])
-    return [str(field.get("/T")) for field in fields if field.get("/FT") == "/Sig" and "/V" in field]
+    return [str(field.get("/T")) for field in fields
+            if isinstance(field, pikepdf.Dictionary) and field.get("/FT") == "/Sig" and "/V" in field]
 
 
 def count_signatures(pdf: pikepdf.Pdf) -> int:
@@ -78,53 +122,39 @@ def count_signatures(pdf: pikepdf.Pdf) -> int:
 
 def signed_field_names(data: bytes, max_pages: int = 2000) -> frozenset[str]:
     """The names of the signature fields that hold a signature, in PDF bytes."""
-    with open_pdf(data, max_pages) as pdf:
+    with open_pdf(data, max_pages) as pdf, reading():
         return frozenset(_signed_fields(pdf))
 
 
-def inspect_pdf(data: bytes, max_pages: int = 2000) -> PdfInfo:
-    """Validate PDF bytes and tell their page and signature counts."""
+def inspect_pdf(data: bytes, max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> PdfInfo:
+    """Validate PDF bytes (the checks of `check_document`, on every page) and tell their page and signature
+    counts, and what qpdf had to repair to read them."""
     with open_pdf(data, max_pages) as pdf:
+        check_document(pdf, max_decoded)
         repairs = tuple(_repair_message(w) for w in pdf.get_warnings())
         return PdfInfo(len(pdf.pages), count_signatures(pdf), bool(repairs), repairs)
 
 
+def check_signable(data: bytes, field_name: str, max_pages: int = 2000) -> None:
+    """Refuse, before pyHanko reads it, a PDF that signing cannot update soundly: one qpdf had to repair
+    (pyHanko appends to the file as it is; stamping writes a repaired copy), one whose trailer has no /Size,
+    or one with a form field of the signature's name that is not an empty or signed signature field."""
+    with open_pdf(data, max_pages) as pdf:
+        check_document(pdf, pages=[])
+        with reading():
+            repairs = [_repair_message(w) for w in pdf.get_warnings()]
+            if repairs:
+                raise InvalidPdfError(f"the PDF is damaged ({repairs[0]}); stamping it writes a repaired copy "
+                                      "that can be signed")
+            if not isinstance(pdf.trailer.get("/Size"), int):
+                raise InvalidPdfError("the PDF is damaged (its trailer has no /Size); stamping it writes a "
+                                      "repaired copy that can be signed")
+            kind = field_kinds(pdf).get(field_name)
+        if kind is not None and kind != "/Sig":
+            raise InvalidPdfError(f"the PDF already has a form field named {field_name} that is not a signature "
+                                  "field")
+
+
 def _repair_message(warning: str) -> str:
-    # qpdf names the in-memory stream first ("stream <_io.BytesIO …>: "): keep only what it found.
-    return warning.split(": ", 1)[-1][:200]
-
-
-def check_page_content(page: pikepdf.Page, page_number: int, limit: int = MAX_PAGE_CONTENT) -> None:
-    """Refuse a page whose content streams decode to more than `limit` bytes, without ever holding more
-    than that in memory (a decompression bomb), before a text or rendering library decodes them."""
-    contents = page.obj.get("/Contents")
-    streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents] if contents is not None else []
-    total = 0
-    for stream in streams:
-        if not isinstance(stream, pikepdf.Stream):
-            continue
-        total += _decoded_size(stream, limit - total)
-        if total > limit:
-            raise InvalidPdfError(f"page {page_number}'s content expands to more than {limit // 2**20} MiB; "
-                                  "the file looks like a decompression bomb")
-
-
-def _decoded_size(stream: pikepdf.Stream, budget: int) -> int:
-    filters = stream.get("/Filter")
-    names = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else [str(filters)] if filters else []
-    raw = stream.read_raw_bytes()
-    if not names:
-        return len(raw)
-    if names == ["/FlateDecode"]:
-        inflater = zlib.decompressobj()
-        size, chunk = 0, inflater.decompress(raw, 1 << 20)
-        while chunk:
-            size += len(chunk)
-            if size > budget:
-                return size
-            chunk = inflater.decompress(inflater.unconsumed_tail, 1 << 20) if inflater.unconsumed_tail else b""
-        return size
-    # Other filters are rare in page content; qpdf decodes them, bounded by their raw size.
-    if len(raw) > budget // 100:
-        return budget + 1
-    return len(stream.read_bytes())
+    # qpdf names the in-memory stream first ("stream <_io.BytesIO …> (object 3 0, offset 9): "): keep what it found.
+    return _REPR.sub(" ", warning).split("): ", 1)[-1].strip(" :")[:200]

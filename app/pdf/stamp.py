@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 import pikepdf
 
-from app.pdf.document import check_page_content, count_signatures, open_pdf
+from app.pdf.budget import MAX_PAGE_DECODED
+from app.pdf.document import check_document, count_signatures, library_detail, open_pdf, reading
 from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError
 from app.pdf.evidence import attach_evidence
 from app.pdf.geometry import MM, Corner, Frame, frame_of, page_indexes, resolve_page
@@ -126,7 +127,7 @@ class _Drawing:
     def frame(self, pdf: pikepdf.Pdf, index: int) -> Frame:
         """The page's geometry, read once per stamping even when several drawings use it."""
         if index not in self.frames:
-            self.frames[index] = frame_of(pdf.pages[index])
+            self.frames[index] = frame_of(pdf.pages[index], index + 1)
         return self.frames[index]
 
     def place(self, index: int, prefix: str, form: pikepdf.Object, matrix: tuple[float, ...]) -> None:
@@ -158,38 +159,61 @@ def _fitted(form: _Form, size_mm: float) -> tuple[float, float]:
     return width, width * form.height / form.width
 
 
-def locate(data: bytes, pdf: pikepdf.Pdf, spec: StampSpec | KeywordSpec, aspect: float = 1.0) -> list[Placement]:
-    """Where a seal of the given height/width aspect goes: user-space boxes, one per page it lands on."""
+def locate(data: bytes, pdf: pikepdf.Pdf, spec: StampSpec | KeywordSpec, aspect: float = 1.0,
+           max_decoded: int = MAX_PAGE_DECODED) -> list[Placement]:
+    """Where a seal of the given height/width aspect goes: user-space boxes, one per page it lands on. The pages
+    it looks at pass `check_document` first (the keyword search decodes their text with pdfium)."""
+    count = len(pdf.pages)
+    indexes = [resolve_page(spec.page, count)] if isinstance(spec, StampSpec) else page_indexes(spec.pages, count)
+    check_document(pdf, max_decoded, indexes)
+    with reading():
+        return _locate(data, pdf, spec, aspect)
+
+
+def _locate(data: bytes, pdf: pikepdf.Pdf, spec: StampSpec | KeywordSpec, aspect: float) -> list[Placement]:
     width = spec.size_mm * MM
     height = width * aspect
     if isinstance(spec, StampSpec):
         index = resolve_page(spec.page, len(pdf.pages))
-        frame = frame_of(pdf.pages[index])
+        frame = frame_of(pdf.pages[index], index + 1)
         u, v = _corner_origin(spec.corner, spec.x_mm * MM, spec.y_mm * MM, width, height, frame)
+        _check_fits("the seal", frame, index, (u, v, width, height),
+                    f"{spec.x_mm:g} × {spec.y_mm:g} mm from the {spec.corner} corner")
         return [Placement(index, frame.user_rect(u, v, width, height))]
-    indexes = page_indexes(spec.pages, len(pdf.pages))
-    for index in indexes:
-        check_page_content(pdf.pages[index], index + 1)
-    hits = find_keyword(data, spec.keyword, indexes)
+    hits = find_keyword(data, spec.keyword, page_indexes(spec.pages, len(pdf.pages)))
     if not hits:
         raise InvalidPdfError(f"the keyword '{spec.keyword}' is not in the document's text, so the seal "
                               "cannot be placed on it")
     chosen = {"first": hits[:1], "last": hits[-1:], "all": hits}[spec.occurrence]
     placements = []
     for hit in chosen:
-        frame = frame_of(pdf.pages[hit.page_index])
+        frame = frame_of(pdf.pages[hit.page_index], hit.page_index + 1)
+        _check_fits("the seal", frame, hit.page_index, (0, 0, width, height), "any position")
         x1, y1, x2, y2 = hit.box
         cu, cv = frame.to_visible((x1 + x2) / 2, (y1 + y2) / 2)
-        placements.append(Placement(hit.page_index, frame.user_rect(cu - width / 2, cv - height / 2, width, height)))
+        # Centred on the keyword, but wholly on the page: a keyword near the edge pulls the seal inwards.
+        u = min(max(cu - width / 2, 0.0), frame.width - width)
+        v = min(max(cv - height / 2, 0.0), frame.height - height)
+        placements.append(Placement(hit.page_index, frame.user_rect(u, v, width, height)))
     return placements
 
 
+def _check_fits(what: str, frame: Frame, index: int, box: tuple[float, float, float, float], where: str) -> None:
+    """Refuse a drawing that would not lie wholly on the visible page (half a seal is no seal)."""
+    u, v, width, height = box
+    slack = 0.5  # points: rounding in mm-to-point conversions
+    if u < -slack or v < -slack or u + width > frame.width + slack or v + height > frame.height + slack:
+        raise InvalidPdfError(f"{what} ({width / MM:.0f} × {height / MM:.0f} mm) does not fit on page {index + 1} "
+                              f"({frame.width / MM:.0f} × {frame.height / MM:.0f} mm) at {where}")
+
+
 def place(data: bytes, wanted: Sequence[tuple[StampSpec | KeywordSpec, float]],
-          max_pages: int = 2000) -> list[Placement]:
+          max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> list[Placement]:
     """Where each seal goes on the document given as bytes: (placement spec, the seal's height/width aspect) in,
-    the first box each lands on out. The PDF's errors leave as PdfError (a page or keyword that is not there)."""
+    the first box each lands on out. The PDF's errors leave as PdfError (a page or keyword that is not there, a
+    seal that does not fit)."""
     with open_pdf(data, max_pages) as pdf:
-        return [locate(data, pdf, spec, aspect)[0] for spec, aspect in wanted]
+        return [locate(data, pdf, spec, aspect, max_decoded)[0] for spec, aspect in wanted]
 
 
 def placement_rect(pdf: pikepdf.Pdf, spec: StampSpec, height_mm: float | None = None) -> Placement:
@@ -200,7 +224,7 @@ def placement_rect(pdf: pikepdf.Pdf, spec: StampSpec, height_mm: float | None = 
 
 def _place_seals(pdf: pikepdf.Pdf, data: bytes, plan: StampPlan, seal: _Form, drawing: _Drawing) -> None:
     for spec in plan.seals:
-        for placement in locate(data, pdf, spec, seal.height / seal.width):
+        for placement in _locate(data, pdf, spec, seal.height / seal.width):
             frame = drawing.frame(pdf, placement.page_index)
             width, height = _fitted(seal, spec.size_mm)
             u, v = frame.to_visible(*_visible_corner(frame, placement.rect))
@@ -220,6 +244,8 @@ def _place_every_page(pdf: pikepdf.Pdf, spec: EveryPageSpec, image: _Form, drawi
     for index in page_indexes(spec.pages, len(pdf.pages)):
         frame = drawing.frame(pdf, index)
         u, v = _corner_origin(spec.corner, spec.x_mm * MM, spec.y_mm * MM, width, height, frame)
+        _check_fits("the page seal", frame, index, (u, v, width, height),
+                    f"{spec.x_mm:g} × {spec.y_mm:g} mm from the {spec.corner} corner")
         drawing.place(index, "SealFlowPageSeal", image.xobject,
                       frame.matrix(u, v, width / image.width, height / image.height))
 
@@ -256,6 +282,7 @@ def _place_riding(pdf: pikepdf.Pdf, spec: RidingSpec, seal: _Form, drawing: _Dra
             # The whole seal is positioned so that only slice `position` falls on the page, flush with the edge.
             u = -position * strip * scale if on_left else frame.width - (position + 1) * strip * scale
             v = spec.y_mm * MM if spec.y_mm is not None else (frame.height - height) / 2
+            _check_fits("the riding seal", frame, index, (0, v, width, height), "the page edge")
             form = _slice_form(pdf, seal, position * strip, strip)
             drawing.place(index, "SealFlowRiding", form, frame.matrix(u, v, scale, scale))
         start += group
@@ -282,6 +309,8 @@ def _place_qr(pdf: pikepdf.Pdf, spec: QrSpec, drawing: _Drawing) -> None:
     index = resolve_page(spec.page, len(pdf.pages))
     frame = drawing.frame(pdf, index)
     u, v = _corner_origin(spec.corner, spec.x_mm * MM, spec.y_mm * MM, qr.width, qr.height, frame)
+    _check_fits("the QR code", frame, index, (u, v, qr.width, qr.height),
+                f"{spec.x_mm:g} × {spec.y_mm:g} mm from the {spec.corner} corner")
     drawing.place(index, "SealFlowQR", form, frame.matrix(u, v, 1, 1))
 
 
@@ -298,37 +327,57 @@ def _apply(pdf: pikepdf.Pdf, drawing: _Drawing) -> None:
         page.contents_add(pikepdf.Stream(pdf, ("\nQ\n" + "\n".join(body) + "\n").encode()), prepend=False)
 
 
-def stamp(data: bytes, plan: StampPlan, max_pages: int = 2000) -> bytes:
+def stamp(data: bytes, plan: StampPlan, max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> bytes:
     """Draw everything the plan asks for; returns the new PDF. The input is never changed in place.
 
-    Raises AlreadySignedError for a signed PDF: changing its pages would break the signatures.
+    The document passes `check_document` on every page first. Raises AlreadySignedError for a signed PDF:
+    changing its pages would break the signatures.
     """
     with open_pdf(data, max_pages) as pdf:
-        if count_signatures(pdf):
-            raise AlreadySignedError("the PDF is already signed; stamping it would invalidate its signatures")
-        drawing = _Drawing()
-        if plan.watermark:
-            _place_watermark(pdf, plan.watermark, drawing)
-        needs_seal = plan.seals or plan.riding or (plan.every_page and not plan.every_page.image_pdf)
-        seal = _import_form(pdf, plan.seal_pdf, "seal image") if needs_seal else None
-        if plan.seals and seal:
-            _place_seals(pdf, data, plan, seal, drawing)
-        if plan.every_page:
-            image = _import_form(pdf, plan.every_page.image_pdf, "page image") if plan.every_page.image_pdf else seal
-            assert image is not None
-            _place_every_page(pdf, plan.every_page, image, drawing)
-        if plan.riding and seal:
-            _place_riding(pdf, plan.riding, seal, drawing)
-        if plan.qr:
-            _place_qr(pdf, plan.qr, drawing)
-        _apply(pdf, drawing)
-        if plan.evidence is not None:
-            attach_evidence(pdf, plan.evidence)
-        out = io.BytesIO()
+        check_document(pdf, max_decoded)
+        with reading("the PDF cannot be stamped"):
+            if count_signatures(pdf):
+                raise AlreadySignedError("the PDF is already signed; stamping it would invalidate its signatures")
+            _draw(pdf, data, plan)
+            if plan.evidence is not None:
+                attach_evidence(pdf, plan.evidence)
+            return _save(pdf)
+
+
+def _draw(pdf: pikepdf.Pdf, data: bytes, plan: StampPlan) -> None:
+    drawing = _Drawing()
+    if plan.watermark:
+        _place_watermark(pdf, plan.watermark, drawing)
+    needs_seal = plan.seals or plan.riding or (plan.every_page and not plan.every_page.image_pdf)
+    seal = _import_form(pdf, plan.seal_pdf, "seal image") if needs_seal else None
+    if plan.seals and seal:
+        _place_seals(pdf, data, plan, seal, drawing)
+    if plan.every_page:
+        image = _import_form(pdf, plan.every_page.image_pdf, "page image") if plan.every_page.image_pdf else seal
+        if image is None:
+            raise SealImageError("the page seal needs an image")
+        _place_every_page(pdf, plan.every_page, image, drawing)
+    if plan.riding and seal:
+        _place_riding(pdf, plan.riding, seal, drawing)
+    if plan.qr:
+        _place_qr(pdf, plan.qr, drawing)
+    _apply(pdf, drawing)
+
+
+def _save(pdf: pikepdf.Pdf) -> bytes:
+    if not isinstance(pdf.trailer.get("/Size"), int):
+        # A trailer qpdf rebuilt while repairing has no /Size, and qpdf writes /Size only when there is one;
+        # pyHanko cannot append a signature to a file without it. qpdf writes the true value.
+        pdf.trailer.Size = 0
+    out = io.BytesIO()
+    try:
         pdf.save(out)
-        return out.getvalue()
+    except pikepdf.PikepdfError as exc:
+        raise InvalidPdfError(f"the PDF cannot be written ({library_detail(exc)})") from exc
+    return out.getvalue()
 
 
-def stamp_seal(data: bytes, seal_pdf: bytes, spec: StampSpec, max_pages: int = 2000) -> bytes:
+def stamp_seal(data: bytes, seal_pdf: bytes, spec: StampSpec, max_pages: int = 2000,
+               max_decoded: int = MAX_PAGE_DECODED) -> bytes:
     """Draw the seal image at one position: `stamp` with a plan of one seal."""
-    return stamp(data, StampPlan(seal_pdf=seal_pdf, seals=(spec,)), max_pages)
+    return stamp(data, StampPlan(seal_pdf=seal_pdf, seals=(spec,)), max_pages, max_decoded)

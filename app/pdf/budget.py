@@ -1,0 +1,374 @@
+"""The decoded-size budget of a page: one bound on everything a reader decodes to show or search it.
+
+Inspection, the keyword search and stamping all call `check_pages` before pdfium or qpdf touch a page. A page
+costs what reading it decodes:
+
+* its content streams, and every inline image in them (declared pixels, plus whatever its filters inflate to);
+* every form XObject it draws, as often as it draws it, recursively (pdfium parses a form at each `Do`), through
+  tiling patterns, soft masks and annotation appearances too;
+* every image, font program, CMap, colour profile and other stream it uses, once (readers cache those); an image
+  at its declared width x height x components, so a JPEG is never decoded to be measured.
+
+Streams are decoded by app/pdf/filters.py, never further than the budget; forms that draw each other in a loop,
+or nest deeper than MAX_NESTING, are refused outright. A form's cost is computed once per document, so a form
+drawing another twice, forty levels deep, costs forty computations, not 2**40.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pikepdf
+
+from app.pdf.errors import InvalidPdfError
+from app.pdf.filters import DECODABLE, decode, filter_names
+from app.pdf.structure import inherited
+
+__all__ = ["MAX_NESTING", "MAX_PAGE_DECODED", "DecodeBudget", "check_pages"]
+
+MAX_PAGE_DECODED = 64 * 2**20  # decoded bytes one page may cost (SEALFLOW_MAX_PAGE_DECODED_MB)
+MAX_NESTING = 32  # forms within forms, resources within resources
+# The checker itself decodes at most this many pages' budgets across a document (each stream once), so a bomb
+# spread thinly over many pages costs seconds, not minutes.
+DOCUMENT_PAGES_WORTH = 16
+MAX_OBJECTS = 1_000_000  # resource objects visited in a document
+
+Key = tuple[int, int]
+# A PDF name token in content: `/` then regular characters (ISO 32000-1, 7.2.2 and 7.3.5).
+NAME = re.compile(rb"/([^\s/\[\]()<>{}%]*)")
+INLINE_START = re.compile(rb"(?<![^\s\[\]()<>{}/%])BI(?=[\s/%])")
+INLINE_DATA = re.compile(rb"(?<=[\s\]>)])ID\s")
+COMPONENTS = {"/DeviceGray": 1, "/CalGray": 1, "/G": 1, "/DeviceRGB": 3, "/CalRGB": 3, "/RGB": 3, "/Lab": 3,
+              "/DeviceCMYK": 4, "/CMYK": 4, "/Indexed": 1, "/I": 1, "/Separation": 1, "/Pattern": 1}
+
+
+@dataclass
+class _Cost:
+    """What drawing something costs: bytes decoded at every draw, and streams decoded once per page."""
+
+    draws: int = 0
+    once: dict[Key, int] = field(default_factory=dict)
+
+    def add(self, other: _Cost, times: int, cap: int) -> None:
+        self.draws = min(self.draws + other.draws * times, cap)
+        self.once.update(other.once)
+
+    def total(self) -> int:
+        return self.draws + sum(self.once.values())
+
+
+class DecodeBudget:
+    """Checks pages of one open PDF against the per-page budget; remembers what it measured, so that pages
+    sharing forms, fonts and images cost their decoding once."""
+
+    def __init__(self, limit: int = MAX_PAGE_DECODED) -> None:
+        self.limit = limit
+        self._sizes: dict[Key, int] = {}
+        self._forms: dict[tuple[Key, Key | None], _Cost] = {}
+        self._resources: dict[tuple[Key, Key | None], _Cost] = {}
+        self._decoded_total = 0
+        self._visits = 0
+        self._page = 0
+
+    def check_page(self, page: pikepdf.Page, number: int) -> None:
+        """Refuse the page (an InvalidPdfError naming the limit) when reading it would decode more than the
+        budget."""
+        self._page = number
+        resources = inherited(page.obj, "/Resources")
+        if resources is not None and not isinstance(resources, pikepdf.Dictionary):
+            raise InvalidPdfError(f"page {number}'s /Resources is not a dictionary")
+        if resources is not None and not isinstance(resources.get("/XObject", pikepdf.Dictionary()),
+                                                    pikepdf.Dictionary):
+            raise InvalidPdfError(f"page {number}'s /Resources /XObject is not a dictionary")
+        cost = self._content(self._page_content(page.obj), resources, 0, set())
+        for appearance in self._appearances(page.obj):
+            cost.add(self._form(appearance, resources, 1, set()), 1, self.limit + 1)
+            self._check(cost)
+        self._check(cost)
+
+    def _over(self) -> InvalidPdfError:
+        return InvalidPdfError(f"page {self._page} expands to more than {self.limit / 2**20:g} MiB when decoded "
+                               "(content, forms, images and fonts), the limit; the file looks like a decompression "
+                               "bomb")
+
+    def _check(self, cost: _Cost) -> None:
+        if cost.total() > self.limit:
+            raise self._over()
+
+    # Streams --------------------------------------------------------------------------------------------------
+
+    def _decoded(self, stream: pikepdf.Stream) -> bytes:
+        """The stream's data, decoded within the budget; refused beyond it."""
+        try:
+            raw = stream.read_raw_bytes()
+            filters = filter_names(stream.get("/Filter"))
+            parms = stream.get("/DecodeParms")
+        except (pikepdf.PdfError, TypeError, ValueError) as exc:
+            raise InvalidPdfError(f"page {self._page} holds a stream that cannot be read") from exc
+        early = parms.get("/EarlyChange", 1) if isinstance(parms, pikepdf.Dictionary) else 1
+        result = decode(raw, filters, self.limit, 0 if early == 0 else 1)
+        if result.data is None:
+            raise self._over()
+        self._decoded_total += len(result.data)
+        if self._decoded_total > self.limit * DOCUMENT_PAGES_WORTH:
+            raise InvalidPdfError(f"the document expands to more than {self.limit * DOCUMENT_PAGES_WORTH / 2**20:g} "
+                                  "MiB when decoded; the file looks like a decompression bomb")
+        return result.data
+
+    def _size(self, stream: pikepdf.Stream) -> int:
+        if stream.objgen not in self._sizes:
+            self._sizes[stream.objgen] = len(self._decoded(stream))
+        return self._sizes[stream.objgen]
+
+    def _image(self, image: pikepdf.Stream) -> dict[Key, int]:
+        """An image costs its declared pixels, or what its filters inflate to when that is more; its masks too."""
+        if image.objgen not in self._sizes:
+            declared = _declared(image.get("/Width"), image.get("/Height"), image.get("/BitsPerComponent"),
+                                 _components(image.get("/ColorSpace")), bool(image.get("/ImageMask", False)))
+            if declared > self.limit:
+                raise self._over()
+            self._sizes[image.objgen] = max(declared, len(self._decoded(image)))
+        costs = {image.objgen: self._sizes[image.objgen]}
+        for mask in (image.get("/SMask"), image.get("/Mask")):
+            if isinstance(mask, pikepdf.Stream) and mask.objgen != image.objgen and mask.objgen not in costs:
+                costs.update(self._image(mask))
+        return costs
+
+    # Content --------------------------------------------------------------------------------------------------
+
+    def _page_content(self, page: pikepdf.Dictionary) -> bytes:
+        contents = page.get("/Contents")
+        if contents is None:
+            return b""
+        streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents]
+        if not all(isinstance(s, pikepdf.Stream) or s is None for s in streams):
+            raise InvalidPdfError(f"page {self._page}'s /Contents is neither a stream nor an array of streams")
+        parts = [self._decoded(s) for s in streams if isinstance(s, pikepdf.Stream)]
+        if sum(len(p) for p in parts) > self.limit:
+            raise self._over()
+        return b"\n".join(parts)  # readers join a page's content streams, so a token may span two
+
+    def _content(self, data: bytes, resources: pikepdf.Object | None, depth: int, stack: set[Key]) -> _Cost:
+        """The cost of running content: its own bytes and inline images, and what its names draw."""
+        cost = _Cost(len(data) + self._inline_images(data))
+        self._check(cost)
+        if not isinstance(resources, pikepdf.Dictionary) or b"/" not in data:
+            return cost
+        names = Counter(_name(m.group(1)) for m in NAME.finditer(data))
+        for category, entries in resources.items():
+            if not isinstance(entries, pikepdf.Dictionary):
+                continue
+            for key, value in entries.items():
+                times = names.get(key, 0) or (1 if not key.isascii() or "#" in key else 0)  # unsure: count it
+                if not times:
+                    continue
+                if category == "/XObject":
+                    cost.add(self._xobject(value, resources, depth + 1, stack), times, self.limit + 1)
+                else:
+                    cost.add(self._resource(value, resources, depth + 1, stack), 1, self.limit + 1)
+                self._check(cost)
+        return cost
+
+    def _xobject(self, xobject: pikepdf.Object, resources: pikepdf.Dictionary, depth: int,
+                 stack: set[Key]) -> _Cost:
+        if not isinstance(xobject, pikepdf.Stream):
+            return _Cost()  # readers skip a name that is no stream
+        if xobject.get("/Subtype") == pikepdf.Name.Image:
+            return _Cost(0, self._image(xobject))
+        if xobject.get("/Subtype") == pikepdf.Name.Form:
+            return self._form(xobject, resources, depth, stack)
+        return _Cost(0, {xobject.objgen: self._size(xobject)})
+
+    def _form(self, form: pikepdf.Stream, parent: pikepdf.Object | None, depth: int, stack: set[Key]) -> _Cost:
+        """A form XObject (or tiling pattern, glyph procedure, appearance): its content run with its own resources,
+        or its parent's when it has none."""
+        if form.objgen in stack:
+            raise InvalidPdfError(f"page {self._page} has form XObjects that draw each other in a loop")
+        if depth > MAX_NESTING:
+            raise InvalidPdfError(f"page {self._page} nests form XObjects or resources more than {MAX_NESTING} deep")
+        own = form.get("/Resources")
+        resources = own if isinstance(own, pikepdf.Dictionary) else parent
+        key = (form.objgen, None if own is not None else _key(resources))
+        if key not in self._forms:
+            stack.add(form.objgen)
+            self._forms[key] = self._content(self._decoded(form), resources, depth, stack)
+            stack.discard(form.objgen)
+        return self._forms[key]
+
+    def _resource(self, value: pikepdf.Object, resources: pikepdf.Dictionary, depth: int, stack: set[Key]) -> _Cost:
+        """A font, colour space, pattern, shading or graphics state: every stream it holds, found by walking it."""
+        key = (value.objgen, _key(resources)) if isinstance(value, pikepdf.Object) and value.is_indirect else None
+        if key is not None and key in self._resources:
+            return self._resources[key]
+        cost = _Cost()
+        self._walk(value, resources, depth, stack, cost, set())
+        if key is not None:
+            self._resources[key] = cost
+        return cost
+
+    def _walk(self, value: object, resources: pikepdf.Dictionary, depth: int, stack: set[Key], cost: _Cost,
+              seen: set[Key]) -> None:
+        if not isinstance(value, (pikepdf.Dictionary, pikepdf.Array, pikepdf.Stream)):
+            return
+        if not self._visit(value, depth, seen):
+            return
+        if isinstance(value, pikepdf.Stream) and self._drawn(value, resources, depth, stack, cost):
+            return
+        if isinstance(value, pikepdf.Dictionary) and isinstance(value.get("/CharProcs"), pikepdf.Dictionary):
+            own = value.get("/Resources")  # a Type 3 font: each glyph is a content stream
+            glyph_resources = own if isinstance(own, pikepdf.Dictionary) else resources
+            for proc in value.CharProcs.values():
+                if isinstance(proc, pikepdf.Stream):
+                    cost.add(self._form(proc, glyph_resources, depth + 1, stack), 1, self.limit + 1)
+        # Up the tree (/Parent, an annotation's /P) lie pages, which are not this resource's to pay for.
+        items = value if isinstance(value, pikepdf.Array) else [v for k, v in value.items()
+                                                                 if k not in ("/Parent", "/P")]
+        for item in items:
+            if isinstance(item, (pikepdf.Dictionary, pikepdf.Array, pikepdf.Stream)):
+                self._walk(item, resources, depth + 1, stack, cost, seen)
+        self._check(cost)
+
+    def _visit(self, value: pikepdf.Object, depth: int, seen: set[Key]) -> bool:
+        """Whether to walk into the object: not when seen in this walk; refused past the walk's limits."""
+        if value.is_indirect:
+            if value.objgen in seen:
+                return False
+            seen.add(value.objgen)
+        self._visits += 1
+        if self._visits > MAX_OBJECTS:
+            raise InvalidPdfError(f"the document's pages use more than {MAX_OBJECTS} objects")
+        if depth > MAX_NESTING:
+            raise InvalidPdfError(f"page {self._page} nests form XObjects or resources more than {MAX_NESTING} deep")
+        return True
+
+    def _drawn(self, stream: pikepdf.Stream, resources: pikepdf.Dictionary, depth: int, stack: set[Key],
+               cost: _Cost) -> bool:
+        """Add a stream met in a resource; True when it is a form or image (whose dictionaries say no more)."""
+        if stream.get("/Subtype") == pikepdf.Name.Form or stream.get("/PatternType") == 1:
+            cost.add(self._form(stream, resources, depth, stack), 1, self.limit + 1)
+            return True
+        if stream.get("/Subtype") == pikepdf.Name.Image:
+            cost.once.update(self._image(stream))
+            return True
+        cost.once[stream.objgen] = self._size(stream)  # a font program, CMap, colour profile, function …
+        return False
+
+    def _appearances(self, page: pikepdf.Dictionary) -> list[pikepdf.Stream]:
+        """The appearance streams of the page's annotations (each drawn once when the page is shown)."""
+        annots = page.get("/Annots")
+        found: list[pikepdf.Stream] = []
+        for annot in annots if isinstance(annots, pikepdf.Array) else []:
+            ap = annot.get("/AP") if isinstance(annot, pikepdf.Dictionary) else None
+            for state in ap.values() if isinstance(ap, pikepdf.Dictionary) else []:
+                if isinstance(state, pikepdf.Stream):
+                    found.append(state)
+                elif isinstance(state, pikepdf.Dictionary):
+                    found += [s for s in state.values() if isinstance(s, pikepdf.Stream)]
+        return found
+
+    def _inline_images(self, data: bytes) -> int:
+        """What the inline images (BI … ID … EI) in content cost: declared pixels, plus what their filters inflate
+        to (decoded from where the data starts: a reader finds the end of Flate data by inflating it)."""
+        total = 0
+        position = 0
+        while (start := INLINE_START.search(data, position)) is not None:
+            marker = INLINE_DATA.search(data, start.end())
+            if marker is None:
+                break
+            entries = _inline_dict(data[start.end():marker.start()])
+            position = marker.end()
+            declared = _declared(_first(entries, "/W", "/Width"), _first(entries, "/H", "/Height"),
+                                 _first(entries, "/BPC", "/BitsPerComponent"),
+                                 _components(_first(entries, "/CS", "/ColorSpace")),
+                                 _first(entries, "/IM", "/ImageMask") == "true")
+            filters = filter_names(entries.get("/F") or entries.get("/Filter"))
+            decodable = filters and filters[0] in DECODABLE  # else nothing inflates: the data is just content
+            inflated = decode(_inline_data(data, position, filters), filters, self.limit).data if decodable else b""
+            if inflated is None:
+                raise self._over()
+            total += declared + len(inflated)
+            if total > self.limit:
+                raise self._over()
+        return total
+
+
+def check_pages(pdf: pikepdf.Pdf, indexes: list[int] | None = None, limit: int = MAX_PAGE_DECODED) -> None:
+    """Refuse the document when any of the pages (0-based indexes; default all) decodes to more than `limit`."""
+    budget = DecodeBudget(limit)
+    for index in indexes if indexes is not None else range(len(pdf.pages)):
+        budget.check_page(pdf.pages[index], index + 1)
+
+
+def _key(value: object) -> Key | None:
+    return value.objgen if isinstance(value, pikepdf.Object) and value.is_indirect else None
+
+
+def _name(raw: bytes) -> str:
+    """A name token as pikepdf spells dictionary keys: `/` and the name with #xx escapes resolved."""
+    text = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw)
+    return "/" + text.decode("latin-1")
+
+
+def _components(colorspace: object) -> int:
+    if isinstance(colorspace, pikepdf.Array) and len(colorspace) > 0:
+        family = str(colorspace[0])
+        if family == "/ICCBased" and len(colorspace) > 1 and isinstance(colorspace[1], pikepdf.Stream):
+            n = colorspace[1].get("/N", 4)
+            return n if isinstance(n, int) and 1 <= n <= 32 else 4
+        if family == "/DeviceN" and len(colorspace) > 1 and isinstance(colorspace[1], pikepdf.Array):
+            return max(1, min(len(colorspace[1]), 32))
+        return COMPONENTS.get(family, 4)
+    return COMPONENTS.get(str(colorspace), 4) if colorspace is not None else 4  # unknown: at most CMYK's 4
+
+
+def _declared(width: object, height: object, bits: object, components: int, mask: bool) -> int:
+    """Bytes of the pixels an image declares; 0 when the size is no positive integer (readers skip it)."""
+    try:
+        w, h = int(str(width)), int(str(height))
+        bpc = 1 if mask else int(str(bits)) if bits is not None else 8
+    except ValueError:
+        return 0
+    if w <= 0 or h <= 0 or bpc not in (1, 2, 4, 8, 16):
+        return 0
+    return (w * (1 if mask else components) * bpc + 7) // 8 * h
+
+
+def _inline_dict(text: bytes) -> dict[str, list[str]]:
+    """The keys of an inline image's dictionary and their value tokens (an array flattened; a dictionary kept
+    whole only as its tokens)."""
+    tokens = re.findall(rb"/[^\s/\[\]()<>{}%]*|<<|>>|[\[\]]|[^\s/\[\]()<>{}%]+", text)
+    entries: dict[str, list[str]] = {}
+    index = 0
+    while index + 1 < len(tokens):
+        key = tokens[index].decode("latin-1")
+        index += 1
+        value: list[str] = []
+        depth = 0
+        while index < len(tokens):
+            token = tokens[index].decode("latin-1")
+            index += 1
+            depth += token in ("[", "<<")
+            depth -= token in ("]", ">>")
+            if token not in ("[", "]", "<<", ">>"):
+                value.append(token)
+            if depth <= 0:
+                break
+        entries[key] = value
+    return entries
+
+
+def _inline_data(data: bytes, start: int, filters: list[str]) -> bytes | memoryview:
+    """An inline image's encoded data: up to its end-of-data marker for the ASCII filters, else the rest of the
+    content (the filter finds its own end), as a view so that many images cost no copies."""
+    marker = {"/ASCIIHexDecode": b">", "/ASCII85Decode": b"~>"}.get(filters[0])
+    if marker is not None:
+        end = data.find(marker, start)
+        return data[start:end if end >= 0 else len(data)]
+    return memoryview(data)[start:]
+
+
+def _first(entries: dict[str, list[str]], short: str, long: str) -> str | None:
+    values = entries.get(short) or entries.get(long)
+    return values[0] if values else None
