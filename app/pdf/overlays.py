@@ -17,6 +17,9 @@ from app.pdf.geometry import MM, Corner
 
 __all__ = ["QrDrawing", "QrSpec", "WatermarkSpec", "qr_drawing", "watermark_pdf"]
 
+WATERMARK_CANVAS = 3000.0  # points; an A0 sheet is 3370 long, so only posters get a scaled-up watermark
+MIN_FONT_SIZE, MAX_FONT_SIZE = 6.0, 400.0
+
 
 @dataclass(frozen=True)
 class WatermarkSpec:
@@ -50,12 +53,21 @@ def _canvas(width: float, height: float) -> tuple[Canvas, io.BytesIO]:
 
 
 def watermark_pdf(spec: WatermarkSpec, width: float, height: float) -> bytes:
-    """A page of the given size covered by the watermark text in diagonal rows."""
+    """A page of the given shape covered by the watermark text in diagonal rows. A page larger than
+    WATERMARK_CANVAS gets a drawing of that size, to be scaled up: the rows drawn stay a few hundred however
+    large the page."""
     text = " ".join(spec.text.split())
     if not text:
         raise PdfError("the watermark text is empty")
     if not 0 < spec.opacity <= 1:
         raise PdfError("the watermark opacity must be above 0 and at most 1")
+    if not MIN_FONT_SIZE <= spec.font_size <= MAX_FONT_SIZE:
+        raise PdfError(f"the watermark font size must be between {MIN_FONT_SIZE:g} and {MAX_FONT_SIZE:g} points")
+    if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
+        raise PdfError("the watermark needs a page of finite, positive size")
+    shrink = max(width, height) / WATERMARK_CANVAS
+    if shrink > 1:
+        width, height = width / shrink, height / shrink
     font = font_for(text)
     canvas, out = _canvas(width, height)
     canvas.setFillColor(Color(0.45, 0.45, 0.45))
