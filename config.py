@@ -65,6 +65,9 @@ class Config:
     KEY_SECRET_ENV = os.environ.get("SEALFLOW_KEY_SECRET", "")
     MAX_UPLOAD_MB = _env_int("SEALFLOW_MAX_UPLOAD_MB", 20)
     MAX_PDF_PAGES = _env_int("SEALFLOW_MAX_PDF_PAGES", 2000)
+    # What reading one page may decode (content, forms as often as drawn, images at declared size, fonts), in
+    # web processes and workers alike: past it, a PDF is refused as a decompression bomb (app/pdf/budget.py).
+    MAX_PAGE_DECODED_MB = _env_int("SEALFLOW_MAX_PAGE_DECODED_MB", 64)
     RQ_QUEUE = os.environ.get("SEALFLOW_QUEUE", "sealflow")
     WORKER_TTL = _env_int("SEALFLOW_WORKER_TTL", 60)
     # A job that fails for a passing reason (a signing or timestamp service away, an internal error) is tried

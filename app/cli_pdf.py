@@ -32,7 +32,7 @@ from app.pdf import (
     stamp,
 )
 from app.services import keys, seals, signing, verification
-from app.services.documents import pdf_errors
+from app.services.documents import pdf_errors, pdf_limits
 from app.services.sealing import seal_placement
 
 pdf_cli = AppGroup("pdf", help="PDF, seal and certificate operations.")
@@ -139,7 +139,7 @@ def stamp_command(source: Path, output: Path, seal_name: str, page: int | None, 
         watermark=WatermarkSpec(watermark) if watermark else None,
         qr=QrSpec(qr_url) if qr_url else None,
     )
-    output.write_bytes(stamp(source.read_bytes(), plan, current_app.config["MAX_PDF_PAGES"]))
+    output.write_bytes(stamp(source.read_bytes(), plan, **pdf_limits()))
     click.echo(f"stamped PDF written to {output}")
 
 

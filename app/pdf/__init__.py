@@ -5,7 +5,14 @@ PdfError family (and, from signing, app.pki's PkiError family). Keys, certificat
 """
 
 from app.pdf.appearance import appearance_aspect
-from app.pdf.document import PdfInfo, count_signatures, inspect_pdf, signed_field_names
+from app.pdf.document import (
+    MAX_PAGE_DECODED,
+    PdfInfo,
+    check_signable,
+    count_signatures,
+    inspect_pdf,
+    signed_field_names,
+)
 from app.pdf.errors import (
     AlreadySignedError,
     EncryptedPdfError,
@@ -46,6 +53,7 @@ from app.pdf.verify import SignatureReport, VerificationReport, verify_pdf
 __all__ = [
     "EVIDENCE_FILE",
     "EVIDENCE_FORMAT",
+    "MAX_PAGE_DECODED",
     "AlreadySignedError",
     "EncryptedPdfError",
     "EveryPageSpec",
@@ -74,6 +82,7 @@ __all__ = [
     "WatermarkSpec",
     "add_signature_fields",
     "appearance_aspect",
+    "check_signable",
     "count_signatures",
     "inspect_pdf",
     "load_seal_image",

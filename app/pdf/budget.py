@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pikepdf
 
-from app.pdf.errors import InvalidPdfError
+from app.pdf.errors import InvalidPdfError, library_detail
 from app.pdf.filters import DECODABLE, decode, filter_names
 from app.pdf.structure import inherited
 
@@ -145,10 +145,24 @@ class DecodeBudget:
         streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents]
         if not all(isinstance(s, pikepdf.Stream) or s is None for s in streams):
             raise InvalidPdfError(f"page {self._page}'s /Contents is neither a stream nor an array of streams")
-        parts = [self._decoded(s) for s in streams if isinstance(s, pikepdf.Stream)]
+        parts = [self._content_stream(s) for s in streams if isinstance(s, pikepdf.Stream)]
         if sum(len(p) for p in parts) > self.limit:
             raise self._over()
         return b"\n".join(parts)  # readers join a page's content streams, so a token may span two
+
+    def _content_stream(self, stream: pikepdf.Stream) -> bytes:
+        """A page content stream must decode cleanly, or the page cannot be read whole (and qpdf --check calls
+        a file with such a page broken). Once the budget has bounded it, qpdf decodes it to confirm."""
+        unknown = [f for f in filter_names(stream.get("/Filter")) if f not in DECODABLE]
+        if unknown:
+            raise InvalidPdfError(f"page {self._page}'s content is encoded with {unknown[0]}, which PDF readers "
+                                  "cannot decode")
+        data = self._decoded(stream)
+        try:
+            stream.read_bytes(pikepdf.StreamDecodeLevel.specialized)
+        except pikepdf.PdfError as exc:
+            raise InvalidPdfError(f"page {self._page}'s content is damaged ({library_detail(exc)})") from exc
+        return data
 
     def _content(self, data: bytes, resources: pikepdf.Object | None, depth: int, stack: set[Key]) -> _Cost:
         """The cost of running content: its own bytes and inline images, and what its names draw."""

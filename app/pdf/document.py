@@ -8,16 +8,17 @@ as an InvalidPdfError whose message holds what the library found, never a Python
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pikepdf
+from pyhanko.pdf_utils.metadata.xmp_xml import meta_from_xmp, parse_xmp
 
 from app.pdf.budget import MAX_PAGE_DECODED, check_pages
-from app.pdf.errors import EncryptedPdfError, InvalidPdfError
+from app.pdf.errors import EncryptedPdfError, InvalidPdfError, library_detail
+from app.pdf.filters import decode, filter_names
 from app.pdf.geometry import frame_of
 from app.pdf.structure import check_form_fields, check_page_tree, field_kinds
 
@@ -28,14 +29,12 @@ __all__ = [
     "check_signable",
     "count_signatures",
     "inspect_pdf",
-    "library_detail",
     "open_pdf",
     "reading",
     "signed_field_names",
 ]
 
-# qpdf names the stream it reads ("stream <_io.BytesIO object at 0x…>"); Python reprs mean nothing to a user.
-_REPR = re.compile(r"\s*\(?\b(?:stream|file)?\s*<[^<>]*\bat 0x[0-9a-fA-F]+>\)?:?\s*|<[^<>]* object at 0x[0-9a-fA-F]+>")
+MAX_XMP = 4 * 2**20  # bytes of XMP metadata; real packets are a few kilobytes
 
 
 @dataclass(frozen=True)
@@ -47,13 +46,6 @@ class PdfInfo:
     signature_count: int
     repaired: bool = False
     repairs: tuple[str, ...] = ()
-
-
-def library_detail(exc: BaseException) -> str:
-    """The first line of what a library said, without Python reprs, at most 200 characters."""
-    lines = str(exc).strip().splitlines()
-    text = _REPR.sub(" ", lines[0]).strip(" :") if lines else ""
-    return text[:200] or exc.__class__.__name__
 
 
 @contextmanager
@@ -144,17 +136,46 @@ def check_signable(data: bytes, field_name: str, max_pages: int = 2000) -> None:
         with reading():
             repairs = [_repair_message(w) for w in pdf.get_warnings()]
             if repairs:
-                raise InvalidPdfError(f"the PDF is damaged ({repairs[0]}); stamping it writes a repaired copy "
-                                      "that can be signed")
-            if not isinstance(pdf.trailer.get("/Size"), int):
-                raise InvalidPdfError("the PDF is damaged (its trailer has no /Size); stamping it writes a "
+                raise InvalidPdfError(f"the PDF is damaged ({_first_finding(repairs)}); stamping it writes a "
                                       "repaired copy that can be signed")
+            trailer = pdf.trailer
+            info, ids = trailer.get("/Info", pikepdf.Dictionary()), trailer.get("/ID", pikepdf.Array())
+            if not isinstance(trailer.get("/Size"), int) or not isinstance(info, pikepdf.Dictionary) or \
+                    not isinstance(ids, pikepdf.Array):
+                raise InvalidPdfError("the PDF is damaged (its trailer lacks /Size or has a wrong /Info or /ID); "
+                                      "stamping it writes a repaired copy that can be signed")
+            _check_metadata(pdf)
             kind = field_kinds(pdf).get(field_name)
         if kind is not None and kind != "/Sig":
             raise InvalidPdfError(f"the PDF already has a form field named {field_name} that is not a signature "
                                   "field")
 
 
+def _check_metadata(pdf: pikepdf.Pdf) -> None:
+    """pyHanko rewrites the document's XMP metadata when it signs: it must be small and read as pyHanko reads it."""
+    stream = pdf.Root.get("/Metadata")
+    if not isinstance(stream, pikepdf.Stream):
+        return
+    decoded = decode(stream.read_raw_bytes(), filter_names(stream.get("/Filter")), MAX_XMP)
+    if decoded.data is None:
+        raise InvalidPdfError(f"the PDF's XMP metadata is larger than {MAX_XMP // 2**20} MiB")
+    try:
+        if decoded.damaged:
+            raise ValueError("damaged")
+        meta_from_xmp(parse_xmp(io.BytesIO(decoded.data)))
+    except (ValueError, LookupError, TypeError) as exc:  # lxml's and the date parser's errors are ValueErrors
+        raise InvalidPdfError("the PDF's XMP metadata is damaged; stamping it writes a repaired copy that can be "
+                              "signed") from exc
+
+
 def _repair_message(warning: str) -> str:
     # qpdf names the in-memory stream first ("stream <_io.BytesIO …> (object 3 0, offset 9): "): keep what it found.
-    return _REPR.sub(" ", warning).split("): ", 1)[-1].strip(" :")[:200]
+    return library_detail(warning).split("): ", 1)[-1].strip(" :")
+
+
+# qpdf's first words when it repairs say only that it does; the next ones say what it found.
+_GENERIC = ("file is damaged", "Attempting to reconstruct cross-reference table")
+
+
+def _first_finding(repairs: list[str]) -> str:
+    return next((r for r in repairs if not r.startswith(_GENERIC)), repairs[0])

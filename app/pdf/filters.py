@@ -16,6 +16,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pikepdf
+
 __all__ = ["DECODABLE", "IMAGE_CODECS", "Decoded", "decode", "filter_names"]
 
 IMAGE_CODECS = frozenset({"/DCTDecode", "/JPXDecode", "/JBIG2Decode", "/CCITTFaxDecode"})
@@ -28,42 +30,50 @@ INPUT_CHUNK = 1 << 16
 
 @dataclass(frozen=True)
 class Decoded:
-    """What decoding found: the data (None when it passed the limit), and whether an image codec follows."""
+    """What decoding found: the data (None when it passed the limit), and whether the data was damaged (then
+    `data` is what came out before the damage, which is what a reader shows)."""
 
     data: bytes | None
-    codec: str | None = None
+    damaged: bool = False
 
-    @property
-    def over(self) -> bool:
-        return self.data is None
+
+class _Damaged(Exception):
+    """A filter met data it cannot decode; `partial` is its output up to there."""
+
+    def __init__(self, partial: bytes) -> None:
+        super().__init__("damaged data")
+        self.partial = partial
 
 
 def filter_names(value: object) -> list[str]:
     """A /Filter value (a name or an array of names) as a list of full filter names."""
-    items = list(value) if isinstance(value, (list, tuple)) else [value] if value is not None else []
+    items = list(value) if isinstance(value, (list, tuple, pikepdf.Array)) else [value] if value is not None else []
     return [ABBREVIATIONS.get(str(item), str(item)) for item in items]
 
 
 def decode(raw: bytes | memoryview, filters: list[str], limit: int, early_change: int = 1) -> Decoded:
     """Apply the filters in order, each bounded by `limit` bytes of output; stop before an image codec.
 
-    Damaged data decodes as far as it can (readers do the same). A filter that no reader knows ends decoding:
-    its input is what remains.
+    Damaged data decodes as far as it can (readers do the same), and says so. A filter that no reader knows
+    ends decoding: its input is what remains.
     """
     data: bytes | memoryview = raw
+    damaged = False
     for index, name in enumerate(filters):
         if name in IMAGE_CODECS:
             # The codec's input: counted when an earlier filter produced it, free when it is the file's own bytes.
-            codec = name if index == len(filters) - 1 else None
-            return Decoded(bytes(data) if index else b"", codec) if len(data) <= limit else Decoded(None)
+            return Decoded(bytes(data) if index else b"", damaged) if len(data) <= limit else Decoded(None)
         step = _DECODERS.get(name)
         if step is None:
             break  # no reader decodes further
-        decoded = step(data, limit, early_change) if name == "/LZWDecode" else step(data, limit)
+        try:
+            decoded = step(data, limit, early_change) if name == "/LZWDecode" else step(data, limit)
+        except _Damaged as exc:
+            decoded, damaged = exc.partial, True
         if decoded is None:
             return Decoded(None)
         data = decoded
-    return Decoded(bytes(data)) if len(data) <= limit else Decoded(None)
+    return Decoded(bytes(data), damaged) if len(data) <= limit else Decoded(None)
 
 
 def _inflate(data: bytes | memoryview, limit: int) -> bytes | None:
@@ -87,8 +97,8 @@ def _inflate(data: bytes | memoryview, limit: int) -> bytes | None:
                 pending = inflater.unconsumed_tail
             if inflater.eof:
                 break
-    except zlib.error:
-        pass  # damaged: what came out so far is what a reader gets
+    except zlib.error as exc:
+        raise _Damaged(b"".join(parts)) from exc
     return b"".join(parts)
 
 
@@ -115,7 +125,7 @@ def _lzw(data: bytes | memoryview, limit: int, early_change: int = 1) -> bytes |
             elif code == len(table) and previous is not None:
                 entry = previous + previous[:1]
             else:
-                return bytes(out)  # damaged
+                raise _Damaged(bytes(out))
             out += entry
             if len(out) > limit:
                 return None
@@ -159,10 +169,10 @@ def _ascii85(data: bytes | memoryview, limit: int) -> bytes | None:
         return None
     try:
         return base64.a85decode(text)
-    except ValueError:
+    except ValueError as exc:
         # Damaged: the longest clean run of whole groups, as far as a reader would get.
         clean = re.match(rb"(?:z|[!-u]{5})*", text)
-        return base64.a85decode(clean.group(0)) if clean else b""
+        raise _Damaged(base64.a85decode(clean.group(0)) if clean else b"") from exc
 
 
 _DECODERS: dict[str, Callable[..., bytes | None]] = {

@@ -15,8 +15,8 @@ from typing import Any, Literal
 import pikepdf
 
 from app.pdf.budget import MAX_PAGE_DECODED
-from app.pdf.document import check_document, count_signatures, library_detail, open_pdf, reading
-from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError
+from app.pdf.document import check_document, count_signatures, open_pdf, reading
+from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError, library_detail
 from app.pdf.evidence import attach_evidence
 from app.pdf.geometry import MM, Corner, Frame, frame_of, page_indexes, resolve_page
 from app.pdf.keyword import find_keyword
@@ -365,10 +365,14 @@ def _draw(pdf: pikepdf.Pdf, data: bytes, plan: StampPlan) -> None:
 
 
 def _save(pdf: pikepdf.Pdf) -> bytes:
+    """Write the stamped PDF with a trailer pyHanko can append a signature to."""
     if not isinstance(pdf.trailer.get("/Size"), int):
         # A trailer qpdf rebuilt while repairing has no /Size, and qpdf writes /Size only when there is one;
         # pyHanko cannot append a signature to a file without it. qpdf writes the true value.
         pdf.trailer.Size = 0
+    for key, kind in (("/Info", pikepdf.Dictionary), ("/ID", pikepdf.Array)):
+        if key in pdf.trailer and not isinstance(pdf.trailer[key], kind):
+            del pdf.trailer[key]  # meaningless as it is; qpdf writes a fresh /ID
     out = io.BytesIO()
     try:
         pdf.save(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypedDict
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -31,6 +32,19 @@ def pdf_errors() -> Iterator[None]:
         raise InvalidDocument(str(exc)) from exc
 
 
+class PdfLimits(TypedDict):
+    """The configured bounds of app.pdf's readers, as keyword arguments: `stamp(data, plan, **pdf_limits())`."""
+
+    max_pages: int
+    max_decoded: int
+
+
+def pdf_limits() -> PdfLimits:
+    """Pages a PDF may have, and bytes one page may decode to (SEALFLOW_MAX_PDF_PAGES, _MAX_PAGE_DECODED_MB)."""
+    return PdfLimits(max_pages=current_app.config["MAX_PDF_PAGES"],
+                     max_decoded=current_app.config["MAX_PAGE_DECODED_MB"] * 2**20)
+
+
 def store_blob(content: bytes) -> Blob:
     """The blob for this content, stored if new."""
     digest = hashlib.sha256(content).hexdigest()
@@ -51,7 +65,7 @@ def read_content(document: Document) -> bytes:
 def check_pdf(content: bytes) -> PdfInfo:
     """Validate an uploaded PDF: its page count and whether it had to be repaired, or InvalidDocument."""
     with pdf_errors():
-        info = inspect_pdf(content, current_app.config["MAX_PDF_PAGES"])
+        info = inspect_pdf(content, **pdf_limits())
     if info.signature_count:
         raise InvalidDocument("the PDF is already signed; sealing it would invalidate those signatures")
     return info

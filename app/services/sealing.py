@@ -58,7 +58,7 @@ def check_placement(content: bytes, page: int, keyword: str | None, page_count: 
         raise InvalidInput(f"page {page} does not exist; the document has {page_count} pages")
     if keyword:
         with pdf_errors():
-            place(content, [(seal_placement(page, keyword), 1.0)], current_app.config["MAX_PDF_PAGES"])
+            place(content, [(seal_placement(page, keyword), 1.0)], **documents.pdf_limits())
 
 
 def verification_token(application_id: int) -> str:
@@ -111,7 +111,7 @@ def _seal_and_sign(application: SealApplication, content: bytes, page_count: int
     seal = seals.usable_seal(application.seal_id)
     plan = replace(stamp_plan(application, seal.image_pdf, page_count, proof), every_page=every_page)
     with pdf_errors():
-        stamped = stamp(content, plan, current_app.config["MAX_PDF_PAGES"])
+        stamped = stamp(content, plan, **documents.pdf_limits())
     return sign_with_seal(seal, stamped, f"SealFlow_{application.id}_{seal.id}", f"Seal application #{application.id}",
                           seal_placement(application.seal_page, application.seal_keyword),
                           certify=current_app.config["CERTIFY"])
@@ -215,7 +215,7 @@ def _party_fields(application: SealApplication, content: bytes,
         spec = StampSpec(page=application.seal_page, x_mm=PARTY_X_MM + column * PARTY_STEP_MM,
                          y_mm=PARTY_Y_MM + row * PARTY_STEP_MM, size_mm=SEAL_SIZE_MM, corner="bottom-left")
         wanted.append((spec, appearance_aspect(seals.get_seal(seal_id).image_pdf)))
-    placements = place(content, wanted, current_app.config["MAX_PDF_PAGES"])
+    placements = place(content, wanted, **documents.pdf_limits())
     return tuple(SignatureField(party_field(application.id, position), found.page_index, found.rect)
                  for position, found in enumerate(placements))
 
@@ -225,7 +225,7 @@ def _prepared_for_parties(application: SealApplication, original: Document, orde
     """The original, stamped (QR code; watermark and riding seal when asked) with every party's empty field, so
     that each signature only fills its own field and no earlier one sees the document change around it."""
     plan = stamp_plan(application, application.seal.image_pdf, original.page_count, proof)
-    stamped = stamp(documents.read_content(original), plan, current_app.config["MAX_PDF_PAGES"])
+    stamped = stamp(documents.read_content(original), plan, **documents.pdf_limits())
     return add_signature_fields(stamped, _party_fields(application, stamped, order))
 
 

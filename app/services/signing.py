@@ -5,21 +5,23 @@ from __future__ import annotations
 from flask import current_app
 
 from app.models import Seal
-from app.pdf import KeywordSpec, SignSpec, StampSpec, appearance_aspect, place, sign_pdf
+from app.pdf import KeywordSpec, SignSpec, StampSpec, appearance_aspect, check_signable, place, sign_pdf
 from app.services import keys
-from app.services.documents import pdf_errors
+from app.services.documents import pdf_errors, pdf_limits
 
 
 def sign_with_seal(seal: Seal, content: bytes, field_name: str, reason: str,
                    placement: StampSpec | KeywordSpec | None = None, certify: bool = False,
                    level: str | None = None) -> bytes:
     """Sign PDF bytes with the seal's key (PAdES, at `level`, default SIGNATURE_LEVEL), the seal image as the
-    signature's appearance: at the placement, or in the empty field of that name the document already has."""
+    signature's appearance: at the placement, or in the empty field of that name the document already has.
+    A document pyHanko could not update soundly (damaged, a field of that name that is no signature field) is
+    refused first."""
     with pdf_errors():
+        check_signable(content, field_name, current_app.config["MAX_PDF_PAGES"])
         page_index, box = 0, (0.0, 0.0, 0.0, 0.0)
         if placement is not None:
-            found = place(content, [(placement, appearance_aspect(seal.image_pdf))],
-                          current_app.config["MAX_PDF_PAGES"])[0]
+            found = place(content, [(placement, appearance_aspect(seal.image_pdf))], **pdf_limits())[0]
             page_index, box = found.page_index, found.rect
         spec = SignSpec(field_name=field_name, page_index=page_index, box=box, reason=reason,
                         location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,
