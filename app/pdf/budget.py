@@ -26,7 +26,7 @@ from app.pdf.errors import InvalidPdfError, library_detail
 from app.pdf.filters import DECODABLE, decode, filter_names
 from app.pdf.structure import inherited
 
-__all__ = ["MAX_NESTING", "MAX_PAGE_DECODED", "DecodeBudget", "check_pages"]
+__all__ = ["MAX_NESTING", "MAX_PAGE_DECODED", "DecodeBudget", "check_object_streams", "check_pages"]
 
 MAX_PAGE_DECODED = 64 * 2**20  # decoded bytes one page may cost (SEALFLOW_MAX_PAGE_DECODED_MB)
 MAX_NESTING = 32  # forms within forms, resources within resources
@@ -40,6 +40,9 @@ Key = tuple[int, int]
 NAME = re.compile(rb"/([^\s/\[\]()<>{}%]*)")
 INLINE_START = re.compile(rb"(?<![^\s\[\]()<>{}/%])BI(?=[\s/%])")
 INLINE_DATA = re.compile(rb"(?<=[\s\]>)])ID\s")
+_COMPRESSED = re.compile(rb"/Type\s*/(?:ObjStm|XRef)(?![^\s/\[\]<>()])")
+_STREAM = re.compile(rb">>\s*stream(?:\r\n|\r|\n)")
+_FILTERS = re.compile(rb"/(?:FlateDecode|LZWDecode|RunLengthDecode|ASCIIHexDecode|ASCII85Decode|Fl|LZW|RL|AHx|A85)\b")
 COMPONENTS = {"/DeviceGray": 1, "/CalGray": 1, "/G": 1, "/DeviceRGB": 3, "/CalRGB": 3, "/RGB": 3, "/Lab": 3,
               "/DeviceCMYK": 4, "/CMYK": 4, "/Indexed": 1, "/I": 1, "/Separation": 1, "/Pattern": 1}
 
@@ -306,6 +309,31 @@ class DecodeBudget:
             if total > self.limit:
                 raise self._over()
         return total
+
+
+def check_object_streams(data: bytes, limit: int = MAX_PAGE_DECODED) -> bool:
+    """Refuse PDF bytes holding an object or cross-reference stream that decodes to more than `limit`: qpdf
+    inflates those whole as it opens the file, before any page is read. Found in the raw bytes (they must be
+    checked before qpdf reads them); returns whether any of them is damaged (pyHanko cannot read those)."""
+    damaged = False
+    total = 0
+    for found in _COMPRESSED.finditer(data):
+        start = data.rfind(b"obj", max(0, found.start() - 4096), found.start())
+        body = _STREAM.search(data, found.end(), found.end() + 4096)
+        if start < 0 or body is None:
+            continue
+        filters = filter_names([f.decode("latin-1") for f in _FILTERS.findall(data[start:body.start()])])
+        decoded = decode(memoryview(data)[body.end():], filters, limit)
+        if decoded.data is None:
+            raise InvalidPdfError(f"the PDF holds a compressed object stream that expands to more than "
+                                  f"{limit / 2**20:g} MiB; the file looks like a decompression bomb")
+        total += len(decoded.data)
+        if total > limit * DOCUMENT_PAGES_WORTH:
+            raise InvalidPdfError(f"the PDF's compressed object streams expand to more than "
+                                  f"{limit * DOCUMENT_PAGES_WORTH / 2**20:g} MiB; the file looks like a "
+                                  "decompression bomb")
+        damaged = damaged or decoded.damaged
+    return damaged
 
 
 def check_pages(pdf: pikepdf.Pdf, indexes: list[int] | None = None, limit: int = MAX_PAGE_DECODED) -> None:

@@ -16,9 +16,9 @@ from typing import Any
 import pikepdf
 from pyhanko.pdf_utils.metadata.xmp_xml import meta_from_xmp, parse_xmp
 
-from app.pdf.budget import MAX_PAGE_DECODED, check_pages
+from app.pdf.budget import MAX_PAGE_DECODED, check_object_streams, check_pages
 from app.pdf.errors import EncryptedPdfError, InvalidPdfError, library_detail
-from app.pdf.filters import decode, filter_names
+from app.pdf.filters import Decoded, decode, filter_names
 from app.pdf.geometry import frame_of
 from app.pdf.structure import check_form_fields, check_page_tree, field_kinds
 
@@ -59,10 +59,12 @@ def reading(doing: str = "the PDF is damaged and cannot be read") -> Iterator[No
         raise InvalidPdfError(f"{doing} ({library_detail(exc)})") from exc
 
 
-def open_pdf(data: bytes, max_pages: int = 2000) -> pikepdf.Pdf:
-    """Open PDF bytes with pikepdf, refusing what SealFlow must not process."""
+def open_pdf(data: bytes, max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> pikepdf.Pdf:
+    """Open PDF bytes with pikepdf, refusing what SealFlow must not process (compressed object streams that
+    expand beyond `max_decoded` are refused before qpdf reads them)."""
     if b"%PDF-" not in data[:1024]:
         raise InvalidPdfError("the file is not a PDF")
+    check_object_streams(data, max_decoded)
     with reading():
         pdf = pikepdf.open(io.BytesIO(data))
     if pdf.is_encrypted:
@@ -96,6 +98,7 @@ def check_document(pdf: pikepdf.Pdf, max_decoded: int = MAX_PAGE_DECODED, pages:
         for index in indexes:
             frame_of(pdf.pages[index], index + 1)
         check_pages(pdf, indexes, max_decoded)
+        _metadata(pdf)  # pikepdf rewrites it when saving
 
 
 def _signed_fields(pdf: pikepdf.Pdf) -> list[str]:
@@ -121,7 +124,7 @@ def signed_field_names(data: bytes, max_pages: int = 2000) -> frozenset[str]:
 def inspect_pdf(data: bytes, max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> PdfInfo:
     """Validate PDF bytes (the checks of `check_document`, on every page) and tell their page and signature
     counts, and what qpdf had to repair to read them."""
-    with open_pdf(data, max_pages) as pdf:
+    with open_pdf(data, max_pages, max_decoded) as pdf:
         check_document(pdf, max_decoded)
         repairs = tuple(_repair_message(w) for w in pdf.get_warnings())
         return PdfInfo(len(pdf.pages), count_signatures(pdf), bool(repairs), repairs)
@@ -145,20 +148,32 @@ def check_signable(data: bytes, field_name: str, max_pages: int = 2000) -> None:
                 raise InvalidPdfError("the PDF is damaged (its trailer lacks /Size or has a wrong /Info or /ID); "
                                       "stamping it writes a repaired copy that can be signed")
             _check_metadata(pdf)
+            if check_object_streams(data):  # pyHanko reads them itself, and fails on a wrong checksum
+                raise InvalidPdfError("the PDF is damaged (a compressed object stream is corrupt); stamping it "
+                                      "writes a repaired copy that can be signed")
             kind = field_kinds(pdf).get(field_name)
         if kind is not None and kind != "/Sig":
             raise InvalidPdfError(f"the PDF already has a form field named {field_name} that is not a signature "
                                   "field")
 
 
-def _check_metadata(pdf: pikepdf.Pdf) -> None:
-    """pyHanko rewrites the document's XMP metadata when it signs: it must be small and read as pyHanko reads it."""
+def _metadata(pdf: pikepdf.Pdf) -> Decoded | None:
+    """The document's XMP metadata, decoded no further than MAX_XMP: pikepdf rewrites it when stamping saves,
+    pyHanko when signing; both decode it whole."""
     stream = pdf.Root.get("/Metadata")
     if not isinstance(stream, pikepdf.Stream):
-        return
+        return None
     decoded = decode(stream.read_raw_bytes(), filter_names(stream.get("/Filter")), MAX_XMP)
     if decoded.data is None:
         raise InvalidPdfError(f"the PDF's XMP metadata is larger than {MAX_XMP // 2**20} MiB")
+    return decoded
+
+
+def _check_metadata(pdf: pikepdf.Pdf) -> None:
+    """pyHanko reads the XMP metadata when it signs: it must read as pyHanko reads it."""
+    decoded = _metadata(pdf)
+    if decoded is None or decoded.data is None:
+        return
     try:
         if decoded.damaged:
             raise ValueError("damaged")

@@ -212,7 +212,7 @@ def place(data: bytes, wanted: Sequence[tuple[StampSpec | KeywordSpec, float]],
     """Where each seal goes on the document given as bytes: (placement spec, the seal's height/width aspect) in,
     the first box each lands on out. The PDF's errors leave as PdfError (a page or keyword that is not there, a
     seal that does not fit)."""
-    with open_pdf(data, max_pages) as pdf:
+    with open_pdf(data, max_pages, max_decoded) as pdf:
         return [locate(data, pdf, spec, aspect, max_decoded)[0] for spec, aspect in wanted]
 
 
@@ -333,7 +333,7 @@ def stamp(data: bytes, plan: StampPlan, max_pages: int = 2000, max_decoded: int 
     The document passes `check_document` on every page first. Raises AlreadySignedError for a signed PDF:
     changing its pages would break the signatures.
     """
-    with open_pdf(data, max_pages) as pdf:
+    with open_pdf(data, max_pages, max_decoded) as pdf:
         check_document(pdf, max_decoded)
         with reading("the PDF cannot be stamped"):
             if count_signatures(pdf):
