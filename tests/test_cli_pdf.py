@@ -1,8 +1,10 @@
 """`flask --app wsgi pdf …`: each step by hand, with clear errors and exit codes."""
 
+import io
 import re
 from pathlib import Path
 
+import pikepdf
 import pytest
 from PIL import Image
 
@@ -11,6 +13,7 @@ from app.models import DocumentKind, SealApplication
 from app.pdf import StampPlan, stamp
 from app.services import documents
 from tests.conftest import CORPUS, contract_pdf, file_and_approve, work_off_queue
+from tests.pdf.mutants import form_xobject, zeros
 from tests.pdf.verifiers import mutool_unchanged, nss_db_with, pdfsig
 
 SOURCE = CORPUS / "pdf" / "pdflatex-4-pages.pdf"
@@ -117,3 +120,43 @@ def test_stamp_with_nothing_to_draw_is_refused_and_writes_nothing(app, org, tmp_
     out = tmp_path / "o.pdf"
     result = app.test_cli_runner().invoke(args=["pdf", "stamp", str(SOURCE), "-o", str(out), "--seal", "Contract Seal"])
     assert result.exit_code == 2 and "nothing to draw" in result.output and not out.exists()
+
+
+def _hostile(tmp_path: Path, edit) -> Path:
+    with pikepdf.open(io.BytesIO(contract_pdf())) as pdf:
+        edit(pdf, pdf.pages[-1])
+        path = tmp_path / "hostile.pdf"
+        pdf.save(path, compress_streams=False, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+    return path
+
+
+def _form_of(mib: int):
+    def edit(pdf: pikepdf.Pdf, page: pikepdf.Page) -> None:
+        form = form_xobject(pdf, zeros(mib), pikepdf.Name.FlateDecode)
+        page.obj.Resources.XObject = pikepdf.Dictionary(Big=form)
+        page.contents_add(pdf.make_stream(b"q /Big Do Q"), prepend=False)
+    return edit
+
+
+def _text_field_named_seal(pdf: pikepdf.Pdf, page: pikepdf.Page) -> None:
+    widget = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget,
+                                                  FT=pikepdf.Name.Tx, T=pikepdf.String("Seal"), Rect=[0, 0, 9, 9]))
+    page.obj.Annots = pikepdf.Array([widget])
+    pdf.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array([widget]))
+
+
+def test_the_decoded_size_limit_is_the_setting(app, run, tmp_path: Path):
+    """SEALFLOW_MAX_PAGE_DECODED_MB reaches every reader: here the keyword search of `pdf stamp`."""
+    app.config["MAX_PAGE_DECODED_MB"] = 4
+    source, out = _hostile(tmp_path, _form_of(8)), tmp_path / "out.pdf"
+    result = run("stamp", str(source), "-o", str(out), "--seal", "Contract Seal", "--keyword", "甲方（盖章）")
+    assert result.exit_code == 1 and "page 2 expands to more than 4 MiB" in result.output and not out.exists()
+    app.config["MAX_PAGE_DECODED_MB"] = 64
+    result = run("stamp", str(source), "-o", str(out), "--seal", "Contract Seal", "--keyword", "甲方（盖章）")
+    assert result.exit_code == 0, result.output
+
+
+def test_sign_refuses_a_field_of_its_name_that_is_no_signature_field(run, tmp_path: Path):
+    source, out = _hostile(tmp_path, _text_field_named_seal), tmp_path / "out.pdf"
+    result = run("sign", str(source), "-o", str(out), "--seal", "Contract Seal", "--field", "Seal")
+    assert result.exit_code == 1 and "already has a form field named Seal" in result.output and not out.exists()

@@ -3,6 +3,7 @@ the corpus files, from byte flips to decompression bombs. The same seed gives th
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import re
@@ -247,6 +248,7 @@ def _form(rng: random.Random, data: bytes) -> tuple[str, bytes]:
 
 # Decompression bombs and recursion --------------------------------------------------------------------------------
 
+@functools.cache
 def zeros(mib: int) -> bytes:
     """Flate of `mib` MiB of spaces: about 1 KiB per MiB."""
     deflater = zlib.compressobj(9)
@@ -271,6 +273,7 @@ def draw(pdf: pikepdf.Pdf, page: pikepdf.Dictionary, name: str, xobject: pikepdf
     pdf.pages[0].contents_add(pdf.make_stream(f"q {name} Do Q".encode()), prepend=False)
 
 
+@functools.cache
 def lzw_zeros(mib: int) -> bytes:
     """LZW codes that decode to `mib` MiB of zero bytes: each code names the entry it defines (one byte longer
     than the last), the table cleared before it fills; about 12 KiB per MiB."""

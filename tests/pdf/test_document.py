@@ -1,12 +1,29 @@
 import io
+import re
 import resource
+import subprocess
 import zlib
 
 import pikepdf
 import pytest
 
-from app.pdf import EncryptedPdfError, InvalidPdfError, inspect_pdf
+from app.pdf import (
+    EncryptedPdfError,
+    InvalidPdfError,
+    SealImageSpec,
+    SigningIdentity,
+    SignSpec,
+    StampSpec,
+    check_signable,
+    inspect_pdf,
+    make_signer,
+    render_seal_pdf,
+    sign_pdf,
+    stamp_seal,
+    verify_pdf,
+)
 from app.pdf.budget import check_pages
+from app.pki.ca import create_root_ca, issue_seal_certificate
 from tests.conftest import CORPUS, corpus_pdf
 
 ACCEPTED = sorted(p.name for p in (CORPUS / "pdf").glob("*.pdf") if p.name != "libreoffice-writer-password.pdf")
@@ -78,3 +95,73 @@ def test_a_decompression_bomb_is_refused_before_anything_decodes_it():
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 80 * 1024
     with pikepdf.open(io.BytesIO(_bomb(2))) as pdf:
         check_pages(pdf)  # an honest page of 2 MiB passes
+
+
+def test_a_damaged_file_is_described_without_a_python_repr():
+    """The reproduction: qpdf names its input `stream <_io.BytesIO object at 0x7f69…>`, and that reached users."""
+    data = corpus_pdf("habibi-rotated.pdf")
+    for broken in (data[:8000], data[:3000], data.replace(b"xref", b"fxre")):
+        try:
+            info = inspect_pdf(broken)
+        except InvalidPdfError as exc:
+            said = [str(exc)]
+        else:
+            said = list(info.repairs)
+        assert said and not any(re.search(r"0x[0-9a-f]{6}|<_io\.|object at", s) for s in said), said
+
+
+def _identity():
+    ca = create_root_ca("Doc Org")
+    issued = issue_seal_certificate(ca, "Contract Seal", "Doc Org", "rsa2048")
+    return ca, SigningIdentity(issued.key, issued.certificate, (ca.certificate,))
+
+
+def test_a_truncated_file_is_stamped_into_one_that_signs(tmp_path):
+    """The reproduction: stamping repaired a truncated file but wrote a trailer without /Size, so signing it
+    crashed with KeyError '/Size'."""
+    truncated = corpus_pdf("habibi-rotated.pdf")[:8000]
+    assert inspect_pdf(truncated).repaired
+    with pytest.raises(InvalidPdfError, match="stamping it writes a repaired copy that can be signed"):
+        check_signable(truncated, "Seal")  # pyHanko would append to the damaged file as it is
+    seal = render_seal_pdf(SealImageSpec("DOC ORG", "CONTRACT SEAL"))
+    stamped = stamp_seal(truncated, seal, StampSpec(page=1))
+    with pikepdf.open(io.BytesIO(stamped)) as pdf:
+        assert isinstance(pdf.trailer.get("/Size"), int)
+    check_signable(stamped, "Seal")
+    ca, identity = _identity()
+    signed = sign_pdf(stamped, make_signer(identity), SignSpec("Seal", 0, (300, 100, 400, 200)))
+    (tmp_path / "signed.pdf").write_bytes(signed)
+    assert subprocess.run(["qpdf", "--check", str(tmp_path / "signed.pdf")], capture_output=True).returncode == 0
+    assert verify_pdf(signed, [ca.certificate]).verdict == "valid"
+
+
+def _with_field(kind: str) -> bytes:
+    with pikepdf.open(io.BytesIO(corpus_pdf("minimal-document.pdf"))) as pdf:
+        widget = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget,
+                                                      FT=pikepdf.Name(kind), T=pikepdf.String("Seal"),
+                                                      Rect=[10, 10, 50, 50], P=pdf.pages[0].obj))
+        pdf.pages[0].obj.Annots = pikepdf.Array([widget])
+        pdf.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array([widget]))
+        out = io.BytesIO()
+        pdf.save(out)
+        return out.getvalue()
+
+
+def test_a_field_already_named_like_the_signature_field_is_refused_before_signing():
+    with pytest.raises(InvalidPdfError, match="already has a form field named Seal that is not a signature field"):
+        check_signable(_with_field("/Tx"), "Seal")
+    check_signable(_with_field("/Tx"), "Seal2")
+    check_signable(_with_field("/Sig"), "Seal")  # an empty signature field of that name is filled
+
+
+def test_damaged_metadata_and_trailer_are_refused_before_signing_and_repaired_by_stamping():
+    with pikepdf.open(io.BytesIO(corpus_pdf("minimal-document.pdf"))) as pdf:
+        pdf.Root.Metadata = pdf.make_stream(b"<x:xmpmeta><unclosed", Type=pikepdf.Name.Metadata,
+                                            Subtype=pikepdf.Name.XML)
+        pdf.trailer.Info = pikepdf.Name.Oops
+        out = io.BytesIO()
+        pdf.save(out, fix_metadata_version=False)
+    with pytest.raises(InvalidPdfError, match="trailer"):
+        check_signable(out.getvalue(), "Seal")
+    stamped = stamp_seal(out.getvalue(), render_seal_pdf(SealImageSpec("X")), StampSpec(page=1))
+    check_signable(stamped, "Seal")

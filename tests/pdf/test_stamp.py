@@ -17,6 +17,7 @@ from app.pdf import (
     StampPlan,
     StampSpec,
     WatermarkSpec,
+    place,
     render_seal_pdf,
     stamp,
     stamp_seal,
@@ -88,6 +89,41 @@ def _write(path: Path, data: bytes) -> Path:
 def test_page_out_of_range_is_a_clear_error():
     with pytest.raises(InvalidPdfError, match="page 9 does not exist; the document has 4 pages"):
         stamp_seal(corpus_pdf("pdflatex-4-pages.pdf"), render_seal_pdf(SealImageSpec("X")), StampSpec(page=9))
+
+
+def _small_page(width: float, height: float) -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(width, height))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def test_a_seal_that_does_not_fit_its_page_is_refused_with_a_message():
+    """The reproduction: a 40 mm seal on a 28 mm page landed off the page, and nothing said so."""
+    seal = render_seal_pdf(SealImageSpec("TEST ORG", "CONTRACT SEAL"))
+    small = _small_page(80, 80)
+    message = r"the seal \(40 × 40 mm\) does not fit on page 1 \(28 × 28 mm\) at 25 × 25 mm from the bottom-right"
+    with pytest.raises(InvalidPdfError, match=message):
+        stamp_seal(small, seal, StampSpec(page=1, x_mm=25, y_mm=25, size_mm=40))
+    with pytest.raises(InvalidPdfError, match="does not fit on page 1"):  # nor does a signature's box
+        place(small, [(StampSpec(page=1), 1.0)])
+    a4 = corpus_pdf("minimal-document.pdf")
+    with pytest.raises(InvalidPdfError, match="at 500 × 25 mm from the bottom-right corner"):
+        stamp_seal(a4, seal, StampSpec(page=1, x_mm=500, y_mm=25))
+    for plan, what in [(StampPlan(seal_pdf=seal, every_page=EveryPageSpec(size_mm=30)), "the page seal"),
+                       (StampPlan(qr=QrSpec("https://seals.example.com/v/1", size_mm=40)), "the QR code")]:
+        with pytest.raises(InvalidPdfError, match=f"{what} .* does not fit on page 1"):
+            stamp(small, plan)
+    assert stamp_seal(_small_page(200, 200), seal, StampSpec(page=1, x_mm=5, y_mm=5, size_mm=40))
+
+
+def test_a_seal_at_a_keyword_near_the_edge_is_pulled_onto_the_page():
+    contract = contract_pdf(keyword_at=(560, 3))
+    found = place(contract, [(KeywordSpec("甲方（盖章）：", size_mm=40), 1.0)])[0]
+    x1, y1, x2, y2 = found.rect
+    assert x1 >= 0 and y1 >= 0 and x2 <= 595.3 and y2 <= 841.9
+    assert x2 == pytest.approx(595.28, abs=0.5) and y1 == pytest.approx(0, abs=0.5)
 
 
 # --- keyword placement ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import io
 
+import pikepdf
 import pytest
 from sqlalchemy import func, select
 
@@ -9,6 +10,7 @@ from app.extensions import db
 from app.models import AuditEvent, Blob, Document, HumanTask, SealApplication, SealStatus
 from app.services.audit import verify_chain
 from tests.conftest import corpus_pdf, file_for_the_head, login, logout, ready_task_id
+from tests.pdf.mutants import form_xobject, zeros
 
 
 def _counts() -> tuple[int, ...]:
@@ -106,3 +108,19 @@ def test_rejection_with_comment(app, client, org):
     page = client.get(f"/applications/{application_id}").text
     assert "Rejected" in page and "wrong counterparty" in page
     assert client.get(f"/applications/{application_id}/documents/sealed").status_code == 404
+
+
+def test_a_decompression_bomb_is_refused_by_the_web_process(app, client, org):
+    """The decoded-size budget holds in web processes too: a 1 MB form XObject inflating to 1 GiB stores nothing."""
+    with pikepdf.open(io.BytesIO(corpus_pdf("minimal-document.pdf"))) as pdf:
+        pdf.pages[0].obj.Resources.XObject = pikepdf.Dictionary(Bomb=form_xobject(pdf, zeros(1024),
+                                                                                  pikepdf.Name.FlateDecode))
+        pdf.pages[0].contents_add(pdf.make_stream(b"q /Bomb Do Q"), prepend=False)
+        bomb = io.BytesIO()
+        pdf.save(bomb, compress_streams=False, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+    assert len(bomb.getvalue()) < 1_500_000
+    login(client, "emma")
+    before = _counts()
+    response = _post(client, org.contract_seal.id, bomb.getvalue())
+    assert response.status_code == 422 and "decompression bomb" in response.text
+    assert _counts() == before
