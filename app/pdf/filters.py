@@ -138,6 +138,7 @@ def _lzw(data: bytes | memoryview, limit: int, early_change: int = 1) -> bytes |
 
 
 def _run_length(data: bytes | memoryview, limit: int) -> bytes | None:
+    data = bytes(data)
     out = bytearray()
     position = 0
     while position < len(data):
@@ -148,11 +149,21 @@ def _run_length(data: bytes | memoryview, limit: int) -> bytes | None:
             out += data[position + 1:position + 2 + length]
             position += length + 2
         else:
-            out += bytes(data[position + 1:position + 2]) * (257 - length)
-            position += 2
+            # A stretch of repeat runs (two bytes each, up to 128 out) is measured before it is expanded.
+            stretch = _REPEATS.match(data, position)
+            if stretch is None:
+                break  # a last header without its byte
+            pairs = stretch.group(0)
+            if len(out) + 257 * (len(pairs) // 2) - sum(pairs[::2]) > limit:
+                return None
+            out += b"".join(bytes([pairs[i + 1]]) * (257 - pairs[i]) for i in range(0, len(pairs), 2))
+            position += len(pairs)
         if len(out) > limit:
             return None
     return bytes(out)
+
+
+_REPEATS = re.compile(rb"(?:[\x81-\xff][\x00-\xff])+", re.DOTALL)
 
 
 def _ascii_hex(data: bytes | memoryview, limit: int) -> bytes | None:

@@ -62,3 +62,23 @@ def test_filter_names_expand_inline_abbreviations():
     assert filter_names(pikepdf.Array([pikepdf.Name("/A85"), pikepdf.Name("/Fl")])) == ["/ASCII85Decode",
                                                                                         "/FlateDecode"]
     assert filter_names(pikepdf.Name.LZWDecode) == ["/LZWDecode"] and filter_names(None) == []
+
+
+def test_every_decoder_ends_on_random_and_truncated_input():
+    """Seeded junk and cut-off encodings: each decoder returns (or stops at the limit) within the alarm."""
+    import random
+    import signal
+
+    rng = random.Random(11)
+    valid = [zlib.compress(TEXT), lzw_zeros(1), base64.a85encode(TEXT), binascii.hexlify(TEXT), bytes([130, 65]) * 50]
+    inputs = [bytes(rng.randrange(256) for _ in range(rng.randrange(64))) for _ in range(300)]
+    inputs += [v[:rng.randrange(len(v))] for v in valid for _ in range(20)]
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("a decoder did not end")))
+    signal.alarm(20)
+    try:
+        for data in inputs:
+            for name in ("/FlateDecode", "/LZWDecode", "/RunLengthDecode", "/ASCIIHexDecode", "/ASCII85Decode"):
+                decoded = decode(data, [name], 2**20)
+                assert decoded.data is None or len(decoded.data) <= 2**20
+    finally:
+        signal.alarm(0)
