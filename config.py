@@ -65,6 +65,16 @@ class Config:
     KEY_SECRET_ENV = os.environ.get("SEALFLOW_KEY_SECRET", "")
     MAX_UPLOAD_MB = _env_int("SEALFLOW_MAX_UPLOAD_MB", 20)
     MAX_PDF_PAGES = _env_int("SEALFLOW_MAX_PDF_PAGES", 2000)
+    # Uploaded seal images (PNG, SVG or PDF): what one may hold, checked before it is decoded or drawn, and the
+    # processor time its preview may take, drawn once at upload in a child process (see README, Security).
+    SEAL_MAX_MB = _env_int("SEALFLOW_SEAL_MAX_MB", 5)
+    SEAL_MAX_SIDE_PX = _env_int("SEALFLOW_SEAL_MAX_SIDE_PX", 4000)
+    SEAL_MAX_ELEMENTS = _env_int("SEALFLOW_SEAL_MAX_ELEMENTS", 2000)
+    SEAL_MAX_DEPTH = _env_int("SEALFLOW_SEAL_MAX_DEPTH", 16)
+    SEAL_MAX_OBJECTS = _env_int("SEALFLOW_SEAL_MAX_OBJECTS", 2000)
+    SEAL_MAX_DECODED_MB = _env_int("SEALFLOW_SEAL_MAX_DECODED_MB", 16)
+    SEAL_MAX_OPERATIONS = _env_int("SEALFLOW_SEAL_MAX_OPERATIONS", 100_000)
+    SEAL_RENDER_SECONDS = float(os.environ.get("SEALFLOW_SEAL_RENDER_SECONDS") or 2)
     RQ_QUEUE = os.environ.get("SEALFLOW_QUEUE", "sealflow")
     WORKER_TTL = _env_int("SEALFLOW_WORKER_TTL", 60)
     # A job that fails for a passing reason (a signing or timestamp service away, an internal error) is tried

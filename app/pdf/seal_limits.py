@@ -1,0 +1,90 @@
+"""The bounds of an uploaded seal image, and the checks that the PNG, SVG and PDF readers share."""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+from PIL import Image
+
+from app.pdf.errors import SealImageError
+from app.pdf.geometry import MM
+from app.pdf.seal_image import MAX_IMAGE_PIXELS
+
+__all__ = [
+    "MAX_UPLOAD_BYTES",
+    "SealUploadLimits",
+    "check_image_size",
+    "check_seal_size",
+    "check_total_pixels",
+    "open_image_header",
+]
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SealUploadLimits:
+    """How much an uploaded seal image may hold. The defaults keep an upload under about 3 s and its preview
+    under `render_seconds`; SealFlow's settings (SEALFLOW_SEAL_*) override the first eight.
+
+    `max_bytes`: the file. `max_side_px` and `max_pixels`: each raster image's sides, and all raster images
+    together (a PNG upload, images embedded in an SVG, image objects of a PDF). `max_elements`: SVG elements,
+    each `<use>` counting as the copy it makes; `max_depth`: their nesting (through `<use>` too).
+    `max_objects`: a PDF's objects; `max_decoded_bytes`: its streams decoded, all together; `max_operations`:
+    the drawing operations of its page, a form counting each time it is drawn. `render_seconds`: processor
+    seconds for drawing the preview once. `max_side_mm`: the seal's longer side (a PNG's is fitted to it).
+    """
+
+    max_bytes: int = MAX_UPLOAD_BYTES
+    max_side_px: int = MAX_IMAGE_PIXELS
+    max_elements: int = 2000
+    max_depth: int = 16
+    max_objects: int = 2000
+    max_decoded_bytes: int = 16 * 1024 * 1024
+    max_operations: int = 100_000
+    render_seconds: float = 2.0
+    max_pixels: int = 16_000_000
+    max_side_mm: float = 1000.0
+    max_path_numbers: int = 100_000  # numbers in SVG path data and point lists
+    max_text_chars: int = 10_000  # SVG text
+    max_style_rules: int = 100  # SVG <style> rules: each is matched against every element
+    max_font_families: int = 8  # SVG font families: each unknown one is looked up with fc-match
+
+
+def check_image_size(width: int, height: int, limits: SealUploadLimits, what: str = "the PNG") -> int:
+    """Refuse a raster image over the limit a side; its pixels."""
+    if width > limits.max_side_px or height > limits.max_side_px:
+        raise SealImageError(f"{what} is {width} × {height} pixels; the limit is {limits.max_side_px} a side")
+    if width <= 0 or height <= 0:
+        raise SealImageError(f"{what} has no pixels")
+    return width * height
+
+
+def check_total_pixels(pixels: int, limits: SealUploadLimits) -> None:
+    """Refuse raster images that are, together, over the limit."""
+    if pixels > limits.max_pixels:
+        raise SealImageError(f"the seal's images have {pixels / 1e6:.1f} million pixels together; the limit is "
+                             f"{limits.max_pixels / 1e6:g} million")
+
+
+def open_image_header(data: bytes, formats: tuple[str, ...], what: str) -> tuple[int, int]:
+    """The width and height a raster image declares, read from its header alone (Pillow decodes nothing
+    before `load`), with its format one of `formats`."""
+    try:
+        with Image.open(io.BytesIO(data), formats=formats) as image:
+            return image.size
+    except Image.DecompressionBombError as exc:  # over Pillow's own limit: far over ours
+        raise SealImageError(f"{what} claims more pixels than any seal has ({exc})") from exc
+    except (OSError, ValueError, SyntaxError, struct.error) as exc:
+        raise SealImageError(f"{what} cannot be read; embed PNG or JPEG images") from exc
+
+
+def check_seal_size(width: float, height: float, limits: SealUploadLimits) -> None:
+    """Refuse a seal of no area, or over the longest side allowed (in points)."""
+    if not (width > 0 and height > 0):
+        raise SealImageError("the seal image has no area")
+    if max(width, height) > limits.max_side_mm * MM:
+        raise SealImageError(f"the seal image is {width / MM:.0f} × {height / MM:.0f} mm; the limit is "
+                             f"{limits.max_side_mm:g} mm a side")
