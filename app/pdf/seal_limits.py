@@ -18,10 +18,12 @@ __all__ = [
     "check_image_size",
     "check_seal_size",
     "check_total_pixels",
-    "open_image_header",
+    "image_pixels",
+    "png_size",
 ]
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -69,16 +71,29 @@ def check_total_pixels(pixels: int, limits: SealUploadLimits) -> None:
                              f"{limits.max_pixels / 1e6:g} million")
 
 
-def open_image_header(data: bytes, formats: tuple[str, ...], what: str) -> tuple[int, int]:
-    """The width and height a raster image declares, read from its header alone (Pillow decodes nothing
-    before `load`), with its format one of `formats`."""
-    try:
-        with Image.open(io.BytesIO(data), formats=formats) as image:
-            return image.size
-    except Image.DecompressionBombError as exc:  # over Pillow's own limit: far over ours
-        raise SealImageError(f"{what} claims more pixels than any seal has ({exc})") from exc
-    except (OSError, ValueError, SyntaxError, struct.error) as exc:
-        raise SealImageError(f"{what} cannot be read; embed PNG or JPEG images") from exc
+def png_size(data: bytes) -> tuple[int, int]:
+    """The width and height in a PNG's header (IHDR), read before anything is decoded."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        raise SealImageError("the PNG file is damaged (no image header)")
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def image_pixels(data: bytes, formats: tuple[str, ...], limits: SealUploadLimits, what: str) -> int:
+    """The pixels of a raster image of one of `formats`, sized by its header alone (a PNG's IHDR, or what Pillow
+    reads before `load`: a JPEG's SOF, a GIF's or WebP's header); refused over the limit a side."""
+    if data.startswith(PNG_SIGNATURE):
+        width, height = png_size(data)
+    if "PNG" not in formats or not data.startswith(PNG_SIGNATURE):
+        try:
+            with Image.open(io.BytesIO(data), formats=formats) as image:
+                width, height = image.size
+        except Image.DecompressionBombError as exc:  # Pillow's own limit, far over ours
+            raise SealImageError(f"{what} claims over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} million "
+                                 f"pixels; the limit is {limits.max_side_px} a side") from exc
+        except (OSError, ValueError, SyntaxError, struct.error) as exc:
+            raise SealImageError(f"{what} cannot be read as {' or '.join(formats)}") from exc
+    return check_image_size(width, height, limits, what)
 
 
 def check_seal_size(width: float, height: float, limits: SealUploadLimits) -> None:

@@ -21,17 +21,17 @@ from app.pdf.errors import SealImageError
 from app.pdf.seal_image import trial_render
 from app.pdf.seal_limits import (
     MAX_UPLOAD_BYTES,
+    PNG_SIGNATURE,
     SealUploadLimits,
-    check_image_size,
     check_seal_size,
     check_total_pixels,
+    image_pixels,
 )
 from app.pdf.seal_upload_pdf import pdf_to_seal_pdf
 from app.pdf.seal_upload_svg import svg_to_pdf
 
 __all__ = ["MAX_UPLOAD_BYTES", "SealUploadLimits", "load_seal_image"]
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DEFAULT_LIMITS = SealUploadLimits()
 
 
@@ -60,16 +60,9 @@ def load_seal_image(data: bytes, limits: SealUploadLimits = DEFAULT_LIMITS) -> b
     return seal
 
 
-def _check_png_size(data: bytes, limits: SealUploadLimits) -> None:
-    """Read the size from the PNG header before decoding, so a decompression bomb costs nothing."""
-    if len(data) < 24 or data[12:16] != b"IHDR":
-        raise SealImageError("the PNG file is damaged (no image header)")
-    width, height = struct.unpack(">II", data[16:24])
-    check_total_pixels(check_image_size(width, height, limits), limits)
-
-
 def _png_to_pdf(data: bytes, limits: SealUploadLimits) -> bytes:
-    _check_png_size(data, limits)
+    # The size from the PNG header, before decoding, so that a decompression bomb costs nothing.
+    check_total_pixels(image_pixels(data, ("PNG",), limits, "the PNG"), limits)
     try:
         with Image.open(io.BytesIO(data), formats=("PNG",)) as opened:
             image = opened.convert("RGBA")

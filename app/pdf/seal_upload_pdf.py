@@ -131,12 +131,14 @@ def _open_checks(source: pikepdf.Pdf, limits: SealUploadLimits, budget: _Budget)
     xref = source.get_xref_table()
     if len(xref) > limits.max_objects:
         raise SealImageError(f"the seal PDF has {len(xref)} objects; the limit is {limits.max_objects}")
+    # Compressed objects are parsed as a whole stream at a time: they may hold no more than an uncompressed file.
+    packed = _Budget(limits.max_bytes)
     numbers = {entry.obj_stream_number for entry in xref.values() if entry.type == 2}
     for number in sorted(n for n in numbers if n is not None):
         object_stream = source.get_object(number, 0)
         if not isinstance(object_stream, pikepdf.Stream):
             raise SealImageError("the seal PDF is damaged (an object stream is missing)")
-        _decode(object_stream, budget)
+        packed.spend(len(_decode(object_stream, budget) or b""))
 
 
 def _only_page(source: pikepdf.Pdf) -> pikepdf.Object:
@@ -147,13 +149,15 @@ def _only_page(source: pikepdf.Pdf) -> pikepdf.Object:
     seen: set[tuple[int, int]] = set()
     while stack:
         node, depth = stack.pop()
-        if not isinstance(node, pikepdf.Dictionary) or depth > 64 or len(seen) >= MAX_PAGE_TREE_NODES:
-            raise SealImageError("the seal PDF's page tree is damaged or over 1000 nodes; it must have one page")
+        if not isinstance(node, pikepdf.Dictionary) or depth > 64:
+            raise SealImageError("the seal PDF's page tree is damaged or too deep; it must have one page")
         if node.objgen in seen and node.objgen != (0, 0):
             raise SealImageError("the seal PDF's page tree is damaged (a page is listed twice)")
         seen.add(node.objgen)
         kids = node.get("/Kids")
         if isinstance(kids, pikepdf.Array):
+            if len(kids) + len(seen) > MAX_PAGE_TREE_NODES:
+                raise SealImageError(f"the seal PDF lists over {MAX_PAGE_TREE_NODES} pages; it must have one")
             stack.extend((kid, depth + 1) for kid in reversed(list(kids)))
         else:
             leaves.append(node)
@@ -267,7 +271,8 @@ def pdf_to_seal_pdf(data: bytes, limits: SealUploadLimits) -> bytes:
     """The single page of an uploaded PDF, as a fresh page at the origin of its visible size, unrotated."""
     _check_raw(data, limits)
     try:
-        with pikepdf.open(io.BytesIO(data)) as source:
+        # inherit_page_attributes would walk the page tree before _only_page can bound it.
+        with pikepdf.open(io.BytesIO(data), inherit_page_attributes=False) as source:
             if source.is_encrypted:
                 raise SealImageError("the seal PDF is encrypted; upload it without protection")
             budget = _Budget(limits.max_decoded_bytes)

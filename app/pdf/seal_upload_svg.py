@@ -18,11 +18,11 @@ from svglib.svglib import SvgRenderer
 
 from app.pdf.errors import SealImageError
 from app.pdf.geometry import MM
-from app.pdf.seal_limits import SealUploadLimits, check_image_size, check_total_pixels, open_image_header
+from app.pdf.seal_limits import SealUploadLimits, check_total_pixels, image_pixels
 
 __all__ = ["svg_to_pdf"]
 
-NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 DATA_IMAGE = re.compile(r"data:image/(png|jpe?g);base64,")
 FONT_FAMILY = re.compile(rb"""font-family\s*(?:=\s*(?:"([^"]*)"|'([^']*)')|:\s*([^;"'}<]*))""", re.IGNORECASE)
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -109,7 +109,7 @@ class _Measure:
         check_total_pixels(cost.pixels, limits)
 
     def _own(self, element: etree._Element) -> _Cost:
-        numbers = sum(len(NUMBER.findall(str(element.get(name, "")).encode())) for name in ("d", "points"))
+        numbers = sum(len(NUMBER.findall(str(element.get(name, "")))) for name in ("d", "points"))
         chars = len(element.text or "") + len(element.tail or "")
         return _Cost(1, numbers, chars, self._image_pixels(element), 0)
 
@@ -136,8 +136,7 @@ class _Measure:
             except (ValueError, UnicodeEncodeError) as exc:
                 raise SealImageError("an image embedded in the SVG is not valid base64") from exc
             formats = ("PNG",) if match.group(1) == "png" else ("JPEG",)
-            width, height = open_image_header(image, formats, "an image embedded in the SVG")
-            pixels += check_image_size(width, height, self.limits, "an image in the SVG")
+            pixels += image_pixels(image, formats, self.limits, "an image in the SVG")
         return pixels
 
 
