@@ -100,6 +100,6 @@ def check_seal_size(width: float, height: float, limits: SealUploadLimits) -> No
     """Refuse a seal of no area, or over the longest side allowed (in points)."""
     if not (width > 0 and height > 0):
         raise SealImageError("the seal image has no area")
-    if max(width, height) > limits.max_side_mm * MM:
+    if max(width, height) > limits.max_side_mm * MM + 0.01:  # PDF writers round to thousandths of a point
         raise SealImageError(f"the seal image is {width / MM:.0f} × {height / MM:.0f} mm; the limit is "
                              f"{limits.max_side_mm:g} mm a side")

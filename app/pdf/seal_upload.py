@@ -45,8 +45,7 @@ def load_seal_image(data: bytes, limits: SealUploadLimits = DEFAULT_LIMITS) -> b
     seals whose preview takes over `limits.render_seconds` to draw.
     """
     if len(data) > limits.max_bytes:
-        raise SealImageError(f"the seal image is {len(data) / 2**20:.1f} MiB; the limit is "
-                             f"{limits.max_bytes / 2**20:g} MiB")
+        raise SealImageError(f"the seal image is {_size(len(data))}; the limit is {_size(limits.max_bytes)}")
     if data.startswith(PNG_SIGNATURE):
         seal = _png_to_pdf(data, limits)
     elif b"%PDF-" in data[:1024]:
@@ -58,6 +57,10 @@ def load_seal_image(data: bytes, limits: SealUploadLimits = DEFAULT_LIMITS) -> b
     _check_page_size(seal, limits)
     trial_render(seal, limits.render_seconds)
     return seal
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB".replace(".0 MiB", " MiB") if count >= 2**20 else f"{count:,} bytes"
 
 
 def _png_to_pdf(data: bytes, limits: SealUploadLimits) -> bytes:

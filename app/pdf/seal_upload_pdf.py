@@ -20,7 +20,13 @@ from collections.abc import Iterator
 import pikepdf
 
 from app.pdf.errors import SealImageError
-from app.pdf.seal_limits import SealUploadLimits, check_image_size, check_seal_size, check_total_pixels
+from app.pdf.seal_limits import (
+    SealUploadLimits,
+    check_image_size,
+    check_seal_size,
+    check_total_pixels,
+    image_pixels,
+)
 
 __all__ = ["pdf_to_seal_pdf"]
 
@@ -212,6 +218,11 @@ def _check_streams(page: pikepdf.Object, limits: SealUploadLimits, budget: _Budg
     pixels = 0
     for stream in _reachable_streams(roots, limits):
         _decode(stream, budget)
+        filters = _filters(stream)
+        if filters in (["/DCTDecode"], ["/JPXDecode"]):
+            # pdfium sizes these by their own header, not by /Width and /Height: that is checked too.
+            formats = ("JPEG",) if filters == ["/DCTDecode"] else ("JPEG2000",)
+            image_pixels(stream.read_raw_bytes(), formats, limits, "an image in the seal PDF")
         if stream.get("/Subtype") == "/Image":
             width, height = stream.get("/Width", 0), stream.get("/Height", 0)
             if not isinstance(width, int) or not isinstance(height, int):

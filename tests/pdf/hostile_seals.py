@@ -6,6 +6,7 @@ Used by the upload tests (tests/pdf, tests/services, tests/web) and by bench/sea
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import struct
 import zlib
@@ -89,6 +90,7 @@ def pdf_with_page(width: float, height: float | None = None, content: bytes = b"
         return _save(pdf)
 
 
+@functools.cache
 def pdf_with_stream(mebibytes: int) -> bytes:
     """A 100 pt page whose content stream inflates to `mebibytes` MiB of spaces (256 MiB: about 260 KB)."""
     deflater = zlib.compressobj(9)
@@ -123,6 +125,19 @@ def pdf_with_image(width: int, height: int) -> bytes:
         pdf.add_blank_page(page_size=(100, 100))
         image = pikepdf.Stream(pdf, zlib.compress(b"\0" * 3 * 64))
         image.Filter = pikepdf.Name.FlateDecode
+        image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+        image.Width, image.Height, image.ColorSpace, image.BitsPerComponent = width, height, pikepdf.Name.DeviceRGB, 8
+        pdf.pages[0].Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(I=image))
+        pdf.pages[0].Contents = pdf.make_stream(b"q 100 0 0 100 0 0 cm /I Do Q")
+        return _save(pdf)
+
+
+def pdf_with_jpeg(jpeg: bytes, width: int = 8, height: int = 8) -> bytes:
+    """A page drawing a JPEG image object whose dictionary says width × height, whatever its header says."""
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page(page_size=(100, 100))
+        image = pikepdf.Stream(pdf, jpeg)
+        image.Filter = pikepdf.Name.DCTDecode
         image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
         image.Width, image.Height, image.ColorSpace, image.BitsPerComponent = width, height, pikepdf.Name.DeviceRGB, 8
         pdf.pages[0].Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(I=image))
