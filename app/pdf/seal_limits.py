@@ -42,16 +42,16 @@ class SealUploadLimits:
     max_bytes: int = MAX_UPLOAD_BYTES
     max_side_px: int = MAX_IMAGE_PIXELS
     max_elements: int = 2000
-    max_depth: int = 16
+    max_depth: int = 12
     max_objects: int = 2000
     max_decoded_bytes: int = 16 * 1024 * 1024
-    max_operations: int = 100_000
-    render_seconds: float = 2.0
+    max_operations: int = 50_000
+    render_seconds: float = 1.0
     max_pixels: int = 16_000_000
     max_side_mm: float = 1000.0
-    max_path_numbers: int = 100_000  # numbers in SVG path data and point lists
+    max_path_numbers: int = 50_000  # numbers in SVG path data and point lists
     max_text_chars: int = 10_000  # SVG text
-    max_style_rules: int = 100  # SVG <style> rules: each is matched against every element
+    max_style_rules: int = 50  # SVG <style> rules: each is matched against every element
     max_font_families: int = 8  # SVG font families: each unknown one is looked up with fc-match
 
 

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import AuditEvent, RevocationReason, Seal, SealKind, SealStatus
 from app.models.audit import Actor, events_for
 from app.models.timestamps import utcnow
-from app.pdf import SealImageSpec
+from app.pdf import SealImageSpec, SealUploadLimits
 from app.pki import load_certificate
 from app.services import keys, seals
 from tests.pdf import hostile_seals as hostile
@@ -91,6 +91,7 @@ def test_a_hostile_upload_is_refused_and_leaves_nothing_behind(app, org, name):
 
 
 def test_the_upload_limits_come_from_the_settings(app, org):
+    assert seals.upload_limits() == SealUploadLimits()  # the settings' defaults are the library's
     app.config.update(SEAL_MAX_ELEMENTS=50, SEAL_MAX_MB=1, SEAL_RENDER_SECONDS=0.5)
     limits = seals.upload_limits()
     assert (limits.max_elements, limits.max_bytes, limits.render_seconds) == (50, 2**20, 0.5)
