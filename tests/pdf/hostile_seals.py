@@ -67,8 +67,10 @@ def svg_with_path(points: int) -> bytes:
     return SVG_HEAD + b'<path fill="red" d="M0 0 ' + d + b'z"/></svg>'
 
 
-def svg_with_style_rules(rules: int) -> bytes:
-    return SVG_HEAD + b"<style>" + b"*{fill:red}" * rules + b'</style><rect width="1" height="1"/></svg>'
+def svg_with_style_rules(rules: int, shapes: int = 1) -> bytes:
+    """`rules` style rules, each matching every one of `shapes` squares (svglib matches each rule to each)."""
+    return (SVG_HEAD + b"<style>" + b"*{fill:red}" * rules + b"</style>" + b'<rect width="1" height="1"/>' * shapes
+            + b"</svg>")
 
 
 def svg_with_fonts(families: int) -> bytes:
