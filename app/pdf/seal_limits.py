@@ -52,7 +52,6 @@ class SealUploadLimits:
     max_path_numbers: int = 50_000  # numbers in SVG path data and point lists
     max_text_chars: int = 10_000  # SVG text
     max_style_matches: int = 40_000  # SVG <style> rules times elements: each rule is matched against each
-    max_font_families: int = 8  # SVG font families: each unknown one is looked up with fc-match
 
 
 def check_image_size(width: int, height: int, limits: SealUploadLimits, what: str = "the PNG") -> int:

@@ -2,8 +2,8 @@
 one-page PDF whose page box is exactly the image.
 
 Every input is bounded (`SealUploadLimits`) before the part it bounds is decoded or drawn: the file's size, a
-raster image's pixels by its header, an SVG's elements, nesting, path data, text, style rules and fonts while
-parsing it, a PDF's objects, pages, page size and decoded streams before copying its page. Last, the accepted
+raster image's pixels by its header, an SVG's elements, nesting, path data, text and style rules while parsing
+it, a PDF's objects, pages, page size and decoded streams before copying its page. Last, the accepted
 seal's preview is drawn once in a child process on a clock, so that no preview of an accepted seal is slow.
 """
 
@@ -40,7 +40,7 @@ def load_seal_image(data: bytes, limits: SealUploadLimits = DEFAULT_LIMITS) -> b
 
     Refused with SealImageError, before anything unbounded is decoded: files over `limits.max_bytes`, raster
     images (uploaded or embedded) over the pixel limits, SVGs with a DOCTYPE, references to other files, or
-    more elements, nesting, path data, text, style rules or fonts than the limits, PDFs that are encrypted,
+    more elements, nesting, path data, text or style rules than the limits, PDFs that are encrypted,
     not exactly one page, or over the object, stream or operation limits, seals over `limits.max_side_mm`, and
     seals whose preview takes over `limits.render_seconds` to draw.
     """

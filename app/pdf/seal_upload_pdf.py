@@ -34,7 +34,7 @@ STREAM_START = re.compile(rb"stream(?:\r\n|\n|\r)")
 REFERENCE = re.compile(rb"\d+\s+\d+\s+R(?![A-Za-z])")
 HEX_TEXT = re.compile(rb"[0-9A-Fa-f\s]*>")
 ESCAPED_NAME = re.compile(rb"/[^\s/<>\[\]()%{}#]*#[^\s/<>\[\]()%{}]*")
-REFUSED_FILTERS = {"LZWDecode", "RunLengthDecode", "/LZWDecode", "/RunLengthDecode", "/LZW", "/RL"}
+REFUSED_FILTERS = {b"/LZWDecode", b"/RunLengthDecode"}  # their expansion is not capped here: refused
 IMAGE_CODECS = {"/DCTDecode", "/DCT", "/JPXDecode", "/CCITTFaxDecode", "/CCF", "/JBIG2Decode"}
 MAX_PAGE_TREE_NODES = 1000
 MAX_FORM_NESTING = 12
@@ -59,11 +59,13 @@ def _inflate(data: bytes, budget: _Budget) -> bytes:
     inflater = zlib.decompressobj()
     out = bytearray()
     pending = data
-    while pending and not inflater.eof:
+    while not inflater.eof:
         piece = inflater.decompress(pending, max(1, min(CHUNK, budget.left + 1)))
         budget.spend(len(piece))
         out += piece
         pending = inflater.unconsumed_tail
+        if not piece and not pending:
+            break  # the input is used up (a truncated stream: decoders keep what it gave)
     return bytes(out)
 
 
@@ -100,7 +102,7 @@ def _check_raw(data: bytes, limits: SealUploadLimits) -> None:
     and it names no LZW or RunLength filter (escaped names too), which would escape that count."""
     for match in ESCAPED_NAME.finditer(data):
         name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes.fromhex(m.group(1).decode()), match.group())
-        if name[1:].decode("latin-1") in REFUSED_FILTERS:
+        if name in REFUSED_FILTERS:
             raise SealImageError("the seal PDF uses LZW or RunLength compression; save it again with Flate")
     if re.search(rb"/(LZWDecode|RunLengthDecode)\b", data):
         raise SealImageError("the seal PDF uses LZW or RunLength compression; save it again with Flate")

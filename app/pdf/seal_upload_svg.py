@@ -1,8 +1,8 @@
 """Uploaded SVG seal images: parsed safely, measured while parsed, and drawn with svglib only when small enough.
 
 svglib's cost grows with the elements it draws (about 0.4 ms each, more when nested deeply), the numbers in path
-data, the style rules (each matched against every element) and the font families (each unknown one is looked
-up with fc-match); all are counted here first, `<use>` copies included, against `SealUploadLimits`.
+data and the style rules (each matched against every element): all are counted here first, `<use>` copies
+included, against `SealUploadLimits`. Fonts are not looked up at all (`_KnownFonts`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from lxml import etree
 from reportlab.graphics import renderPDF
+from svglib.fonts import DEFAULT_FONT_NAME, STANDARD_FONT_NAMES, FontMap
 from svglib.svglib import SvgRenderer
 
 from app.pdf.errors import SealImageError
+from app.pdf.fonts import font_for
 from app.pdf.geometry import MM
 from app.pdf.seal_limits import SealUploadLimits, check_total_pixels, image_pixels
 
@@ -24,7 +26,6 @@ __all__ = ["svg_to_pdf"]
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 DATA_IMAGE = re.compile(r"data:image/(png|jpe?g);base64,")
-FONT_FAMILY = re.compile(rb"""font-family\s*(?:=\s*(?:"([^"]*)"|'([^']*)')|:\s*([^;"'}<]*))""", re.IGNORECASE)
 MAX_STYLE_RULES = 1000  # parsing and compiling 13,000 took 1.2 s
 TEXT_ELEMENTS = {"text", "tspan", "textPath"}
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -43,6 +44,29 @@ class _Cost:
     def __add__(self, other: _Cost) -> _Cost:
         return _Cost(self.elements + other.elements, self.numbers + other.numbers, self.chars + other.chars,
                      self.pixels + other.pixels, max(self.height, other.height))
+
+
+class _KnownFonts(FontMap):
+    """svglib's font map without discovery: a family other than the standard PDF fonts and their usual names is
+    drawn in SealFlow's CJK font (Helvetica without it). svglib would run fc-match and load a font file for each
+    unknown family, weight and style (70 ms each, 32 of them for 8 families), and register each in reportlab for
+    good: an upload naming many fonts would be slow, and many uploads would fill the process's memory."""
+
+    def find_font(self, font_name: str, weight: str = "normal", style: str = "normal") -> tuple[str, bool]:
+        internal = self.build_internal_name(self._family_index.get(font_name.lower(), font_name), weight, style)
+        if internal in STANDARD_FONT_NAMES:
+            return internal, True
+        known = self._map.get(internal)
+        if known is not None:
+            return str(known["rlgFont"]), bool(known["exact"])
+        return _fallback_font(), False
+
+
+def _fallback_font() -> str:
+    try:
+        return font_for("印")
+    except SealImageError:  # no CJK font installed
+        return DEFAULT_FONT_NAME
 
 
 def _parse_svg(data: bytes) -> etree._Element:
@@ -145,8 +169,8 @@ class _Measure:
         return pixels
 
 
-def _check_styles(root: etree._Element, data: bytes, elements: int, limits: SealUploadLimits) -> None:
-    """Style rules times elements (svglib matches each rule against each element), and font families."""
+def _check_styles(root: etree._Element, elements: int, limits: SealUploadLimits) -> None:
+    """At most MAX_STYLE_RULES, and rules times elements within the limit (svglib matches each to each)."""
     rules = sum((element.text or "").count("{") for element in root.iter("{http://www.w3.org/2000/svg}style",
                                                                          "style"))
     if rules > MAX_STYLE_RULES:
@@ -154,23 +178,16 @@ def _check_styles(root: etree._Element, data: bytes, elements: int, limits: Seal
     if rules * elements > limits.max_style_matches:
         raise SealImageError(f"the SVG has {rules} style rules for {elements} elements; their product is over "
                              f"{limits.max_style_matches}: simplify its CSS")
-    families: set[bytes] = set()
-    for match in FONT_FAMILY.finditer(data):
-        value = next(group for group in match.groups() if group is not None)
-        families.update(name.strip(b" \t\r\n\"'").lower() for name in value.split(b","))
-    if len(families) > limits.max_font_families:
-        raise SealImageError(f"the SVG names over {limits.max_font_families} font families; convert its text "
-                             "to paths, or use fewer fonts")
 
 
 def svg_to_pdf(data: bytes, limits: SealUploadLimits) -> bytes:
     """An uploaded SVG as a one-page PDF of its size; refused with SealImageError when over a limit."""
     root = _parse_svg(data)
     cost = _Measure(root, limits).cost(root, 1)
-    _check_styles(root, data, cost.elements, limits)
+    _check_styles(root, cost.elements, limits)
     # A file object, not a path, as the source: svglib then resolves no relative file names at all.
     try:
-        drawing = SvgRenderer(io.BytesIO(data)).render(root)
+        drawing = SvgRenderer(io.BytesIO(data), font_map=_KnownFonts()).render(root)
         if drawing is None or not (0 < drawing.width <= limits.max_side_mm * MM
                                    and 0 < drawing.height <= limits.max_side_mm * MM):
             raise SealImageError(f"the SVG has no usable size (give it width and height, or a viewBox, of at "
