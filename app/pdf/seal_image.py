@@ -294,7 +294,10 @@ def trial_render(seal_pdf: bytes, seconds: float) -> float:
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
         raise SealImageError(f"the seal image cannot be drawn ({reason[0]})")
-    took = float(done.stdout)
+    try:
+        took = float(done.stdout)
+    except ValueError as exc:
+        raise SealImageError("the seal image cannot be drawn (no answer from the drawing process)") from exc
     if took > seconds:
         raise too_slow
     return took
