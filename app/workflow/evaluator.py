@@ -144,4 +144,4 @@ def evaluate_isolated(expression: str, names: dict[str, Any]) -> Any:
         raise expressions.error_from(reply[1], reply[2])
     if reply[2]:
         process.stop()  # past its memory limit or gone: a fresh one serves the next expression
-    raise ExpressionTooCostly(f"the expression was stopped: {reply[1]}")
+    raise ExpressionTooCostly(reply[1])

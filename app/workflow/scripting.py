@@ -80,8 +80,9 @@ class SealFlowScriptEngine(PythonScriptEngine):
         try:
             value = self.environment.evaluate(expression, task.data, external_context)
         except (ExpressionTooCostly, UnsafeExpression) as exc:
-            raise WorkflowTaskException(f"the expression {_quoted(expression)} of {_element(task)} was refused: "
-                                        f"{exc}", task=task, exception=exc) from exc
+            verb = "was stopped" if isinstance(exc, ExpressionTooCostly) else "was refused"
+            raise WorkflowTaskException(f"the expression {_quoted(expression)} of {_element(task)} {verb}: {exc}",
+                                        task=task, exception=exc) from exc
         except Exception as exc:
             raise WorkflowTaskException(f"the expression {_quoted(expression)} of {_element(task)} failed: "
                                         f"{exc.__class__.__name__}: {exc}", task=task, exception=exc) from exc

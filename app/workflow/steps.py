@@ -81,7 +81,7 @@ def run(step: Callable[[], Any]) -> None:
     try:
         step()
     except SpiffWorkflowException as exc:
-        raise WorkflowFailed(f"the process stopped: {exc}") from exc
+        raise WorkflowFailed(f"the process stopped: {str(exc).strip().rstrip('.')}") from exc
 
 
 def mirror(instance: ProcessInstance, workflow: Any, actor: Actor, before: Waits | None,
