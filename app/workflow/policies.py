@@ -90,16 +90,21 @@ def _table_problems(root: etree._Element, source: str) -> list[Problem]:
     return problems
 
 
+def _shown(cell: str, limit: int = 120) -> str:
+    """A cell's text for a message, cut short: a refused cell may be thousands of characters long."""
+    return repr(cell if len(cell) <= limit else cell[:limit] + "…")
+
+
 def _rule_problems(rule: etree._Element, inputs: list[str], source: str) -> list[Problem]:
     problems = []
     cells = [(c.findtext("{*}text") or "").strip() for c in rule.iterfind("{*}inputEntry")]
     for text, cell in zip(inputs, cells, strict=False):
         if cell not in ("", "-") and (reason := _cell_problem(text or "x", cell)) is not None:
-            problems.append(_problem(rule, source, f"the cell {cell!r} is refused: {reason}"))
+            problems.append(_problem(rule, source, f"the cell {_shown(cell)} is refused: {reason}"))
     for entry in rule.iterfind("{*}outputEntry"):
         cell = (entry.findtext("{*}text") or "").strip()
         if cell and (reason := _vet(cell)) is not None:
-            problems.append(_problem(rule, source, f"the output {cell!r} is refused: {reason}"))
+            problems.append(_problem(rule, source, f"the output {_shown(cell)} is refused: {reason}"))
     return problems
 
 
