@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import NotFound
 from app.extensions import db
 from app.models import ProcessDefinition, ProcessInstance
+from app.models.timestamps import utcnow
 from app.workflow.serializer import ProcessSpecs, dump_state, load_state, specs_from_dict
 
 # A deployed definition never changes (a changed diagram deploys as a new version), so its specs are rebuilt
@@ -37,7 +38,8 @@ def read_instance(instance_id: int) -> ProcessInstance:
 
     populate_existing: what this session saw earlier may be stale (another step, a retry after losing a claim).
     """
-    instance = db.session.execute(_READ, {"id": instance_id}).scalar_one_or_none()
+    with db.session.no_autoflush:  # the step's caller may have changed rows already: they go with its save
+        instance = db.session.execute(_READ, {"id": instance_id}).scalar_one_or_none()
     if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
     return instance
@@ -80,7 +82,17 @@ def load(instance: ProcessInstance) -> Any:
     return load_state(specs_of(instance.definition), instance.state)
 
 
+_INSTANCES = cast(Table, ProcessInstance.__table__)
+_SAVE = (update(_INSTANCES).where(_INSTANCES.c.id == bindparam("instance_id"))
+         .values(state=bindparam("state"), updated_at=bindparam("now")))
+
+
 def save(instance: ProcessInstance, workflow: Any) -> None:
-    """Store the workflow's state on the instance row (flushed; the caller commits)."""
-    instance.state = dump_state(workflow)
+    """Store the workflow's state on the instance row (the step's other rows flushed; the caller commits).
+
+    A plain UPDATE on the session's connection: through the unit of work, the ORM would compare the old state
+    with the new one, value by value, to find that it changed (it always has)."""
+    state = dump_state(workflow)
     db.session.flush()
+    db.session.connection().execute(_SAVE, {"instance_id": instance.id, "state": state, "now": utcnow()})
+    set_committed_value(instance, "state", state)
