@@ -33,8 +33,10 @@ class Limits:
 
     @property
     def wall_seconds(self) -> float:
-        """How long to wait for an answer: the CPU limit plus the kernel's backstop, with room for a busy machine."""
-        return max(4 * self.cpu_seconds, self.cpu_seconds + 5)
+        """How long to wait for an answer: the CPU limit plus the kernel's backstop (up to a second more), with
+        room for a busy machine; short enough that a step holding SQLite's write lock meanwhile (a filing) ends
+        before other writers give up waiting (5 s)."""
+        return max(2 * self.cpu_seconds, self.cpu_seconds + 3)
 
 
 _limits = Limits()
