@@ -19,6 +19,7 @@ from app.pdf import (
     LongTermSpec,
     SealImageSpec,
     SignatureField,
+    SignatureFieldError,
     SigningIdentity,
     SignSpec,
     StampSpec,
@@ -176,7 +177,7 @@ def test_parties_sign_in_turn_and_every_earlier_signature_stays_valid(tmp_path: 
 
 def test_a_signed_field_cannot_be_signed_again(ca, identity):
     data = _seal_and_sign(corpus_pdf("minimal-document.pdf"), identity)
-    with pytest.raises(SigningError, match="already signed"):
+    with pytest.raises(SignatureFieldError, match="'Seal1' is already signed"):
         sign_pdf(data, make_signer(identity), SignSpec("Seal1"))
 
 
