@@ -117,6 +117,18 @@ def _make_entries_indirect(writer: IncrementalPdfFileWriter, holder: Any, holder
     writer.mark_update(raw if isinstance(raw, generic.IndirectObject) else holder_ref)
 
 
+def _own_annotations(writer: IncrementalPdfFileWriter, page: Any, page_ref: Any, arrays: set[Any]) -> None:
+    """Give the page its own /Annots array when an earlier page shares it: a widget added to one page would show on
+    every page that shares the array."""
+    raw = page.raw_get("/Annots") if "/Annots" in page else None
+    if not isinstance(raw, generic.IndirectObject):
+        return
+    if raw.reference in arrays:
+        page["/Annots"] = writer.add_object(generic.ArrayObject(raw.get_object()))  # iterating keeps references
+        writer.mark_update(page_ref)
+    arrays.add(raw.reference)
+
+
 def _first_page_with_direct_annotations(reader: PdfFileReader) -> int | None:
     for number, (_ref, page) in enumerate(_pages(reader.root.raw_get("/Pages")), start=1):
         if _direct_entries(page, "/Annots"):
@@ -145,10 +157,13 @@ def _separate_info(writer: IncrementalPdfFileWriter) -> None:
 
 
 def _tidy_unsigned(writer: IncrementalPdfFileWriter) -> None:
-    """Mend, in an update that no signature precedes, what would make any later update illegal to the validator:
-    annotations or form fields written directly into /Annots or /Fields, and an /Info that is also the form."""
+    """Mend, in an update that no signature precedes, what would make any later update illegal to the validator
+    (annotations or form fields written directly into /Annots or /Fields, an /Info that is also the form) or show a
+    later signature twice (pages that share one /Annots array)."""
+    arrays: set[Any] = set()
     for page_ref, page in _pages(writer.root.raw_get("/Pages")):
         _make_entries_indirect(writer, page, page_ref, "/Annots")
+        _own_annotations(writer, page, page_ref, arrays)
     form_ref = writer.root.raw_get("/AcroForm") if "/AcroForm" in writer.root else None
     form = form_ref.get_object() if form_ref is not None else None
     if isinstance(form, generic.DictionaryObject):
