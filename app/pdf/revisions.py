@@ -39,9 +39,8 @@ __all__ = [
 # A page tree deeper than this is not a document but a trap (a /Parent or /Kids chain that loops back on itself).
 MAX_TREE_DEPTH = 64
 
-# The form's entries an /Info dictionary never has; the rest of a shared dictionary is the document information.
+# Document information is text, dates (strings) and /Trapped (a name); the rest of a shared dictionary is the form's.
 _INFO_VALUES = (generic.TextStringObject, generic.ByteStringObject, generic.NameObject)
-
 
 _CHANGES = {
     ModificationLevel.NONE: "nothing",
@@ -200,9 +199,9 @@ def _refuse_forbidden(writer: IncrementalPdfFileWriter, signed: dict[str, Any], 
     if certification is not None:
         author = next((repr(name) for name, value in signed.items()
                        if value.get_object() is certification.author_sig.get_object()), "its first signature")
-        if certification.permission == MDPPerm.NO_CHANGES and field_name is not None:
+        if certification.permission == MDPPerm.NO_CHANGES:
             raise AlreadySignedError(f"the document is certified by {author} with no changes allowed; another "
-                                     "signature would invalidate the certification")
+                                     "signature or field would invalidate the certification")
         if new_field:
             free = [str(name) for name, _value, _ref in enumerate_sig_fields(writer.prev, filled_status=False)]
             offer = f" (its empty ones: {', '.join(free)})" if free else " (it has none)"
@@ -228,6 +227,17 @@ def _problem(embedded: EmbeddedPdfSignature, old: HistoricalResolver, new: Histo
     return None
 
 
+def _readable_signatures(reader: PdfFileReader) -> Iterator[EmbeddedPdfSignature]:
+    """The signatures that cover a whole revision; one that cannot be read, or covers less, is invalid already."""
+    for name, _value, field in enumerate_sig_fields(reader, filled_status=True):
+        try:
+            embedded = EmbeddedPdfSignature(reader, field, name)
+            if embedded.evaluate_signature_coverage() >= SignatureCoverageLevel.ENTIRE_REVISION:
+                yield embedded
+        except (PyHankoPdfError, ValueError, KeyError, TypeError):
+            continue
+
+
 def check_update(data: bytes, revisions_before: int) -> None:
     """Judge the revisions from `revisions_before` on as the validator will: refuse the update when it would
     invalidate an earlier signature that the revisions before it left valid.
@@ -236,11 +246,10 @@ def check_update(data: bytes, revisions_before: int) -> None:
     """
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     revisions = reader.xrefs.total_revisions
-    for embedded in reader.embedded_signatures:
+    for embedded in _readable_signatures(reader):
         signed = embedded.signed_revision
-        whole = embedded.evaluate_signature_coverage() >= SignatureCoverageLevel.ENTIRE_REVISION
-        if signed >= revisions_before or not whole:
-            continue
+        if signed >= revisions_before:
+            continue  # made by this update
         old = reader.get_historical_resolver(signed)
         if any(_problem(embedded, old, reader.get_historical_resolver(r)) for r in range(signed + 1, revisions_before)):
             continue  # already changed beyond what it allows: this update is not what breaks it
