@@ -182,7 +182,7 @@ def _rotation_of(page: Any) -> int:
     raise InvalidPdfError("the page tree is damaged: a page's /Parent chain loops or is too deep")
 
 
-def _widget_page(writer: IncrementalPdfFileWriter, widget: Any) -> Any:
+def _widget_page(writer: IncrementalPdfFileWriter, widget: Any, name: str) -> Any:
     if "/P" in widget:
         return widget["/P"]
     count = int(writer.prev.root["/Pages"]["/Count"])
@@ -190,13 +190,13 @@ def _widget_page(writer: IncrementalPdfFileWriter, widget: Any) -> Any:
         page = writer.prev.find_page_for_modification(index)[0].get_object()
         if any(annot.get_object() is widget for annot in (page["/Annots"] if "/Annots" in page else ())):
             return page
-    raise SignatureFieldError("the signature field is on no page")
+    raise SignatureFieldError(f"the signature field {name!r} is on no page")
 
 
 def _field_page(writer: IncrementalPdfFileWriter, spec: SignSpec, widget: Any | None) -> Any:
     """The page the signature shows on: the existing field's, or the one its new field is added to."""
     if widget is not None:
-        return _widget_page(writer, widget)
+        return _widget_page(writer, widget, spec.field_name)
     fields.append_signature_field(
         writer, fields.SigFieldSpec(spec.field_name, on_page=spec.page_index, box=_int_box(spec.box))
     )
