@@ -12,6 +12,7 @@ from app.pdf.errors import (
     InvalidPdfError,
     PdfError,
     SealImageError,
+    SignatureFieldError,
 )
 from app.pdf.evidence import EVIDENCE_FILE, EVIDENCE_FORMAT, Evidence, EvidenceApproval, EvidenceReport, read_evidence
 from app.pdf.letter import LetterSpec, render_letter
@@ -66,6 +67,7 @@ __all__ = [
     "SealImageSpec",
     "SignSpec",
     "SignatureField",
+    "SignatureFieldError",
     "SignatureReport",
     "SigningIdentity",
     "StampPlan",
