@@ -18,6 +18,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def _instance_secret(instance_path: Path, filename: str) -> str:
     """Read a random secret kept in the instance folder, creating it on first run."""
     path = instance_path / filename
@@ -108,6 +113,10 @@ class Config:
     LOGIN_MAX_FAILURES = _env_int("SEALFLOW_LOGIN_MAX_FAILURES", 10)
     LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("SEALFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)
     LOGIN_LOCKOUT_MINUTES = _env_int("SEALFLOW_LOGIN_LOCKOUT_MINUTES", 15)
+    # Each diagram or decision-table expression that could cost more than its size runs in a separate evaluator
+    # process, stopped past this much CPU time or memory (app/workflow/evaluator.py).
+    EXPRESSION_CPU_SECONDS = _env_float("SEALFLOW_EXPRESSION_CPU_SECONDS", 1.0)
+    EXPRESSION_MEMORY_MB = _env_int("SEALFLOW_EXPRESSION_MEMORY_MB", 64)
     # argon2-cffi's parameter profile for new password hashes (hashes name their parameters, so any verifies).
     PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
 

@@ -12,6 +12,7 @@ from app.pdf.errors import (
     InvalidPdfError,
     PdfError,
     SealImageError,
+    SignatureFieldError,
 )
 from app.pdf.evidence import EVIDENCE_FILE, EVIDENCE_FORMAT, Evidence, EvidenceApproval, EvidenceReport, read_evidence
 from app.pdf.letter import LetterSpec, render_letter
@@ -73,6 +74,7 @@ __all__ = [
     "SealUploadLimits",
     "SignSpec",
     "SignatureField",
+    "SignatureFieldError",
     "SignatureReport",
     "SigningIdentity",
     "StampPlan",
