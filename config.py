@@ -79,7 +79,7 @@ class Config:
     SEAL_MAX_OBJECTS = _env_int("SEALFLOW_SEAL_MAX_OBJECTS", 2000)
     SEAL_MAX_DECODED_MB = _env_int("SEALFLOW_SEAL_MAX_DECODED_MB", 16)
     SEAL_MAX_OPERATIONS = _env_int("SEALFLOW_SEAL_MAX_OPERATIONS", 50_000)
-    SEAL_RENDER_SECONDS = float(os.environ.get("SEALFLOW_SEAL_RENDER_SECONDS") or 1)
+    SEAL_RENDER_SECONDS = _env_float("SEALFLOW_SEAL_RENDER_SECONDS", 1.0)
     RQ_QUEUE = os.environ.get("SEALFLOW_QUEUE", "sealflow")
     WORKER_TTL = _env_int("SEALFLOW_WORKER_TTL", 60)
     # A job that fails for a passing reason (a signing or timestamp service away, an internal error) is tried
@@ -133,6 +133,8 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         if self.SIGNATURE_LEVEL not in ("B-B", "B-T", "B-LT", "B-LTA"):
             raise ValueError(f"SEALFLOW_SIGNATURE_LEVEL must be B-B, B-T, B-LT or B-LTA, not {self.SIGNATURE_LEVEL}")
+        if not 1 <= self.SEAL_MAX_DEPTH <= 100:  # SVG seals are measured and drawn recursively
+            raise ValueError(f"SEALFLOW_SEAL_MAX_DEPTH must be 1 to 100, not {self.SEAL_MAX_DEPTH}")
 
 
 class DevelopmentConfig(Config):

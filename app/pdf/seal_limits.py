@@ -53,6 +53,11 @@ class SealUploadLimits:
     max_text_chars: int = 10_000  # SVG text
     max_style_matches: int = 40_000  # SVG <style> rules times elements: each rule is matched against each
 
+    def __post_init__(self) -> None:
+        # The SVG measure and svglib recurse once a level: deeper nesting would overflow Python's stack.
+        if not 1 <= self.max_depth <= 100:
+            raise ValueError(f"an SVG seal's nesting limit must be 1 to 100, not {self.max_depth}")
+
 
 def check_image_size(width: int, height: int, limits: SealUploadLimits, what: str = "the PNG") -> int:
     """Refuse a raster image over the limit a side; its pixels."""
