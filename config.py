@@ -18,6 +18,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def _instance_secret(instance_path: Path, filename: str) -> str:
     """Read a random secret kept in the instance folder, creating it on first run."""
     path = instance_path / filename
@@ -68,6 +73,16 @@ class Config:
     # What reading one page may decode (content, forms as often as drawn, images at declared size, fonts), in
     # web processes and workers alike: past it, a PDF is refused as a decompression bomb (app/pdf/budget.py).
     MAX_PAGE_DECODED_MB = _env_int("SEALFLOW_MAX_PAGE_DECODED_MB", 64)
+    # Uploaded seal images (PNG, SVG or PDF): what one may hold, checked before it is decoded or drawn, and the
+    # processor time its preview may take, drawn once at upload in a child process (see README, Security).
+    SEAL_MAX_MB = _env_int("SEALFLOW_SEAL_MAX_MB", 5)
+    SEAL_MAX_SIDE_PX = _env_int("SEALFLOW_SEAL_MAX_SIDE_PX", 4000)
+    SEAL_MAX_ELEMENTS = _env_int("SEALFLOW_SEAL_MAX_ELEMENTS", 2000)
+    SEAL_MAX_DEPTH = _env_int("SEALFLOW_SEAL_MAX_DEPTH", 12)
+    SEAL_MAX_OBJECTS = _env_int("SEALFLOW_SEAL_MAX_OBJECTS", 2000)
+    SEAL_MAX_DECODED_MB = _env_int("SEALFLOW_SEAL_MAX_DECODED_MB", 16)
+    SEAL_MAX_OPERATIONS = _env_int("SEALFLOW_SEAL_MAX_OPERATIONS", 50_000)
+    SEAL_RENDER_SECONDS = _env_float("SEALFLOW_SEAL_RENDER_SECONDS", 1.0)
     RQ_QUEUE = os.environ.get("SEALFLOW_QUEUE", "sealflow")
     WORKER_TTL = _env_int("SEALFLOW_WORKER_TTL", 60)
     # A job that fails for a passing reason (a signing or timestamp service away, an internal error) is tried
@@ -101,6 +116,10 @@ class Config:
     LOGIN_MAX_FAILURES = _env_int("SEALFLOW_LOGIN_MAX_FAILURES", 10)
     LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("SEALFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)
     LOGIN_LOCKOUT_MINUTES = _env_int("SEALFLOW_LOGIN_LOCKOUT_MINUTES", 15)
+    # Each diagram or decision-table expression that could cost more than its size runs in a separate evaluator
+    # process, stopped past this much CPU time or memory (app/workflow/evaluator.py).
+    EXPRESSION_CPU_SECONDS = _env_float("SEALFLOW_EXPRESSION_CPU_SECONDS", 1.0)
+    EXPRESSION_MEMORY_MB = _env_int("SEALFLOW_EXPRESSION_MEMORY_MB", 64)
     # argon2-cffi's parameter profile for new password hashes (hashes name their parameters, so any verifies).
     PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
 
@@ -117,6 +136,8 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         if self.SIGNATURE_LEVEL not in ("B-B", "B-T", "B-LT", "B-LTA"):
             raise ValueError(f"SEALFLOW_SIGNATURE_LEVEL must be B-B, B-T, B-LT or B-LTA, not {self.SIGNATURE_LEVEL}")
+        if not 1 <= self.SEAL_MAX_DEPTH <= 100:  # SVG seals are measured and drawn recursively
+            raise ValueError(f"SEALFLOW_SEAL_MAX_DEPTH must be 1 to 100, not {self.SEAL_MAX_DEPTH}")
 
 
 class DevelopmentConfig(Config):

@@ -64,6 +64,9 @@ from app.services import accounts, flows, operators  # noqa: E402
 from app.services.operators import OPERATORS  # noqa: E402
 from app.services.queue import shutdown_embedded  # noqa: E402
 from app.workflow import complete_task, start, tasks_of  # noqa: E402
+from app.workflow.evaluator import evaluate_isolated  # noqa: E402
+from app.workflow.expressions import compiled  # noqa: E402
+from app.workflow.scripting import RestrictedEnvironment  # noqa: E402
 from config import TestConfig  # noqa: E402
 
 PROCESS_ID = "seal_application"
@@ -455,6 +458,50 @@ def print_table(instances: int, seconds: dict[str, float]) -> None:
         print(f"{mode:<22} {instances:>9} {value:>9.2f} {rate:>11.1f} {rate / floor:>14.2f}")
 
 
+class _RecordingEnvironment(NoopServiceEnvironment):
+    """The floor's environment, keeping every expression it evaluates with the names it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
+        self.seen.append((expression, {**(external_context or {}), **context}))
+        return super().evaluate(expression, context, external_context)
+
+
+def _per_call(evaluate: Any, seen: list[tuple[str, dict[str, Any]]], rounds: int) -> float:
+    """Microseconds per evaluation, over `rounds` passes through the recorded expressions."""
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for expression, names in seen:
+            evaluate(expression, names)
+    return (time.perf_counter() - started) / (rounds * len(seen)) * 1e6
+
+
+def expression_costs(steps_per_instance: float, rounds: int = 200) -> None:
+    """What bounding expressions costs: the expressions one instance of the shipped process evaluates (recorded on
+    the floor), evaluated by the floor's environment, by SealFlow's (in process when plain, else in the evaluator
+    process), and all of them in the evaluator process (what any expression that is not plain costs)."""
+    recording = _RecordingEnvironment()
+    floor = load_floor()
+    floor.engine = PythonScriptEngine(environment=recording)
+    run_floor_instance(floor, start_data(1))
+    seen = recording.seen
+    plain = sum(1 for expression, _ in seen if compiled(expression)[1])
+    floor_us = _per_call(NoopServiceEnvironment().evaluate, seen, rounds)
+    ours = RestrictedEnvironment()
+    ours_us = _per_call(lambda e, n: ours.evaluate(e, n), seen, rounds)
+    evaluate_isolated("1", {})  # the evaluator process starts on first use: not timed
+    isolated_us = _per_call(evaluate_isolated, seen, rounds)
+    per_step = len(seen) / steps_per_instance
+    print(f"expression limits: {len(seen)} evaluations per instance ({per_step:.1f} per step), {plain} plain (run in "
+          f"process), {len(seen) - plain} in the evaluator process; per evaluation: floor {floor_us:.1f} us, "
+          f"SealFlow {ours_us:.1f} us, in the evaluator process {isolated_us:.1f} us")
+    print(f"expression limits per step: {(ours_us - floor_us) * per_step:+.1f} us as shipped; "
+          f"{(isolated_us - floor_us) * per_step:+.1f} us were every expression sent to the evaluator process")
+
+
 def report(instances: int, postgres: str) -> None:
     """Set every mode up, run them interleaved, print the table; the last line is the SQLite ratio."""
     with tempfile.TemporaryDirectory(prefix="sealflow-bench-") as tmp, ExitStack() as stack:
@@ -480,6 +527,9 @@ def report(instances: int, postgres: str) -> None:
                 seconds[name] = mode.clock.seconds
                 print(f"  {name}: {mode.clock.steps} steps; outcomes (incl. {WARMUP} warm-up): {mode.outcomes()}")
     print_table(instances, seconds)
+    sqlite_run = modes["SealFlow on SQLite"]
+    assert isinstance(sqlite_run, SealFlowRun)
+    expression_costs(sqlite_run.clock.steps / (instances + WARMUP))
     ratio = (instances / seconds["SealFlow on SQLite"]) / (instances / seconds["floor"])
     print(f"ratio_to_floor={ratio:.2f}", flush=True)
 

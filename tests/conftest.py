@@ -134,6 +134,26 @@ def work_off_queue(app: Flask) -> None:
     make_worker(app).work(burst=True)
 
 
+def evaluator_at_work(timeout: float = 20.0) -> bool:
+    """Wait until an expression evaluator process of this test process runs on the CPU (read from /proc); False
+    when none does within the timeout."""
+    import os
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                cmdline = (stat.parent / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"expressions.py\0serve" in cmdline and int(fields[1]) == os.getpid() and fields[0] == "R":
+                return True
+        time.sleep(0.02)
+    return False
+
+
 def corpus_pdf(name: str) -> bytes:
     return (CORPUS / "pdf" / name).read_bytes()
 

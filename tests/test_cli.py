@@ -82,3 +82,15 @@ def test_every_corpus_diagram_validates_without_a_crash(app, org, path: Path):
     assert lines[0].startswith(str(path)) and "Traceback" not in result.output
     if result.exit_code == 1:
         assert len(lines) > 1 and all(line.startswith(f"  {path.name}") for line in lines[1:])
+
+
+@pytest.mark.parametrize("command", ["validate", "deploy"])
+def test_flows_validate_and_deploy_refuse_an_expression_that_would_crash_the_parser(app, org, tmp_path, command):
+    """5,000 nested minus signs made `flows validate` and `flows deploy` print a RecursionError traceback."""
+    xml = (DATA / "unsafe_condition.bpmn").read_text().replace("().__class__.__base__.__subclasses__()",
+                                                               "-" * 5000 + "1 == 1")
+    path = tmp_path / "deep.bpmn"
+    path.write_text(xml)
+    result = app.test_cli_runner().invoke(args=["flows", command, str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "[f2] expression refused: the expression is nested more than 64 levels deep" in result.output

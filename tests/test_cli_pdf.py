@@ -159,4 +159,33 @@ def test_the_decoded_size_limit_is_the_setting(app, run, tmp_path: Path):
 def test_sign_refuses_a_field_of_its_name_that_is_no_signature_field(run, tmp_path: Path):
     source, out = _hostile(tmp_path, _text_field_named_seal), tmp_path / "out.pdf"
     result = run("sign", str(source), "-o", str(out), "--seal", "Contract Seal", "--field", "Seal")
-    assert result.exit_code == 1 and "already has a form field named Seal" in result.output and not out.exists()
+    assert result.exit_code == 1 and "that is not a signature field" in result.output and not out.exists()
+
+
+def test_a_second_signer_on_a_certified_file_is_refused_before_anything_is_written(run, org, tmp_path: Path):
+    certified, second = tmp_path / "certified.pdf", tmp_path / "second.pdf"
+    annotated = CORPUS / "pdf" / "annotated_pdf.pdf"
+    result = run("sign", str(annotated), "-o", str(certified), "--seal", org.contract_seal.name, "--certify")
+    assert result.exit_code == 0, result.output
+    result = run("sign", str(certified), "-o", str(second), "--seal", org.contract_seal.name, "--field", "Second")
+    assert result.exit_code == 1 and not second.exists(), result.output
+    assert result.output.strip() == ("error: the document is certified by 'Seal': later signatures may only fill the "
+                                     "empty signature fields it was certified with, not one named 'Second' "
+                                     "(it has none)")
+    verified = run("verify", str(certified))
+    assert verified.exit_code == 0 and "Traceback" not in verified.output, verified.output
+
+
+@pytest.mark.parametrize("level", ["B-T", "B-LTA"])
+def test_a_second_signature_on_an_annotated_file_keeps_the_first_valid(run, org, tmp_path: Path, level: str):
+    first, second = tmp_path / "first.pdf", tmp_path / "second.pdf"
+    annotated = CORPUS / "pdf" / "annotated_pdf.pdf"
+    assert run("sign", str(annotated), "-o", str(first), "--seal", org.contract_seal.name, "--level", level,
+               ).exit_code == 0
+    result = run("sign", str(first), "-o", str(second), "--seal", org.contract_seal.name, "--field", "Second",
+                 "--page", "1", "--level", level)
+    assert result.exit_code == 0, result.output
+    verified = run("verify", str(second))
+    assert verified.exit_code == 0, verified.output
+    lines = verified.output.strip().splitlines()
+    assert lines[0].startswith("Seal: valid") and lines[-1].startswith("overall: valid"), lines

@@ -18,12 +18,12 @@ from rq.cron import CronScheduler
 from app.errors import DomainError
 from app.extensions import db
 from app.jobs.runner import requeue_due_retries, stranded
-from app.models import JobStatus
+from app.models import JobStatus, ProcessTimer
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.services import applications
 from app.services.queue import redis_connection, schedule
-from app.workflow import due_timers, fire_timer
+from app.workflow import WorkflowFailed, due_timers, fire_timer
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,13 @@ def tick(now: datetime | None = None) -> Tick:
                 applications.follow(step, actor)
                 fired += 1
             db.session.commit()
+        except WorkflowFailed as exc:  # the process cannot take the timer's path: it fails, with the reason
+            db.session.rollback()
+            log.error("timer %s could not fire: %s", timer_id, exc)
+            timer = db.session.get(ProcessTimer, timer_id)
+            if timer is not None:
+                applications.fail_process(timer.instance_id, exc.message, actor)
+                db.session.commit()
         except DomainError as exc:  # one broken process must not stop the others' timers
             db.session.rollback()
             log.error("timer %s could not fire: %s", timer_id, exc)

@@ -72,6 +72,8 @@ def digest(event: AuditEvent) -> str:
 
 _CHAIN_HEAD = "sealflow_audit_chain_head"
 _HEAD = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(7203010)")
+_SQLITE_LOCK = text("UPDATE audit_events SET id = id WHERE id = 0")
 _TABLE = cast(Table, AuditEvent.__table__)
 _WRITTEN = [column for column in _TABLE.columns if column.key != "id"]
 
@@ -87,12 +89,14 @@ def _chain_head() -> str | None:
     # One writer at a time extends the chain. SQLite has one writer anyway, but pysqlite reads outside any
     # transaction until the first write: unless this transaction has written already (and so holds the write
     # lock), a no-op write takes the lock, so that the head read below is still the head at commit.
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(7203010)"))
-    elif not db.session.connection().connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-        db.session.execute(text("UPDATE audit_events SET id = id WHERE id = 0"))
-    with db.session.no_autoflush:  # the head is a committed event: this transaction has recorded none yet
-        return db.session.execute(_HEAD).scalar()
+    # No autoflush: the head is a committed event (this transaction has recorded none yet), and the session's
+    # pending changes go with the step's own flush.
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_LOCK)
+    elif not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.execute(_SQLITE_LOCK)
+    return connection.execute(_HEAD).scalar()
 
 
 def record(actor: Actor, action: str, object_type: str, object_id: object, **details: Any) -> AuditEvent:

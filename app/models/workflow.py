@@ -55,6 +55,9 @@ class ProcessInstance(Model):
     outcome: Mapped[str | None] = mapped_column(String(200))
     # SpiffWorkflow's serialization without the spec (that lives on the definition).
     state: Mapped[dict[str, Any]] = deferred(mapped_column(JSON))
+    # Counts the steps taken on it: a step runs the process (and its expressions) without holding a lock, then
+    # takes the row only if no other step came first (app/workflow/store.claim).
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -19,13 +19,20 @@ from app.pdf.errors import (
     InvalidPdfError,
     PdfError,
     SealImageError,
+    SignatureFieldError,
 )
 from app.pdf.evidence import EVIDENCE_FILE, EVIDENCE_FORMAT, Evidence, EvidenceApproval, EvidenceReport, read_evidence
 from app.pdf.letter import LetterSpec, render_letter
 from app.pdf.overlays import QrSpec, WatermarkSpec
 from app.pdf.revocation import Revocation
-from app.pdf.seal_image import SealImageSpec, render_seal_pdf, render_seal_png, render_seal_svg
-from app.pdf.seal_upload import load_seal_image
+from app.pdf.seal_image import (
+    SealImageSpec,
+    render_seal_pdf,
+    render_seal_png,
+    render_seal_preview,
+    render_seal_svg,
+)
+from app.pdf.seal_upload import SealUploadLimits, load_seal_image
 from app.pdf.sign import (
     LongTermSpec,
     SignatureField,
@@ -72,8 +79,10 @@ __all__ = [
     "RidingSpec",
     "SealImageError",
     "SealImageSpec",
+    "SealUploadLimits",
     "SignSpec",
     "SignatureField",
+    "SignatureFieldError",
     "SignatureReport",
     "SigningIdentity",
     "StampPlan",
@@ -94,6 +103,7 @@ __all__ = [
     "render_letter",
     "render_seal_pdf",
     "render_seal_png",
+    "render_seal_preview",
     "render_seal_svg",
     "sign_pdf",
     "signed_field_names",

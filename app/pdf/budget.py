@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pikepdf
 
-from app.pdf.errors import InvalidPdfError, library_detail
+from app.pdf.errors import InvalidPdfError, library_message
 from app.pdf.filters import DECODABLE, decode, filter_names
 from app.pdf.structure import inherited
 
@@ -164,7 +164,7 @@ class DecodeBudget:
         try:
             stream.read_bytes(pikepdf.StreamDecodeLevel.specialized)
         except pikepdf.PdfError as exc:
-            raise InvalidPdfError(f"page {self._page}'s content is damaged ({library_detail(exc)})") from exc
+            raise InvalidPdfError(f"page {self._page}'s content is damaged ({library_message(exc)})") from exc
         return data
 
     def _content(self, data: bytes, resources: pikepdf.Object | None, depth: int, stack: set[Key]) -> _Cost:

@@ -17,10 +17,10 @@ import pikepdf
 from pyhanko.pdf_utils.metadata.xmp_xml import meta_from_xmp, parse_xmp
 
 from app.pdf.budget import MAX_PAGE_DECODED, check_object_streams, check_pages
-from app.pdf.errors import EncryptedPdfError, InvalidPdfError, library_detail
+from app.pdf.errors import EncryptedPdfError, InvalidPdfError, library_message
 from app.pdf.filters import Decoded, decode, filter_names
 from app.pdf.geometry import frame_of
-from app.pdf.structure import check_form_fields, check_page_tree, field_kinds
+from app.pdf.structure import check_form_fields, check_page_tree
 
 __all__ = [
     "MAX_PAGE_DECODED",
@@ -56,7 +56,7 @@ def reading(doing: str = "the PDF is damaged and cannot be read") -> Iterator[No
     except pikepdf.PasswordError as exc:
         raise EncryptedPdfError("the PDF is protected by a password; upload it without protection") from exc
     except pikepdf.PikepdfError as exc:
-        raise InvalidPdfError(f"{doing} ({library_detail(exc)})") from exc
+        raise InvalidPdfError(f"{doing} ({library_message(exc)})") from exc
 
 
 def open_pdf(data: bytes, max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> pikepdf.Pdf:
@@ -130,10 +130,11 @@ def inspect_pdf(data: bytes, max_pages: int = 2000, max_decoded: int = MAX_PAGE_
         return PdfInfo(len(pdf.pages), count_signatures(pdf), bool(repairs), repairs)
 
 
-def check_signable(data: bytes, field_name: str, max_pages: int = 2000) -> None:
+def check_signable(data: bytes, max_pages: int = 2000) -> None:
     """Refuse, before pyHanko reads it, a PDF that signing cannot update soundly: one qpdf had to repair
-    (pyHanko appends to the file as it is; stamping writes a repaired copy), one whose trailer has no /Size,
-    or one with a form field of the signature's name that is not an empty or signed signature field."""
+    (pyHanko appends to the file as it is; stamping writes a repaired copy), one whose trailer lacks /Size or has
+    a wrong /Info or /ID, damaged XMP metadata, a corrupt compressed object stream. (Which fields it may sign in
+    is sign_pdf's to say.)"""
     with open_pdf(data, max_pages) as pdf:
         check_document(pdf, pages=[])
         with reading():
@@ -151,10 +152,6 @@ def check_signable(data: bytes, field_name: str, max_pages: int = 2000) -> None:
             if check_object_streams(data):  # pyHanko reads them itself, and fails on a wrong checksum
                 raise InvalidPdfError("the PDF is damaged (a compressed object stream is corrupt); stamping it "
                                       "writes a repaired copy that can be signed")
-            kind = field_kinds(pdf).get(field_name)
-        if kind is not None and kind != "/Sig":
-            raise InvalidPdfError(f"the PDF already has a form field named {field_name} that is not a signature "
-                                  "field")
 
 
 def _metadata(pdf: pikepdf.Pdf) -> Decoded | None:
@@ -185,7 +182,7 @@ def _check_metadata(pdf: pikepdf.Pdf) -> None:
 
 def _repair_message(warning: str) -> str:
     # qpdf names the in-memory stream first ("stream <_io.BytesIO …> (object 3 0, offset 9): "): keep what it found.
-    return library_detail(warning).split("): ", 1)[-1].strip(" :")
+    return library_message(warning).split("): ", 1)[-1].strip(" :")
 
 
 # qpdf's first words when it repairs say only that it does; the next ones say what it found.

@@ -1,39 +1,49 @@
 """Seal images: drawn as vector graphics with reportlab, or read from an upload; a one-page PDF to stamp.
 
 Every seal leaves this module as a one-page PDF whose page box, at the origin and unrotated, is exactly
-the image; `render_seal_svg` and `render_seal_png` make previews for the web pages.
+the image; `render_seal_svg` and `render_seal_preview` make previews for the web pages, and `trial_render` times
+an uploaded seal's preview in a child process before the upload is accepted.
 """
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Sequence
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
 import pypdfium2
-from PIL import Image
 from reportlab.graphics import renderPDF, renderSVG
 from reportlab.graphics.shapes import Circle, Drawing, Ellipse, Group, Polygon, Rect, String
 from reportlab.lib.colors import Color
 from reportlab.pdfbase import pdfmetrics
 
+from app.pdf import seal_render
 from app.pdf.errors import SealImageError
 from app.pdf.fonts import PDFIUM_LOCK, font_for
 from app.pdf.geometry import MM
+from app.pdf.seal_render import MAX_RENDER_SIDE, render_png
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
     "SealImageSpec",
     "render_seal_pdf",
+    "PREVIEW_DPI",
+    "PREVIEW_MAX_SIDE",
     "render_seal_png",
+    "render_seal_preview",
     "render_seal_svg",
+    "trial_render",
 ]
 
 SEAL_RED = Color(0.85, 0.1, 0.1)
 OVAL_ASPECT = 26 / 40  # height / width of the default oval personal seal (40 × 26 mm)
-MAX_IMAGE_PIXELS = 4000  # per side, for uploaded PNGs and for previews
+MAX_IMAGE_PIXELS = MAX_RENDER_SIDE  # per side, for uploaded images and for previews
+PREVIEW_DPI = 100
+PREVIEW_MAX_SIDE = 600  # pixels; the pages show previews 64 and 120 pixels wide
+CHILD_START_SECONDS = 5.0  # allowed to the trial's child process for starting Python and pdfium, on a busy machine
 
 
 @dataclass(frozen=True)
@@ -242,33 +252,52 @@ def render_seal_svg(spec: SealImageSpec) -> str:
     return str(renderSVG.drawToString(_drawing(spec)))
 
 
-def render_seal_png(seal_pdf: bytes, dpi: int = 150) -> bytes:
+def render_seal_png(seal_pdf: bytes, dpi: int = 150, max_side: int | None = None) -> bytes:
     """A PNG preview of a one-page seal PDF, transparent where the seal has no ink.
 
-    `dpi` is 36 to 600; raises SealImageError for anything but a readable one-page PDF of sensible size.
+    `dpi` is 36 to 600; with `max_side`, lowered so that the longer side is at most that many pixels. Raises
+    SealImageError for anything but a readable one-page PDF of sensible size.
     """
     if not 36 <= dpi <= 600:
         raise SealImageError("the preview resolution must be 36 to 600 dpi")
     with PDFIUM_LOCK:
         try:
-            document = pypdfium2.PdfDocument(seal_pdf)
+            return render_png(seal_pdf, dpi, max_side)
         except pypdfium2.PdfiumError as exc:
             raise SealImageError(f"the seal image is not a readable PDF ({exc})") from exc
-        try:
-            image = _render_page(document, dpi / 72)
-        finally:
-            document.close()
-    out = io.BytesIO()
-    image.save(out, format="PNG", dpi=(dpi, dpi))
-    return out.getvalue()
+        except ValueError as exc:
+            raise SealImageError(str(exc)) from exc
 
 
-def _render_page(document: pypdfium2.PdfDocument, scale: float) -> Image.Image:
-    if len(document) != 1:
-        raise SealImageError(f"the seal PDF has {len(document)} pages; it must have exactly one")
-    page = document[0]
-    sides: Sequence[float] = page.get_size()
-    if max(sides) * scale > MAX_IMAGE_PIXELS:
-        raise SealImageError(f"the preview would be over {MAX_IMAGE_PIXELS} pixels a side; lower the dpi")
-    bitmap = page.render(scale=scale, fill_color=(255, 255, 255, 0), may_draw_forms=False)
-    return bitmap.to_pil().convert("RGBA")
+def render_seal_preview(seal_pdf: bytes) -> bytes:
+    """The preview the web pages show: 100 dpi, at most 600 pixels a side (what `trial_render` times)."""
+    return render_seal_png(seal_pdf, PREVIEW_DPI, PREVIEW_MAX_SIDE)
+
+
+def trial_render(seal_pdf: bytes, seconds: float) -> float:
+    """Draw the seal's preview once in a child process limited to `seconds` of processor time and 1 GiB; the
+    processor seconds the drawing took.
+
+    Raises SealImageError when it takes longer, needs more memory, or cannot be drawn. pdfium cannot be
+    interrupted, so this is how an upload proves that its previews will be quick before it is accepted.
+    """
+    command = [sys.executable, "-I", seal_render.__file__, str(PREVIEW_DPI), str(PREVIEW_MAX_SIDE), str(seconds)]
+    too_slow = SealImageError(f"the seal image takes over {seconds:g} s to draw; simplify it")
+    try:
+        # The child's processor limit stops it; the wall-clock limit only guards against a child that waits.
+        done = subprocess.run(command, input=seal_pdf, capture_output=True,
+                              timeout=2 * seconds + CHILD_START_SECONDS, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise too_slow from exc
+    if done.returncode == -signal.SIGXCPU or done.returncode == -signal.SIGKILL:
+        raise too_slow
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+        raise SealImageError(f"the seal image cannot be drawn ({reason[0]})")
+    try:
+        took = float(done.stdout)
+    except ValueError as exc:
+        raise SealImageError("the seal image cannot be drawn (no answer from the drawing process)") from exc
+    if took > seconds:
+        raise too_slow
+    return took

@@ -16,7 +16,7 @@ import pikepdf
 
 from app.pdf.budget import MAX_PAGE_DECODED
 from app.pdf.document import check_document, count_signatures, open_pdf, reading
-from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError, library_detail
+from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError, library_message
 from app.pdf.evidence import attach_evidence
 from app.pdf.geometry import MM, Corner, Frame, frame_of, page_indexes, resolve_page
 from app.pdf.keyword import find_keyword
@@ -377,7 +377,7 @@ def _save(pdf: pikepdf.Pdf) -> bytes:
     try:
         pdf.save(out)
     except pikepdf.PikepdfError as exc:
-        raise InvalidPdfError(f"the PDF cannot be written ({library_detail(exc)})") from exc
+        raise InvalidPdfError(f"the PDF cannot be written ({library_message(exc)})") from exc
     return out.getvalue()
 
 

@@ -13,9 +13,10 @@ import pikepdf
 
 from app.pdf.errors import InvalidPdfError
 
-__all__ = ["MAX_FIELD_DEPTH", "MAX_TREE_DEPTH", "check_form_fields", "check_page_tree", "field_kinds", "inherited"]
+__all__ = ["MAX_FIELD_DEPTH", "MAX_TREE_DEPTH", "check_form_fields", "check_page_tree", "inherited"]
 
-# A page tree or /Parent chain deeper than this is not a document but a trap (real ones are a few levels deep).
+# A page tree or /Parent chain deeper than this is not a document but a trap (real ones are a few levels deep);
+# pyHanko's side (app/pdf/revisions.py, sign.py) walks with the same bound.
 MAX_TREE_DEPTH = 64
 MAX_FIELD_DEPTH = 32
 
@@ -92,11 +93,6 @@ def check_form_fields(pdf: pikepdf.Pdf) -> None:
         value = field.get("/V")
         if field.get("/FT") == pikepdf.Name.Sig and value is not None and not isinstance(value, pikepdf.Dictionary):
             raise InvalidPdfError("the PDF's form is damaged: a signature field's value is not a signature")
-
-
-def field_kinds(pdf: pikepdf.Pdf) -> dict[str, str]:
-    """Every terminal field's fully qualified name (parent names joined by dots) and type (/Sig, /Tx …)."""
-    return {name: kind for name, kind, _field in _fields(pdf) if name}
 
 
 def _fields(pdf: pikepdf.Pdf) -> Iterator[tuple[str, str, pikepdf.Dictionary]]:

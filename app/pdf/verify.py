@@ -29,8 +29,9 @@ from pyhanko.sign.validation.status import (
 )
 from pyhanko_certvalidator import ValidationContext
 
-from app.pdf.errors import EncryptedPdfError, InvalidPdfError
+from app.pdf.errors import EncryptedPdfError, InvalidPdfError, library_message
 from app.pdf.evidence import EvidenceReport, check_evidence
+from app.pdf.revisions import permitted_level, quiet_diff_analysis
 from app.pdf.revocation import Revocation, find_revocation, made_before
 from app.pki.trust import validation_context
 
@@ -123,13 +124,14 @@ def verify_pdf(
     :raises InvalidPdfError: the bytes are not a readable PDF.
     :raises EncryptedPdfError: the PDF needs a password to be read.
     """
+    quiet_diff_analysis()
     reader = _open(data)
     trust = _Trust(_context(trust_roots, crls), tuple(trust_roots), tuple(crls), seal_names or {})
     try:
         readable, broken = _embedded(reader)
         made = _examine(readable, trust)
     except PyHankoPdfError as exc:
-        raise InvalidPdfError(f"the PDF's form fields cannot be read: {exc}") from exc
+        raise InvalidPdfError(f"the PDF's form fields cannot be read: {library_message(exc)}") from exc
     reports = tuple(made + broken)
     first = made[0].field_name if made else broken[0].field_name if broken else None
     evidence = check_evidence(data, first, _signed_length(readable[0], made[0]) if made else None)
@@ -150,7 +152,7 @@ def _open(data: bytes) -> PdfFileReader:
             raise EncryptedPdfError("the PDF is encrypted with a password; verification needs it")
         reader.root  # noqa: B018 - reading the catalog surfaces a broken cross-reference table now
     except (PyHankoPdfError, ValueError, KeyError) as exc:
-        raise InvalidPdfError(f"the PDF cannot be read: {exc}") from exc
+        raise InvalidPdfError(f"the PDF cannot be read: {library_message(exc)}") from exc
     return reader
 
 
@@ -200,7 +202,7 @@ def _examine(readable: list[EmbeddedPdfSignature], trust: _Trust) -> list[Signat
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc)
+    text = library_message(exc)
     return text if len(text) <= 120 else text[:117] + "..."
 
 
@@ -358,11 +360,7 @@ def _modification_problems(facts: SignatureReport, embedded: EmbeddedPdfSignatur
     level = facts.modification_level
     if coverage == SignatureCoverageLevel.ENTIRE_FILE or level is None:
         return []
-    # Without a certification signature SealFlow allows what multi-party signing needs: signatures and form
-    # filling (pyHanko would also let annotations through, and an annotation can cover the signed text).
-    certified = embedded.docmdp_level
-    allowed = certified.value if certified is not None else ModificationLevel.FORM_FILLING.value
-    if facts.docmdp_ok is False or level.value > allowed:
+    if facts.docmdp_ok is False or level > permitted_level(embedded):
         return [("modified", f"the document was changed after this signature ({_describe(level)})")]
     return []
 

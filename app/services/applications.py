@@ -29,7 +29,16 @@ from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
 from app.services import accounts, documents, policy, sealing, seals
 from app.services.queue import schedule
-from app.workflow import POLICY_LEVELS, StepResult, cancel, is_deployed, operations_of, start, tasks_of
+from app.workflow import (
+    POLICY_LEVELS,
+    StepResult,
+    cancel,
+    fail_instance,
+    is_deployed,
+    operations_of,
+    start,
+    tasks_of,
+)
 
 DOCUMENT_TYPES = ("contract", "agreement", "certificate", "letter", "report", "other")
 # The approval processes the filing form offers, each a shipped diagram in bpmn/ (the service runs any deployed
@@ -112,10 +121,13 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
                                   riding_seal=spec.riding_seal, watermark=spec.watermark, amount=spec.amount,
                                   process_id=spec.process_id, required_approvals=required, policy_hash=policy_hash,
                                   submission_token=spec.submission_token or None)
+    db.session.add(application)
     try:
-        with db.session.begin_nested():  # two sends of one form at once: the unique token keeps one
-            db.session.add(application)
+        db.session.flush()  # two sends of one form at once: the unique token keeps one
     except IntegrityError:
+        # Nothing else is written yet, so the whole transaction goes (a savepoint would not do: pysqlite commits
+        # a released savepoint on its own).
+        db.session.rollback()
         earlier = _filed_already(requester, spec.submission_token)
         if earlier is None:
             raise
@@ -184,6 +196,13 @@ def follow(step: StepResult, actor: Actor, reason: str | None = None) -> None:
         schedule(job)
     if step.instance.application_id is not None:
         refresh_status(step.instance.application_id, actor, reason)
+
+
+def fail_process(instance_id: int, reason: str, actor: Actor) -> None:
+    """A step of the process could not run (an expression of the diagram failed or went past its limits): it was
+    rolled back, and the process fails with the reason, so that nobody waits on a step that cannot be taken and
+    the requester sees why. The caller commits."""
+    follow(StepResult(fail_instance(instance_id, reason, actor)), actor, reason)
 
 
 def _status_from_process(application: SealApplication, instance: ProcessInstance) -> ApplicationStatus:

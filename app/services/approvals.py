@@ -145,6 +145,15 @@ def record_refusal(task_id: int, user: User, reason: str, actor: Actor) -> None:
                element_id=task.element_id, user_id=user.id, reason=reason)
 
 
+def fail_after_decision(task_id: int, reason: str, actor: Actor) -> None:
+    """A decision whose step could not run (an expression of the diagram failed or went past its limits): the
+    decision itself was rolled back, and the process fails with the reason, so that nobody waits on a step that
+    cannot be taken and the requester sees why. The caller commits this on its own."""
+    task = db.session.get(HumanTask, task_id)
+    if task is not None:
+        applications.fail_process(task.instance_id, reason, actor)
+
+
 def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) -> SealApplication | None:
     """Take one of the decisions the task offers (approve, reject, return for revision, resubmit, withdraw …);
     rejecting or returning needs a comment. Deciding twice is refused. The application the task is about, if

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
@@ -13,7 +14,14 @@ from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
 from app.models.seal import REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
-from app.pdf import SealImageSpec, load_seal_image, render_seal_pdf, render_seal_png, render_seal_svg
+from app.pdf import (
+    SealImageSpec,
+    SealUploadLimits,
+    load_seal_image,
+    render_seal_pdf,
+    render_seal_preview,
+    render_seal_svg,
+)
 from app.services import keys
 from app.services.documents import pdf_errors
 
@@ -38,7 +46,7 @@ def create_seal(
         raise InvalidInput(f"there is already a seal named “{name}”")
     with pdf_errors():
         if isinstance(image, bytes):
-            image_pdf, image_svg = load_seal_image(image), ""
+            image_pdf, image_svg = load_seal_image(image, upload_limits()), ""
         else:
             image_pdf, image_svg = render_seal_pdf(image), render_seal_svg(image)
     certificate_pem, encrypted_key = keys.new_seal_key(name)
@@ -52,6 +60,18 @@ def create_seal(
     db.session.flush()
     record(actor, "seal.created", "seal", seal.id, name=name, kind=kind)
     return seal
+
+
+def upload_limits() -> SealUploadLimits:
+    """The bounds of an uploaded seal image, from the SEALFLOW_SEAL_* settings."""
+    config = current_app.config
+    return SealUploadLimits(
+        max_bytes=config["SEAL_MAX_MB"] * 2**20, max_side_px=config["SEAL_MAX_SIDE_PX"],
+        max_elements=config["SEAL_MAX_ELEMENTS"], max_depth=config["SEAL_MAX_DEPTH"],
+        max_objects=config["SEAL_MAX_OBJECTS"], max_decoded_bytes=config["SEAL_MAX_DECODED_MB"] * 2**20,
+        max_operations=config["SEAL_MAX_OPERATIONS"], render_seconds=config["SEAL_RENDER_SECONDS"],
+        max_pixels=max(SealUploadLimits.max_pixels, config["SEAL_MAX_SIDE_PX"] ** 2),
+    )
 
 
 def set_status(
@@ -159,8 +179,10 @@ def requestable_seals(user: User) -> list[Seal]:
 
 
 def preview_png(seal: Seal) -> bytes:
-    """The seal image as a transparent PNG for the web pages."""
-    return render_seal_png(seal.image_pdf, dpi=100)
+    """The seal image as a transparent PNG for the web pages, at most 600 pixels a side (an upload's preview was
+    timed before it was accepted)."""
+    with pdf_errors():
+        return render_seal_preview(seal.image_pdf)
 
 
 def list_seals() -> list[Seal]:

@@ -15,10 +15,9 @@ def sign_with_seal(seal: Seal, content: bytes, field_name: str, reason: str,
                    level: str | None = None) -> bytes:
     """Sign PDF bytes with the seal's key (PAdES, at `level`, default SIGNATURE_LEVEL), the seal image as the
     signature's appearance: at the placement, or in the empty field of that name the document already has.
-    A document pyHanko could not update soundly (damaged, a field of that name that is no signature field) is
-    refused first."""
+    A document pyHanko could not update soundly (damaged: stamping writes a repaired copy) is refused first."""
     with pdf_errors():
-        check_signable(content, field_name, current_app.config["MAX_PDF_PAGES"])
+        check_signable(content, current_app.config["MAX_PDF_PAGES"])
         page_index, box = 0, (0.0, 0.0, 0.0, 0.0)
         if placement is not None:
             found = place(content, [(placement, appearance_aspect(seal.image_pdf))], **pdf_limits())[0]

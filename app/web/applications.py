@@ -16,6 +16,7 @@ from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
 from app.web.history import process_history
 from app.web.security import attachment
+from app.workflow import WorkflowFailed
 
 bp = Blueprint("applications", __name__)
 ANY_ROLE = tuple(RoleName)
@@ -64,7 +65,7 @@ def new() -> Any:
         return render_template("applications/new.html", form=form), 422 if form.is_submitted() else 200
     try:
         submitted = applications.submit(_spec(form), me(), actor())
-    except (InvalidDocument, InvalidInput, PolicyViolation, NotFound) as exc:
+    except (InvalidDocument, InvalidInput, PolicyViolation, NotFound, WorkflowFailed) as exc:
         db.session.rollback()  # nothing of the refused application is kept
         flash(exc.message, "error")
         return render_template("applications/new.html", form=form), exc.status

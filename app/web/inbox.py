@@ -16,6 +16,7 @@ from app.services import accounts, approvals
 from app.web.forms import DecisionForm
 from app.web.guards import actor, me
 from app.web.labels import decision_label
+from app.workflow import WorkflowFailed
 
 bp = Blueprint("inbox", __name__)
 
@@ -52,6 +53,13 @@ def task(task_id: int) -> Any:
                 approvals.record_refusal(task_id, me(), exc.message, actor())
                 db.session.commit()
             flash(exc.message, "error")
+        except WorkflowFailed as exc:  # the step could not run: the decision is undone, the application fails
+            db.session.rollback()
+            approvals.fail_after_decision(task_id, exc.message, actor())
+            db.session.commit()
+            flash(_("Your decision could not be carried out, and the application has failed: %(reason)s",
+                    reason=exc.message), "error")
+            return redirect(url_for("inbox.index"))
         else:
             db.session.commit()
             flash(_("Decision recorded."), "success")

@@ -7,7 +7,8 @@ Everything SpiffWorkflow-specific happens here and in the modules beside it; cal
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
@@ -35,7 +36,7 @@ from app.workflow import store, timers
 from app.workflow.errors import Problem
 from app.workflow.parser import parse_definition, validate_definition
 from app.workflow.serializer import dump_state, new_workflow
-from app.workflow.steps import StepResult, Waits, advance, close_tasks, load, mirror, run
+from app.workflow.steps import StepResult, Waits, close_tasks, load, mirror, run
 
 
 def validate(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
@@ -137,20 +138,22 @@ def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of
     task = db.session.get(HumanTask, task_id, options=_WITHOUT_CANDIDATES)
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
-    instance = store.lock_instance(task.instance_id)
-    # Under the lock, the saved process tells whether the task still waits (another request may have completed
-    # it meanwhile); only a refusal needs the row's own account of what became of it.
-    workflow, before = load(instance)
-    spiff_task = before.user_tasks.get(task.task_guid)
-    if spiff_task is None or instance.status != InstanceStatus.RUNNING:
-        db.session.refresh(task, ["state"])
-        if task.state != TaskState.READY:
-            raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
-        if instance.status != InstanceStatus.RUNNING:
-            raise InvalidTransition(f"the process is {instance.status}; its tasks can no longer be done")
-        raise InvalidTransition(f"the task “{task.name}” is no longer waiting")
-    spiff_task.data.update(data)
-    run(lambda: spiff_task.run())
+
+    def decide(instance: ProcessInstance, workflow: Any, before: Waits) -> None:
+        # The saved process tells whether the task still waits (another request may have completed it); only a
+        # refusal needs the row's own account of what became of it.
+        spiff_task = before.user_tasks.get(task.task_guid)
+        if spiff_task is None or instance.status != InstanceStatus.RUNNING:
+            db.session.refresh(task, ["state"])
+            if task.state != TaskState.READY:
+                raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
+            if instance.status != InstanceStatus.RUNNING:
+                raise InvalidTransition(f"the process is {instance.status}; its tasks can no longer be done")
+            raise InvalidTransition(f"the task “{task.name}” is no longer waiting")
+        spiff_task.data.update(data)
+        run(lambda: spiff_task.run())
+
+    step = _step(task.instance_id, decide)
     task.state = TaskState.COMPLETED
     task.completed_by_id = actor.user_id
     task.completed_at = utcnow()
@@ -158,32 +161,46 @@ def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of
     task.decision = str(data.get("decision", "")) or None
     task.comment = str(data.get("comment", "")) or None
     task.document_sha256, task.decided_as = document_sha256, decided_as
-    record(actor, "task.completed", "process_instance", instance.id,
+    record(actor, "task.completed", "process_instance", step.instance.id,
            task_id=task.id, task_guid=task.task_guid, element_id=task.element_id, decision=task.decision,
            comment=task.comment, on_behalf_of_id=task.on_behalf_of_id, data=data, level=task.level,
            document_sha256=document_sha256, decided_as=decided_as)
-    return advance(instance, workflow, actor, before, settled={task.task_guid})
+    return step.finish(actor, settled={task.task_guid})
 
 
-def _waiting_service(job: Job) -> tuple[ProcessInstance, Any, Waits, Any | None]:
-    """The job's instance (locked), its workflow and waits, and the service task it runs if that still waits."""
+def _service_step(job: Job, change: Callable[[Any], None]) -> Stepped | None:
+    """Run the change on the service task a job ran, and the process on, if that task still waits (None when it
+    does not: the process moved on without the job, or an earlier run of the same job settled it)."""
     if job.instance_id is None or job.task_guid is None:
         raise NotFound(f"job {job.id} belongs to no process")
-    instance = store.lock_instance(job.instance_id)
-    workflow, before = load(instance)
-    return instance, workflow, before, before.services.get(job.task_guid)
+    task_guid = job.task_guid
+
+    def settle(instance: ProcessInstance, workflow: Any, before: Waits) -> bool:
+        spiff_task = before.services.get(task_guid)
+        if spiff_task is None:
+            return False
+        change(spiff_task)
+        return True
+
+    step = _step(job.instance_id, settle)
+    return step if step.changed else None
 
 
 def resume_service(job: Job, result: dict[str, Any], actor: Actor) -> StepResult:
     """Complete the service task a finished job ran, and run the process on. Safe to call twice."""
-    instance, workflow, before, spiff_task = _waiting_service(job)
-    if spiff_task is None:
-        return StepResult(instance)  # already resumed by an earlier run of the same job
-    spiff_task.data[spiff_task.task_spec.result_variable] = result
-    run(lambda: spiff_task.complete())
-    record(actor, "service.completed", "process_instance", instance.id,
-           element_id=spiff_task.task_spec.bpmn_id, job_id=job.id, result=result)
-    return advance(instance, workflow, actor, before)
+    element: list[str] = []
+
+    def complete(spiff_task: Any) -> None:
+        spiff_task.data[spiff_task.task_spec.result_variable] = result
+        element.append(spiff_task.task_spec.bpmn_id)
+        run(lambda: spiff_task.complete())
+
+    step = _service_step(job, complete)
+    if step is None:
+        return StepResult(db.session.get(ProcessInstance, job.instance_id))  # type: ignore[arg-type]
+    record(actor, "service.completed", "process_instance", step.instance.id,
+           element_id=element[0], job_id=job.id, result=result)
+    return step.finish(actor)
 
 
 # The error code a service task's job throws when it has failed for good; an error boundary on the task with this
@@ -194,25 +211,38 @@ SERVICE_FAILED = "service_failed"
 def fail_service(job: Job, reason: str, actor: Actor) -> StepResult:
     """A job failed for good: an error boundary event on its service task takes the process down the error path;
     without one, the process fails."""
-    instance, workflow, before, spiff_task = _waiting_service(job)
-    if spiff_task is None:
-        return StepResult(instance)  # the process moved on without this job (cancelled, or resumed already)
     payload = {"service_error": reason, "failed_operation": job.operation}
-    # Only the error boundary events attached to this task (SpiffWorkflow makes them its siblings under one split)
-    # whose error code is ours or unset; the event is built of the catcher's own class, which is what it matches.
-    catchers = [t for t in spiff_task.parent.children
-                if t is not spiff_task and t.state == SpiffState.WAITING
-                and isinstance(getattr(t.task_spec, "event_definition", None), ErrorEventDefinition)
-                and t.task_spec.event_definition.code in (None, SERVICE_FAILED)]
-    if not catchers:
-        return StepResult(fail_instance(instance.id, reason, actor))
-    for catcher in catchers:
-        definition = type(catcher.task_spec.event_definition)(SERVICE_FAILED, code=SERVICE_FAILED)
-        catcher.task_spec.catch(catcher, BpmnEvent(definition, payload=payload))
-        catcher.task_spec._update(catcher)  # noqa: SLF001 - what SpiffWorkflow's event manager does on a catch
-    record(actor, "service.failed", "process_instance", instance.id, element_id=spiff_task.task_spec.bpmn_id,
-           job_id=job.id, reason=reason, caught_by=[c.task_spec.bpmn_id for c in catchers])
-    return advance(instance, workflow, actor, before)
+    caught: dict[str, Any] = {}
+
+    def catch(spiff_task: Any) -> None:
+        # Only the error boundary events attached to this task (SpiffWorkflow makes them its siblings under one
+        # split) whose error code is ours or unset; the event is built of the catcher's own class, which is what
+        # it matches.
+        catchers = [t for t in spiff_task.parent.children
+                    if t is not spiff_task and t.state == SpiffState.WAITING
+                    and isinstance(getattr(t.task_spec, "event_definition", None), ErrorEventDefinition)
+                    and t.task_spec.event_definition.code in (None, SERVICE_FAILED)]
+        caught.update(element=spiff_task.task_spec.bpmn_id, by=[c.task_spec.bpmn_id for c in catchers])
+        if not catchers:
+            raise _NoCatcher
+        for catcher in catchers:
+            definition = type(catcher.task_spec.event_definition)(SERVICE_FAILED, code=SERVICE_FAILED)
+            catcher.task_spec.catch(catcher, BpmnEvent(definition, payload=payload))
+            catcher.task_spec._update(catcher)  # noqa: SLF001 - what SpiffWorkflow's event manager does on a catch
+
+    try:
+        step = _service_step(job, catch)
+    except _NoCatcher:
+        return StepResult(fail_instance(job.instance_id, reason, actor))  # type: ignore[arg-type]
+    if step is None:
+        return StepResult(db.session.get(ProcessInstance, job.instance_id))  # type: ignore[arg-type]
+    record(actor, "service.failed", "process_instance", step.instance.id, element_id=caught["element"],
+           job_id=job.id, reason=reason, caught_by=caught["by"])
+    return step.finish(actor)
+
+
+class _NoCatcher(Exception):
+    """No error boundary event catches the failed job's error: the process fails."""
 
 
 def cancel(instance_id: int, reason: str, actor: Actor) -> StepResult:
@@ -269,18 +299,67 @@ def fire_timer(timer_id: int, actor: Actor) -> StepResult | None:
     timer = db.session.get(ProcessTimer, timer_id)
     if timer is None:
         return None
-    instance = store.lock_instance(timer.instance_id)
-    db.session.refresh(timer)
-    if timer.fired_at is not None or timer.cancelled_at is not None or instance.status != InstanceStatus.RUNNING:
+    moved_on = False
+
+    def fire(instance: ProcessInstance, workflow: Any, before: Waits) -> bool:
+        nonlocal moved_on
+        db.session.refresh(timer)
+        if timer.fired_at is not None or timer.cancelled_at is not None or instance.status != InstanceStatus.RUNNING:
+            return False
+        spiff_task = before.timers.get(timer.task_guid)
+        if spiff_task is None:
+            moved_on = True  # a guid the process no longer waits on never comes back
+            return False
+        spiff_task._set_internal_data(event_fired=True)  # noqa: SLF001 - how SpiffWorkflow marks a timer fired
+        run(workflow.refresh_timers)
+        return True
+
+    step = _step(timer.instance_id, fire)
+    if not step.changed:
+        if moved_on:
+            timer.cancelled_at = utcnow()
         return None
-    workflow, before = load(instance)
-    spiff_task = before.timers.get(timer.task_guid)
-    if spiff_task is None:
-        timer.cancelled_at = utcnow()
-        return None
-    spiff_task._set_internal_data(event_fired=True)  # noqa: SLF001 - how SpiffWorkflow marks a timer fired
-    run(workflow.refresh_timers)
     timer.fired_at = utcnow()
-    record(actor, "timer.fired", "process_instance", instance.id, element_id=timer.element_id,
+    record(actor, "timer.fired", "process_instance", step.instance.id, element_id=timer.element_id,
            task_guid=timer.task_guid, due_at=timer.due_at.isoformat())
-    return advance(instance, workflow, actor, before, settled={timer.task_guid})
+    return step.finish(actor, settled={timer.task_guid})
+
+
+_ATTEMPTS = 5  # steps of one instance that came first, one after another, before this one gives up
+
+
+@dataclass
+class Stepped:
+    """A step run and claimed: the instance row (locked), its workflow after the engine ran, what it waited on
+    before; `changed` is False when the step found nothing to do (nothing was run, nothing needs saving)."""
+
+    instance: ProcessInstance
+    workflow: Any
+    before: Waits
+    since: float
+    changed: bool = True
+
+    def finish(self, actor: Actor, settled: Collection[str] = ()) -> StepResult:
+        """Mirror the change in the process's waits as rows and save its state (see steps.mirror)."""
+        result = mirror(self.instance, self.workflow, actor, self.before, settled, self.since)
+        store.save(self.instance, self.workflow)
+        return result
+
+
+def _step(instance_id: int, change: Callable[[ProcessInstance, Any, Waits], bool | None]) -> Stepped:
+    """Read the instance without a lock, apply the change to its workflow and run the engine until the process
+    waits (every expression on the way runs now, holding no lock), then claim the row; when another step came
+    first, do it all again on that step's result. The change returns False when there is nothing to do.
+
+    Nothing is written to the database before the claim, so a step whose expression fails leaves nothing behind.
+    """
+    for _ in range(_ATTEMPTS):
+        instance = store.read_instance(instance_id)
+        workflow, before = load(instance)
+        since = time.time()
+        if change(instance, workflow, before) is False:
+            return Stepped(instance, workflow, before, since, changed=False)
+        run(workflow.do_engine_steps)
+        if store.claim(instance):
+            return Stepped(instance, workflow, before, since)
+    raise InvalidTransition("the process was changed by several others at the same moment; try again")

@@ -34,6 +34,7 @@ class InvalidDefinition(DomainError):
 
 
 class WorkflowFailed(DomainError):
-    """Running the process failed (an expression error, for example)."""
+    """Running the process failed: an expression of the diagram or of a decision table failed or went past its
+    limits, for example. The diagram and its data are at fault, not the server."""
 
-    status = 500
+    status = 422

@@ -24,7 +24,7 @@ from app.workflow.assignment import CAMUNDA_ASSIGNEE, CAMUNDA_GROUPS, CAMUNDA_US
 from app.workflow.errors import InvalidDefinition, Problem
 from app.workflow.policies import DecisionTable, Policies, load_tables
 from app.workflow.safe_xml import parse_untrusted
-from app.workflow.scripting import UnsafeExpression, check_expression
+from app.workflow.scripting import UnsafeExpression, vet
 from app.workflow.serializer import spec_to_dict
 from app.workflow.specs import AsyncServiceTask, SequentialEach
 from app.workflow.validation import (
@@ -164,7 +164,7 @@ def _expression_problems(root: etree._Element, source: str, operators: Collectio
                                                             "decision == 'approve'"))
             continue
         try:
-            check_expression(expression)
+            vet(expression)
         except (UnsafeExpression, SyntaxError) as exc:
             problems.append(_element_problem(owner, source, f"expression refused: {exc}"))
     return problems

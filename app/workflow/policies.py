@@ -15,7 +15,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 
 from app.workflow.errors import InvalidDefinition, Problem
 from app.workflow.safe_xml import parse_untrusted
-from app.workflow.scripting import UnsafeExpression, check_expression
+from app.workflow.scripting import UnsafeExpression, check_expression, vet
 
 HIT_POLICIES = ("UNIQUE", "FIRST", "COLLECT")
 # SpiffWorkflow puts the input value where a cell says `?` (outside quotes), e.g. `1000 < ? <= 5000`.
@@ -41,20 +41,32 @@ def _problem(node: etree._Element, source: str, message: str) -> Problem:
 def _vet(expression: str) -> str | None:
     """Why an expression is refused, or None."""
     try:
-        check_expression(expression)
+        vet(expression)
     except (UnsafeExpression, SyntaxError) as exc:
         return str(exc)
     return None
 
 
+def _parses(text: str) -> bool:
+    """Whether the text is an expression by Python's syntax alone (SpiffWorkflow's test for `(input) == (cell)`)."""
+    try:
+        check_expression(text)
+    except SyntaxError:
+        return False
+    except UnsafeExpression:
+        return True
+    return True
+
+
 def _cell_problem(input_expression: str, cell: str) -> str | None:
     """Why SpiffWorkflow's reading of an input cell is refused: it compares `(input) == (cell)` when the cell is
-    a value, fills in `?`, and otherwise glues the cell's text straight onto the input expression's."""
+    an expression by itself, fills in `?`, and otherwise glues the cell's text straight onto the input
+    expression's."""
     if _QUESTION_MARK.search(cell):
         return _vet(_QUESTION_MARK.sub("dmninputexpr", cell))
-    if _vet(cell) is None:
-        return _vet(f"({input_expression}) == ({cell})")
-    if not _IDENTIFIER.match(input_expression) or cell[:1].isalpha():
+    if _parses(cell):
+        return _vet(cell) or _vet(f"({input_expression}) == ({cell})")
+    if not _IDENTIFIER.match(input_expression) or cell[:1].isalpha() or cell[:1] == "_":
         # `amount or 0` + `>= 5` would read `amount or (0 >= 5)`; `document_type` + `in (…)` one word.
         return "write comparisons with ?, e.g. `? >= 100000` or `? in (\"contract\", \"agreement\")`"
     return _vet(f"{input_expression}{cell}")
@@ -78,16 +90,21 @@ def _table_problems(root: etree._Element, source: str) -> list[Problem]:
     return problems
 
 
+def _shown(cell: str, limit: int = 120) -> str:
+    """A cell's text for a message, cut short: a refused cell may be thousands of characters long."""
+    return repr(cell if len(cell) <= limit else cell[:limit] + "…")
+
+
 def _rule_problems(rule: etree._Element, inputs: list[str], source: str) -> list[Problem]:
     problems = []
     cells = [(c.findtext("{*}text") or "").strip() for c in rule.iterfind("{*}inputEntry")]
     for text, cell in zip(inputs, cells, strict=False):
         if cell not in ("", "-") and (reason := _cell_problem(text or "x", cell)) is not None:
-            problems.append(_problem(rule, source, f"the cell {cell!r} is refused: {reason}"))
+            problems.append(_problem(rule, source, f"the cell {_shown(cell)} is refused: {reason}"))
     for entry in rule.iterfind("{*}outputEntry"):
         cell = (entry.findtext("{*}text") or "").strip()
         if cell and (reason := _vet(cell)) is not None:
-            problems.append(_problem(rule, source, f"the output {cell!r} is refused: {reason}"))
+            problems.append(_problem(rule, source, f"the output {_shown(cell)} is refused: {reason}"))
     return problems
 
 

@@ -8,7 +8,6 @@ up the others. (The unique keys on inbox tasks, jobs and timers stop a row from 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,7 +71,7 @@ def scan(workflow: Any, since: float | None = None) -> Waits:
 
 
 def load(instance: ProcessInstance) -> tuple[Any, Waits]:
-    """The workflow of a locked instance, and what it waits on (so, which of its rows are open)."""
+    """The workflow of an instance, and what it waits on (so, which of its rows are open)."""
     workflow = store.load(instance)
     return workflow, scan(workflow)
 
@@ -82,21 +81,7 @@ def run(step: Callable[[], Any]) -> None:
     try:
         step()
     except SpiffWorkflowException as exc:
-        raise WorkflowFailed(f"the process stopped: {exc}") from exc
-
-
-def advance(instance: ProcessInstance, workflow: Any, actor: Actor, before: Waits,
-            settled: Collection[str] = ()) -> StepResult:
-    """Run engine steps until the process waits, mirror the change in its waits (mirror) and save its state.
-
-    before: what the process waited on when loaded; settled: guids of the tasks and timers whose rows the caller
-    has already closed (the task completed, the timer fired).
-    """
-    since = time.time()
-    run(workflow.do_engine_steps)
-    result = mirror(instance, workflow, actor, before, settled, since)
-    store.save(instance, workflow)
-    return result
+        raise WorkflowFailed(f"the process stopped: {str(exc).strip().rstrip('.')}") from exc
 
 
 def mirror(instance: ProcessInstance, workflow: Any, actor: Actor, before: Waits | None,

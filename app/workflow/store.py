@@ -1,15 +1,17 @@
-"""Loading and saving process instances while holding a lock on their row."""
+"""Loading and saving process instances: read without a lock, claimed by revision, saved."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import joinedload, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import NotFound
 from app.extensions import db
 from app.models import ProcessDefinition, ProcessInstance
+from app.models.timestamps import utcnow
 from app.workflow.serializer import ProcessSpecs, dump_state, load_state, specs_from_dict
 
 # A deployed definition never changes (a changed diagram deploys as a new version), so its specs are rebuilt
@@ -20,32 +22,47 @@ _SPECS_KEPT = 64
 
 
 # Built once (statements are immutable): a step's few statements are on every step's path.
-_SQLITE_WRITE_LOCK = text("UPDATE process_instances SET id = id WHERE id = :id")
-_LOCKED = (
+_READ = (
     select(ProcessInstance)
     .where(ProcessInstance.id == bindparam("id"))
-    .with_for_update(of=ProcessInstance)
     .options(undefer(ProcessInstance.state), joinedload(ProcessInstance.definition, innerjoin=True))
     .execution_options(populate_existing=True)
 )
+_CLAIM = text("UPDATE process_instances SET revision = revision + 1 WHERE id = :id AND revision = :revision")
+_TAKE = text("UPDATE process_instances SET revision = revision + 1 WHERE id = :id")
 
 
-def lock_instance(instance_id: int) -> ProcessInstance:
-    """The instance row, locked until the transaction ends (SELECT ... FOR UPDATE on PostgreSQL).
+def read_instance(instance_id: int) -> ProcessInstance:
+    """The instance row as last committed, with its state and definition (not its spec), without a lock: a step
+    runs the process on it, then claims it.
 
-    populate_existing: what this transaction saw earlier may be stale once the lock is held. The state and the
-    definition (not its spec) come in the same query, since every caller but fail_instance loads them next; only
-    the instance row is locked.
+    populate_existing: what this session saw earlier may be stale (another step, a retry after losing a claim).
     """
-    if db.session.get_bind().dialect.name == "sqlite":
-        # SQLite has no row locks, and pysqlite reads outside any transaction: write to the row first, so
-        # that this connection takes the database's write lock (waiting for another writer to finish)
-        # before it reads the state it will change.
-        db.session.execute(_SQLITE_WRITE_LOCK, {"id": instance_id})
-    instance = db.session.execute(_LOCKED, {"id": instance_id}).scalar_one_or_none()
+    with db.session.no_autoflush:  # the step's caller may have changed rows already: they go with its save
+        instance = db.session.execute(_READ, {"id": instance_id}).scalar_one_or_none()
     if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
     return instance
+
+
+def claim(instance: ProcessInstance) -> bool:
+    """Lock the row for the rest of the transaction if it is still at the revision read; False when another step
+    came first (its work is on the row now: the step must be run again on it).
+
+    The UPDATE is the lock: SQLite's write lock, PostgreSQL's row lock. Run after the step's expressions, so
+    that no lock is held while they run (they may take up to the evaluator's limits).
+    """
+    claimed = db.session.execute(_CLAIM, {"id": instance.id, "revision": instance.revision}).rowcount == 1  # type: ignore[attr-defined]
+    if claimed:
+        set_committed_value(instance, "revision", instance.revision + 1)
+    return claimed
+
+
+def lock_instance(instance_id: int) -> ProcessInstance:
+    """The instance row, locked until the transaction ends, for a change that runs no expression (cancelling,
+    failing): taken at once, whatever its revision, which it advances."""
+    db.session.execute(_TAKE, {"id": instance_id})
+    return read_instance(instance_id)
 
 
 def specs_of(definition: ProcessDefinition) -> ProcessSpecs:
@@ -61,11 +78,21 @@ def specs_of(definition: ProcessDefinition) -> ProcessSpecs:
 
 
 def load(instance: ProcessInstance) -> Any:
-    """The SpiffWorkflow workflow of a locked instance."""
+    """The SpiffWorkflow workflow of an instance."""
     return load_state(specs_of(instance.definition), instance.state)
 
 
+_INSTANCES = cast(Table, ProcessInstance.__table__)
+_SAVE = (update(_INSTANCES).where(_INSTANCES.c.id == bindparam("instance_id"))
+         .values(state=bindparam("state"), updated_at=bindparam("now")))
+
+
 def save(instance: ProcessInstance, workflow: Any) -> None:
-    """Store the workflow's state on the instance row (flushed; the caller commits)."""
-    instance.state = dump_state(workflow)
+    """Store the workflow's state on the instance row (the step's other rows flushed; the caller commits).
+
+    A plain UPDATE on the session's connection: through the unit of work, the ORM would compare the old state
+    with the new one, value by value, to find that it changed (it always has)."""
+    state = dump_state(workflow)
     db.session.flush()
+    db.session.connection().execute(_SAVE, {"instance_id": instance.id, "state": state, "now": utcnow()})
+    set_committed_value(instance, "state", state)

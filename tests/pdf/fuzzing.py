@@ -109,7 +109,7 @@ def _sign(kit: _Kit, data: bytes, field_name: str) -> bytes:
     """What `pdf sign` does (app/services/signing.sign_with_seal) without the database: check, place, sign."""
     from app.pdf import SignSpec, StampSpec, check_signable, place, sign_pdf
 
-    check_signable(data, field_name)
+    check_signable(data)
     found = place(data, [(StampSpec(page=-1, x_mm=25, y_mm=30, size_mm=40), kit.aspect)])[0]
     spec = SignSpec(field_name, found.page_index, found.rect, reason="fuzz", appearance_pdf=kit.seal, certify=True)
     return sign_pdf(data, kit.signer, spec)

@@ -2,6 +2,7 @@ import io
 import math
 import re
 import subprocess
+import time
 
 import pikepdf
 import pytest
@@ -9,7 +10,7 @@ from PIL import Image
 from reportlab.pdfgen.canvas import Canvas
 
 from app.pdf import SealImageError, SealImageSpec, render_seal_pdf, render_seal_svg
-from app.pdf.seal_image import render_seal_png
+from app.pdf.seal_image import render_seal_png, render_seal_preview, trial_render
 
 MM = 72 / 25.4
 
@@ -226,3 +227,23 @@ def test_png_preview_refuses_what_it_cannot_render():
         render_seal_png(pdf_with_pages(2))
     with pytest.raises(SealImageError, match="dpi"):
         render_seal_png(pdf_with_pages(1), dpi=5000)
+
+
+def test_previews_fit_their_pixel_limit_instead_of_failing():
+    big = pdf_with_pages(1, size=(14400, 7200))  # 5 m × 2.5 m
+    assert Image.open(io.BytesIO(render_seal_preview(big))).size == (600, 300)
+    assert Image.open(io.BytesIO(render_seal_png(big, dpi=100, max_side=1000))).size == (1000, 500)
+    with pytest.raises(SealImageError, match="over 4000 pixels a side"):
+        render_seal_png(big, dpi=100)
+
+
+def test_the_trial_render_times_a_preview_in_a_child_and_stops_one_that_runs_on():
+    from tests.pdf.hostile_seals import pdf_form_bomb
+
+    assert 0 <= trial_render(render_seal_pdf(SealImageSpec("TEST ORG")), 2.0) < 2
+    started = time.perf_counter()
+    with pytest.raises(SealImageError, match="takes over 0.5 s to draw"):
+        trial_render(pdf_form_bomb(), 0.5)  # pdfium alone: 47 s; the child is stopped at its processor limit
+    assert time.perf_counter() - started < 10
+    with pytest.raises(SealImageError, match="cannot be drawn"):
+        trial_render(b"not a pdf", 2.0)

@@ -1,4 +1,5 @@
 import io
+import logging
 import subprocess
 from pathlib import Path
 
@@ -7,10 +8,12 @@ import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from PIL import Image
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.fields import MDPPerm
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.fields import MDPPerm, SigFieldSpec
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko_certvalidator import ValidationContext
 
 from app.pdf import (
@@ -19,6 +22,7 @@ from app.pdf import (
     LongTermSpec,
     SealImageSpec,
     SignatureField,
+    SignatureFieldError,
     SigningIdentity,
     SignSpec,
     StampSpec,
@@ -33,10 +37,18 @@ from app.pdf import (
     verify_pdf,
 )
 from app.pdf.appearance import CAPTION_SHARE
+from app.pdf.errors import library_message
 from app.pki import SigningError, TimeStampAuthority
 from app.pki.ca import create_crl, create_root_ca, issue_seal_certificate, issue_tsa_certificate
 from tests.conftest import corpus_pdf
-from tests.pdf.verifiers import assert_independently_valid, mutool_unchanged, nss_db_with, pdfsig
+from tests.pdf.verifiers import (
+    assert_independently_valid,
+    mutool_unchanged,
+    mutool_verdicts,
+    nss_db_with,
+    pdfsig,
+    qpdf_check,
+)
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +188,7 @@ def test_parties_sign_in_turn_and_every_earlier_signature_stays_valid(tmp_path: 
 
 def test_a_signed_field_cannot_be_signed_again(ca, identity):
     data = _seal_and_sign(corpus_pdf("minimal-document.pdf"), identity)
-    with pytest.raises(SigningError, match="already signed"):
+    with pytest.raises(SignatureFieldError, match="'Seal1' is already signed"):
         sign_pdf(data, make_signer(identity), SignSpec("Seal1"))
 
 
@@ -289,3 +301,205 @@ def test_a_rotation_that_is_no_multiple_of_90_is_refused(identity):
     pdf.save(out)
     with pytest.raises(InvalidPdfError, match="multiple of 90"):
         sign_pdf(out.getvalue(), make_signer(identity), SignSpec("Seal", 0, (100, 100, 200, 200)))
+
+
+# --- later signatures and B-LTA timestamps keep earlier ones valid ------------------------------------
+
+def _form_pdf(info_is_form: bool) -> bytes:
+    """A one-page form with a text field and an empty signature field named "Seal" (the name `pdf sign` uses
+    unless told otherwise), built with pikepdf. `info_is_form`: the trailer's /Info and the catalog's /AcroForm
+    are one object, as some tools write them."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    page = pdf.pages[0].obj
+    form = pdf.make_indirect(pikepdf.Dictionary(Fields=pikepdf.Array(), Producer=pikepdf.String("odd tool"),
+                                                Title=pikepdf.String("Contract")))
+    pdf.Root.AcroForm = form
+    if info_is_form:
+        pdf.trailer.Info = form
+    page.Annots = pikepdf.Array()
+    for name, kind, rect in (("Name", "/Tx", [72, 700, 300, 720]), ("Seal", "/Sig", [350, 60, 500, 160])):
+        field = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget,
+                                                     FT=pikepdf.Name(kind), T=pikepdf.String(name), F=4,
+                                                     Rect=rect, P=page))
+        form.Fields.append(field)
+        page.Annots.append(field)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+DOCUMENTS = {
+    "annotated": lambda: corpus_pdf("annotated_pdf.pdf"),  # its annotations are direct dictionaries in /Annots
+    "info-is-form": lambda: _form_pdf(info_is_form=True),
+    "fields": lambda: _form_pdf(info_is_form=False),
+}
+
+
+@pytest.fixture(scope="module")
+def parties(ca):
+    issued = [issue_seal_certificate(ca, name, "Test Org", "ec-p256") for name in ("Party A", "Party B")]
+    return [make_signer(SigningIdentity(p.key, p.certificate, (ca.certificate,))) for p in issued]
+
+
+@pytest.fixture(scope="module")
+def archive(ca):
+    """B-LTA: a time-stamp authority, validation data and a document timestamp."""
+    tsa = TimeStampAuthority(issue_tsa_certificate(ca, "Test Org"), chain=(ca.certificate,))
+    crl = create_crl(ca, [])
+    return {"timestamper": tsa.timestamper(), "long_term": LongTermSpec((ca.certificate,), (crl,), archive=True)}
+
+
+def _box(column: int) -> tuple[float, float, float, float]:
+    return (60 + 130 * column, 200, 180 + 130 * column, 300)
+
+
+def assert_every_signature_intact(data: bytes, ca, workdir: Path, signatures: int) -> None:
+    """pyHanko's validator finds every signature and document timestamp intact, valid, trusted and changed
+    afterwards by signatures, form filling and validation data only; `verify_pdf`, pdfsig, mutool and qpdf agree."""
+    for embedded in PdfFileReader(io.BytesIO(data)).embedded_signatures:
+        if embedded.sig_object_type == "/DocTimeStamp":
+            status = validate_pdf_timestamp(embedded, _trust_root(ca))
+        else:
+            status = validate_pdf_signature(embedded, _trust_root(ca))
+        assert status.intact and status.valid and status.trusted, status.summary()
+        assert status.modification_level <= ModificationLevel.FORM_FILLING, (embedded.field_name, embedded.diff_result)
+        assert status.docmdp_ok is not False, embedded.field_name
+    report = verify_pdf(data, [ca.certificate])
+    assert report.verdict == "valid", report.reason
+    assert sum(s.kind == "signature" for s in report.signatures) == signatures
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "signed.pdf"
+    path.write_bytes(data)
+    text = pdfsig(path, nss_db_with(ca.certificate_pem, workdir / "nss")).text
+    assert text.count("Signature is Valid.") == signatures and text.count("Certificate is Trusted.") == signatures
+    # mutool reads document timestamps as unsigned fields ("Signature is not signed.").
+    verdicts = [verdict for verdict in mutool_verdicts(path) if verdict != "Signature is not signed."]
+    assert len(verdicts) == signatures and set(verdicts) <= {"unchanged", "edited"}, verdicts
+    assert qpdf_check(path)[0], qpdf_check(path)[1]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_a_second_signature_keeps_the_first_valid(tmp_path: Path, ca, parties, document: str):
+    seal = render_seal_pdf(SealImageSpec("TEST ORG"))
+    first = sign_pdf(DOCUMENTS[document](), parties[0], SignSpec("Seal", 0, _box(0), appearance_pdf=seal))
+    second = sign_pdf(first, parties[1], SignSpec("Second", 0, _box(1), appearance_pdf=seal))
+    assert_every_signature_intact(second, ca, tmp_path, signatures=2)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_archive_timestamps_keep_earlier_signatures_valid(tmp_path: Path, ca, parties, archive, document: str):
+    first = sign_pdf(DOCUMENTS[document](), parties[0], SignSpec("Seal", 0, _box(0)), **archive)
+    assert_every_signature_intact(first, ca, tmp_path / "one", signatures=1)
+    second = sign_pdf(first, parties[1], SignSpec("Second", 0, _box(1)), **archive)
+    kinds = [s.kind for s in verify_pdf(second, [ca.certificate]).signatures]
+    assert kinds == ["signature", "document-timestamp", "signature", "document-timestamp"]
+    assert_every_signature_intact(second, ca, tmp_path / "two", signatures=2)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_a_certified_document_is_signed_again_in_a_field_it_was_certified_with(tmp_path: Path, ca, parties, archive,
+                                                                                 document: str):
+    prepared = add_signature_fields(DOCUMENTS[document](), (SignatureField("Party2", 0, _box(1)),))
+    certified = sign_pdf(prepared, parties[0], SignSpec("Seal", 0, _box(0), certify=True))
+    second = sign_pdf(certified, parties[1], SignSpec("Party2"), **archive)
+    assert PdfFileReader(io.BytesIO(second)).embedded_signatures[0].docmdp_level == MDPPerm.FILL_FORMS
+    assert_every_signature_intact(second, ca, tmp_path, signatures=2)
+
+
+class _Untouchable(signers.Signer):
+    """A signer (and time-stamper) that must not be reached: the refusal comes before anything is signed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+        raise AssertionError("the signer was used")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_a_certified_document_refuses_a_new_field_before_anything_is_signed(ca, parties, document: str):
+    certified = sign_pdf(DOCUMENTS[document](), parties[0], SignSpec("Seal", 0, _box(0), certify=True))
+    with pytest.raises(AlreadySignedError, match="certified by 'Seal': later signatures may only fill the empty "
+                                                 "signature fields it was certified with, not one named 'Second'"):
+        sign_pdf(certified, _Untouchable(), SignSpec("Second", 0, _box(1)))
+    with pytest.raises(AlreadySignedError, match="certified by 'Seal'"):
+        add_signature_fields(certified, (SignatureField("Later", 0, _box(2)),))
+    with pytest.raises(AlreadySignedError, match="a certification signature must be the document's first"):
+        sign_pdf(certified, _Untouchable(), SignSpec("Second", 0, _box(1), certify=True))
+
+
+def _signed_elsewhere(data: bytes, signer: signers.Signer, field: str = "Elsewhere", **meta) -> bytes:
+    """Signed by plain pyHanko, as another product would (nothing of SealFlow's preparation), in a new visible
+    field."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    out = io.BytesIO()
+    signers.PdfSigner(signers.PdfSignatureMetadata(field_name=field, **meta), signer=signer,
+                      new_field_spec=SigFieldSpec(field, box=(400, 700, 500, 780))).sign_pdf(writer, output=out)
+    return out.getvalue()
+
+
+def test_a_certification_that_forbids_changes_refuses_another_signature(ca, parties):
+    certified = _signed_elsewhere(corpus_pdf("minimal-document.pdf"), parties[0], certify=True,
+                                  docmdp_permissions=MDPPerm.NO_CHANGES)
+    with pytest.raises(AlreadySignedError, match="certified by 'Elsewhere' with no changes allowed"):
+        sign_pdf(certified, _Untouchable(), SignSpec("Second", 0, _box(1)))
+
+
+def test_updates_that_would_break_a_signature_made_elsewhere_are_refused(ca, parties):
+    # Direct annotations nobody mended before the first signature: any new field breaks it for the validator.
+    annotated = _signed_elsewhere(corpus_pdf("annotated_pdf.pdf"), parties[0])
+    with pytest.raises(AlreadySignedError, match="page 1 lists annotations by value"):
+        sign_pdf(annotated, _Untouchable(), SignSpec("Second", 0, _box(1)))
+    # /Info is the form: filling its field changes an object reachable through /Info. Only the finished update
+    # shows it (pyHanko's diff analysis, run before the bytes are handed back).
+    shared = _signed_elsewhere(_form_pdf(info_is_form=True), parties[0])
+    with pytest.raises(AlreadySignedError, match="would invalidate the earlier signature 'Elsewhere' "
+                                                 r"\(the validator's finding: There are unexplained xrefs"):
+        sign_pdf(shared, parties[1], SignSpec("Seal"))
+    # What the validator allows still works: a new field on the shared-/Info form.
+    second = sign_pdf(shared, parties[1], SignSpec("Second", 0, _box(1)))
+    assert verify_pdf(second, [ca.certificate]).verdict == "valid"
+
+
+def test_a_form_field_named_like_the_signature_field_is_refused_clearly(parties):
+    data = _form_pdf(info_is_form=False)
+    with pytest.raises(SignatureFieldError, match="a form field named 'Name' that is not a signature field"):
+        sign_pdf(data, _Untouchable(), SignSpec("Name", 0, _box(0)))
+
+
+def test_pages_sharing_one_annotation_array_show_a_signature_once(ca, parties):
+    pdf = pikepdf.new()
+    for _ in range(2):
+        pdf.add_blank_page(page_size=(595, 842))
+    note = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text,
+                                                Rect=[20, 20, 40, 40], Contents=pikepdf.String("note")))
+    shared = pdf.make_indirect(pikepdf.Array([note]))
+    for page in pdf.pages:
+        page.obj.Annots = shared
+    out = io.BytesIO()
+    pdf.save(out)
+    first = sign_pdf(out.getvalue(), parties[0], SignSpec("Seal", 0, _box(0)))
+    second = sign_pdf(first, parties[1], SignSpec("Second", 1, _box(1)))
+    with pikepdf.open(io.BytesIO(second)) as signed:
+        listed = [[str(annot.get("/T", "")) for annot in page.Annots] for page in signed.pages]
+    assert listed == [["", "Seal"], ["", "Second"]]
+    assert verify_pdf(second, [ca.certificate]).verdict == "valid"
+
+
+@pytest.mark.parametrize("error, message", [
+    (KeyError("/Kids"), "the entry /Kids is missing"),
+    (TypeError("'NoneType' object is not subscriptable"), "an object has the wrong type or size"),
+    (ValueError("Update of Reference(idnum=24, generation=0) is illegal.\nTraceback ..."),
+     "Update of object 24 is illegal."),
+])
+def test_library_messages_carry_no_repr(error: Exception, message: str):
+    assert library_message(error) == message
+
+
+def test_diff_analysis_logs_no_tracebacks(caplog, ca, parties):
+    certified = _signed_elsewhere(corpus_pdf("minimal-document.pdf"), parties[0], certify=True)
+    broken = _signed_elsewhere(certified, parties[1], "Later")  # a new field after certification: illegal
+    with caplog.at_level(logging.DEBUG):
+        assert verify_pdf(broken, [ca.certificate]).verdict == "modified"
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING and record.exc_info]

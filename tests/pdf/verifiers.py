@@ -54,3 +54,24 @@ def assert_independently_valid(pdf: bytes, ca_pem: str, workdir: Path, signature
         assert "The signature is valid but there have been edits since signing." in text, text
     else:
         assert unchanged, text
+
+
+def mutool_verdicts(pdf: Path) -> list[str]:
+    """`mutool sign -v`'s verdict on each signature, in file order: "unchanged" (nothing after it), "edited" (valid,
+    with updates after it; mutool does not judge whether they are allowed ones), or its text for anything else."""
+    result = subprocess.run(["mutool", "sign", "-v", str(pdf)], capture_output=True, text=True)
+    verdicts: list[str] = []
+    for line in (result.stdout + result.stderr).splitlines():
+        if line.startswith("Verifying signature"):
+            verdicts.append("")
+        elif verdicts and line.strip() and not line.strip().startswith(("Distinguished name", "Certificate error")):
+            text = line.strip()
+            verdicts[-1] = {"The document is unchanged since signing.": "unchanged",
+                            "The signature is valid but there have been edits since signing.": "edited"}.get(text, text)
+    return verdicts
+
+
+def qpdf_check(pdf: Path) -> tuple[bool, str]:
+    """Whether `qpdf --check` finds the file's syntax and streams sound (exit 0, no warnings)."""
+    result = subprocess.run(["qpdf", "--check", str(pdf)], capture_output=True, text=True)
+    return result.returncode == 0, result.stdout + result.stderr

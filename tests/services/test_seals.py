@@ -1,18 +1,29 @@
-"""Revoking a seal records when and why; the organisation's CRL lists it with both."""
+"""Revoking a seal records when and why; the organisation's CRL lists it with both. Hostile seal images are
+refused at upload, leaving nothing behind, and every preview is bounded."""
+
+import io
 
 import pytest
 from cryptography import x509
+from PIL import Image
+from sqlalchemy import func, select
 
 from app.errors import InvalidInput, PolicyViolation
 from app.extensions import db
-from app.models import RevocationReason, SealKind, SealStatus
+from app.models import AuditEvent, RevocationReason, Seal, SealKind, SealStatus
 from app.models.audit import Actor, events_for
 from app.models.timestamps import utcnow
-from app.pdf import SealImageSpec
+from app.pdf import SealImageSpec, SealUploadLimits
 from app.pki import load_certificate
 from app.services import keys, seals
+from tests.pdf import hostile_seals as hostile
+from tests.pdf.test_seal_upload import REPRODUCTIONS
 
 ACTOR = Actor.system("test")
+
+
+def _count(model: type) -> int:
+    return db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
 def test_revoking_records_the_time_the_reason_and_the_note(app, org):
@@ -66,3 +77,34 @@ def test_the_crl_lists_each_revoked_seal_with_its_date_and_reason(app, org):
         assert entry is not None and entry.revocation_date_utc.replace(tzinfo=None) == seal.revoked_at
         codes = [ext.value.reason for ext in entry.extensions if isinstance(ext.value, x509.CRLReason)]
         assert codes == ([reason] if reason else [])
+
+
+@pytest.mark.parametrize("name", REPRODUCTIONS)
+def test_a_hostile_upload_is_refused_and_leaves_nothing_behind(app, org, name):
+    build, message = REPRODUCTIONS[name]
+    seals_before, events_before = _count(Seal), _count(AuditEvent)
+    with pytest.raises(InvalidInput, match=message):
+        seals.create_seal("Hostile", SealKind.CONTRACT, build(), ACTOR)
+    assert _count(Seal) == seals_before and _count(AuditEvent) == events_before  # nothing pending either
+    seal = seals.create_seal("Scanned", SealKind.CONTRACT, hostile.pdf_with_page(113), ACTOR)  # 40 mm: still fine
+    assert seals.seal_named("Scanned") is seal
+
+
+def test_the_upload_limits_come_from_the_settings(app, org):
+    assert seals.upload_limits() == SealUploadLimits()  # the settings' defaults are the library's
+    app.config.update(SEAL_MAX_ELEMENTS=50, SEAL_MAX_MB=1, SEAL_RENDER_SECONDS=0.5)
+    limits = seals.upload_limits()
+    assert (limits.max_elements, limits.max_bytes, limits.render_seconds) == (50, 2**20, 0.5)
+    with pytest.raises(InvalidInput, match="over 50 elements"):
+        seals.create_seal("Busy", SealKind.CONTRACT, hostile.svg_with_shapes(60), ACTOR)
+
+
+def test_previews_are_bounded_even_for_a_seal_stored_before_the_bounds(app, org):
+    # A 5 m page, accepted before uploads were bounded: its preview answered 500; now it is fitted.
+    seal = seals.create_seal("Old Upload", SealKind.CONTRACT, SealImageSpec("OLD UPLOAD"), ACTOR)
+    seal.image_pdf = hostile.pdf_with_page(14400)
+    image = Image.open(io.BytesIO(seals.preview_png(seal)))
+    assert image.size == (600, 600)
+    seal.image_pdf = b"not a pdf"
+    with pytest.raises(InvalidInput, match="not a readable PDF"):
+        seals.preview_png(seal)

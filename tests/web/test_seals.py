@@ -1,6 +1,8 @@
 """The seal registry pages: previews, adding drawn and uploaded seals, suspending and revoking."""
 
+import html
 import io
+import time
 
 from PIL import Image
 from sqlalchemy import func, select
@@ -10,6 +12,8 @@ from app.models import AuditEvent, RevocationReason, Seal, SealStatus
 from app.pdf import verify_pdf
 from app.services import keys
 from tests.conftest import contract_pdf, file_and_approve, login, work_off_queue
+from tests.pdf.hostile_seals import pdf_with_page
+from tests.pdf.test_seal_upload import REPRODUCTIONS
 from tests.pdf.verifiers import assert_independently_valid
 
 
@@ -95,3 +99,33 @@ def test_only_seal_admins_manage_and_a_revoked_seal_stays_revoked(client, org):
     seal = db.session.get(Seal, org.contract_seal.id)
     assert seal.status == SealStatus.REVOKED and seal.revocation_reason == RevocationReason.CESSATION_OF_OPERATION
     assert client.get("/seals/9999/preview.png").status_code == 404
+
+
+def test_the_hostile_uploads_of_issue_11_are_form_errors_and_nothing_is_stored(client, org):
+    login(client, "sam")
+    before, audit = _seal_count(), db.session.execute(select(func.count()).select_from(AuditEvent)).scalar()
+    for name, (build, message) in REPRODUCTIONS.items():
+        started = time.perf_counter()
+        response = client.post("/seals/new", data={"name": "Hostile", "kind": "contract", "department_id": "",
+                                                    "image": (io.BytesIO(build()), "seal.bin")},
+                               content_type="multipart/form-data")
+        assert response.status_code == 422 and message in html.unescape(response.text), name
+        assert 'name="name"' in response.text and time.perf_counter() - started < 10, name  # the form, at once
+    assert _seal_count() == before
+    assert db.session.execute(select(func.count()).select_from(AuditEvent)).scalar() == audit
+    fine = client.post("/seals/new", data={"name": "Hostile", "kind": "contract", "department_id": "",
+                                           "image": (io.BytesIO(_png()), "seal.png")},
+                       content_type="multipart/form-data")
+    assert fine.status_code == 302 and _seal_count() == before + 1
+
+
+def test_previews_are_fitted_and_a_broken_stored_image_is_no_server_error(client, org):
+    login(client, "emma")
+    seal = db.session.get(Seal, org.contract_seal.id)
+    seal.image_pdf = pdf_with_page(14400)  # stored before uploads were bounded: its preview answered 500
+    db.session.commit()
+    preview = client.get(f"/seals/{seal.id}/preview.png")
+    assert preview.status_code == 200 and Image.open(io.BytesIO(preview.data)).size == (600, 600)
+    seal.image_pdf = b"not a pdf"
+    db.session.commit()
+    assert client.get(f"/seals/{seal.id}/preview.png").status_code == 422

@@ -48,6 +48,12 @@ AMOUNT_CELL = "<text>? &gt;= 100000</text>"
     (TYPE_CELL, "<text>__import__('os').system('id')</text>", "only these functions may be called"),
     (AMOUNT_CELL, "<text>? &gt;= (9 ** 9) ** (9 ** 9)</text>", "Pow is not allowed"),
     (AMOUNT_CELL, "<text>&gt;= 5</text>", "write comparisons with ?"),
+    (TYPE_CELL, "<text>__builtins__</text>", "names starting with '_' are not allowed"),
+    (TYPE_CELL, "<text>_x</text>", "names starting with '_' are not allowed"),
+    (AMOUNT_CELL, "<text>" + "-" * 5000 + "1</text>", "nested more than 64 levels deep"),
+    (AMOUNT_CELL, "<text>" + " + ".join(["1"] * 2000) + "</text>", "nested more than 64 levels deep"),
+    (AMOUNT_CELL, "<text>len(&apos;%0999999999d&apos; % 0)</text>", "more memory than the limit allows"),
+    (AMOUNT_CELL, "<text>round(1, -1000000000)</text>", "more than 1 s of CPU time"),
 ])
 def test_a_hostile_or_ambiguous_input_cell_stops_every_diagram_that_calls_the_table(old: str, new: str,
                                                                                     reason: str):
@@ -82,3 +88,19 @@ def test_a_changed_policy_makes_the_diagram_a_new_version():
     changed = _with_cell(AMOUNT_CELL, "<text>? &gt;= 200000</text>")
     after = parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies={"required_approvals.dmn": changed})
     assert before.content_hash != after.content_hash
+
+
+def test_a_broken_table_is_its_own_problem_and_other_diagrams_still_validate():
+    """A cell that would crash Python's parser, in one DMN file beside the shipped policy: the diagrams that do not
+    call it validate and deploy as before; the one that calls it gets the file's problem, not a traceback."""
+    broken = _with_cell(AMOUNT_CELL, "<text>" + "-" * 5_000 + "1</text>").replace(
+        b'id="required_approvals"', b'id="broken_policy"')
+    files = {**flows.policies(), "broken.dmn": broken}
+    assert parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies=files).process_id == "calls_policy"
+    calling_it = DIAGRAM.replace(b"required_approvals</spiffworkflow:calledDecisionId>",
+                                 b"broken_policy</spiffworkflow:calledDecisionId>")
+    assert calling_it != DIAGRAM
+    with pytest.raises(InvalidDefinition) as caught:
+        parse_definition(calling_it, "calls_policy.bpmn", OPERATORS, policies=files)
+    message = caught.value.message
+    assert "broken.dmn" in message and "nested more than 64 levels deep" in message and len(message) < 1000

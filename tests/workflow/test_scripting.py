@@ -4,11 +4,13 @@ import pytest
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from app.workflow.scripting import (
+    ExpressionTooCostly,
     RestrictedEnvironment,
     SealFlowScriptEngine,
     ServiceCallFailed,
     UnsafeExpression,
     check_expression,
+    vet,
 )
 
 
@@ -91,3 +93,39 @@ def test_a_failing_service_call_reports_its_own_error_not_a_name_error():
         engine.call_service(Task(), operation_name="notify")
     with pytest.raises(NameError):  # what SpiffWorkflow itself does, so the workaround is still needed
         PythonScriptEngine(environment=Environment()).call_service(Task(), operation_name="notify")
+
+
+@pytest.mark.parametrize("expression", [
+    "-" * 5000 + "1",  # Python's parser: RecursionError
+    "-" * 100_000 + "1",  # Python's parser: MemoryError
+    "(" * 5000 + "1" + ")" * 5000,
+    " + ".join(["1"] * 2000),  # Python's compiler: RecursionError
+    "not " * 5000 + "x",
+    "x + " * 3000 + "x",
+])
+def test_deep_or_long_expressions_are_refused_without_a_traceback(expression: str):
+    with pytest.raises((UnsafeExpression, SyntaxError), match="nested|parentheses|longer than"):
+        check_expression(expression)
+
+
+@pytest.mark.parametrize("expression, reason", [
+    ("'%0999999999d' % 0", "more memory than the limit allows"),
+    ("round(1, -1000000000)", "more than 1 s of CPU time"),
+    ("[[0] * 100000] * 100000 == [[0] * 100000] * 100000", "more than 1 s of CPU time"),
+    ("max([[0] * 100000] * 100000)", "more than 1 s of CPU time"),
+    ("len([0] * 1000000000)", "a sequence of more than 100000 items"),
+    ("[[[0] * 100000] * 100000] * 10", "value has more than 100000 items"),
+])
+def test_costly_expressions_are_stopped_by_the_evaluator(expression: str, reason: str):
+    env = RestrictedEnvironment()
+    with pytest.raises((ExpressionTooCostly, UnsafeExpression), match=re.escape(reason)):
+        env.evaluate(expression, {})
+    assert env.evaluate("len(x) * 2", {"x": "abc"}) == 6  # and the next expression is served
+
+
+def test_a_deployed_expression_that_reads_no_data_is_evaluated_under_the_limits():
+    with pytest.raises(UnsafeExpression, match="more memory than the limit allows"):
+        vet("'%0999999999d' % 0 == ''")
+    with pytest.raises(UnsafeExpression, match="evaluating it fails: ZeroDivisionError"):
+        vet("1 // 0 == 0")
+    vet("amount * 1000000 > 5")  # reads data: judged when it runs
