@@ -9,9 +9,10 @@ costs what reading it decodes:
 * every image, font program, CMap, colour profile and other stream it uses, once (readers cache those); an image
   at its declared width x height x components, so a JPEG is never decoded to be measured.
 
-Streams are decoded by app/pdf/filters.py, never further than the budget; forms that draw each other in a loop,
-or nest deeper than MAX_NESTING, are refused outright. A form's cost is computed once per document, so a form
-drawing another twice, forty levels deep, costs forty computations, not 2**40.
+Streams are decoded by app/pdf/filters.py, never further than the budget, and images sized by app/pdf/images.py;
+forms that draw each other in a loop, or nest deeper than MAX_NESTING, are refused outright. A form's cost is
+computed once per document, so a form drawing another twice, thirty levels deep, costs thirty computations, not
+2**30.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pikepdf
 
 from app.pdf.errors import InvalidPdfError, library_message
 from app.pdf.filters import DECODABLE, decode, filter_names
+from app.pdf.images import components, declared_size, inline_images
 from app.pdf.structure import inherited
 
 __all__ = ["MAX_NESTING", "MAX_PAGE_DECODED", "DecodeBudget", "check_object_streams", "check_pages"]
@@ -38,14 +40,9 @@ MAX_OBJECTS = 1_000_000  # resource objects visited in a document
 Key = tuple[int, int]
 # A PDF name token in content: `/` then regular characters (ISO 32000-1, 7.2.2 and 7.3.5).
 NAME = re.compile(rb"/([^\s/\[\]()<>{}%]*)")
-INLINE_START = re.compile(rb"(?<![^\s\[\]()<>{}/%])BI(?=[\s/%])")
-INLINE_DATA = re.compile(rb"(?<=[\s\]>)])ID\s")
 _COMPRESSED = re.compile(rb"/Type\s*/(?:ObjStm|XRef)(?![^\s/\[\]<>()])")
 _STREAM = re.compile(rb">>\s*stream(?:\r\n|\r|\n)")
 _FILTERS = re.compile(rb"/(?:FlateDecode|LZWDecode|RunLengthDecode|ASCIIHexDecode|ASCII85Decode|Fl|LZW|RL|AHx|A85)\b")
-COMPONENTS = {"/DeviceGray": 1, "/CalGray": 1, "/G": 1, "/DeviceRGB": 3, "/CalRGB": 3, "/RGB": 3, "/Lab": 3,
-              "/DeviceCMYK": 4, "/CMYK": 4, "/Indexed": 1, "/I": 1, "/Separation": 1, "/Pattern": 1}
-
 
 @dataclass
 class _Cost:
@@ -128,8 +125,8 @@ class DecodeBudget:
     def _image(self, image: pikepdf.Stream) -> dict[Key, int]:
         """An image costs its declared pixels, or what its filters inflate to when that is more; its masks too."""
         if image.objgen not in self._sizes:
-            declared = _declared(image.get("/Width"), image.get("/Height"), image.get("/BitsPerComponent"),
-                                 _components(image.get("/ColorSpace")), bool(image.get("/ImageMask", False)))
+            declared = declared_size(image.get("/Width"), image.get("/Height"), image.get("/BitsPerComponent"),
+                                     components(image.get("/ColorSpace")), bool(image.get("/ImageMask", False)))
             if declared > self.limit:
                 raise self._over()
             self._sizes[image.objgen] = max(declared, len(self._decoded(image)))
@@ -173,7 +170,9 @@ class DecodeBudget:
         self._check(cost)
         if not isinstance(resources, pikepdf.Dictionary) or b"/" not in data:
             return cost
-        names = Counter(_name(m.group(1)) for m in NAME.finditer(data))
+        names: Counter[str] = Counter()
+        for raw, count in Counter(NAME.findall(data)).items():
+            names[_name(raw)] += count
         for category, entries in resources.items():
             if not isinstance(entries, pikepdf.Dictionary):
                 continue
@@ -286,26 +285,15 @@ class DecodeBudget:
         return found
 
     def _inline_images(self, data: bytes) -> int:
-        """What the inline images (BI … ID … EI) in content cost: declared pixels, plus what their filters inflate
-        to (decoded from where the data starts: a reader finds the end of Flate data by inflating it)."""
+        """What the inline images in content cost: declared pixels, plus what their filters inflate to (from
+        where the data starts: a reader finds the end of Flate data by inflating it)."""
         total = 0
-        position = 0
-        while (start := INLINE_START.search(data, position)) is not None:
-            marker = INLINE_DATA.search(data, start.end())
-            if marker is None:
-                break
-            entries = _inline_dict(data[start.end():marker.start()])
-            position = marker.end()
-            declared = _declared(_first(entries, "/W", "/Width"), _first(entries, "/H", "/Height"),
-                                 _first(entries, "/BPC", "/BitsPerComponent"),
-                                 _components(_first(entries, "/CS", "/ColorSpace")),
-                                 _first(entries, "/IM", "/ImageMask") == "true")
-            filters = filter_names(entries.get("/F") or entries.get("/Filter"))
-            decodable = filters and filters[0] in DECODABLE  # else nothing inflates: the data is just content
-            inflated = decode(_inline_data(data, position, filters), filters, self.limit).data if decodable else b""
+        for image in inline_images(data):
+            decodable = image.filters and image.filters[0] in DECODABLE  # else nothing inflates: it is content
+            inflated = decode(image.data, image.filters, self.limit).data if decodable else b""
             if inflated is None:
                 raise self._over()
-            total += declared + len(inflated)
+            total += image.declared + len(inflated)
             if total > self.limit:
                 raise self._over()
         return total
@@ -351,66 +339,3 @@ def _name(raw: bytes) -> str:
     """A name token as pikepdf spells dictionary keys: `/` and the name with #xx escapes resolved."""
     text = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw)
     return "/" + text.decode("latin-1")
-
-
-def _components(colorspace: object) -> int:
-    if isinstance(colorspace, pikepdf.Array) and len(colorspace) > 0:
-        family = str(colorspace[0])
-        if family == "/ICCBased" and len(colorspace) > 1 and isinstance(colorspace[1], pikepdf.Stream):
-            n = colorspace[1].get("/N", 4)
-            return n if isinstance(n, int) and 1 <= n <= 32 else 4
-        if family == "/DeviceN" and len(colorspace) > 1 and isinstance(colorspace[1], pikepdf.Array):
-            return max(1, min(len(colorspace[1]), 32))
-        return COMPONENTS.get(family, 4)
-    return COMPONENTS.get(str(colorspace), 4) if colorspace is not None else 4  # unknown: at most CMYK's 4
-
-
-def _declared(width: object, height: object, bits: object, components: int, mask: bool) -> int:
-    """Bytes of the pixels an image declares; 0 when the size is no positive integer (readers skip it)."""
-    try:
-        w, h = int(str(width)), int(str(height))
-        bpc = 1 if mask else int(str(bits)) if bits is not None else 8
-    except ValueError:
-        return 0
-    if w <= 0 or h <= 0 or bpc not in (1, 2, 4, 8, 16):
-        return 0
-    return (w * (1 if mask else components) * bpc + 7) // 8 * h
-
-
-def _inline_dict(text: bytes) -> dict[str, list[str]]:
-    """The keys of an inline image's dictionary and their value tokens (an array flattened; a dictionary kept
-    whole only as its tokens)."""
-    tokens = re.findall(rb"/[^\s/\[\]()<>{}%]*|<<|>>|[\[\]]|[^\s/\[\]()<>{}%]+", text)
-    entries: dict[str, list[str]] = {}
-    index = 0
-    while index + 1 < len(tokens):
-        key = tokens[index].decode("latin-1")
-        index += 1
-        value: list[str] = []
-        depth = 0
-        while index < len(tokens):
-            token = tokens[index].decode("latin-1")
-            index += 1
-            depth += token in ("[", "<<")
-            depth -= token in ("]", ">>")
-            if token not in ("[", "]", "<<", ">>"):
-                value.append(token)
-            if depth <= 0:
-                break
-        entries[key] = value
-    return entries
-
-
-def _inline_data(data: bytes, start: int, filters: list[str]) -> bytes | memoryview:
-    """An inline image's encoded data: up to its end-of-data marker for the ASCII filters, else the rest of the
-    content (the filter finds its own end), as a view so that many images cost no copies."""
-    marker = {"/ASCIIHexDecode": b">", "/ASCII85Decode": b"~>"}.get(filters[0])
-    if marker is not None:
-        end = data.find(marker, start)
-        return data[start:end if end >= 0 else len(data)]
-    return memoryview(data)[start:]
-
-
-def _first(entries: dict[str, list[str]], short: str, long: str) -> str | None:
-    values = entries.get(short) or entries.get(long)
-    return values[0] if values else None

@@ -11,7 +11,6 @@ memory blow-up) is a failure, reported with the mutant's name.
 from __future__ import annotations
 
 import json
-import os
 import re
 import resource
 import select
@@ -260,5 +259,4 @@ def _collect(pool: list[_Worker], busy: dict[int, tuple[Mutant, float]], found: 
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["worker"]:
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     worker()

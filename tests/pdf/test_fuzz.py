@@ -15,7 +15,7 @@ COUNT = 240  # about 30 s with two workers
 
 
 def test_every_mutant_is_refused_clearly_or_sealed_into_a_sound_pdf(tmp_path: Path):
-    found = run_round(mutants(SEED, COUNT), tmp_path)
+    found = run_round(mutants(SEED, COUNT), tmp_path, timeout=30.0)
     print(found.summary())  # pytest -s shows the counts: valid, refused, by category
     assert not found.failures, "\n\n".join(found.failures)
     assert set(found.by_category) == set(CATEGORIES)
