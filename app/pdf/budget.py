@@ -123,17 +123,22 @@ class DecodeBudget:
         return self._sizes[stream.objgen]
 
     def _image(self, image: pikepdf.Stream) -> dict[Key, int]:
-        """An image costs its declared pixels, or what its filters inflate to when that is more; its masks too."""
-        if image.objgen not in self._sizes:
-            declared = declared_size(image.get("/Width"), image.get("/Height"), image.get("/BitsPerComponent"),
-                                     components(image.get("/ColorSpace")), bool(image.get("/ImageMask", False)))
-            if declared > self.limit:
-                raise self._over()
-            self._sizes[image.objgen] = max(declared, len(self._decoded(image)))
-        costs = {image.objgen: self._sizes[image.objgen]}
-        for mask in (image.get("/SMask"), image.get("/Mask")):
-            if isinstance(mask, pikepdf.Stream) and mask.objgen != image.objgen and mask.objgen not in costs:
-                costs.update(self._image(mask))
+        """An image costs its declared pixels, or what its filters inflate to when that is more; its masks (and
+        theirs, however they refer to each other) too."""
+        costs: dict[Key, int] = {}
+        pending = [image]
+        while pending and len(costs) <= MAX_NESTING:
+            current = pending.pop()
+            if current.objgen not in self._sizes:
+                declared = declared_size(current.get("/Width"), current.get("/Height"),
+                                         current.get("/BitsPerComponent"), components(current.get("/ColorSpace")),
+                                         bool(current.get("/ImageMask", False)))
+                if declared > self.limit:
+                    raise self._over()
+                self._sizes[current.objgen] = max(declared, len(self._decoded(current)))
+            costs[current.objgen] = self._sizes[current.objgen]
+            pending += [m for m in (current.get("/SMask"), current.get("/Mask"))
+                        if isinstance(m, pikepdf.Stream) and m.objgen not in costs]
         return costs
 
     # Content --------------------------------------------------------------------------------------------------

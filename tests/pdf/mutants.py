@@ -430,6 +430,15 @@ def _small_image_bomb(rng: random.Random, pdf: pikepdf.Pdf, page: pikepdf.Dictio
     return "a 10 x 10 image whose data inflates to 300 MiB"
 
 
+def _mask_loop(rng: random.Random, pdf: pikepdf.Pdf, page: pikepdf.Dictionary) -> str:
+    images = [pdf.make_stream(b"\xff\xd8\xff\xd9", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=8,
+                              Height=8, BitsPerComponent=8, ColorSpace=pikepdf.Name.DeviceGray,
+                              Filter=pikepdf.Name.DCTDecode) for _ in range(2)]
+    images[0].SMask, images[1].Mask = images[1], images[0]
+    draw(pdf, page, "/Masked", images[0])
+    return "two images masking each other"
+
+
 def _metadata_bomb(rng: random.Random, pdf: pikepdf.Pdf, page: pikepdf.Dictionary) -> str:
     # qpdf writes metadata streams decoded, whatever it is told: a bomb here is as large as it inflates to.
     pdf.Root.Metadata = pdf.make_stream(zeros(6), Type=pikepdf.Name.Metadata, Subtype=pikepdf.Name.XML,
@@ -439,7 +448,8 @@ def _metadata_bomb(rng: random.Random, pdf: pikepdf.Pdf, page: pikepdf.Dictionar
 
 BOMBS: list[Bomb] = [_form_bomb, _content_bomb, _doubling_forms, _form_loop, _deep_forms, _inline_declared,
                      _inline_inflating, _huge_jpeg, _lzw_content, _run_length_content, _font_bomb,
-                     _colour_space_bomb, _pattern_loop, _appearance_bomb, _small_image_bomb, _metadata_bomb]
+                     _colour_space_bomb, _pattern_loop, _appearance_bomb, _small_image_bomb, _mask_loop,
+                     _metadata_bomb]
 
 
 def object_stream_bomb(mib: int) -> bytes:

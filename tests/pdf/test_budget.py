@@ -155,6 +155,15 @@ def test_images_cost_their_declared_size_once_per_page():
         inspect_pdf(small_but_inflating)
 
 
+def test_images_that_mask_each_other_are_counted_once():
+    def masks(pdf: pikepdf.Pdf, page: pikepdf.Dictionary) -> None:
+        first = _image(pdf, b"\xff\xd8\xff\xd9", 100, 100, pikepdf.Name.DCTDecode)
+        second = _image(pdf, b"\xff\xd8\xff\xd9", 100, 100, pikepdf.Name.DCTDecode)
+        first.SMask, second.SMask = second, first
+        _draw_last(pdf, page, "/Masked", first)
+    assert inspect_pdf(_edited(masks)).page_count == 2
+
+
 def test_fonts_colour_spaces_and_appearances_count_too():
     def font(pdf: pikepdf.Pdf, page: pikepdf.Dictionary) -> None:
         program = pdf.make_stream(zeros(200), Filter=pikepdf.Name.FlateDecode)
