@@ -3,11 +3,11 @@
 Run by hand: `.venv/bin/python bench/pdf_fuzz.py --count 400 --seed 1` (add `--workers 4` on a larger machine).
 
 Seeded mutants of the corpus files (byte flips, truncations, xref damage, page-tree and form damage, bad
-geometry, decompression bombs and loops of seventeen kinds) each go through inspection, the keyword search, stamping, signing
-(stamped, and unstamped as `pdf sign` takes a file) and verification, in worker processes bounded in time and
-memory. It prints the outcome counts overall and per category, the most frequent refusal messages, and every
-failure (an exception that is no app.pdf / app.pki error, a repr in a message, an output `qpdf --check` rejects,
-a hang, a worker that died); the exit status is 1 when there was any.
+geometry, decompression bombs and loops of seventeen kinds) each go through inspection, the keyword search,
+stamping, signing (stamped, and unstamped as `pdf sign` takes a file) and verification, in worker processes
+bounded in time and memory. It prints the outcome counts overall and per category, the most frequent refusal
+messages, and every failure (an exception that is no app.pdf / app.pki error, a repr in a message, an output
+`qpdf --check` rejects, a hang, a worker that died); the exit status is 1 when there was any.
 """
 
 from __future__ import annotations
