@@ -52,7 +52,9 @@ def claim(instance: ProcessInstance) -> bool:
     The UPDATE is the lock: SQLite's write lock, PostgreSQL's row lock. Run after the step's expressions, so
     that no lock is held while they run (they may take up to the evaluator's limits).
     """
-    claimed = db.session.execute(_CLAIM, {"id": instance.id, "revision": instance.revision}).rowcount == 1  # type: ignore[attr-defined]
+    # On the session's connection: the session's pending changes go with the step's own flush.
+    result = db.session.connection().execute(_CLAIM, {"id": instance.id, "revision": instance.revision})
+    claimed: bool = result.rowcount == 1
     if claimed:
         set_committed_value(instance, "revision", instance.revision + 1)
     return claimed
@@ -84,15 +86,18 @@ def load(instance: ProcessInstance) -> Any:
 
 _INSTANCES = cast(Table, ProcessInstance.__table__)
 _SAVE = (update(_INSTANCES).where(_INSTANCES.c.id == bindparam("instance_id"))
-         .values(state=bindparam("state"), updated_at=bindparam("now")))
+         .values(state=bindparam("state"), status=bindparam("status"), outcome=bindparam("outcome"),
+                 updated_at=bindparam("now")))
 
 
 def save(instance: ProcessInstance, workflow: Any) -> None:
-    """Store the workflow's state on the instance row (the step's other rows flushed; the caller commits).
+    """Store the workflow's state, and the instance's status and outcome, on its row (the step's other rows
+    flushed; the caller commits).
 
     A plain UPDATE on the session's connection: through the unit of work, the ORM would compare the old state
-    with the new one, value by value, to find that it changed (it always has)."""
-    state = dump_state(workflow)
+    with the new one, value by value, to find that it changed (it always has), and flush the row on its own."""
+    values = {"state": dump_state(workflow), "status": instance.status, "outcome": instance.outcome}
+    for key, value in values.items():
+        set_committed_value(instance, key, value)  # written below, not by the flush
     db.session.flush()
-    db.session.connection().execute(_SAVE, {"instance_id": instance.id, "state": state, "now": utcnow()})
-    set_committed_value(instance, "state", state)
+    db.session.connection().execute(_SAVE, {"instance_id": instance.id, "now": utcnow(), **values})
