@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import pikepdf
 
 from app.pdf.errors import SealImageError
+from app.pdf.filters import IMAGE_CODECS, filter_names
 from app.pdf.seal_limits import (
     SealUploadLimits,
     check_image_size,
@@ -35,7 +36,6 @@ REFERENCE = re.compile(rb"\d+\s+\d+\s+R(?![A-Za-z])")
 HEX_TEXT = re.compile(rb"[0-9A-Fa-f\s]*>")
 ESCAPED_NAME = re.compile(rb"/[^\s/<>\[\]()%{}#]*#[^\s/<>\[\]()%{}]*")
 REFUSED_FILTERS = {b"/LZWDecode", b"/RunLengthDecode"}  # their expansion is not capped here: refused
-IMAGE_CODECS = {"/DCTDecode", "/DCT", "/JPXDecode", "/CCITTFaxDecode", "/CCF", "/JBIG2Decode"}
 MAX_PAGE_TREE_NODES = 1000
 MAX_FORM_NESTING = 12
 CHUNK = 64 * 1024
@@ -118,9 +118,7 @@ def _check_raw(data: bytes, limits: SealUploadLimits) -> None:
 
 
 def _filters(stream: pikepdf.Object) -> list[str]:
-    value = stream.get("/Filter")
-    names = list(value) if isinstance(value, pikepdf.Array) else [] if value is None else [value]
-    return [str(name) for name in names]
+    return filter_names(stream.get("/Filter"))
 
 
 def _decode(stream: pikepdf.Object, budget: _Budget) -> bytes | None:
@@ -130,11 +128,11 @@ def _decode(stream: pikepdf.Object, budget: _Budget) -> bytes | None:
         if name in IMAGE_CODECS:
             return None
         try:
-            if name in ("/FlateDecode", "/Fl"):
+            if name == "/FlateDecode":
                 data = _inflate(data, budget)
                 continue
-            if name in ("/ASCIIHexDecode", "/AHx", "/ASCII85Decode", "/A85"):
-                data = _ascii_decode(data, "Hex" in name or name == "/AHx")
+            if name in ("/ASCIIHexDecode", "/ASCII85Decode"):
+                data = _ascii_decode(data, name == "/ASCIIHexDecode")
                 budget.spend(len(data))
                 continue
         except (zlib.error, ValueError) as exc:

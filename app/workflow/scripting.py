@@ -8,7 +8,6 @@ process, under CPU-time and memory limits (app/workflow/evaluator.py). Scripts a
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -40,9 +39,8 @@ def vet(expression: str) -> None:
 
     :raises UnsafeExpression, SyntaxError: with the reason.
     """
-    tree = check_expression(expression)
-    if compiled(expression)[1] or any(isinstance(node, ast.Name) and node.id not in VETTED_FUNCTIONS
-                                      for node in ast.walk(tree)):
+    code, plain = compiled(expression)  # vets it
+    if plain or any(name not in VETTED_FUNCTIONS and name != "_bounded_mul" for name in code.co_names):
         return
     try:
         evaluate_isolated(expression, {})
