@@ -1,53 +1,21 @@
 """The journey's pages in a real browser: Playwright driving Debian's Chromium."""
 
-import os
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Browser, Page
 
 from app.extensions import db
 from app.models import SealKind
 from app.models.audit import Actor
 from app.pdf import SealImageSpec
 from app.services import seals
-from tests.conftest import CORPUS, PASSWORD
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture
-def live_url(app, org) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _login(page: Page, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#submit")
+from tests.conftest import CORPUS
+from tests.web.browsing import login, run_worker
 
 
 def _approve_as_head(page: Page, url: str) -> None:
     """harry, emma's department head, approves the application waiting in his inbox."""
-    _login(page, url, "harry")
+    login(page, url, "harry")
     page.click("text=Inbox")
     page.click("text=Approvals the seal policy requires")
     page.check("input[value=approve]")
@@ -55,17 +23,9 @@ def _approve_as_head(page: Page, url: str) -> None:
     assert "Decision recorded." in page.inner_text(".flash")
 
 
-def _run_worker(app) -> None:
-    """A worker process of its own, as in production (same instance folder, database and Redis), until the queue is
-    empty (pyHanko signs with asyncio.run, which the browser's event loop in this thread would refuse)."""
-    env = {**os.environ, "SEALFLOW_INSTANCE_PATH": app.instance_path}
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], env=env, check=True,
-                   cwd=Path(__file__).resolve().parents[2], capture_output=True)
-
-
 def test_file_approve_and_download_in_the_browser(app, live_url: str, browser: Browser, tmp_path: Path):
     page = browser.new_page(locale="en-US")
-    _login(page, live_url, "emma")
+    login(page, live_url, "emma")
     page.click("text=New application")
     page.select_option("#seal_id", label="Contract Seal")
     page.set_input_files("#document", str(CORPUS / "pdf" / "pdflatex-4-pages.pdf"))
@@ -78,8 +38,8 @@ def test_file_approve_and_download_in_the_browser(app, live_url: str, browser: B
     _approve_as_head(page, live_url)
     page.click("text=Log out")
 
-    _run_worker(app)
-    _login(page, live_url, "emma")
+    run_worker(app)
+    login(page, live_url, "emma")
     page.goto(application_url)
     assert "Sealed" in page.inner_text("h1")
     with page.expect_download() as download:
@@ -100,7 +60,7 @@ def test_language_switch_in_the_browser(live_url: str, browser: Browser):
 def test_the_filing_form_shows_what_the_chosen_process_needs_and_files_a_countersign(app, live_url: str,
                                                                                     browser: Browser):
     page = browser.new_page(locale="en-US")
-    _login(page, live_url, "emma")
+    login(page, live_url, "emma")
     with page.expect_navigation():  # until the page has loaded: its script hides the fields of other processes
         page.click("text=New application")
     assert not page.is_visible("#countersign-fields") and not page.is_visible("#party-fields")
@@ -120,7 +80,7 @@ def test_the_filing_form_shows_what_the_chosen_process_needs_and_files_a_counter
 
     _approve_as_head(page, live_url)
     page.click("text=Log out")
-    _login(page, live_url, "olga")
+    login(page, live_url, "olga")
     page.click("text=Inbox")
     page.click("text=Countersign")
     assert "25,000.00" in page.inner_text("main") and "several people must all agree" in page.inner_text("main")
@@ -135,7 +95,7 @@ def test_a_leader_grants_an_authorization_it_signs_an_application_then_the_leade
     db.session.commit()
 
     page = browser.new_page(locale="en-US")
-    _login(page, live_url, "leo")
+    login(page, live_url, "leo")
     page.click("#nav-authorizations")
     page.select_option("#document_types", ["letter"])
     page.fill("#uses", "2")
@@ -145,7 +105,7 @@ def test_a_leader_grants_an_authorization_it_signs_an_application_then_the_leade
     page.click("text=Log out")
 
     def file_a_letter() -> None:
-        _login(page, live_url, "emma")
+        login(page, live_url, "emma")
         page.click("text=New application")
         page.check("input[name=process_id][value=leader_signature]")
         page.select_option("#seal_id", label="Leo's Signature")
@@ -157,10 +117,10 @@ def test_a_leader_grants_an_authorization_it_signs_an_application_then_the_leade
         page.click("text=Log out")
         _approve_as_head(page, live_url)
         page.click("text=Log out")
-        _run_worker(app)
+        run_worker(app)
 
     file_a_letter()  # signed under the authorization: no step of leo's
-    _login(page, live_url, "leo")
+    login(page, live_url, "leo")
     page.click("text=Inbox")
     assert "Leader authorizes the signature" not in page.inner_text("main")
     page.click("#nav-authorizations")
@@ -171,6 +131,6 @@ def test_a_leader_grants_an_authorization_it_signs_an_application_then_the_leade
     page.click("text=Log out")
 
     file_a_letter()  # the authorization is revoked: leo decides himself
-    _login(page, live_url, "leo")
+    login(page, live_url, "leo")
     page.click("text=Inbox")
     assert "Leader authorizes the signature" in page.inner_text("main")
