@@ -3,6 +3,7 @@
 from app.models.application import ApplicationStatus, SealApplication
 from app.models.audit import AuditEvent
 from app.models.authorization import AuthorizationUse, SignatureAuthorization
+from app.models.deployment import DeploymentKind, DeploymentRequest, DeploymentStatus
 from app.models.document import Blob, Document, DocumentKind
 from app.models.job import Job, JobStatus
 from app.models.pki import CertificateAuthority
@@ -28,6 +29,9 @@ __all__ = [
     "Blob",
     "CertificateAuthority",
     "Department",
+    "DeploymentKind",
+    "DeploymentRequest",
+    "DeploymentStatus",
     "Document",
     "DocumentKind",
     "HumanTask",

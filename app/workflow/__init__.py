@@ -18,6 +18,7 @@ from app.workflow.engine import (
     fail_service,
     fire_timer,
     history,
+    inspect,
     is_deployed,
     latest_definition,
     operations_of,
@@ -27,6 +28,8 @@ from app.workflow.engine import (
     validate,
 )
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
+from app.workflow.modeler_form import for_modeler
+from app.workflow.parser import ParsedDefinition
 from app.workflow.steps import StepResult, service_job_key
 from app.workflow.timers import due as due_timers
 
@@ -41,6 +44,7 @@ __all__ = [
     "qualifies",
     "SERVICE_FAILED",
     "InvalidDefinition",
+    "ParsedDefinition",
     "Problem",
     "StepResult",
     "WorkflowFailed",
@@ -51,7 +55,9 @@ __all__ = [
     "fail_instance",
     "fail_service",
     "fire_timer",
+    "for_modeler",
     "history",
+    "inspect",
     "is_deployed",
     "latest_definition",
     "operations_of",

@@ -22,6 +22,7 @@ from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
 
 from app.workflow.assignment import CAMUNDA_ASSIGNEE, CAMUNDA_GROUPS, CAMUNDA_USERS
 from app.workflow.errors import InvalidDefinition, Problem
+from app.workflow.external_tasks import read_external_tasks
 from app.workflow.policies import DecisionTable, Policies, load_tables
 from app.workflow.safe_xml import parse_untrusted
 from app.workflow.scripting import UnsafeExpression, vet
@@ -206,7 +207,7 @@ def _output_problems(root: etree._Element, source: str, tables: list[DecisionTab
 
 def _problems(root: etree._Element, source: str, operators: Collection[str],
               policies: Policies, sealing: Collection[str]) -> list[Problem]:
-    problems = _check_safety(root, source, operators)
+    problems = read_external_tasks(root, source) + _check_safety(root, source, operators)
     used, table_problems = _decisions(root, source, policies)
     problems += table_problems + _output_problems(root, source, used)
     problems += schema_problems(root, source)
