@@ -7,6 +7,7 @@ from app.models.deployment import DeploymentKind, DeploymentRequest, DeploymentS
 from app.models.document import Blob, Document, DocumentKind
 from app.models.job import Job, JobStatus
 from app.models.pki import CertificateAuthority
+from app.models.policy import PolicyVersion
 from app.models.seal import RevocationReason, Seal, SealKind, SealStatus
 from app.models.user import Department, Role, RoleName, Substitution, User
 from app.models.workflow import (
@@ -38,6 +39,7 @@ __all__ = [
     "InstanceStatus",
     "Job",
     "JobStatus",
+    "PolicyVersion",
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessTimer",

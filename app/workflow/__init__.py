@@ -30,6 +30,7 @@ from app.workflow.engine import (
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
 from app.workflow.modeler_form import for_modeler
 from app.workflow.parser import ParsedDefinition
+from app.workflow.policies import called_decisions, literal_outputs, table_problems
 from app.workflow.steps import StepResult, service_job_key
 from app.workflow.timers import due as due_timers
 
@@ -48,6 +49,7 @@ __all__ = [
     "Problem",
     "StepResult",
     "WorkflowFailed",
+    "called_decisions",
     "cancel",
     "complete_task",
     "deploy",
@@ -60,10 +62,12 @@ __all__ = [
     "inspect",
     "is_deployed",
     "latest_definition",
+    "literal_outputs",
     "operations_of",
     "resume_service",
     "service_job_key",
     "start",
+    "table_problems",
     "tasks_of",
     "validate",
 ]
