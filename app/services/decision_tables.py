@@ -18,10 +18,13 @@ from app.services import flows  # a module: flows reads the tables in force from
 from app.workflow import (
     InvalidDefinition,
     Problem,
+    TableRule,
+    TableView,
     approver_problem,
     called_decisions,
     literal_outputs,
     table_problems,
+    table_view,
 )
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "seal_policies"
@@ -131,6 +134,27 @@ def deploy_table(data: bytes, name: str, actor: Actor, comment: str = "", deploy
 def deploy_shipped(actor: Actor) -> list[tuple[PolicyVersion, bool]]:
     """Deploy every shipped table whose content no version has yet (never undoing a newer version)."""
     return [deploy_table(data, name, actor, keep_any_version=True) for name, data in shipped().items()]
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    kind: str  # added, removed, changed, same
+    before: TableRule | None
+    after: TableRule | None
+
+
+def compare(before: bytes, after: bytes, name: str) -> tuple[TableView, TableView, list[RuleChange]]:
+    """Two versions of a table and their rules matched by id, in the new version's order (removed ones where they
+    were)."""
+    old, new = table_view(before, name), table_view(after, name)
+    olds = {rule.rule_id: rule for rule in old.rules}
+    news = {rule.rule_id: rule for rule in new.rules}
+    changes = [RuleChange("same" if olds.get(r.rule_id) == r else "changed" if r.rule_id in olds else "added",
+                          olds.get(r.rule_id), r) for r in new.rules]
+    for position, rule in enumerate(old.rules):
+        if rule.rule_id not in news:
+            changes.insert(min(position, len(changes)), RuleChange("removed", rule, None))
+    return old, new, changes
 
 
 @dataclass(frozen=True)

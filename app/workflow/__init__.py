@@ -30,7 +30,7 @@ from app.workflow.engine import (
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
 from app.workflow.modeler_form import for_modeler
 from app.workflow.parser import ParsedDefinition
-from app.workflow.policies import called_decisions, literal_outputs, table_problems
+from app.workflow.policies import TableRule, TableView, called_decisions, literal_outputs, table_problems, table_view
 from app.workflow.steps import StepResult, service_job_key
 from app.workflow.timers import due as due_timers
 
@@ -48,6 +48,8 @@ __all__ = [
     "ParsedDefinition",
     "Problem",
     "StepResult",
+    "TableRule",
+    "TableView",
     "WorkflowFailed",
     "called_decisions",
     "cancel",
@@ -68,6 +70,7 @@ __all__ = [
     "service_job_key",
     "start",
     "table_problems",
+    "table_view",
     "tasks_of",
     "validate",
 ]

@@ -190,3 +190,36 @@ def literal_outputs(data: bytes, source: str, output: str) -> list[tuple[etree._
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 continue
     return found
+
+
+@dataclass(frozen=True)
+class TableRule:
+    rule_id: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableView:
+    """A decision table as text, for reading and comparing versions."""
+
+    hit_policy: str
+    inputs: tuple[str, ...]  # the inputs' labels (or expressions)
+    outputs: tuple[str, ...]  # the outputs' labels (or names)
+    rules: tuple[TableRule, ...]
+
+
+def table_view(data: bytes, source: str) -> TableView:
+    """The first decision table of a DMN file as text."""
+    root = parse_untrusted(data, source)
+    table = next(root.iter("{*}decisionTable"), None)
+    if table is None:
+        raise InvalidDefinition([Problem("the file holds no decision table", file=source)])
+    inputs = tuple(i.get("label") or (i.findtext("{*}inputExpression/{*}text") or "").strip()
+                   for i in table.iterfind("{*}input"))
+    outputs = tuple(o.get("label") or o.get("name") or "" for o in table.iterfind("{*}output"))
+    rules = tuple(TableRule(rule.get("id") or "",
+                            tuple((c.findtext("{*}text") or "").strip() for c in rule.iterfind("{*}inputEntry")),
+                            tuple((c.findtext("{*}text") or "").strip() for c in rule.iterfind("{*}outputEntry")))
+                  for rule in table.iterfind("{*}rule"))
+    return TableView(table.get("hitPolicy", "UNIQUE").upper(), inputs, outputs, rules)
