@@ -88,3 +88,46 @@ def test_draw_a_flow_see_its_problems_come_and_go_deploy_it_and_a_second_adminis
     row = other.inner_text("[id^=process-process_] .versions tbody tr")
     assert "a first review flow" in row and "approved by Nora" in row
     other.close()
+
+
+def _edit_cell(page: Page, rule: str, column: str, text: str) -> None:
+    cell = page.locator(f"td[data-row-id={rule}][data-col-id={column}] [contenteditable]")
+    cell.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.type(text)
+    page.click("h1")  # leave the cell
+
+
+def test_edit_the_policy_table_see_a_refused_cell_marked_deploy_it_and_compare(app, live_url: str,
+                                                                                strict_page: Page, browser, nora):
+    page = strict_page
+    login(page, live_url, "sam")
+    page.click("#nav-policies")
+    _shot(page, "policies-index")
+    page.click("#policy-version-1 >> text=Open")
+    page.wait_for_selector("#status.ok")
+    _edit_cell(page, "contract_over_a_million", "input_amount", "? >= __import__('os').getpid()")
+    page.wait_for_selector("#status.error")
+    assert "refused" in page.inner_text("#problems")
+    assert page.locator("td.sf-problem-cell[data-row-id=contract_over_a_million]").count() > 0
+    _shot(page, "policy-editor-problem")
+    _edit_cell(page, "contract_over_a_million", "input_amount", "? >= 500000")
+    page.wait_for_selector("#status.ok")
+    page.fill("#comment", "seal administrators review from 500,000")
+    page.click("#deploy")
+    page.wait_for_selector("#deployment-status")
+    page.click("#show-diff")
+    assert "? >= 500000" in page.inner_text("#rule-contract_over_a_million")
+    _shot(page, "policy-diff")
+
+    other = browser.new_page()
+    login(other, live_url, "nora")
+    other.click("text=Inbox")
+    other.click("text=Review the deployment")
+    other.check("input[value=approve]")
+    other.click("#submit")
+    run_worker(app)
+    other.goto(f"{live_url}/policies")
+    assert "seal administrators review from 500,000" in other.inner_text("#policy-version-2")
+    other.close()

@@ -25,6 +25,11 @@ const INLINE_STYLES = [
     [' style="\' + NOTICE_STYLES + \'"', ''],
     [' style="margin: 15px 20px 15px 10px; align-self: center;\' + \'"', ''],
   ]],
+  // CodeMirror's styles (the FEEL and expression editors) go into a <style> element on a document; constructed
+  // style sheets, which it uses elsewhere, are not inline styles.
+  [/style-mod[\\/]src[\\/]style-mod\.js$/, [
+    ['if (!root.head && root.adoptedStyleSheets && win.CSSStyleSheet)', 'if (root.adoptedStyleSheets && win.CSSStyleSheet)'],
+  ]],
 ];
 const inlineStyles = {
   name: 'strip-inline-styles',
