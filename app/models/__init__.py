@@ -6,7 +6,7 @@ from app.models.authorization import AuthorizationUse, SignatureAuthorization
 from app.models.document import Blob, Document, DocumentKind
 from app.models.job import Job, JobStatus
 from app.models.pki import CertificateAuthority
-from app.models.seal import RevocationReason, Seal, SealKind, SealStatus
+from app.models.seal import FormerCertificate, RevocationReason, Seal, SealImage, SealKind, SealStatus
 from app.models.user import Department, Role, RoleName, Substitution, User
 from app.models.workflow import (
     REQUESTER_DECISIONS,
@@ -29,6 +29,7 @@ __all__ = [
     "CertificateAuthority",
     "Department",
     "Document",
+    "FormerCertificate",
     "DocumentKind",
     "HumanTask",
     "InstanceStatus",
@@ -42,6 +43,7 @@ __all__ = [
     "RoleName",
     "SealApplication",
     "Seal",
+    "SealImage",
     "SignatureAuthorization",
     "SealKind",
     "SealStatus",

@@ -15,7 +15,7 @@ from app.models.audit import Actor, events_for
 from app.models.timestamps import utcnow
 from app.pdf import SealImageSpec, SealUploadLimits
 from app.pki import load_certificate
-from app.services import keys, seals
+from app.services import keys, seal_images, seals
 from tests.pdf import hostile_seals as hostile
 from tests.pdf.test_seal_upload import REPRODUCTIONS
 
@@ -91,9 +91,9 @@ def test_a_hostile_upload_is_refused_and_leaves_nothing_behind(app, org, name):
 
 
 def test_the_upload_limits_come_from_the_settings(app, org):
-    assert seals.upload_limits() == SealUploadLimits()  # the settings' defaults are the library's
+    assert seal_images.upload_limits() == SealUploadLimits()  # the settings' defaults are the library's
     app.config.update(SEAL_MAX_ELEMENTS=50, SEAL_MAX_MB=1, SEAL_RENDER_SECONDS=0.5)
-    limits = seals.upload_limits()
+    limits = seal_images.upload_limits()
     assert (limits.max_elements, limits.max_bytes, limits.render_seconds) == (50, 2**20, 0.5)
     with pytest.raises(InvalidInput, match="over 50 elements"):
         seals.create_seal("Busy", SealKind.CONTRACT, hostile.svg_with_shapes(60), ACTOR)
@@ -102,9 +102,9 @@ def test_the_upload_limits_come_from_the_settings(app, org):
 def test_previews_are_bounded_even_for_a_seal_stored_before_the_bounds(app, org):
     # A 5 m page, accepted before uploads were bounded: its preview answered 500; now it is fitted.
     seal = seals.create_seal("Old Upload", SealKind.CONTRACT, SealImageSpec("OLD UPLOAD"), ACTOR)
-    seal.image_pdf = hostile.pdf_with_page(14400)
+    seal.current_image.image_pdf = hostile.pdf_with_page(14400)
     image = Image.open(io.BytesIO(seals.preview_png(seal)))
     assert image.size == (600, 600)
-    seal.image_pdf = b"not a pdf"
+    seal.current_image.image_pdf = b"not a pdf"
     with pytest.raises(InvalidInput, match="not a readable PDF"):
         seals.preview_png(seal)

@@ -122,10 +122,10 @@ def test_the_hostile_uploads_of_issue_11_are_form_errors_and_nothing_is_stored(c
 def test_previews_are_fitted_and_a_broken_stored_image_is_no_server_error(client, org):
     login(client, "emma")
     seal = db.session.get(Seal, org.contract_seal.id)
-    seal.image_pdf = pdf_with_page(14400)  # stored before uploads were bounded: its preview answered 500
+    seal.current_image.image_pdf = pdf_with_page(14400)  # stored before uploads were bounded: its preview answered 500
     db.session.commit()
     preview = client.get(f"/seals/{seal.id}/preview.png")
     assert preview.status_code == 200 and Image.open(io.BytesIO(preview.data)).size == (600, 600)
-    seal.image_pdf = b"not a pdf"
+    seal.current_image.image_pdf = b"not a pdf"
     db.session.commit()
     assert client.get(f"/seals/{seal.id}/preview.png").status_code == 422
