@@ -87,8 +87,8 @@ def _edit_form(seal: Seal) -> SealEditForm:
                               "custodian_ids": [u.id for u in seal.custodians],
                               "department_ids": [d.id for d in seal.user_departments],
                               "user_ids": [u.id for u in seal.user_people]})
-    form.owner_id.choices = [SelectChoice("", "—"), *people] if seal.kind in seals.OWNED_KINDS else [
-        SelectChoice("", "—")]
+    # Any person may be chosen; the service says which seals have an owner (the page offers it only on those).
+    form.owner_id.choices = [SelectChoice("", "—"), *people]
     form.custodian_ids.choices = form.user_ids.choices = people
     form.department_ids.choices = [SelectChoice(str(d.id), d.name) for d in accounts.list_departments()]
     return form

@@ -108,3 +108,66 @@ def test_previews_are_bounded_even_for_a_seal_stored_before_the_bounds(app, org)
     seal.current_image.image_pdf = b"not a pdf"
     with pytest.raises(InvalidInput, match="not a readable PDF"):
         seals.preview_png(seal)
+
+
+def _holders(**ids) -> seals.HoldersSpec:
+    return seals.HoldersSpec(**ids)
+
+
+def test_editing_renames_and_sets_holders_each_audited_once(app, org):
+    admin = Actor.of(org.seal_admin)
+    spec = seals.SealEditSpec("  Contract Seal 2027 ", _holders(custodian_ids=(org.seal_admin.id,),
+                                                                department_ids=(org.department.id,)))
+    seal = seals.edit_seal(org.contract_seal.id, spec, admin)
+    db.session.commit()
+    assert seal.name == "Contract Seal 2027" and [u.id for u in seal.custodians] == [org.seal_admin.id]
+    renamed, holders = events_for("seal", seal.id)[-2:]
+    assert (renamed.action, renamed.details) == ("seal.renamed", {"name": "Contract Seal 2027",
+                                                                  "previous_name": "Contract Seal"})
+    assert holders.action == "seal.holders_changed" and holders.details["custodian_ids"] == [org.seal_admin.id]
+    # The same again changes nothing and records nothing.
+    events = len(events_for("seal", seal.id))
+    seals.edit_seal(seal.id, spec, admin)
+    assert len(events_for("seal", seal.id)) == events
+    # Reports name the seal by its current name, whatever name its certificate was issued with.
+    assert keys.seal_names()[load_certificate(seal.certificate_pem).serial_number] == "Contract Seal 2027"
+
+
+@pytest.mark.parametrize("name, holders, message", [
+    ("", {}, "needs a name"),
+    ("   ", {}, "needs a name"),
+    ("x" * 201, {}, "at most 200"),
+    ("Other Seal", {}, "already a seal named “Other Seal”"),
+    ("New Name", {"owner_id": 1}, "only personal and legal-representative seals have an owner"),
+    ("New Name", {"custodian_ids": (99999,)}, "choose active users"),
+    ("New Name", {"department_ids": (99999,)}, "choose existing departments"),
+])
+def test_a_bad_edit_is_refused_and_nothing_changes(app, org, name, holders, message):
+    seals.create_seal("Other Seal", SealKind.COMPANY, SealImageSpec("TEST ORG", "OTHER"), ACTOR)
+    db.session.commit()
+    before = (org.contract_seal.name, [d.id for d in org.contract_seal.user_departments])
+    events = _count(AuditEvent)
+    with pytest.raises(InvalidInput, match=message):
+        seals.edit_seal(org.contract_seal.id, seals.SealEditSpec(name, _holders(**holders)), ACTOR)
+    db.session.rollback()
+    seal = db.session.get(Seal, org.contract_seal.id)
+    assert (seal.name, [d.id for d in seal.user_departments]) == before and _count(AuditEvent) == events
+
+
+def test_the_overview_pages_the_history_newest_first(app, org):
+    for n in range(25):
+        seals.set_holders(org.contract_seal.id, _holders(department_ids=(org.department.id,) if n % 2 else ()),
+                          ACTOR)
+    db.session.commit()
+    first = seals.overview(org.contract_seal.id)
+    assert (first.history.total, first.history.pages, first.history.page) == (26, 2, 1)  # with seal.created
+    ids = [e.id for e in first.history.events]
+    assert len(ids) == 20 and ids == sorted(ids, reverse=True)
+    last = seals.overview(org.contract_seal.id, 2).history
+    assert [e.action for e in last.events][-1] == "seal.created" and len(last.events) == 6
+    assert max(e.id for e in last.events) < min(ids)
+    assert seals.overview(org.contract_seal.id, 99).history.page == 2  # past the end: the last page
+    assert seals.overview(org.contract_seal.id, -3).history.page == 1
+    overview = seals.overview(org.contract_seal.id)
+    assert [i.version for i in overview.images] == [1] and overview.usage.total == 0
+    assert overview.usage.last_used_at is None and [c.current for c in overview.certificates] == [True]
