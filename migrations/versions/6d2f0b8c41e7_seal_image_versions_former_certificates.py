@@ -64,14 +64,13 @@ def upgrade():
 
     # Each seal's image so far is its version 1, dated when the seal was created.
     bind = op.get_bind()
-    version_one = {}
     for seal_id, image_pdf, image_svg, created_at in bind.execute(
             sa.select(_seals.c.id, _seals.c.image_pdf, _seals.c.image_svg, _seals.c.created_at)).all():
-        inserted = bind.execute(_images.insert().values(
+        bind.execute(_images.insert().values(
             seal_id=seal_id, version=1, image_pdf=image_pdf, image_svg=image_svg or '',
             sha256=hashlib.sha256(image_pdf).hexdigest(), source='drawn' if image_svg else 'uploaded',
             created_at=created_at))
-        version_one[seal_id] = inserted.inserted_primary_key[0]
+    version_one = dict(bind.execute(sa.select(_images.c.seal_id, _images.c.id)).all())
 
     with op.batch_alter_table('seals', schema=None) as batch_op:
         batch_op.add_column(sa.Column('image_version', sa.Integer(), server_default='1', nullable=False))
