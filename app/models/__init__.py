@@ -8,7 +8,7 @@ from app.models.document import Blob, Document, DocumentKind
 from app.models.job import Job, JobStatus
 from app.models.pki import CertificateAuthority
 from app.models.policy import PolicyVersion
-from app.models.seal import RevocationReason, Seal, SealKind, SealStatus
+from app.models.seal import FormerCertificate, RevocationReason, Seal, SealImage, SealKind, SealStatus
 from app.models.user import Department, Role, RoleName, Substitution, User
 from app.models.workflow import (
     REQUESTER_DECISIONS,
@@ -34,6 +34,7 @@ __all__ = [
     "DeploymentRequest",
     "DeploymentStatus",
     "Document",
+    "FormerCertificate",
     "DocumentKind",
     "HumanTask",
     "InstanceStatus",
@@ -48,6 +49,7 @@ __all__ = [
     "RoleName",
     "SealApplication",
     "Seal",
+    "SealImage",
     "SignatureAuthorization",
     "SealKind",
     "SealStatus",
