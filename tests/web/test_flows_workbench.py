@@ -131,3 +131,14 @@ def test_edit_the_policy_table_see_a_refused_cell_marked_deploy_it_and_compare(a
     other.goto(f"{live_url}/policies")
     assert "seal administrators review from 500,000" in other.inner_text("#policy-version-2")
     other.close()
+
+
+def test_the_modeler_speaks_the_pages_language(live_url: str, strict_page: Page):
+    page = strict_page
+    login(page, live_url, "sam")
+    page.click("#language-switch")
+    page.goto(f"{live_url}/flows/new")
+    page.wait_for_selector("#status.ok")
+    assert page.get_attribute(".djs-palette [data-action='hand-tool']", "aria-label") == "启动手动工具"
+    assert "没有问题" in page.inner_text("#status")
+    _shot(page, "modeler-zh")

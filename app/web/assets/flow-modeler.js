@@ -11,6 +11,7 @@ import { ElementTemplatesPropertiesProviderModule } from 'bpmn-js-element-templa
 import ElementTemplateChooserModule from '@bpmn-io/element-template-chooser';
 import CamundaBehaviorsModule from 'camunda-bpmn-js-behaviors/lib/camunda-platform';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
+import chinese from 'bpmn-js-i18n/translations/zn';
 import { problemsPanel } from './problems.js';
 import './flow-modeler.css';
 
@@ -19,6 +20,13 @@ const text = JSON.parse(document.getElementById('flow-modeler-text').textContent
 const status = root.querySelector('[data-role=status]');
 const deployButton = root.querySelector('[data-role=deploy]');
 const deployForm = root.querySelector('form[data-role=deploy-form]');
+
+// The modeler's own words (palette, context pad, menus) in the page's language, where bpmn-js-i18n has them.
+function translation(table) {
+  const translate = (template, replacements = {}) => (table[template] || template)
+    .replace(/{([^}]+)}/g, (_, key) => (key in replacements ? replacements[key] : `{${key}}`));
+  return { translate: ['value', translate] };
+}
 
 function say(message, kind = '') {
   status.textContent = message;
@@ -37,6 +45,7 @@ async function main() {
       CamundaBehaviorsModule,
       ElementTemplatesPropertiesProviderModule,
       ElementTemplateChooserModule,
+      ...(root.dataset.locale === 'zh' ? [translation(chinese)] : []),
     ],
     moddleExtensions: { camunda: camundaModdle },
     elementTemplates: templates,
