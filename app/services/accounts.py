@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,6 +29,11 @@ def _hasher_for(profile: str) -> tuple[PasswordHasher, str]:
 
 def _hasher() -> tuple[PasswordHasher, str]:
     return _hasher_for(current_app.config["PASSWORD_HASH_PROFILE"])
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of the password, with the configured parameter profile."""
+    return _hasher()[0].hash(password)
 
 
 def ensure_roles() -> dict[RoleName, Role]:
@@ -101,7 +107,7 @@ def save_user(
     user.display_name = display_name
     if user.password_hash and not _password_matches(user.password_hash, password):
         user.end_sessions()  # a new password: whoever held a session with the old one is out
-    user.password_hash = _hasher()[0].hash(password)
+    user.password_hash = hash_password(password)
     user.department = department
     user.roles = [all_roles[r] for r in sorted(roles)]
     db.session.flush()
@@ -143,12 +149,12 @@ def end_sessions(user: User, actor: Actor) -> None:
     record(actor, "sessions.ended", "user", user.id)
 
 
-def set_active(user: User, active: bool, actor: Actor) -> None:
-    """Activate or deactivate a user; deactivating ends every session of theirs."""
+def set_active(user: User, active: bool, actor: Actor, **details: Any) -> None:
+    """Activate or deactivate a user; deactivating ends every session of theirs. `details` go to the audit event."""
     user.active = active
     if not active:
         user.end_sessions()
-    record(actor, "user.activated" if active else "user.deactivated", "user", user.id)
+    record(actor, "user.activated" if active else "user.deactivated", "user", user.id, **details)
 
 
 def authenticate(username: str, password: str, address: str | None) -> User | None:
