@@ -62,7 +62,7 @@ def read_rows(data: bytes, max_rows: int) -> list[Row]:
     if len(data) > (max_rows + 1) * ROW_BYTES:
         raise InvalidInput(f"the file is larger than {(max_rows + 1) * ROW_BYTES // 1024} KB "
                            f"({max_rows} rows of at most 1 KB)")
-    reader = csv.reader(io.StringIO(_decode(data), newline=""))
+    reader = csv.reader(io.StringIO(_decode(data), newline=""), strict=True)
     header: list[str] | None = None
     rows: list[Row] = []
     try:
