@@ -199,3 +199,9 @@ def delete_department(department_id: int, actor: Actor) -> str:
     db.session.flush()
     record(actor, "department.deleted", "department", department_id, before=before)
     return name
+
+
+def members_of(department: Department) -> list[User]:
+    """The department's people, active first, by name."""
+    query = select(User).where(User.department_id == department.id).order_by(User.active.desc(), User.display_name)
+    return list(db.session.execute(query).scalars())

@@ -19,6 +19,7 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import (
     ApplicationStatus,
+    AuditEvent,
     Department,
     HumanTask,
     ProcessInstance,
@@ -221,6 +222,12 @@ def search_users(search: UserSearch) -> UserPage:
     page = min(max(1, search.page), pages)
     rows = query.order_by(User.display_name, User.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
     return UserPage(list(db.session.execute(rows).scalars()), total, page, pages)
+
+
+def history(user_id: int, limit: int = 50) -> list[AuditEvent]:
+    """The newest audit events about a person (changes, logins), newest first."""
+    query = select(AuditEvent).where(AuditEvent.object_type == "user", AuditEvent.object_id == str(user_id))
+    return list(db.session.execute(query.order_by(AuditEvent.id.desc()).limit(limit)).scalars())
 
 
 def snapshot(user: User) -> dict[str, Any]:

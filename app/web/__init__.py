@@ -15,10 +15,12 @@ def init_app(app: Flask) -> None:
         applications,
         auth,
         authorizations,
+        departments,
         errors,
         health,
         inbox,
         labels,
+        people,
         seals,
         security,
         substitutes,
@@ -26,7 +28,7 @@ def init_app(app: Flask) -> None:
     )
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
-                      verify.bp):
+                      verify.bp, people.bp, departments.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)
