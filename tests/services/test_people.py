@@ -52,7 +52,7 @@ def test_a_created_person_logs_in_with_the_generated_password_and_the_creation_i
     (UserSpec("newbie", "Newbie", None, frozenset()), None, "at least one role"),
     (UserSpec("newbie", "Newbie", None, frozenset({RoleName.AUDITOR, RoleName.APPROVER})), None, "auditor never"),
     (UserSpec("newbie", "Newbie", None, frozenset({RoleName.EMPLOYEE})), "short", "at least 12 characters"),
-    (UserSpec("newbie.long.name", "N", None, frozenset({RoleName.EMPLOYEE})), "Newbie.Long.Name", "not be the username"),
+    (UserSpec("newbie.long.name", "N", None, frozenset({RoleName.EMPLOYEE})), "Newbie.Long.Name", "not be the user"),
     (UserSpec("newbie", "Newbie", 9999, frozenset({RoleName.EMPLOYEE})), None, "department 9999 does not exist"),
 ])
 def test_wrong_values_are_refused_and_nothing_is_created(org: Org, spec: UserSpec, password: str | None,
