@@ -59,7 +59,7 @@ def import_(file: Path, dry_run: bool) -> None:
     parent_department, head). Nothing is applied when a line is refused; exit 1 then."""
     report = people_import.import_people(file.read_bytes(), ACTOR, dry_run, current_app.config["IMPORT_MAX_ROWS"])
     for line in report.lines:
-        details = "; ".join(line.reasons) or ", ".join(f"{c.field}: {c.before} → {c.after}" for c in line.changes)
+        details = "; ".join(line.reasons or [f"{c.field}: {c.before} → {c.after}" for c in line.changes])
         click.echo(f"line {line.line}: {line.outcome} {line.username}{f' ({details})' if details else ''}")
     for action in report.departments:
         click.echo(f"line {action.line}: department {action.action} {action.name}"

@@ -145,7 +145,9 @@ def test_users_import_dry_run_then_real_run(app, org, tmp_path):
     runner = app.test_cli_runner()
     dry = runner.invoke(args=["users", "import", str(roster), "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert dry.output.splitlines() == ["line 2: create zhang.wei", "line 2: department create 财务部",
+    assert dry.output.splitlines() == ["line 2: create zhang.wei (display_name: — → 张伟; department: — → 财务部; "
+                                       "roles: — → approver, employee; active: — → yes)",
+                                       "line 2: department create 财务部",
                                        "line 2: department head 财务部 (zhang.wei)", "dry run: nothing applied"]
     assert accounts.find_user("zhang.wei") is None
     real = runner.invoke(args=["users", "import", str(roster)])

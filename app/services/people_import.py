@@ -274,15 +274,13 @@ def _describe(plan: _Plan, result: LineResult) -> None:
         return
     key = result.username.lower()
     after, before = plan.persons[key], plan.before.get(key)
-    if before is None:
-        result.outcome = "create"
-        return
-    pairs = (("display_name", before.display_name, after.display_name),
-             ("department", _dept_name(plan, before.department), _dept_name(plan, after.department)),
-             ("roles", " ".join(sorted(before.roles)), " ".join(sorted(after.roles))),
-             ("active", "yes" if before.active else "no", "yes" if after.active else "no"))
+    pairs = (("display_name", before.display_name if before else "—", after.display_name),
+             ("department", _dept_name(plan, before.department if before else None),
+              _dept_name(plan, after.department)),
+             ("roles", ", ".join(sorted(before.roles)) if before else "—", ", ".join(sorted(after.roles))),
+             ("active", ("yes" if before.active else "no") if before else "—", "yes" if after.active else "no"))
     result.changes = [Change(f, b, a) for f, b, a in pairs if a != b]
-    result.outcome = "change" if result.changes else "unchanged"
+    result.outcome = "create" if before is None else "change" if result.changes else "unchanged"
 
 
 def _check_heads(plan: _Plan, by_line: dict[int, LineResult]) -> None:

@@ -49,7 +49,7 @@ def test_a_dry_run_says_line_by_line_what_would_happen_and_changes_nothing(org: 
     assert _outcomes(report) == [(2, "zhang.wei", "create"), (3, "li.na", "create"), (4, "emma", "change"),
                                  (5, "olga", "unchanged"), (6, "alice", "change")]
     emma = {c.field: (c.before, c.after) for c in report.lines[2].changes}
-    assert emma == {"display_name": ("Emma", "Emma Stone"), "roles": ("employee", "approver employee")}
+    assert emma == {"display_name": ("Emma", "Emma Stone"), "roles": ("employee", "approver, employee")}
     assert [(c.field, c.before, c.after) for c in report.lines[4].changes] == [("active", "yes", "no")]
     assert [(a.line, a.name, a.action, a.detail) for a in report.departments] == [
         (2, "Finance", "create", ""), (2, "Finance", "move", "Office"), (2, "Finance", "head", "zhang.wei")]
