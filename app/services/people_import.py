@@ -355,8 +355,7 @@ def _apply(plan: _Plan, actor: Actor) -> list[tuple[str, str]]:
     for action in plan.actions:
         if action.action == "create":
             ids[_key(action.name) or ""] = departments.create_department(DepartmentSpec(action.name), actor).id
-    new_heads = [key for key, (head, _) in plan.set_head.items() if _department(ids[key]).head is None
-                 or _department(ids[key]).head.username.lower() != head]  # type: ignore[union-attr]
+    new_heads = [key for key, (head, _) in plan.set_head.items() if _head_of(ids[key]) != head]
     for key in new_heads:
         department = _department(ids[key])
         if department.head_id is not None:
@@ -379,6 +378,11 @@ def _apply(plan: _Plan, actor: Actor) -> list[tuple[str, str]]:
 
 def _department(department_id: int | None) -> Department:
     return departments.get_department(department_id or 0)
+
+
+def _head_of(department_id: int | None) -> str | None:
+    head = _department(department_id).head
+    return head.username.lower() if head else None
 
 
 def _ordered(plan: _Plan, kind: str) -> Iterable[tuple[str, _Person]]:
@@ -417,6 +421,8 @@ def import_people(data: bytes, actor: Actor, dry_run: bool, max_rows: int) -> Im
     report = ImportReport(tuple(plan.results), tuple(plan.actions), False)
     if dry_run or report.refused:
         return report
+    if not plan.actions and all(r.outcome == "unchanged" for r in plan.results):
+        return ImportReport(report.lines, report.departments, True)  # nothing to do, nothing to record
     passwords = _apply(plan, actor)
     record(actor, "people.imported", "import", "csv", lines=len(plan.results), created=report.count("create"),
            changed=report.count("change"), departments=len(plan.actions))

@@ -77,6 +77,8 @@ def test_the_real_run_applies_every_line_through_the_services(org: Org):
     assert audit.verify_chain() == []
     again = _run(ROSTER, dry_run=True)  # the same file again changes nothing more
     assert {line.outcome for line in again.lines} == {"unchanged"} and again.departments == ()
+    before = _state()
+    assert _run(ROSTER).applied and _state() == before  # nor does applying it: not even an audit event
 
 
 def test_one_refused_line_and_nothing_is_applied(org: Org):
