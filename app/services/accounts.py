@@ -36,6 +36,21 @@ def hash_password(password: str) -> str:
     return _hasher()[0].hash(password)
 
 
+PASSWORD_LIMIT = 256
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why a new password is refused, or None: long enough, not too long, not the username."""
+    shortest = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < shortest:
+        return f"the password must be at least {shortest} characters long"
+    if len(password) > PASSWORD_LIMIT:
+        return f"the password must be at most {PASSWORD_LIMIT} characters long"
+    if password.strip().casefold() == username.casefold():
+        return "the password must not be the username"
+    return None
+
+
 def ensure_roles() -> dict[RoleName, Role]:
     """Every role exists; returns them by name."""
     existing = {r.name: r for r in db.session.execute(select(Role)).scalars()}
@@ -178,3 +193,24 @@ def authenticate(username: str, password: str, address: str | None) -> User | No
     else:
         throttle.count_failure(username, address)
     return user if ok else None
+
+
+def change_password(user: User, current: str, new: str, actor: Actor) -> None:
+    """The person replaces their own password: the current one first (a wrong one counts as a failed login, so
+    guessing through this form is throttled like logging in), then a new one that meets the rules and differs from
+    it. Every session of theirs ends (the caller logs this one in again)."""
+    minutes = throttle.blocked_for(user.username, actor.address)
+    if minutes is not None:
+        raise LoginThrottled(f"too many failed attempts; try again in {minutes} minutes", minutes)
+    if not _password_matches(user.password_hash, current):
+        throttle.count_failure(user.username, actor.address)
+        raise InvalidInput("the current password is wrong")
+    problem = password_problem(new, user.username)
+    if problem is None and new == current:
+        problem = "the new password must differ from the current one"
+    if problem is not None:
+        raise InvalidInput(problem)
+    user.password_hash = hash_password(new)
+    user.password_change_required = False
+    user.end_sessions()
+    record(actor, "user.password_changed", "user", user.id)

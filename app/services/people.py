@@ -12,7 +12,6 @@ from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, or_, select
 
 from app.errors import InvalidInput, NotFound
@@ -42,7 +41,6 @@ DECIDING_ROLES = frozenset({RoleName.APPROVER, RoleName.LEADER, RoleName.SEAL_AD
 # Letters (any script), digits and . _ @ + -: what directories and HR systems use as login names.
 USERNAME = re.compile(r"[\w.@+-]{2,80}")
 DISPLAY_NAME_LIMIT = 200
-PASSWORD_LIMIT = 256
 PER_PAGE = 25
 # Generated passwords: 4 groups of 4 from 31 unambiguous characters (no 0/o, 1/l/i): about 79 bits.
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -127,18 +125,6 @@ def roles_problem(roles: Collection[RoleName]) -> str | None:
     if RoleName.AUDITOR in roles and DECIDING_ROLES & set(roles):
         deciding = ", ".join(sorted(DECIDING_ROLES & set(roles)))
         return f"an auditor never decides, so cannot also be {deciding}"
-    return None
-
-
-def password_problem(password: str, username: str) -> str | None:
-    """Why a password is refused, or None: long enough, not too long, not the username."""
-    shortest = current_app.config["PASSWORD_MIN_LENGTH"]
-    if len(password) < shortest:
-        return f"the password must be at least {shortest} characters long"
-    if len(password) > PASSWORD_LIMIT:
-        return f"the password must be at most {PASSWORD_LIMIT} characters long"
-    if password.strip().casefold() == username.casefold():
-        return "the password must not be the username"
     return None
 
 
@@ -288,17 +274,18 @@ def lockout_problem(user: User, roles: Collection[RoleName], active: bool, actor
 # Changing.
 
 def create_user(spec: UserSpec, password: str | None, actor: Actor) -> tuple[User, str]:
-    """Create a person; without a password one is generated. Returns the user and the password (to hand over)."""
+    """Create a person; without a password one is generated. Returns the user and the password (to hand over); they
+    choose their own when they first log in."""
     _check(username_problem(spec.username) or display_name_problem(spec.display_name) or roles_problem(spec.roles))
     clash = clashing_username(spec.username)
     if clash is not None:
         raise InvalidInput(f"there is already a user {clash!r}")
     password = generate_password() if password is None else password
-    _check(password_problem(password, spec.username))
+    _check(accounts.password_problem(password, spec.username))
     all_roles = accounts.ensure_roles()
     user = User(username=spec.username, display_name=spec.display_name.strip(),
                 password_hash=accounts.hash_password(password), department=_department(spec.department_id),
-                roles=[all_roles[r] for r in sorted(spec.roles)])
+                roles=[all_roles[r] for r in sorted(spec.roles)], password_change_required=True)
     db.session.add(user)
     db.session.flush()
     record(actor, "user.created", "user", user.id, after=snapshot(user))
@@ -401,12 +388,14 @@ def reactivate(user_id: int, actor: Actor) -> User:
 
 
 def reset_password(user_id: int, password: str | None, actor: Actor) -> str:
-    """Give a person a new password (generated when none is given) and end their sessions; returns it once."""
+    """Give a person a temporary password (generated when none is given; they choose their own when they next log
+    in) and end their sessions; returns it once."""
     user = get_user(user_id)
     generated = password is None
     password = generate_password() if password is None else password
-    _check(password_problem(password, user.username))
+    _check(accounts.password_problem(password, user.username))
     user.password_hash = accounts.hash_password(password)
+    user.password_change_required = True
     user.end_sessions()
     record(actor, "user.password_reset", "user", user.id, username=user.username, generated=generated)
     return password

@@ -12,6 +12,7 @@ from app.services import accounts
 def init_app(app: Flask) -> None:
     """Register blueprints, error handlers and the login loader."""
     from app.web import (
+        account,
         applications,
         auth,
         authorizations,
@@ -28,7 +29,7 @@ def init_app(app: Flask) -> None:
     )
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
-                      verify.bp, people.bp, departments.bp):
+                      verify.bp, people.bp, departments.bp, account.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.models import RoleName
@@ -112,3 +112,13 @@ class ImportForm(FlaskForm):
     content = HiddenField()
     check = SubmitField(_l("Dry run: show what would change"))
     apply = SubmitField(_l("Import"))
+
+
+class ChangePasswordForm(FlaskForm):
+    """A person choosing their own password."""
+
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    repeat = PasswordField(_l("New password again"), validators=[DataRequired(), EqualTo(
+        "new", _l("The two new passwords differ."))])
+    submit = SubmitField(_l("Change password"))

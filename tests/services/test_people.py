@@ -225,3 +225,30 @@ def test_a_department_is_deleted_only_when_nothing_refers_to_it(org: Org):
     db.session.commit()
     assert departments.department_named("Below") is None
     assert _events("department.deleted")[0].details["before"]["parent"] == "Empty"
+
+
+def test_a_password_someone_else_set_must_be_replaced_by_the_person(app, org: Org):
+    user, temporary = people.create_user(UserSpec("wang.fang", "王芳", None, frozenset({RoleName.EMPLOYEE})), None,
+                                         _as(org.seal_admin))
+    assert user.password_change_required
+    epoch = user.session_epoch
+    with pytest.raises(InvalidInput, match="current password is wrong"):
+        accounts.change_password(user, "not it at all", "my very own phrase", Actor.of(user, "10.0.0.9"))
+    with pytest.raises(InvalidInput, match="at least 12"):
+        accounts.change_password(user, temporary, "short", Actor.of(user))
+    with pytest.raises(InvalidInput, match="must differ"):
+        accounts.change_password(user, temporary, temporary, Actor.of(user))
+    accounts.change_password(user, temporary, "my very own phrase", Actor.of(user))
+    db.session.commit()
+    assert not user.password_change_required and user.session_epoch == epoch + 1
+    assert accounts.authenticate("wang.fang", "my very own phrase", None) is not None
+    assert [e.actor_name for e in _events("user.password_changed")] == ["wang.fang"]
+    people.reset_password(user.id, None, _as(org.seal_admin))
+    assert user.password_change_required  # a reset is temporary again
+    # Guessing the current password through this form is throttled like logging in.
+    app.config["LOGIN_MAX_FAILURES"] = 2
+    for _ in range(2):
+        with pytest.raises(InvalidInput):
+            accounts.change_password(user, "guess", "my very own phrase 2", Actor.of(user, "10.0.0.9"))
+    with pytest.raises(accounts.LoginThrottled):
+        accounts.change_password(user, "guess", "my very own phrase 2", Actor.of(user, "10.0.0.9"))

@@ -101,6 +101,34 @@ def test_creating_a_person_shows_the_password_once_and_they_log_in(client: Flask
     assert user.role_names == {RoleName.EMPLOYEE, RoleName.APPROVER} and user.department_id == org.department.id
     logout(client)
     assert client.post("/login", data={"username": "wang.fang", "password": password}).status_code == 302
+    # A password someone else chose: every page leads to choosing one's own first.
+    for path in ("/", "/inbox", "/seals", f"/applications/{1}"):
+        assert client.get(path).location == "/account/password", path
+    page = client.get("/account/password")
+    assert page.status_code == 200 and 'id="password-required"' in page.text
+    differ = client.post("/account/password", data={"current": password, "new": "my own phrase here",
+                                                    "repeat": "my own phrase there"})
+    assert differ.status_code == 422 and "The two new passwords differ." in differ.text
+    wrong = client.post("/account/password", data={"current": "nope", "new": "my own phrase here",
+                                                   "repeat": "my own phrase here"})
+    assert wrong.status_code == 422 and "the current password is wrong" in wrong.text
+    done = client.post("/account/password", data={"current": password, "new": "my own phrase here",
+                                                  "repeat": "my own phrase here"}, follow_redirects=True)
+    assert done.status_code == 200 and "Your new password is set." in done.text  # still logged in
+    assert client.get("/inbox").status_code == 200 and not _user("wang.fang").password_change_required
+
+
+def test_everyone_changes_their_own_password_from_their_name_in_the_bar(app: Flask, client: FlaskClient, org: Org):
+    other = app.test_client()
+    login(other, "emma")
+    login(client, "emma")
+    assert 'id="nav-account"' in client.get("/").text and client.get("/").status_code == 200  # nothing required
+    changed = client.post("/account/password", data={"current": PASSWORD, "new": "emma's new phrase",
+                                                     "repeat": "emma's new phrase"})
+    assert changed.status_code == 302 and client.get("/inbox").status_code == 200
+    assert other.get("/inbox").status_code == 302  # the other session has ended
+    logout(client)
+    assert client.post("/login", data={"username": "emma", "password": PASSWORD}).status_code == 401
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -175,6 +203,7 @@ def test_resetting_a_password_ends_the_sessions_and_shows_a_generated_one_once(a
     assert emma.get("/").status_code == 302
     assert emma.post("/login", data={"username": "emma", "password": PASSWORD}).status_code == 401
     assert emma.post("/login", data={"username": "emma", "password": password}).status_code == 302
+    assert emma.get("/").location == "/account/password"  # a reset password is temporary
     chosen = client.post(f"/admin/users/{org.employee.id}/password", data={"password": "my own choice here"})
     assert chosen.status_code == 200 and "my own choice here" not in chosen.text
 
