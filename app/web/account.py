@@ -22,8 +22,9 @@ _ALLOWED = {"account.password", "auth.logout", "auth.set_language", "static"}
 
 @bp.before_app_request
 def _own_password_first() -> Any:
-    if (current_user.is_authenticated and current_user.password_change_required
-            and request.endpoint not in _ALLOWED):
+    # The endpoint first: a stylesheet needs no user loaded.
+    if (request.endpoint not in _ALLOWED and current_user.is_authenticated
+            and current_user.password_change_required):
         return redirect(url_for("account.password"))
     return None
 
