@@ -15,7 +15,7 @@ from app.errors import InvalidInput
 from app.extensions import db
 from app.models import Department, RoleName, Seal, SignatureAuthorization, User
 from app.models.audit import Actor, record
-from app.models.lookup import get_or_not_found
+from app.services.accounts import get_department
 from app.services.people import department_chain, head_problem
 
 NAME_LIMIT = 200
@@ -54,11 +54,6 @@ def department_named(name: str) -> Department | None:
     """The department with this name, whatever the letter case."""
     query = select(Department).where(func.lower(Department.name) == name.strip().lower())
     return db.session.execute(query.limit(1)).scalar()
-
-
-def get_department(department_id: int) -> Department:
-    """A department by id."""
-    return get_or_not_found(Department, department_id, "department")
 
 
 def department_tree() -> list[DepartmentRow]:

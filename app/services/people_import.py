@@ -18,7 +18,7 @@ from app.errors import InvalidInput
 from app.extensions import db
 from app.models import Department, Role, RoleName, User
 from app.models.audit import Actor, record
-from app.services import departments, people
+from app.services import accounts, departments, people
 from app.services.departments import DepartmentSpec
 from app.services.people_csv import Row, read_rows
 
@@ -377,7 +377,7 @@ def _apply(plan: _Plan, actor: Actor) -> list[tuple[str, str]]:
 
 
 def _department(department_id: int | None) -> Department:
-    return departments.get_department(department_id or 0)
+    return accounts.get_department(department_id or 0)
 
 
 def _head_of(department_id: int | None) -> str | None:

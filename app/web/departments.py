@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from app.errors import InvalidInput
 from app.extensions import db
 from app.models import Department, RoleName
-from app.services import departments
+from app.services import accounts, departments
 from app.services.departments import DepartmentSpec
 from app.web.guards import actor, role_required
 from app.web.people import ROLE_NAMES, department_choices
@@ -62,7 +62,7 @@ def index() -> Any:
 @bp.route("/departments/<int:department_id>", methods=["GET", "POST"])
 @admin_only
 def edit(department_id: int) -> Any:
-    department = departments.get_department(department_id)
+    department = accounts.get_department(department_id)
     form = _edit_form(department)
     if form.validate_on_submit():
         spec = DepartmentSpec(form.name.data or "", form.parent_id.data, form.head_id.data)
@@ -75,7 +75,7 @@ def edit(department_id: int) -> Any:
             db.session.commit()
             flash(_("Department “%(name)s” saved.", name=department.name), "success")
             return redirect(url_for("departments.edit", department_id=department.id))
-    department = departments.get_department(department_id)
+    department = accounts.get_department(department_id)
     return render_template("departments/edit.html", department=department, form=form, confirm=ConfirmForm(),
                            members=departments.members_of(department), role_names=ROLE_NAMES,
                            deletion_problem=departments.deletion_problem(department)), (
