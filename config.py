@@ -122,6 +122,10 @@ class Config:
     EXPRESSION_MEMORY_MB = _env_int("SEALFLOW_EXPRESSION_MEMORY_MB", 64)
     # argon2-cffi's parameter profile for new password hashes (hashes name their parameters, so any verifies).
     PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
+    # Passwords a seal administrator sets (or a script does) are at least this long.
+    PASSWORD_MIN_LENGTH = _env_int("SEALFLOW_PASSWORD_MIN_LENGTH", 12)
+    # A CSV import of people holds at most this many rows (and 1 KB a row).
+    IMPORT_MAX_ROWS = _env_int("SEALFLOW_IMPORT_MAX_ROWS", 5000)
 
     def __init__(self) -> None:
         _private_folder(self.INSTANCE_PATH)

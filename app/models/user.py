@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, Enum, ForeignKey, String, Table
+from sqlalchemy import Column, Enum, ForeignKey, String, Table, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import Model, db
@@ -62,6 +62,9 @@ class User(UserMixin, Model):
     # Part of every session's login token: raising it ends all of the user's sessions at once (logout, a new
     # password, deactivation), whatever cookies are still about.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Set when someone else chose the password (a seal administrator, a script, an import): the person chooses their
+    # own before anything else.
+    password_change_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,6 +29,26 @@ def _hasher_for(profile: str) -> tuple[PasswordHasher, str]:
 
 def _hasher() -> tuple[PasswordHasher, str]:
     return _hasher_for(current_app.config["PASSWORD_HASH_PROFILE"])
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of the password, with the configured parameter profile."""
+    return _hasher()[0].hash(password)
+
+
+PASSWORD_LIMIT = 256
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why a new password is refused, or None: long enough, not too long, not the username."""
+    shortest = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < shortest:
+        return f"the password must be at least {shortest} characters long"
+    if len(password) > PASSWORD_LIMIT:
+        return f"the password must be at most {PASSWORD_LIMIT} characters long"
+    if password.strip().casefold() == username.casefold():
+        return "the password must not be the username"
+    return None
 
 
 def ensure_roles() -> dict[RoleName, Role]:
@@ -101,7 +122,7 @@ def save_user(
     user.display_name = display_name
     if user.password_hash and not _password_matches(user.password_hash, password):
         user.end_sessions()  # a new password: whoever held a session with the old one is out
-    user.password_hash = _hasher()[0].hash(password)
+    user.password_hash = hash_password(password)
     user.department = department
     user.roles = [all_roles[r] for r in sorted(roles)]
     db.session.flush()
@@ -143,12 +164,12 @@ def end_sessions(user: User, actor: Actor) -> None:
     record(actor, "sessions.ended", "user", user.id)
 
 
-def set_active(user: User, active: bool, actor: Actor) -> None:
-    """Activate or deactivate a user; deactivating ends every session of theirs."""
+def set_active(user: User, active: bool, actor: Actor, **details: Any) -> None:
+    """Activate or deactivate a user; deactivating ends every session of theirs. `details` go to the audit event."""
     user.active = active
     if not active:
         user.end_sessions()
-    record(actor, "user.activated" if active else "user.deactivated", "user", user.id)
+    record(actor, "user.activated" if active else "user.deactivated", "user", user.id, **details)
 
 
 def authenticate(username: str, password: str, address: str | None) -> User | None:
@@ -172,3 +193,24 @@ def authenticate(username: str, password: str, address: str | None) -> User | No
     else:
         throttle.count_failure(username, address)
     return user if ok else None
+
+
+def change_password(user: User, current: str, new: str, actor: Actor) -> None:
+    """The person replaces their own password: the current one first (a wrong one counts as a failed login, so
+    guessing through this form is throttled like logging in), then a new one that meets the rules and differs from
+    it. Every session of theirs ends (the caller logs this one in again)."""
+    minutes = throttle.blocked_for(user.username, actor.address)
+    if minutes is not None:
+        raise LoginThrottled(f"too many failed attempts; try again in {minutes} minutes", minutes)
+    if not _password_matches(user.password_hash, current):
+        throttle.count_failure(user.username, actor.address)
+        raise InvalidInput("the current password is wrong")
+    problem = password_problem(new, user.username)
+    if problem is None and new == current:
+        problem = "the new password must differ from the current one"
+    if problem is not None:
+        raise InvalidInput(problem)
+    user.password_hash = hash_password(new)
+    user.password_change_required = False
+    user.end_sessions()
+    record(actor, "user.password_changed", "user", user.id)
