@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
 
-from app.errors import InvalidInput, PermissionDenied
+from app.errors import DirectoryRefused, DirectoryUnavailable, InvalidInput, PermissionDenied
 from app.extensions import db
 from app.models import Department, Role, RoleName, User
 from app.models.audit import Actor, record
@@ -125,6 +125,17 @@ def _password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
+def _local_password_matches(user: User | None, password: str) -> bool:
+    """Whether the active user's SealFlow password is this; an unknown user is checked against a dummy hash, so
+    that a login with an unknown name takes as long as one with a known name."""
+    hasher, dummy_hash = _hasher()
+    try:
+        hasher.verify(user.password_hash if user else dummy_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return user is not None and user.active
+
+
 def user_for_session(token: str) -> User | None:
     """The user a session's login token names, if that session still stands: the token's epoch is the user's
     (logout, a new password or deactivation raise it) and the user is active."""
@@ -153,20 +164,29 @@ def set_active(user: User, active: bool, actor: Actor) -> None:
 
 def authenticate(username: str, password: str, address: str | None) -> User | None:
     """The active user with these credentials, or None; every attempt is audited. Too many failed attempts for
-    the account or from the address refuse further ones for a while (LoginThrottled), checking no password."""
+    the account or from the address refuse further ones for a while (LoginThrottled), checking no password.
+    With a directory configured, its people are checked by the directory (services/directory.py), which raises
+    DirectoryUnavailable or DirectoryRefused when it cannot answer; accounts created in SealFlow are checked here."""
+    from app.services import directory  # it builds on this module
+
     minutes = throttle.blocked_for(username, address)
     if minutes is not None:
         record(Actor(None, username, address), "login.throttled", "user", username, minutes=minutes)
         raise LoginThrottled(f"too many failed logins; try again in {minutes} minutes", minutes)
-    user = find_user(username)
-    hasher, dummy_hash = _hasher()
-    try:
-        hasher.verify(user.password_hash if user else dummy_hash, password)
-        ok = user is not None and user.active
-    except (VerificationError, InvalidHashError):
-        ok = False
-    actor = Actor(user.id if user else None, username, address)
-    record(actor, "login.succeeded" if ok else "login.failed", "user", user.id if user else username)
+    known = find_user(username)
+    if directory.handles(known):
+        try:
+            user = directory.check_login(username, password, Actor(None, username, address))
+        except (DirectoryUnavailable, DirectoryRefused) as exc:
+            record(Actor(None, username, address), "login.directory_error", "user", known.id if known else username,
+                   reason=exc.message)
+            raise
+    else:
+        user = known if _local_password_matches(known, password) else None
+    ok = user is not None
+    subject = user or known
+    actor = Actor(subject.id if subject else None, username, address)
+    record(actor, "login.succeeded" if ok else "login.failed", "user", subject.id if subject else username)
     if ok:
         throttle.forget_failures(username)
     else:

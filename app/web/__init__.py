@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         applications,
         auth,
         authorizations,
+        directory,
         errors,
         health,
         inbox,
@@ -26,7 +27,7 @@ def init_app(app: Flask) -> None:
     )
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
-                      verify.bp):
+                      verify.bp, directory.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)
