@@ -184,6 +184,10 @@ class Config:
             raise ValueError(f"SEALFLOW_SIGNATURE_LEVEL must be B-B, B-T, B-LT or B-LTA, not {self.SIGNATURE_LEVEL}")
         if not 1 <= self.SEAL_MAX_DEPTH <= 100:  # SVG seals are measured and drawn recursively
             raise ValueError(f"SEALFLOW_SEAL_MAX_DEPTH must be 1 to 100, not {self.SEAL_MAX_DEPTH}")
+        self._check_ldap()
+
+    def _check_ldap(self) -> None:
+        """The directory settings hang together (a separate step, so that the tests can check a changed copy)."""
         if self.LDAP_URL and not self.LDAP_URL.lower().startswith(("ldap://", "ldaps://")):
             raise ValueError(f"SEALFLOW_LDAP_URL must start with ldap:// or ldaps://, not {self.LDAP_URL}")
         if self.LDAP_URL and not self.LDAP_USER_BASE:

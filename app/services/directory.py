@@ -139,6 +139,10 @@ def sync(actor: Actor, dry_run: bool = False) -> SyncReport:
         if not dry_run:
             accounts.set_active(user, False, actor)
             user.directory_vanished_at = utcnow()
+    report.created.sort()
+    report.reactivated.sort()
+    report.updated = dict(sorted(report.updated.items()))
+    report.skipped = dict(sorted(report.skipped.items()))
     if report.changed and not dry_run:
         record(actor, "directory.synced", "directory", spec.url[:50], people=report.people,
                created=report.created, updated=sorted(report.updated), reactivated=report.reactivated,

@@ -24,18 +24,12 @@ SKIP_LABELS = {
 }
 
 
-@bp.get("/admin/directory")
+@bp.route("/admin/directory", methods=["GET", "POST"])
 @role_required(RoleName.SEAL_ADMIN)
 def index() -> Any:
-    return render_template("directory/index.html", form=DirectorySyncForm(), overview=directory.overview(),
-                           report=None, skip_labels=SKIP_LABELS)
-
-
-@bp.post("/admin/directory/sync")
-@role_required(RoleName.SEAL_ADMIN)
-def sync() -> Any:
+    """The settings; a POST previews a sync (changing nothing) or runs it, and shows what it did."""
     form = DirectorySyncForm()
-    status, report = 400, None
+    status, report = (400 if form.is_submitted() else 200), None
     if form.validate_on_submit():
         try:
             report = directory.sync(actor(), dry_run=not form.apply.data)
