@@ -169,6 +169,8 @@ def authenticate(username: str, password: str, address: str | None) -> User | No
     DirectoryUnavailable or DirectoryRefused when it cannot answer; accounts created in SealFlow are checked here."""
     from app.services import directory  # it builds on this module
 
+    # No username holds a NUL, and PostgreSQL refuses one in any text it is asked about: shown, it finds nobody.
+    username = username.replace("\x00", "\ufffd")
     minutes = throttle.blocked_for(username, address)
     if minutes is not None:
         record(Actor(None, username, address), "login.throttled", "user", username, minutes=minutes)
