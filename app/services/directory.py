@@ -190,10 +190,24 @@ def _department(names: tuple[str, ...], report: SyncReport, actor: Actor, dry_ru
             db.session.flush()
             record(actor, "department.created", "department", found.id, name=name,
                    parent=department.name if department else None, source="directory")
-        elif found.parent_id is None and department is not None and found is not department:
+        elif found.parent_id is None and department is not None and not _within(department, found):
             found.parent = department
+            record(actor, "department.updated", "department", found.id, parent=[None, department.name],
+                   source="directory")
         department = found
     return department
+
+
+def _within(department: Department, ancestor: Department) -> bool:
+    """Whether `department` is `ancestor` or lies below it (making `ancestor` its child would close a loop)."""
+    seen: set[int] = set()
+    current: Department | None = department
+    while current is not None and current.id not in seen:
+        if current.id == ancestor.id:
+            return True
+        seen.add(current.id)
+        current = current.parent
+    return False
 
 
 def _refusal(person: ldap.Person, user: User | None) -> str | None:
@@ -278,7 +292,7 @@ class Overview:
 
     configured: bool
     url: str
-    start_tls: bool
+    encrypted: bool  # ldaps:// or StartTLS: passwords do not cross the network in clear
     user_base: str
     user_filter: str
     group_base: str
@@ -292,7 +306,8 @@ def overview() -> Overview:
     """The directory's settings and how many active and inactive accounts come from it."""
     config = current_app.config
     rows = list(db.session.execute(select(User.active).where(User.directory_dn.is_not(None))).scalars())
-    return Overview(configured=enabled(), url=config["LDAP_URL"], start_tls=config["LDAP_START_TLS"],
+    encrypted = config["LDAP_START_TLS"] or config["LDAP_URL"].lower().startswith("ldaps://")
+    return Overview(configured=enabled(), url=config["LDAP_URL"], encrypted=encrypted,
                     user_base=config["LDAP_USER_BASE"], user_filter=config["LDAP_USER_FILTER"],
                     group_base=config["LDAP_GROUP_BASE"], role_groups=role_groups(),
                     default_roles=[RoleName(r) for r in config["LDAP_DEFAULT_ROLES"]], active=sum(rows),

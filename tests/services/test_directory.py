@@ -338,3 +338,30 @@ def test_no_directory_configured(app, org):
     assert log_in("emma", PASSWORD) is not None
     with pytest.raises(InvalidInput, match="no directory is configured"):
         directory.sync(CLI)
+
+
+def test_a_department_tree_drawn_otherwise_in_sealflow_is_not_looped(org, ldap):
+    """An administrator put Head Office under Sales; the directory says the opposite. SealFlow's tree stands, and
+    no department becomes its own ancestor."""
+    office = accounts.get_or_create_department("Head Office")
+    office.parent = org.department  # Sales
+    db.session.commit()
+    directory.sync(CLI)
+    db.session.commit()
+    sales = db.session.get(Department, org.department.id)
+    assert sales.parent is None and db.session.get(Department, office.id).parent.id == sales.id
+
+
+def test_a_department_without_a_parent_gets_the_directorys(org, ldap):
+    directory.sync(CLI)
+    db.session.commit()
+    assert db.session.get(Department, org.department.id).parent.name == "Head Office"
+    assert "department.updated" in actions()
+
+
+def test_the_overview_warns_of_an_unencrypted_directory(app, ldap):
+    assert not directory.overview().encrypted
+    use_directory(app, ldap.url, start_tls=True)
+    assert directory.overview().encrypted
+    use_directory(app, ldap.ldaps_url)
+    assert directory.overview().encrypted

@@ -52,6 +52,7 @@ def test_preview_then_sync_from_the_page(client, org, ldap):
     login(client, "sam")
     page = html.unescape(client.get("/admin/directory").text)
     assert ldap.url in page and "sealflow-approvers" in page and "0 active, 0 inactive" in page
+    assert "Not encrypted: passwords cross the network in clear" in page
     preview = client.post("/admin/directory", data={"preview": "1"})
     text = html.unescape(preview.text)
     assert preview.status_code == 200 and "Preview: what a sync would change" in text and "hugo" in text
