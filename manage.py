@@ -36,6 +36,8 @@ TEST_SYSTEM_PACKAGES = {
     "/usr/lib/softhsm/libsofthsm2.so": "softhsm2",
     "zbarimg": "zbar-tools",
     "qpdf": "qpdf",  # reads the approval evidence back, as a relying party would
+    "/usr/sbin/slapd": "slapd",  # a real OpenLDAP server for the directory login and sync tests
+    "ldapadd": "ldap-utils",
 }
 FONT_PACKAGE = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "fonts-wqy-zenhei")
 # Node.js and npm install and bundle the browser parts (bpmn.io's modeler and editors) from package-lock.json.

@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.cli_directory import directory_cli
 from app.cli_pdf import clear_errors, pdf_cli
 from app.cli_users import users_cli
 from app.extensions import db
@@ -119,3 +120,4 @@ def init_app(app: Flask) -> None:
     for command in (seed_demo, worker, clock, embedded_redis, pdf_cli, flows_cli, seals_cli,
                     users_cli):  # pdf_cli: cli_pdf.py; users_cli: cli_users.py
         app.cli.add_command(command)
+    app.cli.add_command(directory_cli)  # cli_directory.py

@@ -161,3 +161,33 @@ def test_users_import_dry_run_then_real_run(app, org, tmp_path):
     roster.write_bytes("username,display_name,department,roles\r\n".encode("utf-16"))
     encoded = runner.invoke(args=["users", "import", str(roster)])
     assert encoded.exit_code == 1 and "save it as “CSV UTF-8”" in encoded.output
+
+
+def test_directory_sync_dry_run_then_sync(app, org, ldap):
+    from tests.directory_server import PEOPLE_ENTRIES
+
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["directory", "sync", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "hugo: would be created" in dry.output and "department Head Office: would be created" in dry.output
+    assert "emma: skipped (an account created in SealFlow has this username)" in dry.output
+    assert dry.output.strip().endswith("dry run: nothing was changed")
+    assert db.session.execute(select(func.count()).select_from(User)).scalar() == 6  # the org fixture's only
+    done = runner.invoke(args=["directory", "sync"])
+    assert done.exit_code == 0 and "hugo: created" in done.output
+    assert db.session.execute(select(func.count()).select_from(User)).scalar() == 11
+    ldap.delete(PEOPLE_ENTRIES["bob"][0])
+    again = runner.invoke(args=["directory", "sync"])
+    assert "bob: deactivated (no longer in the directory)" in again.output
+    assert runner.invoke(args=["directory", "sync"]).output.strip().endswith("nothing to change")
+
+
+def test_directory_sync_says_why_it_cannot_run(app, org, ldap):
+    from tests.directory_server import free_port, use_directory
+
+    use_directory(app, f"ldap://127.0.0.1:{free_port()}")
+    result = app.test_cli_runner().invoke(args=["directory", "sync"])
+    assert result.exit_code == 1 and "error: the directory cannot be reached" in result.output
+    app.config["LDAP_URL"] = ""
+    result = app.test_cli_runner().invoke(args=["directory", "sync"])
+    assert result.exit_code == 1 and "error: no directory is configured" in result.output

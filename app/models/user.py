@@ -67,6 +67,12 @@ class User(UserMixin, Model):
     password_change_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where the account comes from: None for one created in SealFlow (its password is SealFlow's), else the
+    # person's DN in the directory, who logs in with their directory password (none is stored here).
+    directory_dn: Mapped[str | None] = mapped_column(String(1000))
+    # When `directory sync` last found the person gone from the directory and deactivated them; a sync that finds
+    # them again reactivates them (but never someone an administrator deactivated).
+    directory_vanished_at: Mapped[datetime | None]
 
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
@@ -86,6 +92,11 @@ class User(UserMixin, Model):
     def has_role(self, role: RoleName) -> bool:
         """Whether the user holds this role."""
         return any(r.name == role for r in self.roles)
+
+    @property
+    def from_directory(self) -> bool:
+        """Whether the account comes from the directory (LDAP) rather than being created in SealFlow."""
+        return self.directory_dn is not None
 
     @property
     def role_names(self) -> set[RoleName]:

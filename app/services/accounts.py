@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
 
-from app.errors import InvalidInput, PermissionDenied
+from app.errors import DirectoryRefused, DirectoryUnavailable, InvalidInput, PermissionDenied
 from app.extensions import db
 from app.models import Department, Role, RoleName, User
 from app.models.audit import Actor, record
@@ -146,6 +146,17 @@ def _password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
+def _local_password_matches(user: User | None, password: str) -> bool:
+    """Whether the active user's SealFlow password is this; an unknown user is checked against a dummy hash, so
+    that a login with an unknown name takes as long as one with a known name."""
+    hasher, dummy_hash = _hasher()
+    try:
+        hasher.verify(user.password_hash if user else dummy_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return user is not None and user.active
+
+
 def user_for_session(token: str) -> User | None:
     """The user a session's login token names, if that session still stands: the token's epoch is the user's
     (logout, a new password or deactivation raise it) and the user is active."""
@@ -174,20 +185,31 @@ def set_active(user: User, active: bool, actor: Actor, **details: Any) -> None:
 
 def authenticate(username: str, password: str, address: str | None) -> User | None:
     """The active user with these credentials, or None; every attempt is audited. Too many failed attempts for
-    the account or from the address refuse further ones for a while (LoginThrottled), checking no password."""
+    the account or from the address refuse further ones for a while (LoginThrottled), checking no password.
+    With a directory configured, its people are checked by the directory (services/directory.py), which raises
+    DirectoryUnavailable or DirectoryRefused when it cannot answer; accounts created in SealFlow are checked here."""
+    from app.services import directory  # it builds on this module
+
+    # No username holds a NUL, and PostgreSQL refuses one in any text it is asked about: shown, it finds nobody.
+    username = username.replace("\x00", "\ufffd")
     minutes = throttle.blocked_for(username, address)
     if minutes is not None:
         record(Actor(None, username, address), "login.throttled", "user", username, minutes=minutes)
         raise LoginThrottled(f"too many failed logins; try again in {minutes} minutes", minutes)
-    user = find_user(username)
-    hasher, dummy_hash = _hasher()
-    try:
-        hasher.verify(user.password_hash if user else dummy_hash, password)
-        ok = user is not None and user.active
-    except (VerificationError, InvalidHashError):
-        ok = False
-    actor = Actor(user.id if user else None, username, address)
-    record(actor, "login.succeeded" if ok else "login.failed", "user", user.id if user else username)
+    known = find_user(username)
+    if directory.handles(known):
+        try:
+            user = directory.check_login(username, password, Actor(None, username, address))
+        except (DirectoryUnavailable, DirectoryRefused) as exc:
+            record(Actor(None, username, address), "login.directory_error", "user", known.id if known else username,
+                   reason=exc.message)
+            raise
+    else:
+        user = known if _local_password_matches(known, password) else None
+    ok = user is not None
+    subject = user or known
+    actor = Actor(subject.id if subject else None, username, address)
+    record(actor, "login.succeeded" if ok else "login.failed", "user", subject.id if subject else username)
     if ok:
         throttle.forget_failures(username)
     else:
@@ -198,7 +220,10 @@ def authenticate(username: str, password: str, address: str | None) -> User | No
 def change_password(user: User, current: str, new: str, actor: Actor) -> None:
     """The person replaces their own password: the current one first (a wrong one counts as a failed login, so
     guessing through this form is throttled like logging in), then a new one that meets the rules and differs from
-    it. Every session of theirs ends (the caller logs this one in again)."""
+    it. Every session of theirs ends (the caller logs this one in again). A directory account's password is the
+    directory's."""
+    if user.from_directory:
+        raise InvalidInput("your password is kept by the directory; change it there")
     minutes = throttle.blocked_for(user.username, actor.address)
     if minutes is not None:
         raise LoginThrottled(f"too many failed attempts; try again in {minutes} minutes", minutes)

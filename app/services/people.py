@@ -391,6 +391,8 @@ def reset_password(user_id: int, password: str | None, actor: Actor) -> str:
     """Give a person a temporary password (generated when none is given; they choose their own when they next log
     in) and end their sessions; returns it once."""
     user = get_user(user_id)
+    if user.from_directory:
+        raise InvalidInput(f"{user.username}'s password is kept by the directory; reset it there")
     generated = password is None
     password = generate_password() if password is None else password
     _check(accounts.password_problem(password, user.username))

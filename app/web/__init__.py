@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
         auth,
         authorizations,
         departments,
+        directory,
         errors,
         flows,
         health,
@@ -31,7 +32,7 @@ def init_app(app: Flask) -> None:
     )
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
-                      verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp):
+                      verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp, directory.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)

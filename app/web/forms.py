@@ -272,3 +272,10 @@ class GrantForm(FlaskForm):
                         validators=[InputRequired(), NumberRange(min=1, max=10_000)])
     note = StringField(_l("Note (optional)"), validators=[Length(max=500)])
     submit = SubmitField(_l("Grant and sign the authorization letter"))
+
+
+class DirectorySyncForm(FlaskForm):
+    """The Directory page's two buttons: see what a sync would change, or sync."""
+
+    preview = SubmitField(_l("Preview (changes nothing)"))
+    apply = SubmitField(_l("Sync now"))

@@ -252,3 +252,14 @@ def test_a_password_someone_else_set_must_be_replaced_by_the_person(app, org: Or
             accounts.change_password(user, "guess", "my very own phrase 2", Actor.of(user, "10.0.0.9"))
     with pytest.raises(accounts.LoginThrottled):
         accounts.change_password(user, "guess", "my very own phrase 2", Actor.of(user, "10.0.0.9"))
+
+
+def test_a_directory_accounts_password_is_the_directorys_and_sealflow_never_sets_it(app, org):
+    org.employee.directory_dn = "uid=emma,ou=Sales,ou=people,dc=example,dc=org"
+    db.session.flush()
+    before = org.employee.password_hash
+    with pytest.raises(InvalidInput, match="kept by the directory"):
+        people.reset_password(org.employee.id, None, Actor.of(org.seal_admin))
+    with pytest.raises(InvalidInput, match="kept by the directory"):
+        accounts.change_password(org.employee, PASSWORD, "a much longer new passphrase", Actor.of(org.employee))
+    assert org.employee.password_hash == before
