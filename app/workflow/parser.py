@@ -120,10 +120,6 @@ def _owner(node: etree._Element) -> etree._Element:
     return node
 
 
-def _element_problem(node: etree._Element, source: str, message: str) -> Problem:
-    return Problem(message, node.get("id", ""), node.get("name", ""), source, node.sourceline)
-
-
 _ID_SPACES = (BPMN_NS, "http://www.omg.org/spec/BPMN/20100524/DI")
 
 
@@ -135,13 +131,13 @@ def _check_safety(root: etree._Element, source: str, operators: Collection[str])
         # Ids are BPMN's (the model and its diagram); vendor extensions name parameters and operators with theirs.
         element_id = node.get("id") if isinstance(node.tag, str) and etree.QName(node).namespace in _ID_SPACES else None
         if element_id and element_id in seen:
-            problems.append(_element_problem(node, source, f"the id {element_id!r} is used by more than one element"))
+            problems.append(Problem.at(node, source, f"the id {element_id!r} is used by more than one element"))
         seen.add(element_id or "")
     for node in root.iterfind(".//bpmn:scriptTask", NS):
-        problems.append(_element_problem(node, source, "script tasks are not allowed; use a service task"))
+        problems.append(Problem.at(node, source, "script tasks are not allowed; use a service task"))
     for node in root.iter():
         if isinstance(node.tag, str) and node.tag.endswith(("}preScript", "}postScript")) and (node.text or "").strip():
-            problems.append(_element_problem(node.getparent().getparent(), source, "pre/post scripts are not allowed"))
+            problems.append(Problem.at(node.getparent().getparent(), source, "pre/post scripts are not allowed"))
     return problems + _expression_problems(root, source, operators)
 
 
@@ -154,19 +150,19 @@ def _expression_problems(root: etree._Element, source: str, operators: Collectio
     for op in root.iter("{*}serviceTaskOperator"):
         task = op.getparent().getparent()
         if op.get("id") not in operators:
-            problems.append(_element_problem(task, source, f"unknown service operator {op.get('id')!r}; "
+            problems.append(Problem.at(task, source, f"unknown service operator {op.get('id')!r}; "
                                                            f"SealFlow offers {', '.join(sorted(operators))}"))
         expressions += [(task, p.get("value", "")) for p in op.iter("{*}parameter")]
     for owner, expression in expressions:
         if "${" in expression or "#{" in expression:
-            problems.append(_element_problem(owner, source, f"{expression.strip()!r} is a JUEL expression (Camunda); "
+            problems.append(Problem.at(owner, source, f"{expression.strip()!r} is a JUEL expression (Camunda); "
                                                             "SealFlow expressions are Python-style, e.g. "
                                                             "decision == 'approve'"))
             continue
         try:
             vet(expression)
         except (UnsafeExpression, SyntaxError) as exc:
-            problems.append(_element_problem(owner, source, f"expression refused: {exc}"))
+            problems.append(Problem.at(owner, source, f"expression refused: {exc}"))
     return problems
 
 
@@ -177,11 +173,11 @@ def _decisions(root: etree._Element, source: str, policies: Policies) -> tuple[l
     for task in root.iterfind(".//bpmn:businessRuleTask", NS):
         ref = decision_ref(task)
         if not ref:
-            problems.append(_element_problem(task, source, "a business rule task needs a decision "
+            problems.append(Problem.at(task, source, "a business rule task needs a decision "
                                                            "(spiffworkflow:calledDecisionId)"))
         elif ref not in policies.tables:
             known = ", ".join(sorted(policies.tables)) or "none"
-            problems.append(_element_problem(task, source, f"calls decision {ref!r}, which no policy file in "
+            problems.append(Problem.at(task, source, f"calls decision {ref!r}, which no policy file in "
                                                            f"seal_policies/ holds (known: {known})"))
             problems += policies.unreadable
         elif ref not in used:
@@ -198,7 +194,7 @@ def _output_problems(root: etree._Element, source: str, tables: list[DecisionTab
         if outputs:
             tasks = [t for t in root.iterfind(".//bpmn:businessRuleTask", NS) if decision_ref(t) == table.decision_id]
             for task in tasks:
-                problems.append(_element_problem(task, source, f"decision {table.decision_id!r} ({table.source}) "
+                problems.append(Problem.at(task, source, f"decision {table.decision_id!r} ({table.source}) "
                                                                f"writes {', '.join(sorted(outputs))}, the policy "
                                                                "step's data, which only filing sets"))
     return problems

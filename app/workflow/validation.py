@@ -36,10 +36,6 @@ def _schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(SCHEMA), parser))
 
 
-def _problem(node: etree._Element, source: str, message: str) -> Problem:
-    return Problem(message, node.get("id", ""), " ".join((node.get("name") or "").split()), source, node.sourceline)
-
-
 def schema_problems(root: etree._Element, source: str) -> list[Problem]:
     """Where the document breaks the BPMN 2.0 schema."""
     schema = _schema()
@@ -78,11 +74,11 @@ def _camunda_problems(task: etree._Element, source: str) -> list[Problem]:
     for attr in ("assignee", "candidateUsers"):
         for value in (v.strip() for v in (task.get(f"{{{CAMUNDA_NS}}}{attr}") or "").split(",") if v.strip()):
             if "${" in value and not CAMUNDA_DATA.match(value):
-                problems.append(_problem(task, source, f"camunda:{attr} {value!r}: only a plain ${{variable}} "
+                problems.append(Problem.at(task, source, f"camunda:{attr} {value!r}: only a plain ${{variable}} "
                                                        "naming a user in the process data is supported"))
     for group in (g.strip() for g in (task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",") if g.strip()):
         if role_of(group) is None:
-            problems.append(_problem(task, source, f"camunda:candidateGroups names {group!r}, which is no SealFlow "
+            problems.append(Problem.at(task, source, f"camunda:candidateGroups names {group!r}, which is no SealFlow "
                                                    f"role ({', '.join(RoleName)})"))
     return problems
 
@@ -95,21 +91,21 @@ def _assignment_problems(process: etree._Element, source: str) -> list[Problem]:
     problems = []
     for lane in process.iterfind(".//bpmn:lane", NS):
         if lane.find("bpmn:childLaneSet", NS) is None and role_of(lane.get("name") or "") is None:
-            problems.append(_problem(lane, source, f"the lane names no SealFlow role ({', '.join(RoleName)})"))
+            problems.append(Problem.at(lane, source, f"the lane names no SealFlow role ({', '.join(RoleName)})"))
     lanes = _lane_of(process)
     for task in process.iterfind(".//bpmn:userTask", NS):
         rule = _property(task, "assignee")
         camunda = any(task.get(f"{{{CAMUNDA_NS}}}{a}") for a in ("assignee", "candidateUsers", "candidateGroups"))
         if not rule and not camunda and task.get("id") not in lanes:
-            problems.append(_problem(task, source, "nobody can do this task: give it an assignee property "
+            problems.append(Problem.at(task, source, "nobody can do this task: give it an assignee property "
                                                    f"({ASSIGNEE_RULES}), Camunda assignee or candidates, or put "
                                                    "it in a lane naming a role"))
         elif rule and not _rule_is_known(rule):
-            problems.append(_problem(task, source, f"unknown assignee rule {rule!r}; use {ASSIGNEE_RULES}"))
+            problems.append(Problem.at(task, source, f"unknown assignee rule {rule!r}; use {ASSIGNEE_RULES}"))
         problems += _camunda_problems(task, source)
         decisions = _property(task, "decisions")
         if decisions and not all(_NAME.match(d.strip()) for d in decisions.split(",")):
-            problems.append(_problem(task, source, f"decisions {decisions!r}: give words separated by commas, "
+            problems.append(Problem.at(task, source, f"decisions {decisions!r}: give words separated by commas, "
                                                    "e.g. approve,reject,return"))
     return problems
 
@@ -120,12 +116,12 @@ def _reference_problems(root: etree._Element, source: str) -> list[Problem]:
     for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
         for end in ("sourceRef", "targetRef"):
             if flow.get(end) not in ids:
-                problems.append(_problem(flow, source, f"the flow's {end} {flow.get(end)!r} is no element"))
+                problems.append(Problem.at(flow, source, f"the flow's {end} {flow.get(end)!r} is no element"))
     processes = {p.get("id") for p in root.iterfind("bpmn:process", NS)}
     for call in root.iterfind(".//bpmn:callActivity", NS):
         called = call.get("calledElement")
         if called not in processes:  # the version stores its called processes' specs with its own
-            problems.append(_problem(call, source, f"calls process {called!r}, which is not in this file: a "
+            problems.append(Problem.at(call, source, f"calls process {called!r}, which is not in this file: a "
                                                    "diagram holds the processes it calls"))
     return problems
 
@@ -135,11 +131,11 @@ def _timer_problems(process: etree._Element, source: str) -> list[Problem]:
     problems = []
     for cycle in process.iterfind(".//bpmn:timeCycle", NS):
         event = cycle.getparent().getparent()
-        problems.append(_problem(event, source, "repeating timers (timeCycle) are not supported; use a "
+        problems.append(Problem.at(event, source, "repeating timers (timeCycle) are not supported; use a "
                                                 "timeDuration or timeDate"))
     for start in process.iterfind("bpmn:startEvent", NS):
         if start.find("bpmn:timerEventDefinition", NS) is not None:
-            problems.append(_problem(start, source, "a seal process starts when an application is filed; "
+            problems.append(Problem.at(start, source, "a seal process starts when an application is filed; "
                                                     "timer start events are not supported"))
     return problems
 
@@ -148,17 +144,17 @@ def _task_problems(process: etree._Element, source: str) -> list[Problem]:
     problems = []
     for task in process.iterfind(".//bpmn:serviceTask", NS):
         if next(task.iter("{*}serviceTaskOperator"), None) is None:
-            problems.append(_problem(task, source, "a service task needs a SealFlow operator "
+            problems.append(Problem.at(task, source, "a service task needs a SealFlow operator "
                                                    "(spiffworkflow:serviceTaskOperator)"))
     for kind in ("task", "manualTask", "sendTask", "receiveTask"):
         for task in process.iterfind(f".//bpmn:{kind}", NS):
-            problems.append(_problem(task, source, f"SealFlow cannot run a {kind}; use a user or service task"))
+            problems.append(Problem.at(task, source, f"SealFlow cannot run a {kind}; use a user or service task"))
     problems += _timer_problems(process, source)
     if process.find("bpmn:startEvent", NS) is None:
-        problems.append(_problem(process, source, "the process has no start event"))
+        problems.append(Problem.at(process, source, "the process has no start event"))
     for node in (n for kind in _FLOW_NODES for n in process.iterfind(f".//bpmn:{kind}", NS)):
         if node.get("id") is None:
-            problems.append(_problem(node, source, f"a {etree.QName(node).localname} has no id"))
+            problems.append(Problem.at(node, source, f"a {etree.QName(node).localname} has no id"))
     return problems
 
 
@@ -200,7 +196,7 @@ def _policy_step_problems(process: etree._Element, source: str) -> list[Problem]
                 or (loop.findtext("bpmn:loopDataInputRef", "", NS) or "").strip() != "required_approvals"
                 or item is None or (item.get("name") or item.get("id")) != "required_approval"
                 or not _stops_only_on_refusal(loop)):
-            problems.append(_problem(task, source, POLICY_STEP_SHAPE))
+            problems.append(Problem.at(task, source, POLICY_STEP_SHAPE))
     return problems
 
 
@@ -230,7 +226,7 @@ def _policy_data_problems(process: etree._Element, source: str) -> list[Problem]
             continue
         written = _writes(node) & set(POLICY_DATA)
         if written:
-            problems.append(_problem(_owner_of(node), source, f"{', '.join(sorted(written))} is the policy step's "
+            problems.append(Problem.at(_owner_of(node), source, f"{', '.join(sorted(written))} is the policy step's "
                                                               "data, set when the application is filed; a diagram "
                                                               "may not write it"))
     return problems
@@ -305,7 +301,7 @@ def _bypass_problems(root: etree._Element, process: etree._Element, source: str,
         operator = next(node.iter("{*}serviceTaskOperator"), None) if node is not None else None
         if node is not None and etree.QName(node).localname == "serviceTask" and operator is not None \
                 and operator.get("id") in operators:
-            problems.append(_problem(node, source, "a path from the start reaches this sealing task without passing "
+            problems.append(Problem.at(node, source, "a path from the start reaches this sealing task without passing "
                                                    "the policy step (a user task with assignee policy): a flow may "
                                                    "add approvals, never skip the seal policy's"))
     return problems
