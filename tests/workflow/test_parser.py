@@ -29,7 +29,7 @@ def test_shipped_diagram_parses():
     ("entity_bomb.bpmn", "DOCTYPE and entity declarations are not allowed"),
     ("script_task.bpmn", "script tasks are not allowed"),
     ("unsafe_condition.bpmn", "[f2] expression refused"),
-    ("unsafe_conditional_event.bpmn", "[c] expression refused: Attribute is not allowed"),
+    ("unsafe_conditional_event.bpmn", "[wait (Wait)] expression refused: Attribute is not allowed"),
     ("unknown_operator.bpmn", "unknown service operator 'format_disk'"),
     ("not_xml.bpmn", "not well-formed XML"),
 ])
