@@ -53,12 +53,32 @@ def _quoted(text: str, limit: int = 200) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
+_NUMBER = r"(\d+(?:[.,]\d+)?)"
+_DURATION_PARTS = re.compile(rf"P(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
+                             rf"(?:T(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?", re.IGNORECASE)
+_DAYS = (366, 31, 7, 1, 1 / 24, 1 / 1440, 1 / 86400)  # at most, per unit
+MAX_TIMER_DAYS = 36_525  # a hundred years: no approval waits longer
+
+
+def _too_long(value: str) -> bool:
+    """Whether a duration (or a repetition's durations) is longer than MAX_TIMER_DAYS, judged before SpiffWorkflow
+    computes it: it counts a duration's months one by one."""
+    for part in value.split("/"):
+        match = _DURATION_PARTS.fullmatch(part.strip())
+        if match is not None and sum(float((n or "0").replace(",", ".")) * d
+                                     for n, d in zip(match.groups(), _DAYS, strict=True)) > MAX_TIMER_DAYS:
+            return True
+    return False
+
+
 def timer_problem(kind: str, value: Any) -> str | None:
     """What a timer's value (its ISO text, or what its expression gave) must be when SealFlow cannot schedule it,
     e.g. "an ISO 8601 duration such as P3D or PT4H"; None when it can. kind is the BPMN element: timeDuration,
     timeDate or timeCycle."""
     if not isinstance(value, str):
         return _WHAT[kind]
+    if len(value) > 100 or _too_long(value):
+        return f"{_WHAT[kind]}, at most {MAX_TIMER_DAYS // 365} years ahead"
     try:
         if kind == "timeDuration":
             datetime.now(UTC) + TimerEventDefinition.get_timedelta_from_start(
@@ -151,13 +171,9 @@ def sealflow_form(tag: str, text: str, language: str | None = None) -> SealFlowF
     if language and not re.search(r"feel|juel|python", language, re.IGNORECASE):
         raise CamundaFormError(f"{_quoted(stripped)} is written in {language}: SealFlow runs no scripts; write an "
                                f"expression such as {EXAMPLE}")
-    if tag in TIMER_TAGS and any(p.fullmatch(stripped) for p in (_ISO_DURATION, _ISO_DATE, _ISO_CYCLE)):
-        expected = timer_problem(tag, stripped)
-        if expected is not None:
-            raise CamundaFormError(f"the timer {_quoted(stripped)} is not {expected} that SealFlow can schedule")
-        return SealFlowForm(repr(stripped), "ISO 8601")
-    if tag in TIMER_TAGS and _ISO_LIKE.match(stripped):
-        raise CamundaFormError(f"the timer {_quoted(stripped)} is not {_WHAT[tag]}")
+    iso = _iso_timer(tag, stripped) if tag in TIMER_TAGS else None
+    if iso is not None:
+        return iso
     juel = _JUEL.match(stripped)
     if juel is not None:
         return _read(juel.group("inner"), stripped, "JUEL")
@@ -166,12 +182,37 @@ def sealflow_form(tag: str, text: str, language: str | None = None) -> SealFlowF
     names = _python_names(stripped)
     if names is None:
         return _read(stripped, stripped, "FEEL")
+    if tag in TIMER_TAGS and not names:
+        _check_constant_timer(tag, stripped)
     if names & {"true", "false", "null"}:
         try:
             return SealFlowForm(_translated(stripped, juel=False), "FEEL")
         except CamundaFormError:
             pass  # Python syntax the simple reading does not know (a dict, a slice): leave it as written
     return SealFlowForm(stripped)
+
+
+def _iso_timer(tag: str, text: str) -> SealFlowForm | None:
+    """A timer written as plain ISO 8601 text, checked and quoted; None when it is an expression."""
+    if any(p.fullmatch(text) for p in (_ISO_DURATION, _ISO_DATE, _ISO_CYCLE)):
+        expected = timer_problem(tag, text)
+        if expected is not None:
+            raise CamundaFormError(f"the timer {_quoted(text)} is not {expected}")
+        return SealFlowForm(repr(text), "ISO 8601")
+    if _ISO_LIKE.match(text):
+        raise CamundaFormError(f"the timer {_quoted(text)} is not {_WHAT[tag]}")
+    return None
+
+
+def _check_constant_timer(tag: str, text: str) -> None:
+    """A timer written as a Python string (SealFlow's own form, `"P3D"`) is checked now, like a plain ISO one."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
+        return
+    expected = timer_problem(tag, value) if isinstance(value, str) else None
+    if expected is not None:
+        raise CamundaFormError(f"the timer {_quoted(text)} is not {expected}")
 
 
 def _read(inner: str, written: str, language: str) -> SealFlowForm:

@@ -130,7 +130,7 @@ def _check_timer(task: Any, expression: str, value: Any) -> None:
     expected = camunda.timer_problem(kind, value)
     if expected is not None:
         raise WorkflowTaskException(f"the timer {_quoted(expression)} of {_element(task)} gave {str(value)[:40]!r}, "
-                                    f"which is not {expected} that SealFlow can schedule", task=task)
+                                    f"which is not {expected}", task=task)
 
 
 def restricted_engine() -> PythonScriptEngine:

@@ -167,8 +167,10 @@ def _timer_problems(process: etree._Element, source: str, main: bool) -> list[Pr
     problems = []
     for cycle in process.iterfind(".//bpmn:timeCycle", NS):
         event = cycle.getparent().getparent()
-        problems.append(Problem.at(event, source, f"repeating timers (timeCycle {(cycle.text or '').strip()!r}) are "
-                                                  "not supported; use a timeDuration (e.g. P3D) or a timeDate"))
+        text = (cycle.text or "").strip()
+        text = text[1:-1] if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"" else text  # read as ISO
+        problems.append(Problem.at(event, source, f"repeating timers (timeCycle {text!r}) are not supported; use a "
+                                                  "timeDuration (e.g. P3D) or a timeDate"))
     for start in process.iterfind("bpmn:startEvent", NS) if main else ():
         if start.find("bpmn:timerEventDefinition", NS) is not None:
             problems.append(Problem.at(start, source, "a seal process starts when an application is filed; "
