@@ -312,6 +312,19 @@ def test_a_message_catch_is_refused_suggesting_a_timer_or_a_user_task(app, org, 
         "instead")
 
 
+def test_the_timer_the_refusal_suggests_runs(app, org, tmp_path):
+    definition = _deploy(tmp_path, "message_catch", (
+        '<bpmn:messageEventDefinition id="MessageEventDefinition_0r0w2kq" messageRef="Message_signed" />',
+        '<bpmn:timerEventDefinition id="TimerEventDefinition_1"><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
+        "PT4H</bpmn:timeDuration></bpmn:timerEventDefinition>"))
+    instance = _start(definition, org)
+    _do(org.head, instance)
+    timer = db.session.execute(select(ProcessTimer).where(ProcessTimer.instance_id == instance.id)).scalar_one()
+    assert abs(timer.due_at - (utcnow() + timedelta(hours=4))) < timedelta(minutes=1)
+    assert tick(now=timer.due_at).timers_fired == 1
+    assert _ended(instance) == "Event_done"
+
+
 def test_an_event_based_gateway_is_refused_with_the_message_it_waits_for(app, org, tmp_path):
     problems = _problems(tmp_path, "event_gateway")
     assert "[Gateway_wait (Which comes first?)] SealFlow cannot run an event-based gateway" in _refusal(
@@ -329,6 +342,15 @@ def test_a_boundary_message_event_and_a_signal_nothing_throws_are_refused(app, o
                                                      '<bpmn:sequenceFlow id="Flow_3"'))
     assert "this boundary event waits for a signal nothing in this file throws" in _refusal(problems,
                                                                                              "Event_cancelled")
+
+
+def test_a_signal_thrown_in_the_same_file_reaches_its_catch(app, org, tmp_path):
+    definition = _deploy(tmp_path, "signal_in_file")
+    instance = _start(definition, org)
+    assert _inboxes(org.head) == {"harry": ["Activity_review"]}
+    _do(org.head, instance)
+    # Completed: both branches ended, the one that waited for the signal too.
+    assert _ended(instance) in ("Event_done", "Event_reviewed")
 
 
 # --- 8. FEEL and JUEL conditions ------------------------------------------------------------------------------
