@@ -52,6 +52,30 @@ def _private_folder(path: Path) -> None:
     os.umask(0o077)
 
 
+# SealFlow's roles (app.models.RoleName's values; tests/test_config.py checks they match), for the LDAP settings.
+_ROLE_NAMES = ("employee", "approver", "leader", "seal_admin", "auditor")
+
+
+def _ldap_role_groups(text: str) -> tuple[tuple[str, str], ...]:
+    """SEALFLOW_LDAP_ROLE_GROUPS: `GROUP=ROLE` pairs separated by `;` (DNs hold commas and `=`, roles never do)."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        group, _, role = item.rpartition("=")
+        if not group.strip() or role.strip() not in _ROLE_NAMES:
+            raise ValueError(f"SEALFLOW_LDAP_ROLE_GROUPS: {item!r} is not GROUP=ROLE with ROLE one of "
+                             f"{', '.join(_ROLE_NAMES)}")
+        pairs.append((group.strip(), role.strip()))
+    return tuple(pairs)
+
+
+def _ldap_roles(text: str) -> tuple[str, ...]:
+    roles = tuple(filter(None, (part.strip() for part in text.replace(";", ",").split(","))))
+    unknown = [role for role in roles if role not in _ROLE_NAMES]
+    if unknown:
+        raise ValueError(f"SEALFLOW_LDAP_DEFAULT_ROLES: {', '.join(unknown)} is no role ({', '.join(_ROLE_NAMES)})")
+    return roles
+
+
 def _database_url(url: str) -> str:
     # psycopg 3 is the driver; accept the plain postgres:// spellings operators paste.
     for prefix in ("postgres://", "postgresql://"):
@@ -120,8 +144,34 @@ class Config:
     # process, stopped past this much CPU time or memory (app/workflow/evaluator.py).
     EXPRESSION_CPU_SECONDS = _env_float("SEALFLOW_EXPRESSION_CPU_SECONDS", 1.0)
     EXPRESSION_MEMORY_MB = _env_int("SEALFLOW_EXPRESSION_MEMORY_MB", 64)
+    # A directory (LDAP) whose people log in with their directory password and are synced with `directory sync`;
+    # empty URL: no directory, every account is local. See README, "Settings" and "People from a directory".
+    LDAP_URL = os.environ.get("SEALFLOW_LDAP_URL", "").strip()
+    LDAP_START_TLS = os.environ.get("SEALFLOW_LDAP_START_TLS", "0") == "1"
+    LDAP_CA_FILE = os.environ.get("SEALFLOW_LDAP_CA_FILE", "")
+    LDAP_TIMEOUT = _env_int("SEALFLOW_LDAP_TIMEOUT", 5)
+    LDAP_BIND_DN = os.environ.get("SEALFLOW_LDAP_BIND_DN", "")
+    LDAP_BIND_PASSWORD = os.environ.get("SEALFLOW_LDAP_BIND_PASSWORD", "")
+    LDAP_USER_BASE = os.environ.get("SEALFLOW_LDAP_USER_BASE", "")
+    LDAP_USER_FILTER = os.environ.get("SEALFLOW_LDAP_USER_FILTER", "(objectClass=inetOrgPerson)")
+    LDAP_USERNAME_ATTRIBUTE = os.environ.get("SEALFLOW_LDAP_USERNAME_ATTRIBUTE", "uid")
+    LDAP_NAME_ATTRIBUTES = tuple(
+        filter(None, (a.strip() for a in os.environ.get("SEALFLOW_LDAP_NAME_ATTRIBUTES", "displayName,cn").split(",")))
+    )
+    # Empty: a person's department is the nearest `ou` of their DN (its parent the next `ou` up, below the base).
+    LDAP_DEPARTMENT_ATTRIBUTE = os.environ.get("SEALFLOW_LDAP_DEPARTMENT_ATTRIBUTE", "")
+    LDAP_GROUP_BASE = os.environ.get("SEALFLOW_LDAP_GROUP_BASE", "")
+    LDAP_GROUP_FILTER = os.environ.get(
+        "SEALFLOW_LDAP_GROUP_FILTER",
+        "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))")
+    LDAP_ROLE_GROUPS = _ldap_role_groups(os.environ.get("SEALFLOW_LDAP_ROLE_GROUPS", ""))
+    LDAP_DEFAULT_ROLES = _ldap_roles(os.environ.get("SEALFLOW_LDAP_DEFAULT_ROLES", "employee"))
     # argon2-cffi's parameter profile for new password hashes (hashes name their parameters, so any verifies).
     PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
+    # Passwords a seal administrator sets (or a script does) are at least this long.
+    PASSWORD_MIN_LENGTH = _env_int("SEALFLOW_PASSWORD_MIN_LENGTH", 12)
+    # A CSV import of people holds at most this many rows (and 1 KB a row).
+    IMPORT_MAX_ROWS = _env_int("SEALFLOW_IMPORT_MAX_ROWS", 5000)
 
     def __init__(self) -> None:
         _private_folder(self.INSTANCE_PATH)
@@ -138,6 +188,16 @@ class Config:
             raise ValueError(f"SEALFLOW_SIGNATURE_LEVEL must be B-B, B-T, B-LT or B-LTA, not {self.SIGNATURE_LEVEL}")
         if not 1 <= self.SEAL_MAX_DEPTH <= 100:  # SVG seals are measured and drawn recursively
             raise ValueError(f"SEALFLOW_SEAL_MAX_DEPTH must be 1 to 100, not {self.SEAL_MAX_DEPTH}")
+        self._check_ldap()
+
+    def _check_ldap(self) -> None:
+        """The directory settings hang together (a separate step, so that the tests can check a changed copy)."""
+        if self.LDAP_URL and not self.LDAP_URL.lower().startswith(("ldap://", "ldaps://")):
+            raise ValueError(f"SEALFLOW_LDAP_URL must start with ldap:// or ldaps://, not {self.LDAP_URL}")
+        if self.LDAP_URL and not self.LDAP_USER_BASE:
+            raise ValueError("SEALFLOW_LDAP_USER_BASE must name where people are when SEALFLOW_LDAP_URL is set")
+        if self.LDAP_START_TLS and self.LDAP_URL.lower().startswith("ldaps://"):
+            raise ValueError("SEALFLOW_LDAP_START_TLS is for ldap:// addresses; ldaps:// is encrypted already")
 
 
 class DevelopmentConfig(Config):

@@ -5,8 +5,9 @@
     python3 manage.py test    set everything up, then run the whole test suite (extra args go to pytest)
     python3 manage.py lint    ruff and mypy (CI runs it too)
 
-Setting up means: a virtual environment in .venv with the pinned dependencies, the compiled
-translations, the database migrated; for `test` also the independent PDF verifiers.
+Setting up means: a virtual environment in .venv with the pinned dependencies, the front-end bundles (npm packages
+from package-lock.json bundled by esbuild into app/web/static/dist/), the compiled translations, the database
+migrated; for `test` also the independent PDF verifiers and Chromium.
 """
 
 from __future__ import annotations
@@ -35,8 +36,14 @@ TEST_SYSTEM_PACKAGES = {
     "/usr/lib/softhsm/libsofthsm2.so": "softhsm2",
     "zbarimg": "zbar-tools",
     "qpdf": "qpdf",  # reads the approval evidence back, as a relying party would
+    "/usr/sbin/slapd": "slapd",  # a real OpenLDAP server for the directory login and sync tests
+    "ldapadd": "ldap-utils",
 }
 FONT_PACKAGE = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "fonts-wqy-zenhei")
+# Node.js and npm install and bundle the browser parts (bpmn.io's modeler and editors) from package-lock.json.
+FRONT_END_PACKAGES = {"node": "nodejs", "npm": "npm"}
+ASSETS = ROOT / "app" / "web" / "assets"
+DIST = ROOT / "app" / "web" / "static" / "dist"
 
 
 def say(message: str) -> None:
@@ -78,6 +85,28 @@ def ensure_system_packages(wanted: dict[str, str]) -> None:
     run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=quiet)
 
 
+def _digest(*paths: Path) -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
+
+
+def build_front_end() -> None:
+    """Install the npm packages package-lock.json pins (`npm ci`) and bundle them with SealFlow's scripts into
+    app/web/static/dist/ (esbuild); each step is skipped when its inputs have not changed."""
+    ensure_system_packages(FRONT_END_PACKAGES)
+    installed = ROOT / "node_modules" / ".sealflow-installed"
+    lock = _digest(ROOT / "package.json", ROOT / "package-lock.json")
+    if not installed.exists() or installed.read_text() != lock:
+        say("installing the front-end packages (npm ci)")
+        run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+        installed.write_text(lock)
+    built = DIST / ".sealflow-built"
+    sources = lock + _digest(*sorted(p for p in ASSETS.rglob("*") if p.is_file()))
+    if not built.exists() or built.read_text() != sources:
+        say("bundling the front end (esbuild)")
+        run("node", ASSETS / "build.mjs")
+        built.write_text(sources)
+
+
 def compile_translations() -> None:
     run(BIN / "pybabel", "-q", "compile", "-d", ROOT / "app" / "translations")
 
@@ -89,6 +118,7 @@ def flask(*args: str) -> None:
 def serve() -> None:
     ensure_venv("requirements.txt")
     ensure_system_packages({FONT_PACKAGE[0]: FONT_PACKAGE[1]})
+    build_front_end()
     compile_translations()
     flask("db", "upgrade")
     flask("seed-demo")
@@ -128,6 +158,7 @@ def serve() -> None:
 def test(pytest_args: list[str]) -> int:
     ensure_venv("requirements-dev.txt")
     ensure_system_packages({**TEST_SYSTEM_PACKAGES, FONT_PACKAGE[0]: FONT_PACKAGE[1]})
+    build_front_end()
     compile_translations()
     # Exit code 5 (no tests collected) is passed on, and so fails like any other error.
     return subprocess.run([BIN / "python", "-m", "pytest", *pytest_args], cwd=ROOT).returncode

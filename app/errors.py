@@ -50,3 +50,17 @@ class SigningFailed(DomainError):
 
     status = 500
     transient = True
+
+
+class DirectoryUnavailable(DomainError):
+    """The directory (LDAP) could not be reached, did not answer in time, or was not trusted."""
+
+    status = 503
+    transient = True
+
+
+class DirectoryRefused(DomainError):
+    """The directory answered something SealFlow cannot use (a refused bind of SealFlow's own account, a base that
+    does not exist, a filter it rejects): its settings are likely wrong."""
+
+    status = 502

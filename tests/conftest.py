@@ -26,6 +26,7 @@ from app.pki import TimeStampAuthority, create_root_ca, issue_tsa_certificate
 from app.services import accounts, flows, keys, seals
 from app.services.queue import redis_connection, shutdown_embedded
 from config import TestConfig
+from tests.directory_server import ldap, slapd  # noqa: F401  (fixtures: a real slapd for the directory tests)
 
 # Real files nobody on this project wrote (sources and licences in its README), kept in the repository so that a
 # clone from anywhere passes its tests.

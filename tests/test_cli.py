@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Seal, User
-from tests.conftest import CORPUS, DATA
+from tests.conftest import CORPUS, DATA, PASSWORD
 
 
 def test_seed_demo_is_idempotent_and_prints_logins(app):
@@ -94,3 +94,100 @@ def test_flows_validate_and_deploy_refuse_an_expression_that_would_crash_the_par
     result = app.test_cli_runner().invoke(args=["flows", command, str(path)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "[f2] expression refused: the expression is nested more than 64 levels deep" in result.output
+
+
+def test_users_create_with_a_generated_or_piped_password_then_set_roles_and_deactivate(app, org):
+    from app.models import RoleName
+    from app.services import accounts
+
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["users", "create", "wang.fang", "--name", "王芳", "--department", "Sales",
+                               "--role", "employee", "--role", "approver"])
+    assert made.exit_code == 0, made.output
+    password = made.output.split("password: ")[1].strip()
+    assert accounts.authenticate("wang.fang", password, None) is not None
+    piped = runner.invoke(args=["users", "create", "li.na", "--name", "Li Na", "--role", "employee",
+                                "--password-stdin"], input="a chosen passphrase\n")
+    assert piped.exit_code == 0 and "password" not in piped.output.replace("--password", "")
+    assert accounts.authenticate("li.na", "a chosen passphrase", None) is not None
+    short = runner.invoke(args=["users", "create", "x.y", "--name", "X", "--role", "employee", "--password-stdin"],
+                          input="short\n")
+    assert short.exit_code == 1 and "at least 12 characters" in short.output and accounts.find_user("x.y") is None
+    unknown = runner.invoke(args=["users", "create", "x.y", "--name", "X", "--department", "Nowhere",
+                                  "--role", "employee"])
+    assert unknown.exit_code == 2 and "no department 'Nowhere'" in unknown.output
+
+    roles = runner.invoke(args=["users", "set-roles", "wang.fang", "employee", "leader"])
+    assert roles.exit_code == 0 and roles.output.strip() == "wang.fang: employee, leader"
+    assert accounts.find_user("wang.fang").role_names == {RoleName.EMPLOYEE, RoleName.LEADER}
+    wrong = runner.invoke(args=["users", "set-roles", "wang.fang", "wizard"])
+    assert wrong.exit_code == 2 and "'wizard' is not one of" in wrong.output
+    last = runner.invoke(args=["users", "set-roles", "sam", "employee"])
+    assert last.exit_code == 1 and "last active seal administrator" in last.output
+
+    gone = runner.invoke(args=["users", "deactivate", "harry"])
+    assert gone.exit_code == 0 and "Sales has no head now" in gone.output
+    assert accounts.authenticate("harry", PASSWORD, None) is None
+    back = runner.invoke(args=["users", "reactivate", "harry"])
+    assert back.exit_code == 0 and accounts.authenticate("harry", PASSWORD, None) is not None
+    nobody = runner.invoke(args=["users", "deactivate", "nobody"])
+    assert nobody.exit_code == 1 and "there is no user 'nobody'" in nobody.output
+    reset = runner.invoke(args=["users", "reset-password", "harry"])
+    assert reset.exit_code == 0 and accounts.authenticate("harry", reset.output.split(": ")[1].strip(), None)
+
+
+def test_users_import_dry_run_then_real_run(app, org, tmp_path):
+    from app.services import accounts
+
+    roster = tmp_path / "people.csv"
+    roster.write_bytes("\ufeffusername,display_name,department,roles,head\r\n"
+                       "zhang.wei,张伟,财务部,employee approver,yes\r\n".encode())
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["users", "import", str(roster), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.splitlines() == ["line 2: create zhang.wei (display_name: — → 张伟; department: — → 财务部; "
+                                       "roles: — → approver, employee; active: — → yes)",
+                                       "line 2: department create 财务部",
+                                       "line 2: department head 财务部 (zhang.wei)", "dry run: nothing applied"]
+    assert accounts.find_user("zhang.wei") is None
+    real = runner.invoke(args=["users", "import", str(roster)])
+    assert real.exit_code == 0 and "applied: 1 created, 0 changed, 0 unchanged" in real.output
+    password = real.output.split("password for zhang.wei: ")[1].strip()
+    assert accounts.authenticate("zhang.wei", password, None) is not None
+    roster.write_text("username,display_name,department,roles\r\nzhang.wei,张伟,财务部,employee wizard\r\n")
+    refused = runner.invoke(args=["users", "import", str(roster)])
+    assert refused.exit_code == 1 and "line 2: refuse zhang.wei (unknown role 'wizard'" in refused.output
+    assert "nothing applied: 1 line(s) refused" in refused.output
+    roster.write_bytes("username,display_name,department,roles\r\n".encode("utf-16"))
+    encoded = runner.invoke(args=["users", "import", str(roster)])
+    assert encoded.exit_code == 1 and "save it as “CSV UTF-8”" in encoded.output
+
+
+def test_directory_sync_dry_run_then_sync(app, org, ldap):
+    from tests.directory_server import PEOPLE_ENTRIES
+
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["directory", "sync", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "hugo: would be created" in dry.output and "department Head Office: would be created" in dry.output
+    assert "emma: skipped (an account created in SealFlow has this username)" in dry.output
+    assert dry.output.strip().endswith("dry run: nothing was changed")
+    assert db.session.execute(select(func.count()).select_from(User)).scalar() == 6  # the org fixture's only
+    done = runner.invoke(args=["directory", "sync"])
+    assert done.exit_code == 0 and "hugo: created" in done.output
+    assert db.session.execute(select(func.count()).select_from(User)).scalar() == 11
+    ldap.delete(PEOPLE_ENTRIES["bob"][0])
+    again = runner.invoke(args=["directory", "sync"])
+    assert "bob: deactivated (no longer in the directory)" in again.output
+    assert runner.invoke(args=["directory", "sync"]).output.strip().endswith("nothing to change")
+
+
+def test_directory_sync_says_why_it_cannot_run(app, org, ldap):
+    from tests.directory_server import free_port, use_directory
+
+    use_directory(app, f"ldap://127.0.0.1:{free_port()}")
+    result = app.test_cli_runner().invoke(args=["directory", "sync"])
+    assert result.exit_code == 1 and "error: the directory cannot be reached" in result.output
+    app.config["LDAP_URL"] = ""
+    result = app.test_cli_runner().invoke(args=["directory", "sync"])
+    assert result.exit_code == 1 and "error: no directory is configured" in result.output

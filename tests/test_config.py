@@ -32,3 +32,27 @@ def test_the_instance_folder_and_its_files_are_private(tmp_path):
     files = [p for p in folder.iterdir() if p.is_file()]
     assert {p.name for p in files} >= {"secret_key", "key_secret", "redis.db", "sealflow.sqlite"}
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: 0o600 for p in files}
+
+
+def test_ldap_settings_are_checked_at_start(tmp_path):
+    import pytest
+
+    from app.models import RoleName
+    from config import _ROLE_NAMES, _ldap_role_groups, _ldap_roles
+
+    assert set(_ROLE_NAMES) == {role.value for role in RoleName}
+    assert _ldap_role_groups("approvers=approver; cn=Leaders,ou=groups,dc=example,dc=org=leader;") == (
+        ("approvers", "approver"), ("cn=Leaders,ou=groups,dc=example,dc=org", "leader"))
+    for wrong in ("approvers", "approvers=boss", "=approver"):
+        with pytest.raises(ValueError, match="SEALFLOW_LDAP_ROLE_GROUPS"):
+            _ldap_role_groups(wrong)
+    assert _ldap_roles("employee, approver") == ("employee", "approver") and _ldap_roles("") == ()
+    with pytest.raises(ValueError, match="SEALFLOW_LDAP_DEFAULT_ROLES: boss"):
+        _ldap_roles("employee,boss")
+    with pytest.raises(ValueError, match="SEALFLOW_LDAP_USER_BASE"):
+        TestConfig(tmp_path, LDAP_URL="ldap://127.0.0.1")._check_ldap()
+    with pytest.raises(ValueError, match="must start with ldap:// or ldaps://"):
+        TestConfig(tmp_path, LDAP_URL="http://127.0.0.1", LDAP_USER_BASE="dc=x")._check_ldap()
+    with pytest.raises(ValueError, match="ldaps:// is encrypted already"):
+        TestConfig(tmp_path, LDAP_URL="ldaps://127.0.0.1", LDAP_USER_BASE="dc=x", LDAP_START_TLS=True)._check_ldap()
+    TestConfig(tmp_path, LDAP_URL="ldap://127.0.0.1", LDAP_USER_BASE="dc=x", LDAP_START_TLS=True)._check_ldap()

@@ -3,10 +3,12 @@
 from app.models.application import ApplicationStatus, SealApplication
 from app.models.audit import AuditEvent
 from app.models.authorization import AuthorizationUse, SignatureAuthorization
+from app.models.deployment import DeploymentKind, DeploymentRequest, DeploymentStatus
 from app.models.document import Blob, Document, DocumentKind
 from app.models.job import Job, JobStatus
 from app.models.pki import CertificateAuthority
-from app.models.seal import RevocationReason, Seal, SealKind, SealStatus
+from app.models.policy import PolicyVersion
+from app.models.seal import FormerCertificate, RevocationReason, Seal, SealImage, SealKind, SealStatus
 from app.models.user import Department, Role, RoleName, Substitution, User
 from app.models.workflow import (
     REQUESTER_DECISIONS,
@@ -28,12 +30,17 @@ __all__ = [
     "Blob",
     "CertificateAuthority",
     "Department",
+    "DeploymentKind",
+    "DeploymentRequest",
+    "DeploymentStatus",
     "Document",
+    "FormerCertificate",
     "DocumentKind",
     "HumanTask",
     "InstanceStatus",
     "Job",
     "JobStatus",
+    "PolicyVersion",
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessTimer",
@@ -42,6 +49,7 @@ __all__ = [
     "RoleName",
     "SealApplication",
     "Seal",
+    "SealImage",
     "SignatureAuthorization",
     "SealKind",
     "SealStatus",

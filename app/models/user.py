@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, Enum, ForeignKey, String, Table
+from sqlalchemy import Column, Enum, ForeignKey, String, Table, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import Model, db
@@ -62,8 +62,17 @@ class User(UserMixin, Model):
     # Part of every session's login token: raising it ends all of the user's sessions at once (logout, a new
     # password, deactivation), whatever cookies are still about.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Set when someone else chose the password (a seal administrator, a script, an import): the person chooses their
+    # own before anything else.
+    password_change_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where the account comes from: None for one created in SealFlow (its password is SealFlow's), else the
+    # person's DN in the directory, who logs in with their directory password (none is stored here).
+    directory_dn: Mapped[str | None] = mapped_column(String(1000))
+    # When `directory sync` last found the person gone from the directory and deactivated them; a sync that finds
+    # them again reactivates them (but never someone an administrator deactivated).
+    directory_vanished_at: Mapped[datetime | None]
 
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
@@ -83,6 +92,11 @@ class User(UserMixin, Model):
     def has_role(self, role: RoleName) -> bool:
         """Whether the user holds this role."""
         return any(r.name == role for r in self.roles)
+
+    @property
+    def from_directory(self) -> bool:
+        """Whether the account comes from the directory (LDAP) rather than being created in SealFlow."""
+        return self.directory_dn is not None
 
     @property
     def role_names(self) -> set[RoleName]:

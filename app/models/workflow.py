@@ -33,6 +33,13 @@ class ProcessDefinition(Model):
     bpmn_xml: Mapped[str] = deferred(mapped_column(Text))
     spec_json: Mapped[dict[str, Any]] = deferred(mapped_column(JSON))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Why it was deployed, who asked and which second seal administrator approved (none for the CLI's deploys).
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    deployed_by: Mapped[User | None] = relationship(foreign_keys=[deployed_by_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
 
 
 class InstanceStatus(enum.StrEnum):
@@ -48,6 +55,8 @@ class ProcessInstance(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("seal_applications.id"), unique=True)
+    # Who started it (the process data's requester_id): nobody decides a step of their own process.
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[InstanceStatus] = mapped_column(
         Enum(InstanceStatus, native_enum=False, length=16), default=InstanceStatus.RUNNING
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
 
-from app.errors import InvalidInput, PermissionDenied
+from app.errors import DirectoryRefused, DirectoryUnavailable, InvalidInput, PermissionDenied
 from app.extensions import db
 from app.models import Department, Role, RoleName, User
 from app.models.audit import Actor, record
@@ -28,6 +29,26 @@ def _hasher_for(profile: str) -> tuple[PasswordHasher, str]:
 
 def _hasher() -> tuple[PasswordHasher, str]:
     return _hasher_for(current_app.config["PASSWORD_HASH_PROFILE"])
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of the password, with the configured parameter profile."""
+    return _hasher()[0].hash(password)
+
+
+PASSWORD_LIMIT = 256
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why a new password is refused, or None: long enough, not too long, not the username."""
+    shortest = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < shortest:
+        return f"the password must be at least {shortest} characters long"
+    if len(password) > PASSWORD_LIMIT:
+        return f"the password must be at most {PASSWORD_LIMIT} characters long"
+    if password.strip().casefold() == username.casefold():
+        return "the password must not be the username"
+    return None
 
 
 def ensure_roles() -> dict[RoleName, Role]:
@@ -101,7 +122,7 @@ def save_user(
     user.display_name = display_name
     if user.password_hash and not _password_matches(user.password_hash, password):
         user.end_sessions()  # a new password: whoever held a session with the old one is out
-    user.password_hash = _hasher()[0].hash(password)
+    user.password_hash = hash_password(password)
     user.department = department
     user.roles = [all_roles[r] for r in sorted(roles)]
     db.session.flush()
@@ -125,6 +146,17 @@ def _password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
+def _local_password_matches(user: User | None, password: str) -> bool:
+    """Whether the active user's SealFlow password is this; an unknown user is checked against a dummy hash, so
+    that a login with an unknown name takes as long as one with a known name."""
+    hasher, dummy_hash = _hasher()
+    try:
+        hasher.verify(user.password_hash if user else dummy_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return user is not None and user.active
+
+
 def user_for_session(token: str) -> User | None:
     """The user a session's login token names, if that session still stands: the token's epoch is the user's
     (logout, a new password or deactivation raise it) and the user is active."""
@@ -143,32 +175,67 @@ def end_sessions(user: User, actor: Actor) -> None:
     record(actor, "sessions.ended", "user", user.id)
 
 
-def set_active(user: User, active: bool, actor: Actor) -> None:
-    """Activate or deactivate a user; deactivating ends every session of theirs."""
+def set_active(user: User, active: bool, actor: Actor, **details: Any) -> None:
+    """Activate or deactivate a user; deactivating ends every session of theirs. `details` go to the audit event."""
     user.active = active
     if not active:
         user.end_sessions()
-    record(actor, "user.activated" if active else "user.deactivated", "user", user.id)
+    record(actor, "user.activated" if active else "user.deactivated", "user", user.id, **details)
 
 
 def authenticate(username: str, password: str, address: str | None) -> User | None:
     """The active user with these credentials, or None; every attempt is audited. Too many failed attempts for
-    the account or from the address refuse further ones for a while (LoginThrottled), checking no password."""
+    the account or from the address refuse further ones for a while (LoginThrottled), checking no password.
+    With a directory configured, its people are checked by the directory (services/directory.py), which raises
+    DirectoryUnavailable or DirectoryRefused when it cannot answer; accounts created in SealFlow are checked here."""
+    from app.services import directory  # it builds on this module
+
+    # No username holds a NUL, and PostgreSQL refuses one in any text it is asked about: shown, it finds nobody.
+    username = username.replace("\x00", "\ufffd")
     minutes = throttle.blocked_for(username, address)
     if minutes is not None:
         record(Actor(None, username, address), "login.throttled", "user", username, minutes=minutes)
         raise LoginThrottled(f"too many failed logins; try again in {minutes} minutes", minutes)
-    user = find_user(username)
-    hasher, dummy_hash = _hasher()
-    try:
-        hasher.verify(user.password_hash if user else dummy_hash, password)
-        ok = user is not None and user.active
-    except (VerificationError, InvalidHashError):
-        ok = False
-    actor = Actor(user.id if user else None, username, address)
-    record(actor, "login.succeeded" if ok else "login.failed", "user", user.id if user else username)
+    known = find_user(username)
+    if directory.handles(known):
+        try:
+            user = directory.check_login(username, password, Actor(None, username, address))
+        except (DirectoryUnavailable, DirectoryRefused) as exc:
+            record(Actor(None, username, address), "login.directory_error", "user", known.id if known else username,
+                   reason=exc.message)
+            raise
+    else:
+        user = known if _local_password_matches(known, password) else None
+    ok = user is not None
+    subject = user or known
+    actor = Actor(subject.id if subject else None, username, address)
+    record(actor, "login.succeeded" if ok else "login.failed", "user", subject.id if subject else username)
     if ok:
         throttle.forget_failures(username)
     else:
         throttle.count_failure(username, address)
     return user if ok else None
+
+
+def change_password(user: User, current: str, new: str, actor: Actor) -> None:
+    """The person replaces their own password: the current one first (a wrong one counts as a failed login, so
+    guessing through this form is throttled like logging in), then a new one that meets the rules and differs from
+    it. Every session of theirs ends (the caller logs this one in again). A directory account's password is the
+    directory's."""
+    if user.from_directory:
+        raise InvalidInput("your password is kept by the directory; change it there")
+    minutes = throttle.blocked_for(user.username, actor.address)
+    if minutes is not None:
+        raise LoginThrottled(f"too many failed attempts; try again in {minutes} minutes", minutes)
+    if not _password_matches(user.password_hash, current):
+        throttle.count_failure(user.username, actor.address)
+        raise InvalidInput("the current password is wrong")
+    problem = password_problem(new, user.username)
+    if problem is None and new == current:
+        problem = "the new password must differ from the current one"
+    if problem is not None:
+        raise InvalidInput(problem)
+    user.password_hash = hash_password(new)
+    user.password_change_required = False
+    user.end_sessions()
+    record(actor, "user.password_changed", "user", user.id)

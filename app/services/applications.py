@@ -27,7 +27,7 @@ from app.models import (
 )
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
-from app.services import accounts, documents, policy, sealing, seals
+from app.services import accounts, deployments, documents, policy, sealing, seals
 from app.services.queue import schedule
 from app.workflow import (
     POLICY_LEVELS,
@@ -196,6 +196,8 @@ def follow(step: StepResult, actor: Actor, reason: str | None = None) -> None:
         schedule(job)
     if step.instance.application_id is not None:
         refresh_status(step.instance.application_id, actor, reason)
+    else:  # a process of its own: a deployment's approval
+        deployments.refresh_status(step.instance)
 
 
 def fail_process(instance_id: int, reason: str, actor: Actor) -> None:

@@ -39,8 +39,7 @@ def inbox_query(user: User, at: datetime | None = None) -> Select[HumanTask]:
     offered = select(TaskCandidate.task_id).where(
         or_(TaskCandidate.user_id.in_(people), TaskCandidate.role.in_(user.role_names))
     )
-    own = (select(ProcessInstance.id).join(SealApplication, ProcessInstance.application_id == SealApplication.id)
-           .where(SealApplication.requester_id == user.id))
+    own = select(ProcessInstance.id).where(ProcessInstance.requester_id == user.id)
     return (
         select(HumanTask)
         .where(HumanTask.state == TaskState.READY)
@@ -113,7 +112,11 @@ def decision_refusal(user: User, task: HumanTask) -> str | None:
     if user.has_role(RoleName.AUDITOR):
         return "auditors never decide or sign"
     application = application_of(task)
-    return None if application is None else _duty_refusal(user, task, absent, application)
+    if application is None:  # a process of its own (a deployment's approval): its requester decides only what the
+        requester = task.instance.requester_id  # diagram gives them by name, never a step offered to a pool
+        own = requester in (user.id, absent) and task.assignee_id != requester
+        return "nobody decides a step of their own request" if own else None
+    return _duty_refusal(user, task, absent, application)
 
 
 def can_decide(user: User, task: HumanTask) -> bool:

@@ -10,6 +10,7 @@ diagram in which a path reaches one without passing the policy step.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import ProcessInstance
 from app.models.audit import Actor
-from app.services import authorizations, sealing
+from app.services import authorizations, deployments, sealing
 from app.services.gate import SealingRefused
 
 Operator = Callable[[dict[str, Any], Actor], dict[str, Any]]
@@ -31,8 +32,56 @@ OPERATORS: dict[str, Operator] = {
     "add_party_signature": sealing.add_party_signature,
     # Which of the leader's signature authorizations covers the application (applies nothing).
     "find_signature_authorization": authorizations.find_for_application,
+    # Deploy a diagram a second seal administrator approved (deployment_approval.bpmn).
+    "deploy_change": deployments.carry_out,
 }
 SEALING_OPERATORS = frozenset({"seal_document", "apply_leader_signature", "add_party_signature"})
+
+
+def _l(text: str) -> str:
+    """Marks a label for the translation catalog (pybabel's `-k _l`); the pages translate it when they show it."""
+    return text
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    label: str
+    value: str  # Camunda's form: ${variable}, ${variable.key} or plain text
+    editable: bool = False
+
+
+@dataclass(frozen=True)
+class OperatorTemplate:
+    """How the modeler offers an operator: an element template for a service task (its topic is the operator)."""
+
+    operator: str
+    name: str
+    description: str
+    result: str
+    parameters: tuple[Parameter, ...]
+
+
+_APPLICATION = Parameter("application_id", _l("Application"), "${application_id}")
+TEMPLATES = (
+    OperatorTemplate("seal_document", _l("Stamp and sign"),
+                     _l("Stamps the application's seal where the application asks for it, then signs the document. "
+                        "Runs only after the approvals the seal policy requires."), "seal_result", (_APPLICATION,)),
+    OperatorTemplate("find_signature_authorization", _l("Find the leader's authorization"),
+                     _l("Finds the leader's signature authorization that covers the application (applies nothing)."),
+                     "authorization", (_APPLICATION,)),
+    OperatorTemplate("apply_leader_signature", _l("Leader signature"),
+                     _l("Applies the leader's signature on every page and signs with it, under an authorization."),
+                     "signature_result",
+                     (_APPLICATION, Parameter("authorization_id", _l("Authorization"),
+                                              "${authorization.authorization_id}", editable=True))),
+    OperatorTemplate("add_party_signature", _l("Party signature"),
+                     _l("Adds one party's seal signature to the newest signed version (in a multi-instance over "
+                        "the parties)."), "signature_result",
+                     (_APPLICATION, Parameter("parties", _l("Parties"), "${parties}", editable=True),
+                      Parameter("user_id", _l("Party's user"), "${party.user_id}", editable=True),
+                      Parameter("seal_id", _l("Party's seal"), "${party.seal_id}", editable=True))),
+)
 
 
 

@@ -12,13 +12,19 @@ from app.services import accounts
 def init_app(app: Flask) -> None:
     """Register blueprints, error handlers and the login loader."""
     from app.web import (
+        account,
         applications,
         auth,
         authorizations,
+        departments,
+        directory,
         errors,
+        flows,
         health,
         inbox,
         labels,
+        people,
+        policies,
         seals,
         security,
         substitutes,
@@ -26,7 +32,7 @@ def init_app(app: Flask) -> None:
     )
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
-                      verify.bp):
+                      verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp, directory.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)

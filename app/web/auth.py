@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 
+from app.errors import DirectoryRefused, DirectoryUnavailable
 from app.extensions import db
 from app.models.audit import record
 from app.services import accounts
@@ -34,6 +35,11 @@ def login() -> Any:
             db.session.commit()  # the refusal is audited
             flash(_("Too many failed logins. Try again in %(minutes)s minutes.", minutes=exc.minutes), "error")
             return render_template("auth/login.html", form=form), 429
+        except (DirectoryUnavailable, DirectoryRefused) as exc:
+            db.session.commit()  # the attempt is audited, and logged by the service
+            flash(_("The directory cannot check your password right now. Please try again in a few minutes; "
+                    "if it persists, tell your administrator."), "error")
+            return render_template("auth/login.html", form=form), exc.status
         db.session.commit()
         if user is not None:
             login_user(user)

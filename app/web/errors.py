@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
@@ -10,11 +11,12 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.errors import DomainError
 from app.extensions import db
+from app.workflow import InvalidDefinition
 
 
-def _answer(status: int, message: str) -> Any:
+def _answer(status: int, message: str, **details: Any) -> Any:
     if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
-        return jsonify(error=message, status=status), status
+        return jsonify(error=message, status=status, **details), status
     return render_template("errors/error.html", status=status, message=message), status
 
 
@@ -24,6 +26,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
         db.session.rollback()  # nothing half-written stays behind
+        if isinstance(exc, InvalidDefinition):  # the modeler marks each problem on its element
+            return _answer(exc.status, exc.message, problems=[asdict(p) for p in exc.problems])
         return _answer(exc.status, exc.message)
 
     @app.errorhandler(RequestEntityTooLarge)

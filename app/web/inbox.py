@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from app.errors import InvalidInput, PermissionDenied
 from app.extensions import db
 from app.models import HumanTask, User
-from app.services import accounts, approvals
+from app.services import accounts, approvals, deployments
 from app.web.forms import DecisionForm
 from app.web.guards import actor, me
 from app.web.labels import decision_label
@@ -33,8 +33,10 @@ def absent_users(tasks: list[HumanTask], user: User) -> dict[int, str]:
 @login_required
 def index() -> Any:
     tasks = approvals.inbox(me())
-    return render_template("inbox/index.html", tasks=tasks, for_whom=absent_users(tasks, me()), applications={
-        t.id: approvals.application_of(t) for t in tasks})
+    found = {t.id: approvals.application_of(t) for t in tasks}
+    return render_template("inbox/index.html", tasks=tasks, for_whom=absent_users(tasks, me()), applications=found,
+                           deployments={t.id: deployments.request_of_instance(t.instance_id) for t in tasks
+                                        if found[t.id] is None})
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
@@ -66,6 +68,7 @@ def task(task_id: int) -> Any:
             return redirect(url_for("inbox.index"))
     refusal = approvals.decision_refusal(me(), found)
     status = (403 if refusal else 422) if form.is_submitted() else 200
-    return render_template("inbox/task.html", task=found, application=application, form=form,
+    deployment = deployments.request_of_instance(found.instance_id) if application is None else None
+    return render_template("inbox/task.html", task=found, application=application, form=form, deployment=deployment,
                            can_decide=refusal is None, refusal=refusal if found.state.value == "ready" else None,
                            for_whom=absent_users([found], me()).get(found.id) if refusal is None else None), status

@@ -24,6 +24,10 @@ STATUS_LABELS = {
     "rejected": _l("Rejected"), "sealing": _l("Being sealed"), "sealed": _l("Sealed"), "failed": _l("Failed"),
 }
 TASK_STATE_LABELS = {"ready": _l("waiting"), "completed": _l("done"), "cancelled": _l("cancelled")}
+DEPLOYMENT_STATUS_LABELS = {
+    "pending": _l("Waiting for a second seal administrator"), "deployed": _l("Deployed"), "rejected": _l("Rejected"),
+    "withdrawn": _l("Withdrawn"), "failed": _l("Failed"),
+}
 SEAL_STATUS_LABELS = {"active": _l("Active"), "suspended": _l("Suspended"), "revoked": _l("Revoked")}
 VERDICT_LABELS = {
     "valid": _l("Valid"), "invalid": _l("Invalid"), "untrusted": _l("Not trusted"),
@@ -52,6 +56,11 @@ HISTORY_ACTION_LABELS = {
     "timer.fired": _l("Deadline passed"), "decision.evaluated": _l("Policy table applied"),
     "service.failed": _l("Background job failed; the process took its error path"),
     "task.decision_refused": _l("Decision refused (separation of duties)"),
+    # A seal's history (its page).
+    "seal.created": _l("Seal added"), "seal.renamed": _l("Renamed"), "seal.holders_changed": _l("Holders changed"),
+    "seal.status_changed": _l("Status changed"), "seal.image_replaced": _l("New image version"),
+    "seal.certificate_renewed": _l("Certificate renewed"),
+    "seal.key_moved_to_token": _l("Key moved into the hardware token"),
 }
 
 
@@ -136,4 +145,5 @@ def template_helpers() -> dict[str, Any]:
         "done_by": done_by,
         "approved_by": approved_by,
         "evidence_label": lambda value: EVIDENCE_LABELS.get(value, value),
+        "deployment_status_label": lambda value: DEPLOYMENT_STATUS_LABELS.get(value, value),
     }

@@ -18,6 +18,7 @@ from app.workflow.engine import (
     fail_service,
     fire_timer,
     history,
+    inspect,
     is_deployed,
     latest_definition,
     operations_of,
@@ -27,6 +28,9 @@ from app.workflow.engine import (
     validate,
 )
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
+from app.workflow.modeler_form import for_modeler
+from app.workflow.parser import ParsedDefinition
+from app.workflow.policies import TableRule, TableView, called_decisions, literal_outputs, table_problems, table_view
 from app.workflow.steps import StepResult, service_job_key
 from app.workflow.timers import due as due_timers
 
@@ -41,9 +45,13 @@ __all__ = [
     "qualifies",
     "SERVICE_FAILED",
     "InvalidDefinition",
+    "ParsedDefinition",
     "Problem",
     "StepResult",
+    "TableRule",
+    "TableView",
     "WorkflowFailed",
+    "called_decisions",
     "cancel",
     "complete_task",
     "deploy",
@@ -51,13 +59,18 @@ __all__ = [
     "fail_instance",
     "fail_service",
     "fire_timer",
+    "for_modeler",
     "history",
+    "inspect",
     "is_deployed",
     "latest_definition",
+    "literal_outputs",
     "operations_of",
     "resume_service",
     "service_job_key",
     "start",
+    "table_problems",
+    "table_view",
     "tasks_of",
     "validate",
 ]

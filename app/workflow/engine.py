@@ -35,7 +35,7 @@ from app.models.timestamps import utcnow
 from app.workflow import store, timers
 from app.workflow.calls import DeployedProcess
 from app.workflow.errors import Problem
-from app.workflow.parser import parse_definition, validate_definition
+from app.workflow.parser import ParsedDefinition, parse_definition, validate_definition
 from app.workflow.serializer import dump_state, new_workflow
 from app.workflow.steps import StepResult, Waits, close_tasks, load, mirror, run
 
@@ -59,13 +59,22 @@ def find_deployed(process_id: str, version: int | None = None) -> DeployedProces
     return DeployedProcess(definition.process_id, definition.version, definition.content_hash, definition.spec_json)
 
 
+def inspect(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
+            sealing: Collection[str] | None = None) -> ParsedDefinition:
+    """The process the diagram holds (id, name, content hash) as deploy would store it; InvalidDefinition lists every
+    problem. Reads the database only to find the deployed processes its call activities call."""
+    return parse_definition(data, source, operators, policies, sealing, find_deployed)
+
+
 def deploy(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
            actor: Actor, keep_any_version: bool = False,
-           sealing: Collection[str] | None = None) -> tuple[ProcessDefinition, bool]:
+           sealing: Collection[str] | None = None, comment: str = "", deployed_by_id: int | None = None,
+           approved_by_id: int | None = None) -> tuple[ProcessDefinition, bool]:
     """Store the diagram's process as its newest version, unless the newest version has the same content (the
     diagram and the decision tables it uses): then that one is returned, unchanged. Content an earlier version
     had becomes the newest again (a rollback), unless keep_any_version: then that earlier version is returned
-    (the shipped diagrams, deployed at every upgrade, must not undo an administrator's newer version). A process it
+    (the shipped diagrams, deployed at every upgrade, must not undo an administrator's newer version). The comment
+    and the two seal administrators of a deployment under dual control are kept with the new version. A process it
     calls that the file does not hold is taken from its newest deployed version (or the one the call names)."""
     parsed = parse_definition(data, source, operators, policies, sealing, find_deployed)
     same = select(ProcessDefinition).where(ProcessDefinition.process_id == parsed.process_id,
@@ -77,12 +86,14 @@ def deploy(data: bytes, source: str, operators: Collection[str], policies: Mappi
     definition = ProcessDefinition(
         process_id=parsed.process_id, name=parsed.name, version=(newest.version if newest else 0) + 1,
         content_hash=parsed.content_hash, source_name=source, bpmn_xml=parsed.xml, spec_json=parsed.spec,
+        comment=comment, deployed_by_id=deployed_by_id, approved_by_id=approved_by_id,
     )
     db.session.add(definition)
     db.session.flush()
     record(actor, "process.deployed", "process_definition", definition.id,
            process_id=definition.process_id, version=definition.version, content_hash=definition.content_hash,
-           restores_version=existing.version if existing is not None else None)
+           restores_version=existing.version if existing is not None else None, comment=comment,
+           deployed_by_id=deployed_by_id, approved_by_id=approved_by_id)
     return definition, True
 
 
@@ -133,7 +144,9 @@ def start(process_id: str, data: dict[str, Any], application_id: int | None, act
     since = time.time()
     run(workflow.do_engine_steps)
     # The row is written once, with the state of the first wait: its own rows (inbox, jobs, timers) need its id.
-    instance = ProcessInstance(definition=definition, application_id=application_id, state=dump_state(workflow))
+    requester = data.get("requester_id")
+    instance = ProcessInstance(definition=definition, application_id=application_id, state=dump_state(workflow),
+                               requester_id=requester if isinstance(requester, int) else None)
     db.session.add(instance)
     db.session.flush()
     record(actor, "process.started", "process_instance", instance.id,

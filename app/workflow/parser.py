@@ -26,7 +26,8 @@ from app.workflow.assignment import CAMUNDA_ASSIGNEE, CAMUNDA_GROUPS, CAMUNDA_US
 from app.workflow.calls import DeployedProcess, FindDeployed, Processes, find_processes
 from app.workflow.control import POLICY_DATA, control_problems
 from app.workflow.errors import InvalidDefinition, Problem
-from app.workflow.policies import DecisionTable, Policies, load_tables
+from app.workflow.external_tasks import read_external_tasks
+from app.workflow.policies import DecisionTable, Policies, decision_ref, load_tables
 from app.workflow.safe_xml import parse_untrusted
 from app.workflow.scripting import UnsafeExpression, vet
 from app.workflow.serializer import spec_to_dict
@@ -43,14 +44,6 @@ from app.workflow.validation import (
 # Camunda Modeler's user-task attributes, kept as task properties under these names (assignment.py reads them).
 _CAMUNDA_ASSIGNMENT = {"assignee": CAMUNDA_ASSIGNEE, "candidateUsers": CAMUNDA_USERS,
                        "candidateGroups": CAMUNDA_GROUPS}
-
-
-def decision_ref(node: etree._Element) -> str | None:
-    """The decision a business-rule task calls: spiffworkflow:calledDecisionId, or Camunda's decisionRef."""
-    called = next(node.iter("{*}calledDecisionId"), None)
-    if called is not None and (called.text or "").strip():
-        return (called.text or "").strip()
-    return node.get(f"{{{CAMUNDA_NS}}}decisionRef")
 
 
 class _UserTaskParser(UserTaskParser):
@@ -276,7 +269,7 @@ def _output_problems(root: etree._Element, source: str, tables: list[DecisionTab
 
 def _problems(root: etree._Element, source: str, operators: Collection[str], policies: Policies,
               sealing: Collection[str], processes: Processes) -> list[Problem]:
-    problems = _duplicate_problems(root, source) + _script_problems(root, source)
+    problems = read_external_tasks(root, source) + _duplicate_problems(root, source) + _script_problems(root, source)
     problems += _read_camunda_forms(root, source) + _expression_problems(root, source, operators)
     used, table_problems = _decisions(root, source, policies)
     problems += table_problems + _output_problems(root, source, used)

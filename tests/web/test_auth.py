@@ -55,3 +55,9 @@ def test_login_does_not_redirect_offsite(client, org):
 
 def test_users_are_stored_with_argon2_hashes(org):
     assert db.session.get(User, org.employee.id).password_hash.startswith("$argon2id$")
+
+
+def test_a_nul_in_the_username_is_a_failed_login_not_an_error(client, org):
+    """PostgreSQL refuses NUL in text: the login looks for nobody instead, and the audit records it visibly."""
+    assert client.post("/login", data={"username": "emma\x00", "password": PASSWORD}).status_code == 401
+    assert client.post("/login", data={"username": "emma", "password": PASSWORD}).status_code == 302

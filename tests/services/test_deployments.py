@@ -1,0 +1,160 @@
+"""Dual control of deployments: a diagram takes effect only once a second seal administrator approves it, through
+the shipped deployment_approval process; the request and the decision are audited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.errors import InvalidInput, InvalidTransition, PermissionDenied
+from app.extensions import db
+from app.models import (
+    AuditEvent,
+    DeploymentStatus,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    RoleName,
+    TaskState,
+    User,
+)
+from app.models.audit import Actor
+from app.services import accounts, approvals, deployments, flows
+from app.workflow import InvalidDefinition, latest_definition, tasks_of
+from tests.conftest import PASSWORD, Org, work_off_queue
+
+SHIPPED = Path(__file__).resolve().parents[2] / "bpmn" / "seal_application.bpmn"
+ACTOR = Actor.system("test")
+
+
+def _version_two() -> bytes:
+    return SHIPPED.read_bytes().replace(b'name="Approvals the seal policy requires"',
+                                        b'name="Approvals the policy requires (v2)"')
+
+
+@pytest.fixture
+def nora(org: Org) -> User:
+    """A second seal administrator."""
+    user = accounts.save_user("nora", "Nora", PASSWORD, {RoleName.SEAL_ADMIN}, org.department)
+    db.session.commit()
+    return user
+
+
+def _review_task(request_id: int) -> int:
+    found = deployments.get_request(request_id)
+    task_id = deployments.review_task_id(found)
+    assert task_id is not None
+    return task_id
+
+
+def _actions(request_id: int) -> list[str]:
+    return list(db.session.execute(select(AuditEvent.action).where(
+        AuditEvent.object_type == "deployment_request", AuditEvent.object_id == request_id)
+        .order_by(AuditEvent.id)).scalars())
+
+
+def test_a_deployment_waits_for_a_second_seal_administrator_then_becomes_the_newest_version(app, org: Org, nora):
+    sam = org.seal_admin
+    request = deployments.request_process(_version_two(), "seal_application.bpmn", "rename the policy step", sam,
+                                          Actor.of(sam))
+    db.session.commit()
+    assert request.status == DeploymentStatus.PENDING
+    assert latest_definition("seal_application").version == 1  # nothing changed yet
+
+    task_id = _review_task(request.id)
+    assert task_id not in {t.id for t in approvals.inbox(sam)}  # never offered to the one who asked
+    assert task_id in {t.id for t in approvals.inbox(nora)}
+    with pytest.raises(PermissionDenied, match="own request"):
+        approvals.decide(task_id, sam, "approve", "", Actor.of(sam))
+    db.session.rollback()
+
+    approvals.decide(task_id, nora, "approve", "looks right", Actor.of(nora))
+    db.session.commit()
+    work_off_queue(app)  # the approval process's service task deploys it
+    db.session.expire_all()
+
+    request = deployments.get_request(request.id)
+    newest = latest_definition("seal_application")
+    assert request.status == DeploymentStatus.DEPLOYED and request.deployed_version == newest.version == 2
+    assert newest.version == 2 and newest.comment == "rename the policy step"
+    assert (newest.deployed_by_id, newest.approved_by_id) == (sam.id, nora.id)
+    assert request.decided_by_id == nora.id
+    assert _actions(request.id) == ["deployment.requested", "deployment.deployed"]
+    instance = db.session.get(ProcessInstance, request.instance_id)
+    assert instance is not None and instance.status == InstanceStatus.COMPLETED and instance.outcome == "deployed"
+
+
+def test_a_rejected_deployment_deploys_nothing(app, org: Org, nora):
+    sam = org.seal_admin
+    request = deployments.request_process(_version_two(), "seal_application.bpmn", "rename", sam, Actor.of(sam))
+    db.session.commit()
+    with pytest.raises(InvalidInput, match="say why"):
+        approvals.decide(_review_task(request.id), nora, "reject", " ", Actor.of(nora))
+    db.session.rollback()
+    approvals.decide(_review_task(request.id), nora, "reject", "the old name is the policy's word", Actor.of(nora))
+    db.session.commit()
+    work_off_queue(app)
+    db.session.expire_all()
+    request = deployments.get_request(request.id)
+    assert request.status == DeploymentStatus.REJECTED and request.decided_by_id == nora.id
+    assert request.outcome == "the old name is the policy's word"
+    assert latest_definition("seal_application").version == 1
+    assert _actions(request.id) == ["deployment.requested", "deployment.rejected"]
+
+
+def test_the_requester_withdraws_a_waiting_request_and_its_task_leaves_the_inbox(app, org: Org, nora):
+    sam = org.seal_admin
+    request = deployments.request_process(_version_two(), "seal_application.bpmn", "rename", sam, Actor.of(sam))
+    db.session.commit()
+    with pytest.raises(PermissionDenied):
+        deployments.withdraw(request.id, nora, Actor.of(nora))
+    deployments.withdraw(request.id, sam, Actor.of(sam))
+    db.session.commit()
+    assert deployments.get_request(request.id).status == DeploymentStatus.WITHDRAWN
+    assert approvals.inbox(nora) == []
+    assert all(t.state == TaskState.CANCELLED for t in tasks_of(request.instance_id))
+    with pytest.raises(InvalidTransition):
+        deployments.withdraw(request.id, sam, Actor.of(sam))
+
+
+def test_what_cannot_be_requested_is_refused_and_leaves_nothing_behind(app, org: Org, nora):
+    sam = org.seal_admin
+    before = db.session.execute(select(ProcessDefinition.id)).scalars().all()
+    with pytest.raises(InvalidInput, match="comment"):
+        deployments.request_process(_version_two(), "x.bpmn", "  ", sam, Actor.of(sam))
+    with pytest.raises(PermissionDenied):
+        deployments.request_process(_version_two(), "x.bpmn", "why", org.employee, Actor.of(org.employee))
+    with pytest.raises(InvalidInput, match="already has this content"):
+        deployments.request_process(SHIPPED.read_bytes(), "x.bpmn", "again", sam, Actor.of(sam))
+    broken = _version_two().replace(b'sourceRef="policy_decision" targetRef="rejected"',
+                                    b'sourceRef="policy_decision" targetRef="nowhere"')
+    with pytest.raises(InvalidDefinition):
+        deployments.request_process(broken, "x.bpmn", "why", sam, Actor.of(sam))
+    approval = (Path(flows.SHIPPED_DIR) / "deployment_approval.bpmn").read_bytes().replace(
+        b'value="role:seal_admin"', b'value="data:requester_id"')
+    with pytest.raises(PermissionDenied, match="dual control"):
+        deployments.request_process(approval, "x.bpmn", "no more second pair of eyes", sam, Actor.of(sam))
+    db.session.rollback()
+    assert deployments.list_requests() == []
+    assert db.session.execute(select(ProcessDefinition.id)).scalars().all() == before
+
+    deployments.request_process(_version_two(), "x.bpmn", "first", sam, Actor.of(sam))
+    db.session.commit()
+    with pytest.raises(InvalidTransition, match="still waits"):
+        deployments.request_process(_version_two().replace(b"(v2)", b"(v3)"), "x.bpmn", "second", nora,
+                                    Actor.of(nora))
+
+
+def test_an_approved_request_is_deployed_once_even_if_its_job_runs_twice(app, org: Org, nora):
+    sam = org.seal_admin
+    request = deployments.request_process(_version_two(), "x.bpmn", "rename", sam, Actor.of(sam))
+    db.session.commit()
+    approvals.decide(_review_task(request.id), nora, "approve", "", Actor.of(nora))
+    db.session.commit()
+    work_off_queue(app)
+    again = deployments.carry_out({"deployment_id": request.id}, Actor.system("worker"))
+    db.session.commit()
+    assert again == {"deployed": True}
+    assert latest_definition("seal_application").version == 2
