@@ -8,6 +8,7 @@ process, under CPU-time and memory limits (app/workflow/evaluator.py). Scripts a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -83,9 +84,8 @@ class SealFlowScriptEngine(PythonScriptEngine):
             raise WorkflowTaskException(f"the expression {_quoted(expression)} of {_element(task)} {verb}: {exc}",
                                         task=task, exception=exc) from exc
         except NameError as exc:  # SpiffWorkflow would add the names the data has: not for the people deciding
-            missing = f" {exc.name!r}" if exc.name else " a value it reads"
-            raise WorkflowTaskException(f"the expression {_quoted(expression)} of {_element(task)} failed: the "
-                                        f"process data has no{missing}", task=task) from exc
+            raise WorkflowTaskException(f"the expression {_quoted(expression)} of {_element(task)} failed: "
+                                        f"{_missing(exc)}", task=task) from exc
         except Exception as exc:
             raise WorkflowTaskException(f"the expression {_quoted(expression)} of {_element(task)} failed: "
                                         f"{_failure(exc, expression, task.data)}",
@@ -113,11 +113,24 @@ def _failure(exc: Exception, expression: str, data: dict[str, Any]) -> str:
     """Why evaluating an expression failed, naming the values it reads that are empty (None) first: an application
     filed without an amount makes `amount > 1000` fail."""
     error = f"{exc.__class__.__name__}: {exc}"
-    code, _ = compiled(expression)
-    empty = [name for name in code.co_names if name in data and data[name] is None]
+    try:
+        names = compiled(expression)[0].co_names
+    except (UnsafeExpression, SyntaxError):
+        return error
+    empty = [name for name in names if name in data and data[name] is None]
     if not empty:
         return error
     return f"{', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no value ({error})"
+
+
+_UNDEFINED = re.compile(r"name '([^']+)' is not defined")
+
+
+def _missing(exc: NameError) -> str:
+    """Which value the process data lacks (a NameError raised again from the evaluator process has no name, only
+    its message)."""
+    found = exc.name or next(iter(_UNDEFINED.findall(str(exc))), None)
+    return f"the process data has no {found!r}" if found else f"the process data lacks a value it reads ({exc})"
 
 
 def _check_timer(task: Any, expression: str, value: Any) -> None:

@@ -409,14 +409,15 @@ def test_a_condition_reading_an_empty_amount_fails_the_step_saying_so(app, org, 
     assert tasks_of(instance.id)[0].state == TaskState.READY  # nothing of the step was kept
 
 
-def test_a_condition_reading_a_variable_the_data_lacks_fails_the_step_naming_it(app, org, tmp_path):
-    definition = _deploy(tmp_path, "amount_conditions", ("${amount &gt; 1000}", "${total &gt; 1000}"))
+@pytest.mark.parametrize("condition", ["total &gt; 1000", "total * 2 &gt; 1000"])  # in process; in the evaluator
+def test_a_condition_reading_a_variable_the_data_lacks_fails_the_step_naming_it(app, org, tmp_path, condition):
+    definition = _deploy(tmp_path, "amount_conditions", ("${amount &gt; 1000}", "${" + condition + "}"))
     _start(definition, org, amount=5000)
     [task] = approvals.inbox(org.head)
     with pytest.raises(WorkflowFailed) as failed:
         complete_task(task.id, Actor.of(org.head), {"decision": "approve"})
-    assert failed.value.message == ("the process stopped: the expression 'total > 1000' of Gateway_amount (How "
-                                    "large?) failed: the process data has no 'total'")
+    assert failed.value.message == (f"the process stopped: the expression {condition.replace('&gt;', '>')!r} of "
+                                    "Gateway_amount (How large?) failed: the process data has no 'total'")
 
 
 def test_a_timer_reading_an_empty_value_fails_the_step_saying_so(app, org, tmp_path):
