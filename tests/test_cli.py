@@ -73,7 +73,7 @@ def test_flows_validate_lists_problems_and_exits_non_zero(app, org):
     assert "validation_problems.bpmn:15 [nobody (Nobody's task)] nobody can do this task" in bad.output
 
 
-@pytest.mark.parametrize("path", sorted((CORPUS / "bpmn").glob("*.bpmn")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((CORPUS / "bpmn").rglob("*.bpmn")), ids=lambda p: p.name)
 def test_every_corpus_diagram_validates_without_a_crash(app, org, path: Path):
     """The MIWG reference diagrams are descriptive models: each is listed with what it lacks, never a traceback."""
     result = app.test_cli_runner().invoke(args=["flows", "validate", str(path)])

@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, select
 
 from app.errors import PolicyViolation
 from app.extensions import db
-from app.models import Department, RoleName, SealApplication, User
+from app.models import REQUESTER_DECISIONS, Department, RoleName, SealApplication, User
 from app.workflow.validation import CAMUNDA_DATA, role_of
 
 # The properties the parser keeps from Camunda Modeler's user-task attributes (SpiffWorkflow drops them).
@@ -185,6 +185,24 @@ def resolve(properties: dict[str, str], lane: str | None, data: dict[str, Any]) 
     if lane:
         return Assignment(candidate_roles=(_role(lane),))
     raise PolicyViolation("the user task names nobody to do it")
+
+
+def for_task(properties: dict[str, str], lane: str | None, data: dict[str, Any]) -> Assignment:
+    """Who a ready user task goes to (resolve); in a process that runs an application, never the requester unless
+    the task is theirs to revise or withdraw: a candidate who is the requester is dropped, and a task that would go
+    to the requester alone is refused (PolicyViolation), for the requester never decides their own application
+    (approvals.decision_refusal) and it would wait for ever."""
+    found = resolve(properties, lane, data)
+    requester = data.get("requester_id")
+    decisions = {d.strip() for d in properties.get("decisions", "approve,reject").split(",")}
+    if data.get("application_id") is None or requester is None or decisions <= REQUESTER_DECISIONS:
+        return found
+    if found.assignee_id == requester:
+        raise PolicyViolation("it would go to the requester, who never decides their own application")
+    users = tuple(u for u in found.candidate_user_ids if u != requester)
+    if found.assignee_id is None and not users and not found.candidate_roles:
+        raise PolicyViolation("its only candidate is the requester, who never decides their own application")
+    return Assignment(found.assignee_id, users, found.candidate_roles, found.note, found.level)
 
 
 def qualifies(rule: str, user: User, requester_id: int) -> bool:

@@ -33,6 +33,7 @@ from app.models import (
 from app.models.audit import Actor, events_for, record
 from app.models.timestamps import utcnow
 from app.workflow import store, timers
+from app.workflow.calls import DeployedProcess
 from app.workflow.errors import Problem
 from app.workflow.parser import ParsedDefinition, parse_definition, validate_definition
 from app.workflow.serializer import dump_state, new_workflow
@@ -42,16 +43,27 @@ from app.workflow.steps import StepResult, Waits, close_tasks, load, mirror, run
 def validate(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
              sealing: Collection[str] | None = None) -> list[Problem]:
     """Every problem that would stop the diagram from deploying (business-rule tasks call decisions in the
-    policy files given, name -> DMN content; `sealing`: the operators that apply a seal, default all). Needs no
-    database."""
-    return validate_definition(data, source, operators, policies, sealing)
+    policy files given, name -> DMN content; `sealing`: the operators that apply a seal, default all). Reads the
+    database only to find the deployed processes its call activities call."""
+    return validate_definition(data, source, operators, policies, sealing, find_deployed)
+
+
+def find_deployed(process_id: str, version: int | None = None) -> DeployedProcess | None:
+    """A deployed process a diagram may call: the given version, or the newest."""
+    query = select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+    if version is not None:
+        query = query.where(ProcessDefinition.version == version)
+    definition = db.session.execute(query.order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+    if definition is None:
+        return None
+    return DeployedProcess(definition.process_id, definition.version, definition.content_hash, definition.spec_json)
 
 
 def inspect(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
             sealing: Collection[str] | None = None) -> ParsedDefinition:
     """The process the diagram holds (id, name, content hash) as deploy would store it; InvalidDefinition lists every
-    problem. Needs no database."""
-    return parse_definition(data, source, operators, policies, sealing)
+    problem. Reads the database only to find the deployed processes its call activities call."""
+    return parse_definition(data, source, operators, policies, sealing, find_deployed)
 
 
 def deploy(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
@@ -62,8 +74,9 @@ def deploy(data: bytes, source: str, operators: Collection[str], policies: Mappi
     diagram and the decision tables it uses): then that one is returned, unchanged. Content an earlier version
     had becomes the newest again (a rollback), unless keep_any_version: then that earlier version is returned
     (the shipped diagrams, deployed at every upgrade, must not undo an administrator's newer version). The comment
-    and the two seal administrators of a deployment under dual control are kept with the new version."""
-    parsed = parse_definition(data, source, operators, policies, sealing)
+    and the two seal administrators of a deployment under dual control are kept with the new version. A process it
+    calls that the file does not hold is taken from its newest deployed version (or the one the call names)."""
+    parsed = parse_definition(data, source, operators, policies, sealing, find_deployed)
     same = select(ProcessDefinition).where(ProcessDefinition.process_id == parsed.process_id,
                                            ProcessDefinition.content_hash == parsed.content_hash)
     existing = db.session.execute(same.order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from app.errors import DomainError
 
@@ -16,6 +17,13 @@ class Problem:
     element_name: str = ""
     file: str = ""
     line: int | None = None
+
+    @classmethod
+    def at(cls, node: Any, source: str, message: str) -> Problem:
+        """A problem of one element (an lxml element of a diagram or decision table), named by its id and its name
+        (or label) and located by its line."""
+        name = " ".join((node.get("name") or node.get("label") or "").split())
+        return cls(message, node.get("id", ""), name, source, node.sourceline)
 
     def __str__(self) -> str:
         where = ":".join(str(p) for p in (self.file, self.line) if p)

@@ -35,10 +35,6 @@ class DecisionTable:
     problems: tuple[Problem, ...] = field(default=())
 
 
-def _problem(node: etree._Element, source: str, message: str) -> Problem:
-    return Problem(message, node.get("id", ""), node.get("label") or node.get("name") or "", source, node.sourceline)
-
-
 def _vet(expression: str) -> str | None:
     """Why an expression is refused, or None."""
     try:
@@ -78,14 +74,14 @@ def _table_problems(root: etree._Element, source: str) -> list[Problem]:
     for table in root.iter("{*}decisionTable"):
         policy = table.get("hitPolicy", "UNIQUE").upper()
         if policy not in HIT_POLICIES:
-            problems.append(_problem(table, source, f"hit policy {policy} is not supported; use "
+            problems.append(Problem.at(table, source, f"hit policy {policy} is not supported; use "
                                                     f"{', '.join(HIT_POLICIES)}"))
         inputs = [(i.findtext("{*}inputExpression/{*}text") or "").strip() for i in table.iterfind("{*}input")]
         for node, text in zip(table.iterfind("{*}input"), inputs, strict=True):
             if not text:
-                problems.append(_problem(node, source, "the input has no expression"))
+                problems.append(Problem.at(node, source, "the input has no expression"))
             elif (reason := _vet(text)) is not None:
-                problems.append(_problem(node, source, f"input expression refused: {reason}"))
+                problems.append(Problem.at(node, source, f"input expression refused: {reason}"))
         for rule in table.iterfind("{*}rule"):
             problems += _rule_problems(rule, inputs, source)
     return problems
@@ -101,11 +97,11 @@ def _rule_problems(rule: etree._Element, inputs: list[str], source: str) -> list
     cells = [(c.findtext("{*}text") or "").strip() for c in rule.iterfind("{*}inputEntry")]
     for text, cell in zip(inputs, cells, strict=False):
         if cell not in ("", "-") and (reason := _cell_problem(text or "x", cell)) is not None:
-            problems.append(_problem(rule, source, f"the cell {_shown(cell)} is refused: {reason}"))
+            problems.append(Problem.at(rule, source, f"the cell {_shown(cell)} is refused: {reason}"))
     for entry in rule.iterfind("{*}outputEntry"):
         cell = (entry.findtext("{*}text") or "").strip()
         if cell and (reason := _vet(cell)) is not None:
-            problems.append(_problem(rule, source, f"the output {_shown(cell)} is refused: {reason}"))
+            problems.append(Problem.at(rule, source, f"the output {_shown(cell)} is refused: {reason}"))
     return problems
 
 

@@ -8,6 +8,7 @@ process, under CPU-time and memory limits (app/workflow/evaluator.py). Scripts a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -16,6 +17,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
 
+from app.workflow import camunda
 from app.workflow.evaluator import evaluate_isolated
 from app.workflow.expressions import (
     VETTED_FUNCTIONS,
@@ -81,14 +83,19 @@ class SealFlowScriptEngine(PythonScriptEngine):
             verb = "was stopped" if isinstance(exc, ExpressionTooCostly) else "was refused"
             raise WorkflowTaskException(f"the expression {_quoted(expression)} of {_element(task)} {verb}: {exc}",
                                         task=task, exception=exc) from exc
+        except NameError as exc:  # SpiffWorkflow would add the names the data has: not for the people deciding
+            raise WorkflowTaskException(f"the expression {_quoted(expression)} of {_element(task)} failed: "
+                                        f"{_missing(exc)}", task=task) from exc
         except Exception as exc:
             raise WorkflowTaskException(f"the expression {_quoted(expression)} of {_element(task)} failed: "
-                                        f"{exc.__class__.__name__}: {exc}", task=task, exception=exc) from exc
+                                        f"{_failure(exc, expression, task.data)}",
+                                        task=task, exception=exc) from exc
         if expression == getattr(task.task_spec, "cardinality", None) and not (
                 isinstance(value, int) and 0 <= value <= MAX_INSTANCES):
             raise WorkflowTaskException(f"the multi-instance count {_quoted(expression)} of {_element(task)} gave "
                                         f"{str(value)[:40]}; it must be a whole number from 0 to {MAX_INSTANCES}",
                                         task=task)
+        _check_timer(task, expression, value)
         return value
 
     def validate(self, expression: str) -> None:
@@ -100,6 +107,43 @@ class SealFlowScriptEngine(PythonScriptEngine):
         except Exception as exc:
             raise ServiceCallFailed(f"the service call of task {task.task_spec.bpmn_id!r} failed: "
                                     f"{exc.__class__.__name__}: {exc}") from exc
+
+
+def _failure(exc: Exception, expression: str, data: dict[str, Any]) -> str:
+    """Why evaluating an expression failed, naming the values it reads that are empty (None) first: an application
+    filed without an amount makes `amount > 1000` fail."""
+    error = f"{exc.__class__.__name__}: {exc}"
+    try:
+        names = compiled(expression)[0].co_names
+    except (UnsafeExpression, SyntaxError):
+        return error
+    empty = [name for name in names if name in data and data[name] is None]
+    if not empty:
+        return error
+    return f"{', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no value ({error})"
+
+
+_UNDEFINED = re.compile(r"name '([^']+)' is not defined")
+
+
+def _missing(exc: NameError) -> str:
+    """Which value the process data lacks (a NameError raised again from the evaluator process has no name, only
+    its message)."""
+    found = exc.name or next(iter(_UNDEFINED.findall(str(exc))), None)
+    return f"the process data has no {found!r}" if found else f"the process data lacks a value it reads ({exc})"
+
+
+def _check_timer(task: Any, expression: str, value: Any) -> None:
+    """A timer's expression must give what SpiffWorkflow can schedule (it would fail on anything else with an
+    error of its own, not one SealFlow reports)."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    kind = camunda.timer_kind(definition)
+    if kind is None or definition is None or expression != definition.expression:
+        return
+    expected = camunda.timer_problem(kind, value)
+    if expected is not None:
+        raise WorkflowTaskException(f"the timer {_quoted(expression)} of {_element(task)} gave {str(value)[:40]!r}, "
+                                    f"which is not {expected}", task=task)
 
 
 def restricted_engine() -> PythonScriptEngine:

@@ -11,10 +11,10 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
-from SpiffWorkflow.spiff.specs.defaults import SequentialMultiInstanceTask
+from SpiffWorkflow.spiff.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 
 from app.workflow.scripting import restricted_engine
-from app.workflow.specs import AsyncServiceTask, SequentialEach
+from app.workflow.specs import AsyncServiceTask, ParallelEach, SequentialEach
 
 
 class _StateConverter(BpmnWorkflowConverter):
@@ -34,6 +34,7 @@ def _serializer() -> BpmnWorkflowSerializer:
     config[BpmnWorkflow] = _StateConverter
     config[AsyncServiceTask] = ServiceTaskConverter
     config[SequentialEach] = config[SequentialMultiInstanceTask]
+    config[ParallelEach] = config[ParallelMultiInstanceTask]
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from SpiffWorkflow.spiff.specs.defaults import SequentialMultiInstanceTask, ServiceTask
+from SpiffWorkflow.spiff.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask, ServiceTask
 
 SERVICE_REQUEST = "sealflow_service_request"
 
@@ -42,3 +42,14 @@ class SequentialEach(SequentialMultiInstanceTask):
         if self.data_output is None and self.input_item is not None and self._merged_children(my_task):
             my_task.data.pop(self.input_item.bpmn_id, None)
         super().create_child(my_task, item, key_or_index)
+
+
+class ParallelEach(ParallelMultiInstanceTask):
+    """A parallel multi-instance that can be entered again without an output collection (a countersign after a
+    resubmission): as with SequentialEach, the item merged back from the instances is dropped when the loop
+    completes, so that entering it again does not trip on it."""
+
+    def _on_complete_hook(self, my_task: Any) -> None:
+        if self.data_output is None and self.input_item is not None:
+            my_task.data.pop(self.input_item.bpmn_id, None)
+        super()._on_complete_hook(my_task)

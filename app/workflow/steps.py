@@ -19,6 +19,7 @@ from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
+from app.errors import PolicyViolation
 from app.extensions import db
 from app.models import HumanTask, InstanceStatus, Job, JobStatus, ProcessInstance, TaskCandidate, TaskState
 from app.models.audit import Actor, record
@@ -153,7 +154,11 @@ def _new_task(instance: ProcessInstance, spiff_task: Any) -> tuple[HumanTask, st
     why it went where it did when that needs saying."""
     spec = spiff_task.task_spec
     properties = spec.extensions.get("properties", {})
-    target = assignment.resolve(properties, spec.lane, spiff_task.data)
+    try:
+        target = assignment.for_task(properties, spec.lane, spiff_task.data)
+    except PolicyViolation as exc:  # the step cannot be taken: like an expression that fails, it fails the process
+        element = f"{spec.bpmn_id} ({spec.bpmn_name})" if spec.bpmn_name else spec.bpmn_id
+        raise WorkflowFailed(f"the process stopped: the task {element} can be given to nobody: {exc.message}") from exc
     task = HumanTask(
         instance_id=instance.id, task_guid=str(spiff_task.id), element_id=spec.bpmn_id,
         name=spec.bpmn_name or spec.bpmn_id, assignee_id=target.assignee_id, level=target.level,

@@ -1,5 +1,5 @@
-"""What stops a diagram from running in SealFlow, all at once: schema errors, dangling references, tasks
-nobody can do, service tasks without an operator, unknown called processes, unsafe expressions."""
+"""What stops a diagram from running in SealFlow, all at once: schema errors, dangling references, tasks nobody
+can do, service tasks without an operator, events that would wait for ever."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import SpiffWorkflow.bpmn.parser as spiff_parser
 from lxml import etree
 
 from app.models import RoleName
+from app.workflow import camunda
 from app.workflow.errors import Problem
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -23,7 +24,7 @@ _DATA_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 # Camunda's `${variable}`: the one form of its expressions SealFlow reads (a user in the process data).
 CAMUNDA_DATA = re.compile(r"^\$\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}$")
 # Every element that can be a sequence flow's source or target, or hold a task.
-_FLOW_NODES = ("task", "userTask", "serviceTask", "manualTask", "scriptTask", "sendTask", "receiveTask",
+FLOW_NODES = ("task", "userTask", "serviceTask", "manualTask", "scriptTask", "sendTask", "receiveTask",
                "businessRuleTask", "callActivity", "subProcess", "transaction", "startEvent", "endEvent",
                "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
                "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway")
@@ -36,10 +37,6 @@ def _schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(SCHEMA), parser))
 
 
-def _problem(node: etree._Element, source: str, message: str) -> Problem:
-    return Problem(message, node.get("id", ""), " ".join((node.get("name") or "").split()), source, node.sourceline)
-
-
 def schema_problems(root: etree._Element, source: str) -> list[Problem]:
     """Where the document breaks the BPMN 2.0 schema."""
     schema = _schema()
@@ -48,17 +45,26 @@ def schema_problems(root: etree._Element, source: str) -> list[Problem]:
     return [Problem(f"schema: {error.message}", file=source, line=error.line) for error in schema.error_log]
 
 
+# What a lane or a role rule may call a role beyond its own name (after lower-casing, spaces as _, a plural's s
+# dropped): the words of DESIGN.md, in English and Chinese.
+_ROLE_ALIASES = {"seal_administrator": "seal_admin", "department_head": "approver", "审批人": "approver",
+                 "部门负责人": "approver", "领导": "leader", "印章管理员": "seal_admin", "审计员": "auditor",
+                 "员工": "employee"}
+
+
 def role_of(text: str) -> RoleName | None:
-    """The role a lane or a role: rule names ("Seal administrator", "seal_admin" …), if any."""
-    key = " ".join(text.split()).lower().replace(" ", "_")
-    aliases = {"seal_administrator": "seal_admin", "department_head": "approver"}
-    try:
-        return RoleName(aliases.get(key, key))
-    except ValueError:
-        return None
+    """The role a lane or a role: rule names ("Seal administrator", "seal_admin", "Leaders", "领导" …), if any."""
+    key = "_".join(text.replace("-", " ").lower().split())
+    for candidate in (key, key[:-1] if key.endswith("s") else key):
+        try:
+            return RoleName(_ROLE_ALIASES.get(candidate, candidate))
+        except ValueError:
+            continue
+    return None
 
 
 def _lane_of(process: etree._Element) -> dict[str, etree._Element]:
+    """The lane each flow node sits in: the innermost, as SpiffWorkflow reads it (the last lane listing it)."""
     lanes = {}
     for lane in process.iterfind(".//bpmn:lane", NS):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
@@ -78,245 +84,181 @@ def _camunda_problems(task: etree._Element, source: str) -> list[Problem]:
     for attr in ("assignee", "candidateUsers"):
         for value in (v.strip() for v in (task.get(f"{{{CAMUNDA_NS}}}{attr}") or "").split(",") if v.strip()):
             if "${" in value and not CAMUNDA_DATA.match(value):
-                problems.append(_problem(task, source, f"camunda:{attr} {value!r}: only a plain ${{variable}} "
-                                                       "naming a user in the process data is supported"))
+                problems.append(Problem.at(task, source, f"camunda:{attr} {value!r}: only a plain ${{variable}} "
+                                                         "naming a user in the process data is supported"))
     for group in (g.strip() for g in (task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",") if g.strip()):
         if role_of(group) is None:
-            problems.append(_problem(task, source, f"camunda:candidateGroups names {group!r}, which is no SealFlow "
-                                                   f"role ({', '.join(RoleName)})"))
+            problems.append(Problem.at(task, source, f"camunda:candidateGroups names {group!r}, which is no SealFlow "
+                                                     f"role ({', '.join(RoleName)})"))
     return problems
 
 
-def _property(task: etree._Element, name: str) -> str:
-    return next((p.get("value", "") for p in task.iter("{*}property") if p.get("name") == name), "")
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+# Where a task's SealFlow properties (assignee, decisions) may be written: SpiffWorkflow's properties win over
+# Camunda's (camunda:properties, Camunda Modeler's "Extension properties").
+PROPERTY_PATHS = {SPIFF_NS: "spiffworkflow:properties/spiffworkflow:property",
+                  CAMUNDA_NS: "camunda:properties/camunda:property"}
+_PROPERTY_NS = {**NS, "spiffworkflow": SPIFF_NS, "camunda": CAMUNDA_NS}
+
+
+def task_properties(task: etree._Element) -> dict[str, str]:
+    """A task's SealFlow properties (name -> value), from spiffworkflow:properties and camunda:properties."""
+    found: dict[str, str] = {}
+    for path in PROPERTY_PATHS.values():
+        for prop in task.iterfind(f"bpmn:extensionElements/{path}", _PROPERTY_NS):
+            found.setdefault(prop.get("name") or "", prop.get("value") or "")
+    return found
+
+
+def task_property(task: etree._Element, name: str) -> str:
+    """One of a task's SealFlow properties, or ""."""
+    return task_properties(task).get(name, "")
+
+
+_ASSIGNMENT_HELP = (f"give the task an assignee property ({ASSIGNEE_RULES}), camunda:assignee, camunda:candidateUsers "
+                    "or camunda:candidateGroups (roles)")
+
+
+def _who_problem(task: etree._Element, lanes: dict[str, etree._Element]) -> str | None:
+    """Why nobody can do a user task that names nobody itself, or None: its lane must name a role."""
+    lane = lanes.get(task.get("id") or "")
+    if lane is None:
+        return f"nobody can do this task: {_ASSIGNMENT_HELP}, or put it in a lane named after a role"
+    if role_of(lane.get("name") or "") is None:
+        return (f"nobody can do this task: its lane {lane.get('name') or lane.get('id')!r} names no SealFlow role "
+                f"({', '.join(RoleName)}); {_ASSIGNMENT_HELP}, or name the lane after a role (e.g. Approvers)")
+    return None
 
 
 def _assignment_problems(process: etree._Element, source: str) -> list[Problem]:
+    """Who does each user task: its own rule, Camunda's attributes, or else its lane, which must name a role (a lane
+    holding no such task may be called anything: Applicant, System)."""
     problems = []
-    for lane in process.iterfind(".//bpmn:lane", NS):
-        if lane.find("bpmn:childLaneSet", NS) is None and role_of(lane.get("name") or "") is None:
-            problems.append(_problem(lane, source, f"the lane names no SealFlow role ({', '.join(RoleName)})"))
     lanes = _lane_of(process)
     for task in process.iterfind(".//bpmn:userTask", NS):
-        rule = _property(task, "assignee")
+        rule = task_property(task, "assignee")
         camunda = any(task.get(f"{{{CAMUNDA_NS}}}{a}") for a in ("assignee", "candidateUsers", "candidateGroups"))
-        if not rule and not camunda and task.get("id") not in lanes:
-            problems.append(_problem(task, source, "nobody can do this task: give it an assignee property "
-                                                   f"({ASSIGNEE_RULES}), Camunda assignee or candidates, or put "
-                                                   "it in a lane naming a role"))
+        if not rule and not camunda and (problem := _who_problem(task, lanes)) is not None:
+            problems.append(Problem.at(task, source, problem))
         elif rule and not _rule_is_known(rule):
-            problems.append(_problem(task, source, f"unknown assignee rule {rule!r}; use {ASSIGNEE_RULES}"))
+            problems.append(Problem.at(task, source, f"unknown assignee rule {rule!r}; use {ASSIGNEE_RULES}"))
         problems += _camunda_problems(task, source)
-        decisions = _property(task, "decisions")
+        decisions = task_property(task, "decisions")
         if decisions and not all(_NAME.match(d.strip()) for d in decisions.split(",")):
-            problems.append(_problem(task, source, f"decisions {decisions!r}: give words separated by commas, "
-                                                   "e.g. approve,reject,return"))
+            problems.append(Problem.at(task, source, f"decisions {decisions!r}: give words separated by commas, "
+                                                     "e.g. approve,reject,return"))
     return problems
 
 
 def _reference_problems(root: etree._Element, source: str) -> list[Problem]:
-    ids = {node.get("id") for node in root.iter() if isinstance(node.tag, str) and node.get("id")}
+    """Sequence flows joining elements of the model (not an extension element that happens to share an id)."""
+    ids = {node.get("id") for node in root.iter() if isinstance(node.tag, str) and node.get("id")
+           and etree.QName(node).namespace == BPMN_NS}
     problems = []
     for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
         for end in ("sourceRef", "targetRef"):
             if flow.get(end) not in ids:
-                problems.append(_problem(flow, source, f"the flow's {end} {flow.get(end)!r} is no element"))
-    processes = {p.get("id") for p in root.iterfind("bpmn:process", NS)}
-    for call in root.iterfind(".//bpmn:callActivity", NS):
-        called = call.get("calledElement")
-        if called not in processes:  # the version stores its called processes' specs with its own
-            problems.append(_problem(call, source, f"calls process {called!r}, which is not in this file: a "
-                                                   "diagram holds the processes it calls"))
+                problems.append(Problem.at(flow, source, f"the flow's {end} {flow.get(end)!r} is no element"))
     return problems
 
 
-def _timer_problems(process: etree._Element, source: str) -> list[Problem]:
+def _timer_problems(process: etree._Element, source: str, main: bool) -> list[Problem]:
     """Timers fire from their stored due time (see engine.fire_due_timers): one-off timers only."""
     problems = []
     for cycle in process.iterfind(".//bpmn:timeCycle", NS):
         event = cycle.getparent().getparent()
-        problems.append(_problem(event, source, "repeating timers (timeCycle) are not supported; use a "
-                                                "timeDuration or timeDate"))
-    for start in process.iterfind("bpmn:startEvent", NS):
+        text = (cycle.text or "").strip()
+        text = text[1:-1] if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"" else text  # read as ISO
+        problems.append(Problem.at(event, source, f"repeating timers (timeCycle {text!r}) are not supported; use a "
+                                                  "timeDuration (e.g. P3D) or a timeDate"))
+    for start in process.iterfind("bpmn:startEvent", NS) if main else ():
         if start.find("bpmn:timerEventDefinition", NS) is not None:
-            problems.append(_problem(start, source, "a seal process starts when an application is filed; "
-                                                    "timer start events are not supported"))
+            problems.append(Problem.at(start, source, "a seal process starts when an application is filed; "
+                                                      "timer start events are not supported"))
     return problems
 
 
-def _task_problems(process: etree._Element, source: str) -> list[Problem]:
+_CATCHING = {"startEvent": "start event", "intermediateCatchEvent": "intermediate event",
+             "boundaryEvent": "boundary event"}
+_INSTEAD = "use a timer event, or a user task someone completes, instead"
+
+
+def _event_problems(root: etree._Element, process: etree._Element, source: str, main: bool) -> list[Problem]:
+    """Events that would wait for ever: SealFlow has no way to deliver a message, and a signal only comes from a
+    throw in the same file; an event-based gateway waits for such events. The process an application starts
+    starts at once: its start events wait for nothing."""
+    problems = []
+    thrown = {d.get("signalRef") for kind in ("intermediateThrowEvent", "endEvent")
+              for d in root.iterfind(f".//bpmn:{kind}/bpmn:signalEventDefinition", NS)}
+    starts = list(process.iterfind("bpmn:startEvent", NS)) if main else []
+    for event in (e for kind in _CATCHING for e in process.iterfind(f".//bpmn:{kind}", NS)):
+        kind = _CATCHING[etree.QName(event).localname]
+        if any(event is start for start in starts):
+            defined = [etree.QName(d).localname for d in event
+                       if isinstance(d.tag, str) and d.tag.endswith("Definition")]
+            if any(d != "timerEventDefinition" for d in defined):  # timers: see _timer_problems
+                problems.append(Problem.at(event, source, "a seal process starts when an application is filed: its "
+                                                          "start event waits for nothing (draw a plain start event)"))
+        elif event.find("bpmn:messageEventDefinition", NS) is not None:
+            problems.append(Problem.at(event, source, f"this {kind} waits for a message, and SealFlow has no way to "
+                                                      f"deliver messages: it would wait for ever; {_INSTEAD}"))
+        elif (signal := event.find("bpmn:signalEventDefinition", NS)) is not None and signal.get("signalRef") \
+                not in thrown:
+            problems.append(Problem.at(event, source, f"this {kind} waits for a signal nothing in this file throws: "
+                                                      f"it would wait for ever; {_INSTEAD}"))
+    for gateway in process.iterfind(".//bpmn:eventBasedGateway", NS):
+        problems.append(Problem.at(gateway, source, "SealFlow cannot run an event-based gateway: the events after "
+                                                    "it would wait for messages nothing delivers; put a timer "
+                                                    "boundary event on a user task instead"))
+    return problems
+
+
+def _loop_problems(process: etree._Element, source: str) -> list[Problem]:
+    """Camunda's multi-instance (camunda:collection, camunda:elementVariable) loops over a process variable."""
+    problems = []
+    for loop in process.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
+        collection = loop.get(f"{{{CAMUNDA_NS}}}collection")
+        if collection is None:
+            continue
+        task = loop.getparent()
+        element = loop.get(f"{{{CAMUNDA_NS}}}elementVariable")
+        if camunda.collection_variable(collection) is None:
+            problems.append(Problem.at(task, source, f"camunda:collection {collection!r}: name a process variable "
+                                                     "holding a list, e.g. countersigners or ${countersigners}"))
+        if any(loop.find(f"bpmn:{t}", NS) is not None for t in ("loopCardinality", "loopDataInputRef")):
+            problems.append(Problem.at(task, source, "give either camunda:collection or a loop cardinality or "
+                                                     "input collection, not both"))
+        if element is not None and not _NAME.match(element):
+            problems.append(Problem.at(task, source, f"camunda:elementVariable {element!r}: give a variable name, "
+                                                     "e.g. approver"))
+    return problems
+
+
+def _task_problems(root: etree._Element, process: etree._Element, source: str, main: bool) -> list[Problem]:
     problems = []
     for task in process.iterfind(".//bpmn:serviceTask", NS):
         if next(task.iter("{*}serviceTaskOperator"), None) is None:
-            problems.append(_problem(task, source, "a service task needs a SealFlow operator "
-                                                   "(spiffworkflow:serviceTaskOperator)"))
+            problems.append(Problem.at(task, source, "a service task needs a SealFlow operator "
+                                                     "(spiffworkflow:serviceTaskOperator)"))
     for kind in ("task", "manualTask", "sendTask", "receiveTask"):
         for task in process.iterfind(f".//bpmn:{kind}", NS):
-            problems.append(_problem(task, source, f"SealFlow cannot run a {kind}; use a user or service task"))
-    problems += _timer_problems(process, source)
+            problems.append(Problem.at(task, source, f"SealFlow cannot run a {kind}; use a user or service task"))
+    problems += _timer_problems(process, source, main)
+    problems += _event_problems(root, process, source, main)
+    problems += _loop_problems(process, source)
     if process.find("bpmn:startEvent", NS) is None:
-        problems.append(_problem(process, source, "the process has no start event"))
-    for node in (n for kind in _FLOW_NODES for n in process.iterfind(f".//bpmn:{kind}", NS)):
+        problems.append(Problem.at(process, source, "the process has no start event"))
+    for node in (n for kind in FLOW_NODES for n in process.iterfind(f".//bpmn:{kind}", NS)):
         if node.get("id") is None:
-            problems.append(_problem(node, source, f"a {etree.QName(node).localname} has no id"))
+            problems.append(Problem.at(node, source, f"a {etree.QName(node).localname} has no id"))
     return problems
 
 
-def semantic_problems(root: etree._Element, source: str) -> list[Problem]:
-    """What keeps the executable processes from running, beyond the schema."""
+def semantic_problems(root: etree._Element, source: str, processes: list[etree._Element]) -> list[Problem]:
+    """What keeps the processes that run (the file's main process first, then those it calls in the file) from
+    running, beyond the schema."""
     problems = _reference_problems(root, source)
-    for process in root.iterfind("bpmn:process", NS):
-        if process.get("isExecutable", "true") == "false":
-            continue
-        problems += _task_problems(process, source)
+    for index, process in enumerate(processes):
+        problems += _task_problems(root, process, source, main=index == 0)
         problems += _assignment_problems(process, source)
-    return problems
-
-
-POLICY_STEP_SHAPE = ("the policy step (assignee policy) must be a sequential multi-instance over "
-                     "required_approvals, its item named required_approval, ending early (if at all) only on a "
-                     "decision other than approve: completionCondition decision != \"approve\"")
-# The process data the policy step reads: nothing in a diagram may write it (SealFlow sets it at filing).
-POLICY_DATA = ("required_approvals", "required_approval")
-_STOPS_ON_REFUSAL = 'decision != "approve"'
-
-
-def _stops_only_on_refusal(loop: etree._Element) -> bool:
-    condition = loop.findtext("bpmn:completionCondition", None, NS)
-    return condition is None or " ".join(condition.replace("'", '"').split()) == _STOPS_ON_REFUSAL
-
-
-def _is_policy_step(node: etree._Element) -> bool:
-    return etree.QName(node).localname == "userTask" and _property(node, "assignee") == "policy"
-
-
-def _policy_step_problems(process: etree._Element, source: str) -> list[Problem]:
-    """The policy step asks each required level in turn: its shape is fixed."""
-    problems = []
-    for task in (t for t in process.iterfind(".//bpmn:userTask", NS) if _is_policy_step(t)):
-        loop = task.find("bpmn:multiInstanceLoopCharacteristics", NS)
-        item = loop.find("bpmn:inputDataItem", NS) if loop is not None else None
-        if (loop is None or loop.get("isSequential") != "true"
-                or (loop.findtext("bpmn:loopDataInputRef", "", NS) or "").strip() != "required_approvals"
-                or item is None or (item.get("name") or item.get("id")) != "required_approval"
-                or not _stops_only_on_refusal(loop)):
-            problems.append(_problem(task, source, POLICY_STEP_SHAPE))
-    return problems
-
-
-def _writes(node: etree._Element) -> set[str]:
-    """The process variables an element may write or bring in: data objects and inputs/outputs by id or name,
-    multi-instance items and output collections, a service task's result variable."""
-    kind = etree.QName(node).localname
-    names: set[str] = set()
-    if kind in ("dataObject", "dataObjectReference", "dataInput", "dataOutput", "dataStoreReference",
-                "outputDataItem", "inputDataItem"):
-        names |= {node.get("id") or "", node.get("name") or ""}
-    elif kind == "loopDataOutputRef":
-        names.add((node.text or "").strip())
-    elif kind == "serviceTaskOperator":
-        names.add(node.get("resultVariable") or "")
-    return names
-
-
-def _policy_data_problems(process: etree._Element, source: str) -> list[Problem]:
-    """Nothing but SealFlow's filing sets what the policy step asks: a diagram writing it could empty the levels."""
-    problems = []
-    # Kept as a list: lxml reuses an element's proxy only while one is alive, so `is` compares them.
-    policy_items = [i for t in process.iterfind(".//bpmn:userTask", NS) if _is_policy_step(t)
-                    for i in t.iterfind("bpmn:multiInstanceLoopCharacteristics/bpmn:inputDataItem", NS)]
-    for node in process.iter():
-        if not isinstance(node.tag, str) or any(node is item for item in policy_items):
-            continue
-        written = _writes(node) & set(POLICY_DATA)
-        if written:
-            problems.append(_problem(_owner_of(node), source, f"{', '.join(sorted(written))} is the policy step's "
-                                                              "data, set when the application is filed; a diagram "
-                                                              "may not write it"))
-    return problems
-
-
-def _owner_of(node: etree._Element) -> etree._Element:
-    """The nearest element with an id (a problem names it)."""
-    while node.get("id") is None and node.getparent() is not None:
-        node = node.getparent()
-    return node
-
-
-def _flow_graph(root: etree._Element) -> tuple[dict[str, set[str]], dict[str, etree._Element]]:
-    """Every way a token can move: sequence flows; into a subprocess or called process (its start events) and out
-    of it (its end events, then its outgoing flows, through a virtual `<id>#exit` node); to the boundary events of
-    an activity while it runs; to the event subprocesses of a container while it runs."""
-    nodes = {n.get("id", ""): n for kind in _FLOW_NODES for n in root.iterfind(f".//bpmn:{kind}", NS)}
-    edges: dict[str, set[str]] = {}
-    processes = {p.get("id"): p for p in root.iterfind("bpmn:process", NS)}
-
-    def link(a: str, b: str) -> None:
-        edges.setdefault(a, set()).add(b)
-
-    for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
-        source = flow.get("sourceRef", "")
-        exit_node = f"{source}#exit" if source in nodes and _is_container(nodes[source]) else source
-        link(exit_node, flow.get("targetRef", ""))
-    for node_id, node in nodes.items():
-        if node.get("attachedToRef"):
-            link(node.get("attachedToRef", ""), node_id)
-        container = processes.get(node.get("calledElement")) if etree.QName(node).localname == "callActivity" else (
-            node if etree.QName(node).localname in _SUBPROCESSES else None)
-        if container is not None:
-            for child in container:
-                kind = etree.QName(child).localname if isinstance(child.tag, str) else ""
-                if kind == "startEvent" or kind in _SUBPROCESSES and child.get("triggeredByEvent") == "true":
-                    link(node_id, child.get("id", ""))
-                elif kind == "endEvent":
-                    link(child.get("id", ""), f"{node_id}#exit")
-    return edges, nodes
-
-
-_SUBPROCESSES = ("subProcess", "transaction")
-
-
-def _is_container(node: etree._Element) -> bool:
-    return etree.QName(node).localname in (*_SUBPROCESSES, "callActivity")
-
-
-def _bypass_problems(root: etree._Element, process: etree._Element, source: str,
-                     operators: frozenset[str]) -> list[Problem]:
-    """A sealing service task that a token can reach from the start without passing the policy step: the flow would
-    seal without the approvals the seal policy requires (the sealing gate would refuse it then; say it now)."""
-    edges, nodes = _flow_graph(root)
-    starts = [c.get("id", "") for c in process if isinstance(c.tag, str) and (
-        etree.QName(c).localname == "startEvent"
-        or etree.QName(c).localname == "subProcess" and c.get("triggeredByEvent") == "true")]
-    seen, queue = set(starts), list(starts)
-    while queue:
-        current = queue.pop()
-        targets = edges.get(current, set())
-        if current in nodes and _is_policy_step(nodes[current]):
-            # Beyond the policy step every path has passed it; its boundary events can fire before it is done.
-            targets = {t for t in targets if t in nodes and nodes[t].get("attachedToRef") == current}
-        for target in targets:
-            if target not in seen:
-                seen.add(target)
-                queue.append(target)
-    problems = []
-    for node_id in sorted(seen):
-        node = nodes.get(node_id)
-        operator = next(node.iter("{*}serviceTaskOperator"), None) if node is not None else None
-        if node is not None and etree.QName(node).localname == "serviceTask" and operator is not None \
-                and operator.get("id") in operators:
-            problems.append(_problem(node, source, "a path from the start reaches this sealing task without passing "
-                                                   "the policy step (a user task with assignee policy): a flow may "
-                                                   "add approvals, never skip the seal policy's"))
-    return problems
-
-
-def control_problems(root: etree._Element, source: str, operators: frozenset[str]) -> list[Problem]:
-    """What would let the executable process seal without the approvals the seal policy requires."""
-    problems: list[Problem] = []
-    for process in root.iterfind("bpmn:process", NS):
-        if process.get("isExecutable", "true") != "false":
-            problems += _policy_step_problems(process, source)
-            problems += _policy_data_problems(process, source)
-            problems += _bypass_problems(root, process, source, operators)
     return problems
