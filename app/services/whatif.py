@@ -4,14 +4,19 @@ differently. Nothing here writes: no application, process, task, job or audit ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import calendar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.errors import DomainError, InvalidInput
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.errors import DomainError, InvalidInput, PolicyViolation
 from app.extensions import db
-from app.models import Department, RoleName, Seal, SealApplication, Substitution, User
+from app.models import AuditEvent, Department, RoleName, Seal, SealApplication, Substitution, User
 from app.models.timestamps import utcnow
 from app.services import accounts, applications, authorizations, flows, policy, seals, substitutes
 from app.workflow import (
@@ -19,6 +24,7 @@ from app.workflow import (
     InvalidDefinition,
     PathStep,
     ServiceAnswer,
+    WorkflowFailed,
     check_decision,
     operations_of,
     simulate_path,
@@ -60,7 +66,7 @@ class SimulatedStep:
     roles: tuple[RoleName, ...] = ()  # candidate roles
     role_holders: tuple[User, ...] = ()  # who holds them and could take the task (never the requester)
     note: str = ""  # why the task goes where it goes, when that needs saying
-    warning: str = ""  # what would keep it from being decided
+    warning: str = ""  # what would keep it from being decided: requester_alone, nobody
 
 
 @dataclass(frozen=True)
@@ -71,23 +77,28 @@ class WhatIf:
     department: Department | None
     seal: Seal
     levels: list[dict[str, Any]]
-    notes: list[str]
+    notes: list[tuple[str, str]]
     steps: list[SimulatedStep] = field(default_factory=list)
     refusal: str = ""  # the filing would be refused (by the policy): no path
     draft: bool = False
 
 
-def policy_files(draft: bytes | None) -> dict[str, bytes]:
-    """The policy tables to judge by: seal_policies/, with the draft of the seal policy in place of its own file
-    (checked first: InvalidDefinition names what is wrong with it)."""
-    files = flows.policies()
-    if draft is None:
-        return files
-    if len(draft) > MAX_DRAFT_BYTES:
+def _tables(policy_files: Mapping[str, bytes] | None) -> dict[str, bytes] | None:
+    """The policy tables to judge by: None for the deployed ones; else seal_policies/ with the given files in place
+    of theirs (a draft of the seal policy under its own file name), checked first: InvalidDefinition names what is
+    wrong with them."""
+    if policy_files is None:
+        return None
+    if sum(len(content) for content in policy_files.values()) > MAX_DRAFT_BYTES:
         raise InvalidInput(f"the draft policy is larger than {MAX_DRAFT_BYTES // 1024} KiB")
-    files[policy.POLICY_FILE] = draft
+    files = {**flows.policies(), **policy_files}
     check_decision(policy.DECISION, files)
     return files
+
+
+def draft_of(content: bytes) -> dict[str, bytes]:
+    """A draft of the seal policy, as the policy files it replaces (its own file)."""
+    return {policy.POLICY_FILE: content}
 
 
 def _check(spec: WhatIfSpec) -> tuple[User, Seal, Department | None]:
@@ -101,22 +112,20 @@ def _check(spec: WhatIfSpec) -> tuple[User, Seal, Department | None]:
     return requester, seal, department
 
 
-def _notes(requester: User, seal: Seal, department: Department | None, process_id: str) -> list[str]:
-    """What a real filing would meet that the what-if passes over (it shows the path all the same)."""
+def _notes(requester: User, seal: Seal, department: Department | None, process_id: str) -> list[tuple[str, str]]:
+    """What a real filing would meet that the what-if passes over (it shows the path all the same): (code, detail)
+    pairs the page words: department_supposed, not_employee, seal_refused (the reason), person_signature."""
     notes = []
     if department is not None and department.id != requester.department_id:
-        own = requester.department.name if requester.department else "no department"
-        notes.append(f"{requester.display_name} belongs to {own}; the path is shown as if they filed from "
-                     f"{department.name} (the policy's department and the department head are {department.name}'s)")
+        notes.append(("department_supposed", ""))
     if not requester.has_role(RoleName.EMPLOYEE):
-        notes.append(f"{requester.display_name} is not an employee: a real filing would be refused")
+        notes.append(("not_employee", ""))
     try:
         seals.requestable_seal(seal.id, requester)
     except DomainError as exc:
-        notes.append(f"a real filing would be refused: {exc.message}")
+        notes.append(("seal_refused", exc.message))
     if seal.owner_user_id is not None and applications.LEADER_SIGNATURE not in operations_of(process_id):
-        notes.append(f"“{seal.name}” is a person's signature: a real filing needs a process in which its owner "
-                     "authorizes it (Leader signature)")
+        notes.append(("person_signature", ""))
     return notes
 
 
@@ -127,8 +136,8 @@ def _answer(requester: User, seal: Seal, spec: WhatIfSpec, process_id: str) -> S
     def answer(operation: str, params: dict[str, Any]) -> dict[str, Any]:
         if operation == "find_signature_authorization":
             # Never added to the session: a stand-in for the application the scope is checked against.
-            supposed = SealApplication(requester=requester, seal=seal, document_type=spec.document_type,
-                                       amount=spec.amount, process_id=process_id)
+            supposed = SealApplication(requester=requester, requester_id=requester.id, seal=seal, seal_id=seal.id,
+                                       document_type=spec.document_type, amount=spec.amount, process_id=process_id)
             found = authorizations.covering(supposed)
             return {"authorization_id": found.id if found else None}
         return {"simulated": True}
@@ -149,14 +158,14 @@ def _people(assignment: Assignment, requester: User) -> tuple[tuple[Person, ...]
 
 
 def _warning(step: PathStep, people: tuple[Person, ...], holders: tuple[User, ...], requester: User) -> str:
+    """What would keep a step from ever being decided: it goes to the requester alone (requester_alone), or nobody
+    else could take it (nobody)."""
     if step.requester_only:
         return ""
-    assignment = step.assignment
-    if assignment is not None and assignment.assignee_id == requester.id:
-        return ("this step goes to the requester alone, who never decides a step of their own application: "
-                "it would wait for ever")
+    if step.assignment is not None and step.assignment.assignee_id == requester.id:
+        return "requester_alone"
     if not [p for p in people if p.user.id != requester.id] and not holders:
-        return "nobody but the requester could decide this step: it would wait for ever"
+        return "nobody"
     return ""
 
 
@@ -184,15 +193,15 @@ def _process_data(spec: WhatIfSpec, requester: User, seal: Seal, levels: list[di
 
 def simulate(process_id: str, version: int, spec: WhatIfSpec, policy_files: Mapping[str, bytes] | None) -> WhatIf:
     """The path an application with these data would take through that version of the process, under the
-    deployed seal policy (policy_files None) or the given tables, with the people each step would be offered to and
-    why. Nothing is created."""
+    deployed seal policy (policy_files None) or a draft (draft_of(content)), with the people each step would be
+    offered to and why. Nothing is created."""
     definition = flows.get_version(process_id, version)
     requester, seal, department = _check(spec)
+    files = _tables(policy_files)
     notes = _notes(requester, seal, department, process_id)
-    draft = policy_files is not None
+    draft = files is not None
     try:
-        levels, _ = policy.required_approvals([seal], spec.document_type, spec.amount, requester,
-                                              policy_files, department)
+        levels, _ = policy.required_approvals([seal], spec.document_type, spec.amount, requester, files, department)
     except DomainError as exc:
         if isinstance(exc, InvalidDefinition):  # the tables themselves are refused: bad input, not a result
             raise
@@ -203,3 +212,109 @@ def simulate(process_id: str, version: int, spec: WhatIfSpec, policy_files: Mapp
                                department.id if department is not None else None)
         simulated = _simulated(steps, requester)
     return WhatIf(requester, department, seal, levels, notes, simulated, draft=draft)
+
+
+# Back-testing: how far back, and how many applications at most, one run may judge.
+MAX_MONTHS = 36
+MAX_APPLICATIONS = 10_000
+
+
+@dataclass(frozen=True)
+class BacktestRow:
+    """A past application the draft would have routed differently: the levels it was filed with and the draft's
+    (None with the reason when the draft would have refused the filing)."""
+
+    application: SealApplication
+    before: list[dict[str, Any]]
+    after: list[dict[str, Any]] | None
+    refusal: str = ""
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """The applications filed from `since` to `until` judged by a draft policy, and those it would change."""
+
+    months: int
+    since: datetime
+    until: datetime
+    total: int
+    changed: list[BacktestRow]
+
+    @property
+    def refused(self) -> int:
+        return sum(1 for row in self.changed if row.after is None)
+
+    @property
+    def rerouted(self) -> int:
+        return len(self.changed) - self.refused
+
+    @property
+    def unchanged(self) -> int:
+        return self.total - len(self.changed)
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months earlier (the month's last day when it is shorter)."""
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    return moment.replace(year=year, month=month + 1,
+                          day=min(moment.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _party_seals(since: datetime) -> dict[int, list[int]]:
+    """The parties' seals of the applications filed since then (kept in the filing's audit event), by application."""
+    query = select(AuditEvent.object_id, AuditEvent.details).where(
+        AuditEvent.action == "application.submitted", AuditEvent.object_type == "seal_application",
+        AuditEvent.at >= since - timedelta(days=1))
+    return {int(object_id): [int(p["seal_id"]) for p in details.get("parties", [])]
+            for object_id, details in db.session.execute(query) if details.get("parties")}
+
+
+def _judge(files: Mapping[str, bytes], seals_of: Callable[[SealApplication], list[Seal]]
+           ) -> Callable[[SealApplication], tuple[list[dict[str, Any]] | None, str]]:
+    """The draft's levels for an application, or None and why it would refuse it; the same inputs are judged once."""
+    judged: dict[tuple[Any, ...], tuple[list[dict[str, Any]] | None, str]] = {}
+
+    def judge(application: SealApplication) -> tuple[list[dict[str, Any]] | None, str]:
+        applied = seals_of(application)
+        requester = application.requester
+        key = (tuple(s.id for s in applied), application.document_type, application.amount,
+               requester.department_id, requester.username)
+        if key not in judged:
+            try:
+                judged[key] = (policy.required_approvals(applied, application.document_type, application.amount,
+                                                         requester, files)[0], "")
+            except (PolicyViolation, WorkflowFailed) as exc:
+                judged[key] = (None, exc.message)
+        return judged[key]
+
+    return judge
+
+
+def _approvers(levels: list[dict[str, Any]]) -> list[str]:
+    return [str(level.get("approver")) for level in levels]
+
+
+def backtest(draft_files: Mapping[str, bytes], months: int, now: datetime) -> BacktestReport:
+    """Judge every application filed in the `months` before `now` (naive UTC) by the draft policy (draft_of(content))
+    and list those whose approvers would differ, with what they were filed with; the requester's department is
+    taken as it is now. Nothing is changed."""
+    if not 1 <= months <= MAX_MONTHS:
+        raise InvalidInput(f"choose from 1 to {MAX_MONTHS} months")
+    files = _tables(draft_files) or {}
+    since = months_before(now, months)
+    window = (SealApplication.created_at >= since, SealApplication.created_at <= now)
+    total = db.session.execute(select(func.count()).select_from(SealApplication).where(*window)).scalar_one()
+    if total > MAX_APPLICATIONS:
+        raise InvalidInput(f"{total} applications were filed in the past {months} months; a back-test judges at "
+                           f"most {MAX_APPLICATIONS}: choose fewer months")
+    parties = _party_seals(since)
+    by_id = {s.id: s for s in seals.list_seals()}
+    judge = _judge(files, lambda a: [a.seal, *(by_id[s] for s in parties.get(a.id, ()) if s in by_id)])
+    query = (select(SealApplication).where(*window).order_by(SealApplication.created_at, SealApplication.id)
+             .options(selectinload(SealApplication.requester).selectinload(User.department)))
+    changed = []
+    for application in db.session.execute(query).scalars():
+        after, refusal = judge(application)
+        if after is None or _approvers(after) != _approvers(application.required_approvals):
+            changed.append(BacktestRow(application, application.required_approvals, after, refusal))
+    return BacktestReport(months, since, now, total, changed)
