@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.models.audit import Actor
 from app.services import operators  # a module: operators names deployments, which deploys through here
-from app.workflow import ParsedDefinition, Problem, deploy, for_modeler, inspect, validate
+from app.workflow import ParsedDefinition, Problem, deploy, for_modeler, inspect, lint, validate
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 POLICY_DIR = Path(__file__).resolve().parents[2] / "seal_policies"
@@ -27,6 +27,11 @@ def policies() -> dict[str, bytes]:
 def validate_diagram(data: bytes, source: str) -> list[Problem]:
     """Every problem that would stop the diagram from deploying; empty when it would deploy."""
     return validate(data, source, operators.OPERATORS.keys(), policies(), operators.SEALING_OPERATORS)
+
+
+def diagram_warnings(data: bytes, source: str) -> list[Problem]:
+    """What may go wrong at run time though the diagram deploys: deciding tasks that could reach the requester."""
+    return lint(data, source)
 
 
 def inspect_diagram(data: bytes, source: str) -> ParsedDefinition:

@@ -34,7 +34,7 @@ from app.models.audit import Actor, events_for, record
 from app.models.timestamps import utcnow
 from app.workflow import store, timers
 from app.workflow.errors import Problem
-from app.workflow.parser import ParsedDefinition, parse_definition, validate_definition
+from app.workflow.parser import ParsedDefinition, lint_definition, parse_definition, validate_definition
 from app.workflow.serializer import dump_state, new_workflow
 from app.workflow.steps import StepResult, Waits, close_tasks, load, mirror, run
 
@@ -45,6 +45,12 @@ def validate(data: bytes, source: str, operators: Collection[str], policies: Map
     policy files given, name -> DMN content; `sealing`: the operators that apply a seal, default all). Needs no
     database."""
     return validate_definition(data, source, operators, policies, sealing)
+
+
+def lint(data: bytes, source: str) -> list[Problem]:
+    """Warnings that do not stop the diagram from deploying: deciding tasks that could reach the requester. Needs
+    no database."""
+    return lint_definition(data, source)
 
 
 def inspect(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],
