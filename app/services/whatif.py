@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from app.errors import DomainError, InvalidInput, PolicyViolation
 from app.extensions import db
-from app.models import AuditEvent, Department, RoleName, Seal, SealApplication, Substitution, User
+from app.models import AuditEvent, Department, ProcessDefinition, RoleName, Seal, SealApplication, Substitution, User
 from app.models.timestamps import utcnow
 from app.services import accounts, applications, authorizations, flows, policy, seals, substitutes
 from app.workflow import (
@@ -73,6 +73,7 @@ class SimulatedStep:
 class WhatIf:
     """The whole answer: what the filing would say, the levels the policy requires and the path."""
 
+    process: ProcessDefinition
     requester: User
     department: Department | None
     seal: Seal
@@ -205,13 +206,13 @@ def simulate(process_id: str, version: int, spec: WhatIfSpec, policy_files: Mapp
     except DomainError as exc:
         if isinstance(exc, InvalidDefinition):  # the tables themselves are refused: bad input, not a result
             raise
-        return WhatIf(requester, department, seal, [], notes, refusal=exc.message, draft=draft)
+        return WhatIf(definition, requester, department, seal, [], notes, refusal=exc.message, draft=draft)
     with db.session.no_autoflush:  # nothing pending elsewhere in the session is written by the lookups
         steps = simulate_path(definition, _process_data(spec, requester, seal, levels),
                                _answer(requester, seal, spec, process_id), dict(spec.decisions),
                                department.id if department is not None else None)
         simulated = _simulated(steps, requester)
-    return WhatIf(requester, department, seal, levels, notes, simulated, draft=draft)
+    return WhatIf(definition, requester, department, seal, levels, notes, simulated, draft=draft)
 
 
 # Back-testing: how far back, and how many applications at most, one run may judge.

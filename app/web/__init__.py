@@ -24,10 +24,11 @@ def init_app(app: Flask) -> None:
         security,
         substitutes,
         verify,
+        whatif,
     )
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
-                      verify.bp, flows.bp):
+                      verify.bp, flows.bp, whatif.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)
