@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
 
 from app import create_app
@@ -46,3 +46,50 @@ def test_upgrade_builds_the_models_schema(tmp_path, app):
         if url.get_backend_name() == "postgresql":
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+def test_seal_images_so_far_become_version_one_and_sealed_documents_name_it(tmp_path, app):
+    """Upgrading a database with seals and sealed documents: each seal's image is its version 1, and each sealed
+    document records the version 1 of the seal the audit log says signed it (a party's own seal included)."""
+    import hashlib
+    import json
+
+    target = f"sqlite:///{tmp_path / 'data.sqlite'}"
+    fresh = create_app(TestConfig(tmp_path, SQLALCHEMY_DATABASE_URI=target))
+    with fresh.app_context():
+        upgrade(directory=str(MIGRATIONS), revision="5a1c7e93b2d4")
+        now = "2026-11-30 10:00:00.000000"
+        with db.engine.begin() as conn:
+            for seal_id, image, svg in ((1, b"%PDF drawn", "<svg/>"), (2, b"%PDF uploaded", "")):
+                conn.execute(text("INSERT INTO seals (id, name, kind, status, image_pdf, image_svg, certificate_pem, "
+                                  "encrypted_key, created_at) VALUES (:id, :name, 'CONTRACT', 'ACTIVE', :image, :svg, "
+                                  "'pem', x'00', :now)"),
+                             {"id": seal_id, "name": f"Seal {seal_id}", "image": image, "svg": svg, "now": now})
+            for document_id, kind in ((10, "ORIGINAL"), (11, "SEALED"), (12, "SEALED")):
+                conn.execute(text("INSERT INTO documents (id, application_id, kind, version, filename, sha256, "
+                                  "page_count, created_at) VALUES (:id, 5, :kind, :id, 'a.pdf', 'x', 1, :now)"),
+                             {"id": document_id, "kind": kind, "now": now})
+            events = [("document.sealed", {"document_id": 11, "seal_id": 1}),
+                      ("document.signed", {"document_id": 12, "seal_id": 2, "party": 2})]
+            for number, (action, details) in enumerate(events):
+                conn.execute(text("INSERT INTO audit_events (at, actor_name, action, object_type, object_id, details, "
+                                  "prev_hash, hash) VALUES (:now, 'worker', :action, 'seal_application', '5', "
+                                  ":details, :prev, :hash)"),
+                             {"now": now, "action": action, "details": json.dumps(details), "prev": str(number),
+                              "hash": f"h{number}"})
+        upgrade(directory=str(MIGRATIONS))
+        with db.engine.connect() as conn:
+            images = conn.execute(text("SELECT id, seal_id, version, image_pdf, sha256, source FROM seal_images "
+                                       "ORDER BY seal_id")).all()
+            documents = dict(conn.execute(text("SELECT id, seal_image_id FROM documents")).all())
+            versions = conn.execute(text("SELECT image_version FROM seals")).scalars().all()
+        # Down again: each seal keeps its current image.
+        downgrade(directory=str(MIGRATIONS), revision="5a1c7e93b2d4")
+        with db.engine.connect() as conn:
+            kept = conn.execute(text("SELECT image_pdf FROM seals ORDER BY id")).scalars().all()
+        db.engine.dispose()
+    assert kept == [b"%PDF drawn", b"%PDF uploaded"]
+    assert [(i.seal_id, i.version, i.image_pdf, i.source) for i in images] == [
+        (1, 1, b"%PDF drawn", "drawn"), (2, 1, b"%PDF uploaded", "uploaded")]
+    assert images[0].sha256 == hashlib.sha256(b"%PDF drawn").hexdigest()
+    assert documents == {10: None, 11: images[0].id, 12: images[1].id} and versions == [1, 1]

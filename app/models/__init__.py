@@ -7,7 +7,8 @@ from app.models.deployment import DeploymentKind, DeploymentRequest, DeploymentS
 from app.models.document import Blob, Document, DocumentKind
 from app.models.job import Job, JobStatus
 from app.models.pki import CertificateAuthority
-from app.models.seal import RevocationReason, Seal, SealKind, SealStatus
+from app.models.policy import PolicyVersion
+from app.models.seal import FormerCertificate, RevocationReason, Seal, SealImage, SealKind, SealStatus
 from app.models.user import Department, Role, RoleName, Substitution, User
 from app.models.workflow import (
     REQUESTER_DECISIONS,
@@ -33,11 +34,13 @@ __all__ = [
     "DeploymentRequest",
     "DeploymentStatus",
     "Document",
+    "FormerCertificate",
     "DocumentKind",
     "HumanTask",
     "InstanceStatus",
     "Job",
     "JobStatus",
+    "PolicyVersion",
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessTimer",
@@ -46,6 +49,7 @@ __all__ = [
     "RoleName",
     "SealApplication",
     "Seal",
+    "SealImage",
     "SignatureAuthorization",
     "SealKind",
     "SealStatus",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, ForeignKey, String, Table, insert, select, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Table, insert, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model, db
@@ -21,6 +21,8 @@ from app.models.user import User
 
 class AuditEvent(Model):
     __tablename__ = "audit_events"
+    # An object's history (a seal's page, newest first) is read by this index.
+    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

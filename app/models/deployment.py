@@ -12,7 +12,6 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from app.extensions import Model
 from app.models.timestamps import utcnow
 from app.models.user import User
-from app.models.workflow import ProcessDefinition
 
 
 class DeploymentKind(enum.StrEnum):
@@ -41,8 +40,10 @@ class DeploymentRequest(Model):
     content: Mapped[str] = deferred(mapped_column(Text, nullable=False))
     content_hash: Mapped[str] = mapped_column(String(64))
     comment: Mapped[str] = mapped_column(Text)
-    # The newest version when it was asked for: the one a reviewer compares it with.
-    base_definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definitions.id"))
+    # The newest version of the subject when it was asked for (the one a reviewer compares it with; none for a new
+    # one), and the version it became.
+    base_version: Mapped[int | None]
+    deployed_version: Mapped[int | None]
     status: Mapped[DeploymentStatus] = mapped_column(
         Enum(DeploymentStatus, native_enum=False, length=16), default=DeploymentStatus.PENDING, index=True)
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -51,11 +52,8 @@ class DeploymentRequest(Model):
     decided_at: Mapped[datetime | None]
     # The reviewer's comment, or why it failed.
     outcome: Mapped[str | None] = mapped_column(Text)
-    # The approval process, and the version it deployed.
+    # The approval process.
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), unique=True)
-    definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definitions.id"))
 
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
-    base_definition: Mapped[ProcessDefinition | None] = relationship(foreign_keys=[base_definition_id])
-    definition: Mapped[ProcessDefinition | None] = relationship(foreign_keys=[definition_id])

@@ -43,5 +43,8 @@ class Document(Model):
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     page_count: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A sealed version: the seal image version it was stamped and signed with (None for documents sealed before
+    # image versions were recorded, and for originals).
+    seal_image_id: Mapped[int | None] = mapped_column(ForeignKey("seal_images.id"), index=True)
 
     blob: Mapped[Blob] = relationship()

@@ -112,8 +112,9 @@ def decision_refusal(user: User, task: HumanTask) -> str | None:
     if user.has_role(RoleName.AUDITOR):
         return "auditors never decide or sign"
     application = application_of(task)
-    if application is None:  # a process of its own (a deployment's approval): still never its requester's to decide
-        own = task.instance.requester_id in (user.id, absent) and not set(task.decision_choices) <= REQUESTER_DECISIONS
+    if application is None:  # a process of its own (a deployment's approval): its requester decides only what the
+        requester = task.instance.requester_id  # diagram gives them by name, never a step offered to a pool
+        own = requester in (user.id, absent) and task.assignee_id != requester
         return "nobody decides a step of their own request" if own else None
     return _duty_refusal(user, task, absent, application)
 

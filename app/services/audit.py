@@ -1,14 +1,16 @@
-"""Reading the audit log: checking its chain. (Events are written with app.models.audit.record.)"""
+"""Reading the audit log: checking its chain, an object's history. (Events are written with app.models.audit.record.)"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent
 from app.models.audit import GENESIS, digest, events_for
 
-__all__ = ["chain_head", "events_for", "verify_chain"]
+__all__ = ["EventsPage", "chain_head", "events_for", "events_page", "verify_chain"]
 
 
 def chain_head() -> str:
@@ -28,3 +30,25 @@ def verify_chain() -> list[str]:
             problems.append(f"event {event.id}: content changed after it was written")
         expected_prev = event.hash
     return problems
+
+
+@dataclass(frozen=True)
+class EventsPage:
+    """One page of an object's events, newest first: the events, the page number (from 1), and how many pages and
+    events there are in all."""
+
+    events: list[AuditEvent]
+    page: int
+    pages: int
+    total: int
+
+
+def events_page(object_type: str, object_id: object, page: int = 1, per_page: int = 20) -> EventsPage:
+    """The events about one object, newest first, one page of them (a page past the last is the last)."""
+    where = (AuditEvent.object_type == object_type, AuditEvent.object_id == str(object_id))
+    total = db.session.execute(select(func.count()).select_from(AuditEvent).where(*where)).scalar_one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    events = db.session.execute(select(AuditEvent).where(*where).order_by(AuditEvent.id.desc())
+                                .offset((page - 1) * per_page).limit(per_page)).scalars()
+    return EventsPage(list(events), page, pages, total)

@@ -4,6 +4,7 @@ to every seal administrator but never to the one who asked, and its service task
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +24,7 @@ from app.models import (
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
 from app.models.timestamps import utcnow
-from app.services import flows
+from app.services import decision_tables, flows
 from app.services.queue import schedule
 from app.workflow import InvalidDefinition, StepResult, cancel, is_deployed, latest_definition, start, tasks_of
 
@@ -58,23 +59,47 @@ def request_process(data: bytes, source: str, comment: str, user: User, actor: A
     newest = latest_definition(parsed.process_id) if is_deployed(parsed.process_id) else None
     if newest is not None and newest.content_hash == parsed.content_hash:
         raise InvalidInput(f"version {newest.version} of {parsed.process_id!r}, the newest, already has this content")
-    waiting = _pending(DeploymentKind.PROCESS, parsed.process_id)
-    if waiting is not None:
-        raise InvalidTransition(f"deployment request {waiting.id} for {parsed.process_id!r} still waits for a second "
-                                "seal administrator; it must be decided or withdrawn first")
-    request = DeploymentRequest(
+    return _ask(DeploymentRequest(
         kind=DeploymentKind.PROCESS, subject=parsed.process_id, name=parsed.name, source_name=source,
         content=parsed.xml, content_hash=parsed.content_hash, comment=comment.strip(),
-        base_definition_id=newest.id if newest is not None else None, requested_by_id=user.id)
+        base_version=newest.version if newest is not None else None, requested_by_id=user.id), user, actor)
+
+
+def _ask(request: DeploymentRequest, user: User, actor: Actor) -> DeploymentRequest:
+    """Store the request and start its approval process; one request per subject waits at a time."""
+    waiting = _pending(request.kind, request.subject)
+    if waiting is not None:
+        raise InvalidTransition(f"deployment request {waiting.id} for {request.subject!r} still waits for a second "
+                                "seal administrator; it must be decided or withdrawn first")
     db.session.add(request)
     db.session.flush()
     step = start(APPROVAL_PROCESS, {"requester_id": user.id, "deployment_id": request.id}, None, actor)
     request.instance_id = step.instance.id
     record(actor, "deployment.requested", "deployment_request", request.id, kind=request.kind.value,
            subject=request.subject, content_hash=request.content_hash, comment=request.comment,
-           base_version=newest.version if newest is not None else None)
+           base_version=request.base_version)
     follow(step)
     return request
+
+
+def request_policy(data: bytes, name: str, comment: str, user: User, actor: Actor) -> DeploymentRequest:
+    """Ask for a decision table to be deployed as its file's newest version; the same rules as for a diagram.
+    Processes calling its decision are deployed again with it once it is approved."""
+    _seal_admin(user)
+    if not comment.strip():
+        raise InvalidInput("say why: a deployment needs a comment")
+    name = decision_tables.valid_name(name)
+    problems = decision_tables.validate_table(data, name)
+    if problems:
+        raise InvalidDefinition(problems)
+    digest = hashlib.sha256(data).hexdigest()
+    newest = decision_tables.newest_version(name)
+    if newest is not None and newest.content_hash == digest:
+        raise InvalidInput(f"version {newest.version} of {name!r}, the newest, already has this content")
+    return _ask(DeploymentRequest(
+        kind=DeploymentKind.POLICY, subject=name, name=name, source_name=name, content=data.decode(),
+        content_hash=digest, comment=comment.strip(), base_version=newest.version if newest is not None else None,
+        requested_by_id=user.id), user, actor)
 
 
 def get_request(request_id: int) -> DeploymentRequest:
@@ -166,17 +191,33 @@ def carry_out(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
         raise PermissionDenied(f"deployment request {request.id} has no approval by a second seal administrator")
     request.decided_by_id, request.decided_at = approver, utcnow()
     try:
-        # Refused before anything is written: the diagram is parsed and vetted first.
-        definition, _ = flows.deploy_diagram(request.content.encode(), request.source_name, actor,
-                                             comment=request.comment, deployed_by_id=request.requested_by_id,
-                                             approved_by_id=approver)
+        version = _deploy(request, approver, actor)
     except InvalidDefinition as exc:
+        db.session.rollback()  # a caller's redeployment may have been written before another refused
+        request = get_request(request.id)
+        request.decided_by_id, request.decided_at = approver, utcnow()
         request.status, request.outcome = DeploymentStatus.FAILED, "; ".join(str(p) for p in exc.problems)
         record(actor, "deployment.failed", "deployment_request", request.id, subject=request.subject,
                reason=request.outcome)
         return {"deployed": False}
-    request.status, request.definition_id = DeploymentStatus.DEPLOYED, definition.id
+    request.status, request.deployed_version = DeploymentStatus.DEPLOYED, version
     record(actor, "deployment.deployed", "deployment_request", request.id, subject=request.subject,
-           version=definition.version, requested_by_id=request.requested_by_id, approved_by_id=approver)
-    return {"deployed": True, "version": definition.version}
+           version=version, requested_by_id=request.requested_by_id, approved_by_id=approver)
+    return {"deployed": True, "version": version}
+
+
+def _deploy(request: DeploymentRequest, approver: int, actor: Actor) -> int:
+    """Deploy what the request holds (vetted again first: nothing is written for a refused one); the version."""
+    content, asked = request.content.encode(), request.requested_by_id
+    if request.kind == DeploymentKind.PROCESS:
+        definition, _ = flows.deploy_diagram(content, request.source_name, actor, comment=request.comment,
+                                             deployed_by_id=asked, approved_by_id=approver)
+        return definition.version
+    table, _ = decision_tables.deploy_table(content, request.subject, actor, comment=request.comment,
+                                            deployed_by_id=asked, approved_by_id=approver)
+    for caller in decision_tables.used_by(table.decision_id):  # they take the new table in a version of their own
+        flows.deploy_diagram(caller.bpmn_xml.encode(), caller.source_name, actor,
+                             comment=f"{request.subject} version {table.version}: {request.comment}",
+                             deployed_by_id=asked, approved_by_id=approver)
+    return table.version
 

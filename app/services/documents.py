@@ -71,15 +71,17 @@ def check_pdf(content: bytes) -> PdfInfo:
     return info
 
 
-def add_document(application_id: int, kind: DocumentKind, filename: str, content: bytes, pages: int) -> Document:
-    """Record the next version of an application's document of that kind; versions are never overwritten (two
-    writers of the same version collide on the unique key instead)."""
+def add_document(application_id: int, kind: DocumentKind, filename: str, content: bytes, pages: int,
+                 seal_image_id: int | None = None) -> Document:
+    """Record the next version of an application's document of that kind (a sealed one with the seal image version
+    it was sealed with); versions are never overwritten (two writers of the same version collide on the unique
+    key instead)."""
     blob = store_blob(content)
     latest = db.session.execute(
         select(func.max(Document.version)).where(Document.application_id == application_id, Document.kind == kind)
     ).scalar()
     document = Document(application_id=application_id, kind=kind, filename=filename, sha256=blob.sha256,
-                        page_count=pages, version=(latest or 0) + 1)
+                        page_count=pages, version=(latest or 0) + 1, seal_image_id=seal_image_id)
     db.session.add(document)
     db.session.flush()
     application = db.session.get(SealApplication, application_id)

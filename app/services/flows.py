@@ -12,21 +12,22 @@ from app.errors import NotFound
 from app.extensions import db
 from app.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.models.audit import Actor
-from app.services import operators  # a module: operators names deployments, which deploys through here
+from app.services import decision_tables, operators  # modules: both reach back here
 from app.workflow import ParsedDefinition, Problem, deploy, for_modeler, inspect, lint, validate
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "bpmn"
-POLICY_DIR = Path(__file__).resolve().parents[2] / "seal_policies"
 
 
 def policies() -> dict[str, bytes]:
-    """The decision tables (DMN) in seal_policies/ that diagrams' business-rule tasks may call."""
-    return {path.name: path.read_bytes() for path in sorted(POLICY_DIR.glob("*.dmn"))}
+    """The decision tables in force (DMN, by file name) that diagrams' business-rule tasks may call."""
+    return decision_tables.in_force()
 
 
-def validate_diagram(data: bytes, source: str) -> list[Problem]:
-    """Every problem that would stop the diagram from deploying; empty when it would deploy."""
-    return validate(data, source, operators.OPERATORS.keys(), policies(), operators.SEALING_OPERATORS)
+def validate_diagram(data: bytes, source: str, tables: dict[str, bytes] | None = None) -> list[Problem]:
+    """Every problem that would stop the diagram from deploying (with the tables in force, or those given); empty
+    when it would deploy."""
+    return validate(data, source, operators.OPERATORS.keys(), policies() if tables is None else tables,
+                    operators.SEALING_OPERATORS)
 
 
 def diagram_warnings(data: bytes, source: str) -> list[Problem]:
@@ -61,8 +62,9 @@ def validate_file(path: Path) -> list[Problem]:
 
 
 def deploy_shipped(actor: Actor) -> list[tuple[ProcessDefinition, bool]]:
-    """Deploy every diagram in bpmn/ whose content no version has yet (idempotent, and it never replaces a newer
-    version an administrator deployed with the shipped one again)."""
+    """Deploy the shipped decision tables, then every diagram in bpmn/, whose content no version has yet
+    (idempotent, and it never replaces a newer version an administrator deployed with the shipped one again)."""
+    decision_tables.deploy_shipped(actor)
     return [deploy_file(path, actor, keep_any_version=True) for path in sorted(SHIPPED_DIR.glob("*.bpmn"))]
 
 

@@ -3,8 +3,11 @@ kept encrypted in the database or inside a PKCS#11 token."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -12,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from flask import current_app
 from sqlalchemy import select
 
-from app.errors import PolicyViolation, SigningFailed
+from app.errors import NotFound, PolicyViolation, SigningFailed
 from app.extensions import db
-from app.models import CertificateAuthority, Seal
+from app.models import CertificateAuthority, FormerCertificate, Seal, SealStatus
 from app.models.audit import Actor, record
 from app.pdf import LongTermSpec, SigningIdentity, make_signer
 from app.pki import (
@@ -88,19 +91,28 @@ def trust_roots() -> tuple[x509.Certificate, ...]:
     return (load_certificate(ensure_root_ca().certificate_pem),)
 
 
+def certificate_serials(seal: Seal) -> list[int]:
+    """The serial numbers of every certificate the seal has had: the current one first, then those renewals
+    replaced, newest first."""
+    return [load_certificate(seal.certificate_pem).serial_number,
+            *(int(former.serial_number, 16) for former in seal.former_certificates)]
+
+
 def revocation_list() -> x509.CertificateRevocationList:
-    """A fresh CRL, signed by the root, listing every revoked seal's certificate with when and why."""
+    """A fresh CRL, signed by the root, listing every certificate of every revoked seal (the current one and those
+    renewals replaced) with when and why the seal was revoked."""
     revoked = db.session.execute(select(Seal).where(Seal.revoked_at.is_not(None))).scalars()
-    entries = [RevocationSpec(load_certificate(seal.certificate_pem).serial_number, seal.revoked_at,
+    entries = [RevocationSpec(serial, seal.revoked_at,
                               x509.ReasonFlags(seal.revocation_reason.value) if seal.revocation_reason else None)
-               for seal in revoked if seal.revoked_at is not None]
+               for seal in revoked if seal.revoked_at is not None for serial in certificate_serials(seal)]
     return create_crl(_root_key(), entries)
 
 
 def seal_names() -> dict[int, str]:
-    """Seal name by certificate serial number, so that reports name the seal rather than a number."""
-    return {load_certificate(seal.certificate_pem).serial_number: seal.name
-            for seal in db.session.execute(select(Seal)).scalars()}
+    """Seal name by certificate serial number (former certificates too), so that reports name the seal rather
+    than a number."""
+    return {serial: seal.name for seal in db.session.execute(select(Seal)).scalars()
+            for serial in certificate_serials(seal)}
 
 
 def _time_stamp_authority() -> TimeStampAuthority:
@@ -156,23 +168,101 @@ def _token_spec(key_label: str) -> Pkcs11KeySpec:
                          lambda: pin_file.read_text().strip())
 
 
-def move_seal_key_to_token(seal: Seal, actor: Actor) -> None:
-    """Give the seal a new key generated inside the token (it never leaves it) and a certificate for it; the
-    software key is discarded. Documents sealed before stay valid: the old certificate is not revoked."""
-    if seal.token_key_label is not None:
-        raise PolicyViolation(f"the key of the seal “{seal.name}” is already in the token")
-    label = f"sealflow-seal-{seal.id}"
+def _serial_hex(certificate: x509.Certificate) -> str:
+    return format(certificate.serial_number, "X")
+
+
+def _retire_certificate(seal: Seal, because: str) -> FormerCertificate:
+    """Keep the seal's current certificate among its former ones (its key is discarded by the caller)."""
+    current = load_certificate(seal.certificate_pem)
+    former = FormerCertificate(seal_id=seal.id, certificate_pem=seal.certificate_pem,
+                               serial_number=_serial_hex(current), replaced_because=because)
+    seal.former_certificates.insert(0, former)
+    return former
+
+
+def _token_key(seal: Seal, label: str) -> x509.Certificate:
+    """A new key generated inside the token under `label`, and its certificate, stored beside it."""
     spec = _token_spec(label)
     with pdf_errors():
         public_key = generate_key_in_token(spec, current_app.config["SEAL_KEY_ALGORITHM"])
         certificate = certify_seal_key(_root_key(), public_key, seal.name, current_app.config["ORGANISATION_NAME"],
                                        crl_url=crl_url())
         store_certificate_in_token(spec, certificate)
+    return certificate
+
+
+def move_seal_key_to_token(seal: Seal, actor: Actor) -> None:
+    """Give the seal a new key generated inside the token (it never leaves it) and a certificate for it; the
+    software key is discarded. Documents sealed before stay valid: the old certificate is not revoked, and is kept
+    among the seal's former certificates."""
+    if seal.token_key_label is not None:
+        raise PolicyViolation(f"the key of the seal “{seal.name}” is already in the token")
+    label = f"sealflow-seal-{seal.id}"
+    certificate = _token_key(seal, label)
+    former = _retire_certificate(seal, "moved_to_token")
     seal.certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
     seal.encrypted_key = None
     seal.token_key_label = label
+    db.session.flush()
     record(actor, "seal.key_moved_to_token", "seal", seal.id, key_label=label,
-           certificate_serial=str(certificate.serial_number))
+           certificate_serial=str(certificate.serial_number), previous_serial=former.serial_number)
+
+
+def renew_seal_certificate(seal_id: int, actor: Actor) -> Seal:
+    """Give the seal a new key and certificate from the organisation CA, where its key lives now (the database,
+    encrypted, or the PKCS#11 token under a new label); the old key is discarded and the old certificate kept, not
+    revoked, so that documents signed before still verify and name the seal. Refused for a revoked seal."""
+    seal = db.session.execute(select(Seal).where(Seal.id == seal_id).with_for_update()
+                              .execution_options(populate_existing=True)).scalar()
+    if seal is None:
+        raise NotFound(f"seal {seal_id} does not exist")
+    if seal.status == SealStatus.REVOKED:
+        raise PolicyViolation(f"the seal “{seal.name}” is revoked for good; its certificate is not renewed")
+    if seal.token_key_label is None:
+        certificate_pem, encrypted_key = new_seal_key(seal.name)
+        label = None
+    else:
+        label = f"sealflow-seal-{seal.id}-{secrets.token_hex(4)}"
+        certificate_pem = _token_key(seal, label).public_bytes(serialization.Encoding.PEM).decode("ascii")
+        encrypted_key = None
+    former = _retire_certificate(seal, "renewed")
+    seal.certificate_pem, seal.encrypted_key = certificate_pem, encrypted_key
+    if label is not None:
+        seal.token_key_label = label
+    db.session.flush()
+    issued = load_certificate(certificate_pem)
+    record(actor, "seal.certificate_renewed", "seal", seal.id, certificate_serial=_serial_hex(issued),
+           previous_serial=former.serial_number, not_after=issued.not_valid_after_utc.isoformat(),
+           key="token" if label else "database", key_label=label)
+    return seal
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    """One certificate of a seal, as its page lists it: the serial number (hexadecimal), its validity, and, for a
+    former one, when and why it was replaced."""
+
+    serial_number: str
+    subject: str
+    not_before: datetime
+    not_after: datetime
+    current: bool
+    replaced_at: datetime | None = None
+    replaced_because: str | None = None
+
+
+def _info(pem: str, former: FormerCertificate | None = None) -> CertificateInfo:
+    certificate = load_certificate(pem)
+    subject = certificate.subject.rfc4514_string()
+    return CertificateInfo(_serial_hex(certificate), subject, certificate.not_valid_before_utc.replace(tzinfo=None),
+                           certificate.not_valid_after_utc.replace(tzinfo=None), former is None,
+                           former.replaced_at if former else None, former.replaced_because if former else None)
+
+
+def certificate_history(seal: Seal) -> list[CertificateInfo]:
+    """The seal's certificates: the current one, then those it replaced, newest first."""
+    return [_info(seal.certificate_pem), *(_info(f.certificate_pem, f) for f in seal.former_certificates)]
 
 
 @contextmanager

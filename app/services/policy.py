@@ -44,7 +44,7 @@ def required_approvals(applied: Sequence[Seal], document_type: str, amount: Deci
     the parties'), in order, each {level, approver, label}, and the policy's fingerprint. Every seal applied is
     judged; a row naming the same approver as an earlier one adds no level. A policy that requires nobody, or names
     the requester, is refused: no seal is applied without someone other than the requester approving it.
-    files: the policy files to judge by (a draft), instead of seal_policies/; department: the requester's as a
+    files: the policy files to judge by (a draft), instead of those in force; department: the requester's as a
     what-if supposes it, instead of their own."""
     files = flows.policies() if files is None else files
     department = requester.department if department is None else department

@@ -13,7 +13,7 @@ from flask import current_app
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PolicyViolation
 from app.extensions import db
-from app.models import Document, DocumentKind, Seal, SealApplication
+from app.models import Document, DocumentKind, Seal, SealApplication, SealImage
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.pdf import (
@@ -71,10 +71,12 @@ def verification_url(application_id: int) -> str:
     return f"{current_app.config['PUBLIC_URL']}/verify/{application_id}/{verification_token(application_id)}"
 
 
-def evidence(application: SealApplication, approvals: list[gate.Approval]) -> dict[str, Any]:
+def evidence(application: SealApplication, approvals: list[gate.Approval],
+             image: SealImage | None = None) -> dict[str, Any]:
     """What the sealed PDF carries as proof (app/pdf/evidence.py): the application, the approvals that let the
-    gate open (who, in which role, when, on which document), and the audit chain's head at sealing time."""
-    return {
+    gate open (who, in which role, when, on which document), the audit chain's head at sealing time, and the seal
+    image version stamped (when one seal's image is)."""
+    proof = {
         "format": EVIDENCE_FORMAT,
         "organisation": current_app.config["ORGANISATION_NAME"],
         "application_id": application.id,
@@ -87,6 +89,9 @@ def evidence(application: SealApplication, approvals: list[gate.Approval]) -> di
         "audit_chain_head": audit.chain_head(),
         "sealed_at": utcnow().isoformat(timespec="seconds") + "Z",
     }
+    if image is not None:
+        proof["seal_image"] = {"version": image.version, "sha256": image.sha256}
+    return proof
 
 
 def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
@@ -106,15 +111,15 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
     )
 
 
-def _seal_and_sign(application: SealApplication, content: bytes, page_count: int, proof: dict[str, Any],
-                   every_page: EveryPageSpec | None = None) -> bytes:
+def _seal_and_sign(application: SealApplication, image: SealImage, content: bytes, page_count: int,
+                   proof: dict[str, Any], every_page: EveryPageSpec | None = None) -> bytes:
     seal = seals.usable_seal(application.seal_id)
-    plan = replace(stamp_plan(application, seal.image_pdf, page_count, proof), every_page=every_page)
+    plan = replace(stamp_plan(application, image.image_pdf, page_count, proof), every_page=every_page)
     with pdf_errors():
         stamped = stamp(content, plan, **documents.pdf_limits())
     return sign_with_seal(seal, stamped, f"SealFlow_{application.id}_{seal.id}", f"Seal application #{application.id}",
                           seal_placement(application.seal_page, application.seal_keyword),
-                          certify=current_app.config["CERTIFY"])
+                          certify=current_app.config["CERTIFY"], image=image)
 
 
 def _application(params: dict[str, Any]) -> SealApplication:
@@ -135,24 +140,30 @@ def _result(document: Document) -> dict[str, Any]:
     return {"document_id": document.id, "version": document.version, "sha256": document.sha256}
 
 
-def _seal_once(application: SealApplication, actor: Actor, seal_with: Callable[[bytes, int, dict[str, Any]], bytes],
+def _seal_once(application: SealApplication, actor: Actor,
+               seal_with: Callable[[SealImage, bytes, int, dict[str, Any]], bytes],
                signer_id: int | None = None, authorization_id: int | None = None, **details: Any) -> dict[str, Any]:
     """Produce the sealed PDF from the original once, however often a (retried) job asks, and only through the
-    sealing gate."""
+    sealing gate. The seal's image is the version current when the job runs (an image replaced after the
+    approvals is the one used: approvals are about the seal, not its picture); the sealed document, its evidence
+    and the audit event record which version it was."""
     done = application.document(DocumentKind.SEALED)
     if done is not None:
         return _result(done)
     original = _original(application)
     content = documents.read_content(original)
     approvals = gate.check(application, original, content, signer_id, authorization_id, actor)
-    proof = evidence(application, approvals)
+    image = seals.usable_seal(application.seal_id).current_image
+    proof = evidence(application, approvals, image)
     if authorization_id is not None:
         proof["signature_authorization"] = authorizations.evidence_of(authorization_id)
-    signed = seal_with(content, original.page_count, proof)
+    signed = seal_with(image, content, original.page_count, proof)
     filename = f"{PurePath(original.filename).stem}-sealed.pdf"
-    sealed = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count)
+    sealed = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count,
+                                    seal_image_id=image.id)
     record(actor, "document.sealed", "seal_application", application.id, document_id=sealed.id,
            sha256=sealed.sha256, seal_id=application.seal_id, original_sha256=original.sha256,
+           seal_image_version=image.version, seal_image_sha256=image.sha256,
            level=current_app.config["SIGNATURE_LEVEL"], approvals=[asdict(a) for a in approvals], **details)
     return _result(sealed)
 
@@ -161,7 +172,7 @@ def seal_document(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Service operator `seal_document`: produce the sealed PDF once, however often it is called."""
     application = _application(params)
     return _seal_once(application, actor,
-                      lambda content, pages, proof: _seal_and_sign(application, content, pages, proof))
+                      lambda image, content, pages, proof: _seal_and_sign(application, image, content, pages, proof))
 
 
 def apply_leader_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
@@ -173,8 +184,8 @@ def apply_leader_signature(params: dict[str, Any], actor: Actor) -> dict[str, An
         raise PolicyViolation(f"the seal “{application.seal.name}” belongs to no leader; a leader's signature "
                               "needs a personal or legal-representative seal")
     return _seal_once(application, actor,
-                      lambda content, pages, proof: _seal_and_sign(application, content, pages, proof,
-                                                                   LEADER_PAGE_SEAL),
+                      lambda image, content, pages, proof: _seal_and_sign(application, image, content, pages,
+                                                                          proof, LEADER_PAGE_SEAL),
                       signer_id=application.seal.owner_user_id,
                       authorization_id=int(authorization_id) if authorization_id is not None else None,
                       every_page=True, leader_id=application.seal.owner_user_id)
@@ -251,16 +262,19 @@ def add_party_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
         raise InvalidTransition(f"party {position + 1} cannot sign before party {waiting_for[0]}")
     approvals = gate.check(application, original, documents.read_content(original), signer_id=party[0])
     seal = party_seal(*party)
+    image = seal.current_image
     if latest is None:
         with pdf_errors():
             base = _prepared_for_parties(application, original, order, evidence(application, approvals))
     signed = sign_with_seal(seal, base, party_field(application.id, position),
                             f"Party {position + 1} of {len(order)}, seal application #{application.id}",
-                            certify=current_app.config["CERTIFY"] and latest is None)
+                            certify=current_app.config["CERTIFY"] and latest is None, image=image)
     filename = f"{PurePath(original.filename).stem}-signed-{position + 1}.pdf"
-    document = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count)
+    document = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count,
+                                      seal_image_id=image.id)
     record(actor, "document.signed", "seal_application", application.id, document_id=document.id,
            version=document.version, sha256=document.sha256, party=position + 1, user_id=party[0], seal_id=party[1],
+           seal_image_version=image.version, seal_image_sha256=image.sha256,
            previous_sha256=(latest or original).sha256, level=current_app.config["SIGNATURE_LEVEL"],
            approvals=[asdict(a) for a in approvals])
     return _result(document)

@@ -1,32 +1,40 @@
-"""The seal registry."""
+"""The seal registry: seals, their names, status and holders. (Images: seal_images; keys and certificates: keys;
+history and usage: statistics.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from app.extensions import db
-from app.models import Department, RevocationReason, Seal, SealKind, SealStatus, User
+from app.models import Department, RevocationReason, Seal, SealImage, SealKind, SealStatus, User
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
 from app.models.seal import REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
-from app.pdf import (
-    SealImageSpec,
-    SealUploadLimits,
-    load_seal_image,
-    render_seal_pdf,
-    render_seal_preview,
-    render_seal_svg,
-)
-from app.services import keys
-from app.services.documents import pdf_errors
+from app.pdf import SealImageSpec
+from app.services import audit, keys, seal_images, statistics
 
 # The kinds of seal that are a person's signature, with an owner who authorizes its use.
 OWNED_KINDS = (SealKind.PERSONAL, SealKind.LEGAL_REPRESENTATIVE)
+# What seals.name holds.
+NAME_LIMIT = 200
+
+
+def _check_name(name: str, seal_id: int | None = None) -> str:
+    """A seal's name, trimmed: given, at most NAME_LIMIT characters, and no other seal's."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a seal needs a name")
+    if len(name) > NAME_LIMIT:
+        raise InvalidInput(f"a seal's name is at most {NAME_LIMIT} characters")
+    taken = db.session.execute(select(Seal.id).where(Seal.name == name, Seal.id != (seal_id or 0))).scalar()
+    if taken is not None:
+        raise InvalidInput(f"there is already a seal named “{name}”")
+    return name
 
 
 def create_seal(
@@ -37,41 +45,23 @@ def create_seal(
     department: Department | None = None,
     owner: User | None = None,
 ) -> Seal:
-    """Register a seal with its own key and certificate; the image is drawn from a spec, or an uploaded
-    PNG, SVG or PDF (the bytes)."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("a seal needs a name")
-    if db.session.execute(select(Seal.id).where(Seal.name == name)).scalar() is not None:
-        raise InvalidInput(f"there is already a seal named “{name}”")
-    with pdf_errors():
-        if isinstance(image, bytes):
-            image_pdf, image_svg = load_seal_image(image, upload_limits()), ""
-        else:
-            image_pdf, image_svg = render_seal_pdf(image), render_seal_svg(image)
+    """Register a seal with its own key and certificate; the image (its version 1) is drawn from a spec, or an
+    uploaded PNG, SVG or PDF (the bytes)."""
+    name = _check_name(name)
+    prepared = seal_images.prepare_image(image)
     certificate_pem, encrypted_key = keys.new_seal_key(name)
     seal = Seal(
         name=name, kind=kind, status=SealStatus.ACTIVE, owner_department=department, owner_user=owner,
-        image_pdf=image_pdf, image_svg=image_svg, certificate_pem=certificate_pem, encrypted_key=encrypted_key,
+        image_version=1, certificate_pem=certificate_pem, encrypted_key=encrypted_key,
         # Until a seal administrator says otherwise, the department the seal belongs to may request it.
         user_departments=[department] if department is not None else [],
     )
     db.session.add(seal)
     db.session.flush()
-    record(actor, "seal.created", "seal", seal.id, name=name, kind=kind)
+    db.session.add(seal_images.first_version(seal.id, prepared, actor.user_id))
+    db.session.flush()
+    record(actor, "seal.created", "seal", seal.id, name=name, kind=kind, image_sha256=prepared.sha256)
     return seal
-
-
-def upload_limits() -> SealUploadLimits:
-    """The bounds of an uploaded seal image, from the SEALFLOW_SEAL_* settings."""
-    config = current_app.config
-    return SealUploadLimits(
-        max_bytes=config["SEAL_MAX_MB"] * 2**20, max_side_px=config["SEAL_MAX_SIDE_PX"],
-        max_elements=config["SEAL_MAX_ELEMENTS"], max_depth=config["SEAL_MAX_DEPTH"],
-        max_objects=config["SEAL_MAX_OBJECTS"], max_decoded_bytes=config["SEAL_MAX_DECODED_MB"] * 2**20,
-        max_operations=config["SEAL_MAX_OPERATIONS"], render_seconds=config["SEAL_RENDER_SECONDS"],
-        max_pixels=max(SealUploadLimits.max_pixels, config["SEAL_MAX_SIDE_PX"] ** 2),
-    )
 
 
 def set_status(
@@ -120,10 +110,9 @@ def _users(user_ids: tuple[int, ...]) -> list[User]:
     return found
 
 
-def set_holders(seal_id: int, spec: HoldersSpec, actor: Actor) -> Seal:
-    """Set a seal's owner, custodians and users (seal administrators). Only personal and legal-representative
-    seals have an owner: the leader whose signature they are."""
-    seal = get_seal(seal_id)
+def _holders(seal: Seal, spec: HoldersSpec) -> tuple[User | None, list[User], list[User], list[Department]]:
+    """The owner, custodians, users and departments the spec names, checked: active people, existing departments,
+    and an owner only for personal and legal-representative seals (the leader whose signature they are)."""
     owner = _users((spec.owner_id,))[0] if spec.owner_id is not None else None
     if owner is not None and seal.kind not in OWNED_KINDS:
         raise InvalidInput("only personal and legal-representative seals have an owner")
@@ -131,14 +120,58 @@ def set_holders(seal_id: int, spec: HoldersSpec, actor: Actor) -> Seal:
                        .scalars())
     if len(departments) != len(set(spec.department_ids)):
         raise InvalidInput("choose existing departments")
-    seal.owner_user = owner
-    seal.custodians = _users(spec.custodian_ids)
-    seal.user_people = _users(spec.user_ids)
-    seal.user_departments = departments
+    return owner, _users(spec.custodian_ids), _users(spec.user_ids), departments
+
+
+def _holders_of(seal: Seal) -> HoldersSpec:
+    return HoldersSpec(seal.owner_user_id, tuple(sorted(u.id for u in seal.custodians)),
+                       tuple(sorted(d.id for d in seal.user_departments)),
+                       tuple(sorted(u.id for u in seal.user_people)))
+
+
+def _apply_holders(seal: Seal, spec: HoldersSpec, actor: Actor) -> None:
+    owner, custodians, users, departments = _holders(seal, spec)
+    seal.owner_user, seal.custodians, seal.user_people, seal.user_departments = owner, custodians, users, departments
     db.session.flush()
     record(actor, "seal.holders_changed", "seal", seal.id, owner_id=spec.owner_id,
            custodian_ids=sorted(set(spec.custodian_ids)), department_ids=sorted(set(spec.department_ids)),
            user_ids=sorted(set(spec.user_ids)))
+
+
+def set_holders(seal_id: int, spec: HoldersSpec, actor: Actor) -> Seal:
+    """Set a seal's owner, custodians and users (seal administrators). Only personal and legal-representative
+    seals have an owner: the leader whose signature they are."""
+    seal = get_seal(seal_id)
+    _apply_holders(seal, spec, actor)
+    return seal
+
+
+@dataclass(frozen=True)
+class SealEditSpec:
+    """What a seal administrator changes on a seal's edit page: its name and its holders."""
+
+    name: str
+    holders: HoldersSpec
+
+
+def edit_seal(seal_id: int, spec: SealEditSpec, actor: Actor) -> Seal:
+    """Rename a seal (the name stays unique; certificates keep the name they were issued with, and reports name
+    the seal by its current name) and set its holders; each change is audited, an unchanged part is not."""
+    seal = get_seal(seal_id)
+    name = _check_name(spec.name, seal.id)
+    # Checked before anything changes, so that a wrong holder leaves the name as it was.
+    _holders(seal, spec.holders)
+    if name != seal.name:
+        previous, seal.name = seal.name, name
+        try:
+            db.session.flush()
+        except IntegrityError as exc:  # another administrator took the name meanwhile
+            raise InvalidInput(f"there is already a seal named “{name}”") from exc
+        record(actor, "seal.renamed", "seal", seal.id, name=name, previous_name=previous)
+    wanted = HoldersSpec(spec.holders.owner_id, *(tuple(sorted(set(ids))) for ids in (
+        spec.holders.custodian_ids, spec.holders.department_ids, spec.holders.user_ids)))
+    if wanted != _holders_of(seal):
+        _apply_holders(seal, wanted, actor)
     return seal
 
 
@@ -179,10 +212,32 @@ def requestable_seals(user: User) -> list[Seal]:
 
 
 def preview_png(seal: Seal) -> bytes:
-    """The seal image as a transparent PNG for the web pages, at most 600 pixels a side (an upload's preview was
-    timed before it was accepted)."""
-    with pdf_errors():
-        return render_seal_preview(seal.image_pdf)
+    """The seal's current image as a transparent PNG for the web pages, at most 600 pixels a side."""
+    return seal_images.preview_png(seal.current_image)
+
+
+@dataclass(frozen=True)
+class SealOverview:
+    """Everything a seal's page shows: the seal, its image versions (newest first), its certificates (current
+    first), its usage and one page of its history (audit events, newest first)."""
+
+    seal: Seal
+    images: list[SealImage]
+    certificates: list[keys.CertificateInfo]
+    usage: statistics.SealUsage
+    history: audit.EventsPage
+
+
+# Events a seal's page shows at once.
+HISTORY_PAGE_SIZE = 20
+
+
+def overview(seal_id: int, history_page: int = 1) -> SealOverview:
+    """A seal with its image versions, certificates, usage and a page of its history."""
+    seal = get_seal(seal_id)
+    return SealOverview(seal, seal_images.image_versions(seal.id), keys.certificate_history(seal),
+                        statistics.seal_usage(seal.id), audit.events_page("seal", seal.id, history_page,
+                                                                          HISTORY_PAGE_SIZE))
 
 
 def list_seals() -> list[Seal]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app.models import Seal
+from app.models import Seal, SealImage
 from app.pdf import KeywordSpec, SignSpec, StampSpec, appearance_aspect, check_signable, place, sign_pdf
 from app.services import keys
 from app.services.documents import pdf_errors, pdf_limits
@@ -12,18 +12,20 @@ from app.services.documents import pdf_errors, pdf_limits
 
 def sign_with_seal(seal: Seal, content: bytes, field_name: str, reason: str,
                    placement: StampSpec | KeywordSpec | None = None, certify: bool = False,
-                   level: str | None = None) -> bytes:
-    """Sign PDF bytes with the seal's key (PAdES, at `level`, default SIGNATURE_LEVEL), the seal image as the
-    signature's appearance: at the placement, or in the empty field of that name the document already has.
-    A document pyHanko could not update soundly (damaged: stamping writes a repaired copy) is refused first."""
+                   level: str | None = None, image: SealImage | None = None) -> bytes:
+    """Sign PDF bytes with the seal's key (PAdES, at `level`, default SIGNATURE_LEVEL), the seal image (`image`, a
+    version the caller records; default the current one) as the signature's appearance: at the placement, or in
+    the empty field of that name the document already has. A document pyHanko could not update soundly (damaged:
+    stamping writes a repaired copy) is refused first."""
+    appearance = (image or seal.current_image).image_pdf
     with pdf_errors():
         check_signable(content, current_app.config["MAX_PDF_PAGES"])
         page_index, box = 0, (0.0, 0.0, 0.0, 0.0)
         if placement is not None:
-            found = place(content, [(placement, appearance_aspect(seal.image_pdf))], **pdf_limits())[0]
+            found = place(content, [(placement, appearance_aspect(appearance))], **pdf_limits())[0]
             page_index, box = found.page_index, found.rect
         spec = SignSpec(field_name=field_name, page_index=page_index, box=box, reason=reason,
-                        location=current_app.config["ORGANISATION_NAME"], appearance_pdf=seal.image_pdf,
+                        location=current_app.config["ORGANISATION_NAME"], appearance_pdf=appearance,
                         certify=certify)
         with keys.signer_for(seal) as signer:
             return sign_pdf(content, signer, spec, timestamper=keys.timestamper(level),

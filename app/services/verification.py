@@ -12,7 +12,6 @@ from app.errors import NotFound
 from app.extensions import db
 from app.models import Document, DocumentKind, RevocationReason, Seal, SealApplication
 from app.pdf import VerificationReport, verify_pdf
-from app.pki import load_certificate
 from app.services import keys
 from app.services.documents import pdf_errors, read_content
 from app.services.sealing import verification_token
@@ -69,8 +68,8 @@ def _revocation(seal: Seal, sealed: Document) -> SealRevocation | None:
     """If the seal was revoked, when and why, and whether the sealed document was sealed before that."""
     if seal.revoked_at is None:
         return None
-    serial = load_certificate(seal.certificate_pem).serial_number
+    serials = set(keys.certificate_serials(seal))
     report = verify_document(read_content(sealed))
-    mine = [s for s in report.signatures if s.certificate_serial == serial]
+    mine = [s for s in report.signatures if s.certificate_serial in serials]
     proven = min((s.trusted_time for s in mine if s.trusted_time is not None), default=None)
     return SealRevocation(seal.revoked_at, seal.revocation_reason, not any(s.revoked for s in mine), proven)

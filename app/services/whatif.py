@@ -18,7 +18,16 @@ from app.errors import DomainError, InvalidInput, PolicyViolation
 from app.extensions import db
 from app.models import AuditEvent, Department, ProcessDefinition, RoleName, Seal, SealApplication, Substitution, User
 from app.models.timestamps import utcnow
-from app.services import accounts, applications, authorizations, flows, policy, seals, substitutes
+from app.services import (
+    accounts,
+    applications,
+    authorizations,
+    decision_tables,
+    flows,
+    policy,
+    seals,
+    substitutes,
+)
 from app.workflow import (
     Assignment,
     InvalidDefinition,
@@ -85,15 +94,18 @@ class WhatIf:
 
 
 def _tables(policy_files: Mapping[str, bytes] | None) -> dict[str, bytes] | None:
-    """The policy tables to judge by: None for the deployed ones; else seal_policies/ with the given files in place
-    of theirs (a draft of the seal policy under its own file name), checked first: InvalidDefinition names what is
-    wrong with them."""
+    """The policy tables to judge by: None for those in force; else those with the given files in place of theirs (a
+    draft of the seal policy under its own file name), checked as a deployment would check them first:
+    InvalidDefinition names what is wrong with them."""
     if policy_files is None:
         return None
     if sum(len(content) for content in policy_files.values()) > MAX_DRAFT_BYTES:
         raise InvalidInput(f"the draft policy is larger than {MAX_DRAFT_BYTES // 1024} KiB")
+    problems = [p for name, content in policy_files.items() for p in decision_tables.validate_table(content, name)]
+    if problems:
+        raise InvalidDefinition(problems)
     files = {**flows.policies(), **policy_files}
-    check_decision(policy.DECISION, files)
+    check_decision(policy.DECISION, files)  # the draft still defines the decision filing asks
     return files
 
 

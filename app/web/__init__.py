@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
         health,
         inbox,
         labels,
+        policies,
         seals,
         security,
         substitutes,
@@ -28,7 +29,7 @@ def init_app(app: Flask) -> None:
     )
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
-                      verify.bp, flows.bp, whatif.bp):
+                      verify.bp, flows.bp, policies.bp, whatif.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)

@@ -163,10 +163,9 @@ def diff(process_id: str) -> Any:
     request_id = request.args.get("request", type=int)
     if request_id is not None:
         found = deployments.get_request(request_id)
-        base = found.base_definition
-        old = (url_for("flows.download", process_id=base.process_id, version=base.version, form="modeler"),
-               _("version %(n)s", n=base.version)) if base is not None else (url_for("flows.blank"),
-                                                                            _("nothing deployed"))
+        base = found.base_version
+        old = (url_for("flows.download", process_id=found.subject, version=base, form="modeler"),
+               _("version %(n)s", n=base)) if base is not None else (url_for("flows.blank"), _("nothing deployed"))
         new = (url_for("flows.deployment_xml", request_id=found.id, form="modeler"),
                _("deployment request %(n)s", n=found.id))
     else:

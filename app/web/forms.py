@@ -31,7 +31,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import TextInput
 
-from app.models.seal import REVOCATION_NOTE_LIMIT
+from app.models.seal import IMAGE_NOTE_LIMIT, REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
 from app.services.applications import DOCUMENT_TYPES, PROCESSES
 
@@ -219,13 +219,38 @@ class SealStatusForm(FlaskForm):
         if self.status.data != "revoked" and (field.data or (self.revocation_note.data or "").strip()):
             raise ValidationError(_l("A reason and a note are given only when revoking a seal."))
 
-class SealHoldersForm(FlaskForm):
+class SealEditForm(FlaskForm):
+    """A seal's name and holders, as a seal administrator edits them."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the seal a name.")), Length(max=200)])
     owner_id = SelectField(_l("Owner (whose signature it is)"), coerce=optional_id, choices=[])
     custodian_ids = SelectMultipleField(_l("Custodians (keep the seal; sign with it as a party)"), coerce=int,
                                         choices=[])
     department_ids = SelectMultipleField(_l("Departments whose people may request it"), coerce=int, choices=[])
     user_ids = SelectMultipleField(_l("People who may request it"), coerce=int, choices=[])
     submit = SubmitField(_l("Save"))
+
+
+class SealImageForm(FlaskForm):
+    """A new image version: drawn from text, or uploaded."""
+
+    organisation = StringField(_l("Text along the ring (or the owner's name)"), validators=[Length(max=100)])
+    purpose = StringField(_l("Purpose line, e.g. 合同专用章"), validators=[Length(max=40)])
+    serial = StringField(_l("Serial number"), validators=[Length(max=20)])
+    shape = SelectField(_l("Shape"), choices=[SelectChoice("round", _l("Round")), SelectChoice("oval", _l("Oval")),
+                                              SelectChoice("square", _l("Square"))], default="round")
+    image = FileField(_l("Or upload the seal image (PNG, SVG or PDF)"))
+    note = StringField(_l("Why it changes (optional), e.g. new seal carved in 2027"),
+                       validators=[Length(max=IMAGE_NOTE_LIMIT)])
+    submit = SubmitField(_l("Make it the current image"))
+
+    def validate_organisation(self, field: StringField) -> None:
+        if not field.data and not self.image.data:
+            raise ValidationError(_l("Give the seal's text or upload its image."))
+
+
+class SealRenewForm(FlaskForm):
+    submit = SubmitField(_l("Renew the certificate"))
 
 
 class GrantForm(FlaskForm):

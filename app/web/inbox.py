@@ -33,8 +33,10 @@ def absent_users(tasks: list[HumanTask], user: User) -> dict[int, str]:
 @login_required
 def index() -> Any:
     tasks = approvals.inbox(me())
-    return render_template("inbox/index.html", tasks=tasks, for_whom=absent_users(tasks, me()), applications={
-        t.id: approvals.application_of(t) for t in tasks})
+    found = {t.id: approvals.application_of(t) for t in tasks}
+    return render_template("inbox/index.html", tasks=tasks, for_whom=absent_users(tasks, me()), applications=found,
+                           deployments={t.id: deployments.request_of_instance(t.instance_id) for t in tasks
+                                        if found[t.id] is None})
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])

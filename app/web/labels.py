@@ -56,6 +56,11 @@ HISTORY_ACTION_LABELS = {
     "timer.fired": _l("Deadline passed"), "decision.evaluated": _l("Policy table applied"),
     "service.failed": _l("Background job failed; the process took its error path"),
     "task.decision_refused": _l("Decision refused (separation of duties)"),
+    # A seal's history (its page).
+    "seal.created": _l("Seal added"), "seal.renamed": _l("Renamed"), "seal.holders_changed": _l("Holders changed"),
+    "seal.status_changed": _l("Status changed"), "seal.image_replaced": _l("New image version"),
+    "seal.certificate_renewed": _l("Certificate renewed"),
+    "seal.key_moved_to_token": _l("Key moved into the hardware token"),
 }
 
 

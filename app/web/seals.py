@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
-from app.errors import InvalidInput, PermissionDenied, PolicyViolation
+from app.errors import InvalidInput, PolicyViolation
 from app.extensions import db
 from app.models import RevocationReason, RoleName, Seal, SealKind, SealStatus
 from app.pdf import SealImageSpec
-from app.services import accounts, seals
-from app.web.forms import SealForm, SealHoldersForm, SealStatusForm
-from app.web.guards import actor, me, role_required
+from app.services import accounts, keys, seal_images, seals
+from app.web import seal_history
+from app.web.forms import SealEditForm, SealForm, SealImageForm, SealRenewForm, SealStatusForm
+from app.web.guards import actor, role_required
 
 bp = Blueprint("seals", __name__)
 
@@ -79,33 +80,94 @@ def change_status(seal_id: int) -> Any:
     return redirect(url_for("seals.index"))
 
 
-def _holders_form(seal: Seal) -> SealHoldersForm:
-    """The form with today's people and departments, filled with the seal's holders."""
+def _edit_form(seal: Seal) -> SealEditForm:
+    """The edit form with today's people and departments, filled with the seal's name and holders."""
     people = [SelectChoice(str(u.id), u.display_name) for u in accounts.list_active_users()]
-    form = SealHoldersForm(data={"owner_id": seal.owner_user_id, "custodian_ids": [u.id for u in seal.custodians],
-                                 "department_ids": [d.id for d in seal.user_departments],
-                                 "user_ids": [u.id for u in seal.user_people]})
-    form.owner_id.choices = [SelectChoice("", "—"), *people] if seal.kind in seals.OWNED_KINDS else [
-        SelectChoice("", "—")]
+    form = SealEditForm(data={"name": seal.name, "owner_id": seal.owner_user_id,
+                              "custodian_ids": [u.id for u in seal.custodians],
+                              "department_ids": [d.id for d in seal.user_departments],
+                              "user_ids": [u.id for u in seal.user_people]})
+    # Any person may be chosen; the service says which seals have an owner (the page offers it only on those).
+    form.owner_id.choices = [SelectChoice("", "—"), *people]
     form.custodian_ids.choices = form.user_ids.choices = people
     form.department_ids.choices = [SelectChoice(str(d.id), d.name) for d in accounts.list_departments()]
     return form
 
 
-@bp.route("/seals/<int:seal_id>", methods=["GET", "POST"])
+@bp.get("/seals/<int:seal_id>")
 @role_required(*RoleName)
 def detail(seal_id: int) -> Any:
-    """Who a seal belongs to, who keeps it and who may request it; seal administrators change them."""
+    """A seal: who holds it, its image versions, certificates, usage and history (newest first, paginated)."""
+    overview = seals.overview(seal_id, request.args.get("page", 1, type=int) or 1)
+    return render_template("seals/detail.html", overview=overview, seal=overview.seal,
+                           history=seal_history.rows(overview.history.events), renew_form=SealRenewForm())
+
+
+@bp.route("/seals/<int:seal_id>/edit", methods=["GET", "POST"])
+@role_required(RoleName.SEAL_ADMIN)
+def edit(seal_id: int) -> Any:
+    """Rename a seal and set its owner, custodians and users."""
     seal = seals.get_seal(seal_id)
-    form = _holders_form(seal)
-    if form.is_submitted() and not me().has_role(RoleName.SEAL_ADMIN):
-        raise PermissionDenied("only seal administrators change who holds a seal")
+    form = _edit_form(seal)
     if not form.validate_on_submit():
-        return render_template("seals/detail.html", seal=seal, form=form), 422 if form.is_submitted() else 200
-    spec = seals.HoldersSpec(owner_id=form.owner_id.data, custodian_ids=tuple(form.custodian_ids.data or ()),
-                             department_ids=tuple(form.department_ids.data or ()),
-                             user_ids=tuple(form.user_ids.data or ()))
-    seals.set_holders(seal.id, spec, actor())
+        return render_template("seals/edit.html", seal=seal, form=form), 422 if form.is_submitted() else 200
+    spec = seals.SealEditSpec(form.name.data or "", seals.HoldersSpec(
+        owner_id=form.owner_id.data, custodian_ids=tuple(form.custodian_ids.data or ()),
+        department_ids=tuple(form.department_ids.data or ()), user_ids=tuple(form.user_ids.data or ())))
+    try:
+        seals.edit_seal(seal.id, spec, actor())
+    except InvalidInput as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return render_template("seals/edit.html", seal=seals.get_seal(seal_id), form=form), exc.status
     db.session.commit()
-    flash(_("Who holds “%(name)s” is saved.", name=seal.name), "success")
+    flash(_("“%(name)s” is saved.", name=seal.name), "success")
     return redirect(url_for("seals.detail", seal_id=seal.id))
+
+
+@bp.route("/seals/<int:seal_id>/image", methods=["GET", "POST"])
+@role_required(RoleName.SEAL_ADMIN)
+def new_image(seal_id: int) -> Any:
+    """A new image version: drawn from text or uploaded; from now on sealing uses it."""
+    seal = seals.get_seal(seal_id)
+    form = SealImageForm()
+    if not form.validate_on_submit():
+        return render_template("seals/image.html", seal=seal, form=form), 422 if form.is_submitted() else 200
+    upload = form.image.data
+    image: SealImageSpec | bytes = upload.read() if upload else SealImageSpec(
+        organisation=form.organisation.data or "", purpose=form.purpose.data or "", serial=form.serial.data or "",
+        shape=form.shape.data)
+    try:
+        added = seal_images.add_image_version(seal.id, image, actor(), form.note.data or "")
+    except (InvalidInput, PolicyViolation) as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return render_template("seals/image.html", seal=seals.get_seal(seal_id), form=form), exc.status
+    db.session.commit()
+    flash(_("Image version %(version)s of “%(name)s” is now the one sealing uses.", version=added.version,
+            name=seal.name), "success")
+    return redirect(url_for("seals.detail", seal_id=seal.id))
+
+
+@bp.get("/seals/<int:seal_id>/images/<int:version>.png")
+@role_required(*RoleName)
+def image_preview(seal_id: int, version: int) -> Any:
+    # A version never changes: its preview may be kept.
+    return Response(seal_images.preview_png(seal_images.image_version(seal_id, version)), mimetype="image/png",
+                    headers={"Cache-Control": "private, max-age=86400"})
+
+
+@bp.post("/seals/<int:seal_id>/certificate")
+@role_required(RoleName.SEAL_ADMIN)
+def renew_certificate(seal_id: int) -> Any:
+    """A new key and certificate for the seal; the old certificate stays for verifying earlier signatures."""
+    try:
+        seal = keys.renew_seal_certificate(seal_id, actor())
+    except PolicyViolation as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("seals.detail", seal_id=seal_id))
+    db.session.commit()
+    flash(_("“%(name)s” has a new key and certificate; documents sealed before still verify.", name=seal.name),
+          "success")
+    return redirect(url_for("seals.detail", seal_id=seal_id))

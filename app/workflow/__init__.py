@@ -32,6 +32,7 @@ from app.workflow.engine import (
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
 from app.workflow.modeler_form import for_modeler
 from app.workflow.parser import ParsedDefinition
+from app.workflow.policies import TableRule, TableView, called_decisions, literal_outputs, table_problems, table_view
 from app.workflow.simulation import TIMEOUT, PathStep, ServiceAnswer, TimerWait, simulate_path
 from app.workflow.steps import StepResult, service_job_key
 from app.workflow.timers import due as due_timers
@@ -57,7 +58,10 @@ __all__ = [
     "ParsedDefinition",
     "Problem",
     "StepResult",
+    "TableRule",
+    "TableView",
     "WorkflowFailed",
+    "called_decisions",
     "cancel",
     "complete_task",
     "deploy",
@@ -71,10 +75,13 @@ __all__ = [
     "is_deployed",
     "latest_definition",
     "lint",
+    "literal_outputs",
     "operations_of",
     "resume_service",
     "service_job_key",
     "start",
+    "table_problems",
+    "table_view",
     "tasks_of",
     "validate",
 ]

@@ -23,7 +23,7 @@ from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
 from app.workflow.assignment import CAMUNDA_ASSIGNEE, CAMUNDA_GROUPS, CAMUNDA_USERS
 from app.workflow.errors import InvalidDefinition, Problem
 from app.workflow.external_tasks import read_external_tasks
-from app.workflow.policies import DecisionTable, Policies, load_tables
+from app.workflow.policies import DecisionTable, Policies, decision_ref, load_tables
 from app.workflow.safe_xml import parse_untrusted
 from app.workflow.scripting import UnsafeExpression, vet
 from app.workflow.serializer import spec_to_dict
@@ -42,14 +42,6 @@ from app.workflow.validation import (
 # Camunda Modeler's user-task attributes, kept as task properties under these names (assignment.py reads them).
 _CAMUNDA_ASSIGNMENT = {"assignee": CAMUNDA_ASSIGNEE, "candidateUsers": CAMUNDA_USERS,
                        "candidateGroups": CAMUNDA_GROUPS}
-
-
-def decision_ref(node: etree._Element) -> str | None:
-    """The decision a business-rule task calls: spiffworkflow:calledDecisionId, or Camunda's decisionRef."""
-    called = next(node.iter("{*}calledDecisionId"), None)
-    if called is not None and (called.text or "").strip():
-        return (called.text or "").strip()
-    return node.get(f"{{{CAMUNDA_NS}}}decisionRef")
 
 
 class _UserTaskParser(UserTaskParser):

@@ -6,6 +6,7 @@ against the expression whitelist before a diagram that uses the table may deploy
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -136,3 +137,89 @@ def load_tables(files: Mapping[str, bytes]) -> Policies:
         for decision in decisions:
             tables[decision.get("id") or ""] = DecisionTable(decision.get("id") or "", source, data, root, problems)
     return Policies(tables, tuple(unreadable))
+
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+
+
+def decision_ref(node: etree._Element) -> str | None:
+    """The decision a business-rule task calls: spiffworkflow:calledDecisionId, or Camunda's decisionRef."""
+    called = next(node.iter("{*}calledDecisionId"), None)
+    if called is not None and (called.text or "").strip():
+        return (called.text or "").strip()
+    return node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+
+
+def called_decisions(bpmn: bytes, source: str) -> set[str]:
+    """The decisions a diagram's business-rule tasks call."""
+    root = parse_untrusted(bpmn, source)
+    return {ref for task in root.iter("{*}businessRuleTask") if (ref := decision_ref(task))}
+
+
+def table_problems(data: bytes, source: str) -> tuple[str, list[Problem]]:
+    """The decision a DMN file holds and every problem that keeps it from being deployed (unreadable, not DMN, more
+    or fewer than one decision, unsupported hit policy, refused expressions in any cell)."""
+    tables = load_tables({source: data})
+    if tables.unreadable:
+        return "", list(tables.unreadable)
+    if len(tables.tables) != 1:
+        problems = [p for t in tables.tables.values() for p in t.problems]
+        return "", problems[:1] or [Problem("expected one decision in the file, found none", file=source)]
+    table = next(iter(tables.tables.values()))
+    if table.root.find("{*}decision/{*}decisionTable") is None:
+        return table.decision_id, [Problem("the decision is not a decision table", table.decision_id, file=source)]
+    return table.decision_id, list(table.problems)
+
+
+def literal_outputs(data: bytes, source: str, output: str) -> list[tuple[etree._Element, object]] | None:
+    """Every rule's value for one output, where the cell is a literal (a quoted string, a number …): (rule, value);
+    None when the table has no such output."""
+    root = parse_untrusted(data, source)
+    found: list[tuple[etree._Element, object]] | None = None
+    for table in root.iter("{*}decisionTable"):
+        names = [o.get("name") for o in table.iterfind("{*}output")]
+        if output not in names:
+            continue
+        found = found or []
+        column = names.index(output)
+        for rule in table.iterfind("{*}rule"):
+            entries = list(rule.iterfind("{*}outputEntry"))
+            text = (entries[column].findtext("{*}text") or "").strip() if column < len(entries) else ""
+            try:
+                found.append((rule, ast.literal_eval(text)))
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                continue
+    return found
+
+
+@dataclass(frozen=True)
+class TableRule:
+    rule_id: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableView:
+    """A decision table as text, for reading and comparing versions."""
+
+    hit_policy: str
+    inputs: tuple[str, ...]  # the inputs' labels (or expressions)
+    outputs: tuple[str, ...]  # the outputs' labels (or names)
+    rules: tuple[TableRule, ...]
+
+
+def table_view(data: bytes, source: str) -> TableView:
+    """The first decision table of a DMN file as text."""
+    root = parse_untrusted(data, source)
+    table = next(root.iter("{*}decisionTable"), None)
+    if table is None:
+        raise InvalidDefinition([Problem("the file holds no decision table", file=source)])
+    inputs = tuple(i.get("label") or (i.findtext("{*}inputExpression/{*}text") or "").strip()
+                   for i in table.iterfind("{*}input"))
+    outputs = tuple(o.get("label") or o.get("name") or "" for o in table.iterfind("{*}output"))
+    rules = tuple(TableRule(rule.get("id") or "",
+                            tuple((c.findtext("{*}text") or "").strip() for c in rule.iterfind("{*}inputEntry")),
+                            tuple((c.findtext("{*}text") or "").strip() for c in rule.iterfind("{*}outputEntry")))
+                  for rule in table.iterfind("{*}rule"))
+    return TableView(table.get("hitPolicy", "UNIQUE").upper(), inputs, outputs, rules)

@@ -77,7 +77,7 @@ def test_a_deployment_waits_for_a_second_seal_administrator_then_becomes_the_new
 
     request = deployments.get_request(request.id)
     newest = latest_definition("seal_application")
-    assert request.status == DeploymentStatus.DEPLOYED and request.definition_id == newest.id
+    assert request.status == DeploymentStatus.DEPLOYED and request.deployed_version == newest.version == 2
     assert newest.version == 2 and newest.comment == "rename the policy step"
     assert (newest.deployed_by_id, newest.approved_by_id) == (sam.id, nora.id)
     assert request.decided_by_id == nora.id

@@ -15,7 +15,7 @@ from app.models.audit import Actor, events_for
 from app.models.timestamps import utcnow
 from app.pdf import SealImageSpec, SealUploadLimits
 from app.pki import load_certificate
-from app.services import keys, seals
+from app.services import keys, seal_images, seals
 from tests.pdf import hostile_seals as hostile
 from tests.pdf.test_seal_upload import REPRODUCTIONS
 
@@ -91,9 +91,9 @@ def test_a_hostile_upload_is_refused_and_leaves_nothing_behind(app, org, name):
 
 
 def test_the_upload_limits_come_from_the_settings(app, org):
-    assert seals.upload_limits() == SealUploadLimits()  # the settings' defaults are the library's
+    assert seal_images.upload_limits() == SealUploadLimits()  # the settings' defaults are the library's
     app.config.update(SEAL_MAX_ELEMENTS=50, SEAL_MAX_MB=1, SEAL_RENDER_SECONDS=0.5)
-    limits = seals.upload_limits()
+    limits = seal_images.upload_limits()
     assert (limits.max_elements, limits.max_bytes, limits.render_seconds) == (50, 2**20, 0.5)
     with pytest.raises(InvalidInput, match="over 50 elements"):
         seals.create_seal("Busy", SealKind.CONTRACT, hostile.svg_with_shapes(60), ACTOR)
@@ -102,9 +102,72 @@ def test_the_upload_limits_come_from_the_settings(app, org):
 def test_previews_are_bounded_even_for_a_seal_stored_before_the_bounds(app, org):
     # A 5 m page, accepted before uploads were bounded: its preview answered 500; now it is fitted.
     seal = seals.create_seal("Old Upload", SealKind.CONTRACT, SealImageSpec("OLD UPLOAD"), ACTOR)
-    seal.image_pdf = hostile.pdf_with_page(14400)
+    seal.current_image.image_pdf = hostile.pdf_with_page(14400)
     image = Image.open(io.BytesIO(seals.preview_png(seal)))
     assert image.size == (600, 600)
-    seal.image_pdf = b"not a pdf"
+    seal.current_image.image_pdf = b"not a pdf"
     with pytest.raises(InvalidInput, match="not a readable PDF"):
         seals.preview_png(seal)
+
+
+def _holders(**ids) -> seals.HoldersSpec:
+    return seals.HoldersSpec(**ids)
+
+
+def test_editing_renames_and_sets_holders_each_audited_once(app, org):
+    admin = Actor.of(org.seal_admin)
+    spec = seals.SealEditSpec("  Contract Seal 2027 ", _holders(custodian_ids=(org.seal_admin.id,),
+                                                                department_ids=(org.department.id,)))
+    seal = seals.edit_seal(org.contract_seal.id, spec, admin)
+    db.session.commit()
+    assert seal.name == "Contract Seal 2027" and [u.id for u in seal.custodians] == [org.seal_admin.id]
+    renamed, holders = events_for("seal", seal.id)[-2:]
+    assert (renamed.action, renamed.details) == ("seal.renamed", {"name": "Contract Seal 2027",
+                                                                  "previous_name": "Contract Seal"})
+    assert holders.action == "seal.holders_changed" and holders.details["custodian_ids"] == [org.seal_admin.id]
+    # The same again changes nothing and records nothing.
+    events = len(events_for("seal", seal.id))
+    seals.edit_seal(seal.id, spec, admin)
+    assert len(events_for("seal", seal.id)) == events
+    # Reports name the seal by its current name, whatever name its certificate was issued with.
+    assert keys.seal_names()[load_certificate(seal.certificate_pem).serial_number] == "Contract Seal 2027"
+
+
+@pytest.mark.parametrize("name, holders, message", [
+    ("", {}, "needs a name"),
+    ("   ", {}, "needs a name"),
+    ("x" * 201, {}, "at most 200"),
+    ("Other Seal", {}, "already a seal named “Other Seal”"),
+    ("New Name", {"owner_id": 1}, "only personal and legal-representative seals have an owner"),
+    ("New Name", {"custodian_ids": (99999,)}, "choose active users"),
+    ("New Name", {"department_ids": (99999,)}, "choose existing departments"),
+])
+def test_a_bad_edit_is_refused_and_nothing_changes(app, org, name, holders, message):
+    seals.create_seal("Other Seal", SealKind.COMPANY, SealImageSpec("TEST ORG", "OTHER"), ACTOR)
+    db.session.commit()
+    before = (org.contract_seal.name, [d.id for d in org.contract_seal.user_departments])
+    events = _count(AuditEvent)
+    with pytest.raises(InvalidInput, match=message):
+        seals.edit_seal(org.contract_seal.id, seals.SealEditSpec(name, _holders(**holders)), ACTOR)
+    db.session.rollback()
+    seal = db.session.get(Seal, org.contract_seal.id)
+    assert (seal.name, [d.id for d in seal.user_departments]) == before and _count(AuditEvent) == events
+
+
+def test_the_overview_pages_the_history_newest_first(app, org):
+    for n in range(25):
+        seals.set_holders(org.contract_seal.id, _holders(department_ids=(org.department.id,) if n % 2 else ()),
+                          ACTOR)
+    db.session.commit()
+    first = seals.overview(org.contract_seal.id)
+    assert (first.history.total, first.history.pages, first.history.page) == (26, 2, 1)  # with seal.created
+    ids = [e.id for e in first.history.events]
+    assert len(ids) == 20 and ids == sorted(ids, reverse=True)
+    last = seals.overview(org.contract_seal.id, 2).history
+    assert [e.action for e in last.events][-1] == "seal.created" and len(last.events) == 6
+    assert max(e.id for e in last.events) < min(ids)
+    assert seals.overview(org.contract_seal.id, 99).history.page == 2  # past the end: the last page
+    assert seals.overview(org.contract_seal.id, -3).history.page == 1
+    overview = seals.overview(org.contract_seal.id)
+    assert [i.version for i in overview.images] == [1] and overview.usage.total == 0
+    assert overview.usage.last_used_at is None and [c.current for c in overview.certificates] == [True]

@@ -16,7 +16,7 @@ from app.models import RoleName, SealApplication, SealKind
 from app.models.audit import Actor
 from app.models.timestamps import utcnow
 from app.pdf import SealImageSpec
-from app.services import accounts, applications, authorizations, flows, seals, substitutes, whatif
+from app.services import accounts, applications, authorizations, decision_tables, flows, seals, substitutes, whatif
 from app.services.applications import ApplicationSpec
 from app.services.authorizations import GrantSpec
 from app.services.whatif import WhatIfSpec, draft_of
@@ -25,7 +25,7 @@ from tests.conftest import DATA, contract_pdf
 from tests.workflow.test_simulation import row_counts
 
 ACTOR = Actor.system("test")
-SHIPPED = (flows.POLICY_DIR / "required_approvals.dmn").read_text()
+SHIPPED = (decision_tables.SHIPPED_DIR / "required_approvals.dmn").read_text()
 # The shipped policy with a leader from 10,000 instead of 100,000 (the 1,000,000 row reads "1000000<").
 LOWER_LEADER = SHIPPED.replace("&gt;= 100000<", "&gt;= 10000<").encode()
 NOBODY_FOR_LETTERS = SHIPPED.replace("<inputEntry id=\"department_head_type\"><text>-</text>",

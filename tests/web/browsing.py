@@ -40,11 +40,16 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def strict_page(browser: Browser) -> Iterator[Page]:
-    """A page whose JavaScript errors and CSP refusals (console errors) fail the test when it ends."""
+    """A page whose JavaScript errors, CSP refusals (console errors) and missing scripts or styles fail the test when
+    it ends."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
+    # A refused form (422) or page (403) is an answer the test checks; a script or style that fails to load is not.
+    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error"
+            and not message.text.startswith("Failed to load resource") else None)
+    page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
+            if response.status >= 400 and "/static/" in response.url else None)
     yield page
     page.close()
     assert not errors, "\n".join(errors)

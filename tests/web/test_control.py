@@ -91,11 +91,12 @@ def test_a_seal_administrator_sets_owner_custodians_and_users_on_the_seal_page(c
                              Actor.system("test"))
     db.session.commit()
     login(client, "emma")
-    assert client.post(f"/seals/{seal.id}", data={"owner_id": str(org.employee.id)}).status_code == 403
+    assert client.post(f"/seals/{seal.id}/edit", data={"name": seal.name,
+                                                       "owner_id": str(org.employee.id)}).status_code == 403
     logout(client)
     login(client, "sam")
-    response = client.post(f"/seals/{seal.id}", data={
-        "owner_id": str(org.leader.id), "custodian_ids": [str(org.seal_admin.id)],
+    response = client.post(f"/seals/{seal.id}/edit", data={
+        "name": seal.name, "owner_id": str(org.leader.id), "custodian_ids": [str(org.seal_admin.id)],
         "department_ids": [str(org.department.id)], "user_ids": [str(org.other_approver.id)]})
     assert response.status_code == 302, response.text
     page = _text(client.get(f"/seals/{seal.id}"))
@@ -103,7 +104,8 @@ def test_a_seal_administrator_sets_owner_custodians_and_users_on_the_seal_page(c
     [event] = db.session.execute(select(AuditEvent).where(AuditEvent.action == "seal.holders_changed")).scalars()
     assert event.details["owner_id"] == org.leader.id and event.actor_name == "sam"
     # A company seal has no owner: only a person's signature does.
-    refused = client.post(f"/seals/{org.contract_seal.id}", data={"owner_id": str(org.leader.id)})
+    refused = client.post(f"/seals/{org.contract_seal.id}/edit", data={"name": org.contract_seal.name,
+                                                                        "owner_id": str(org.leader.id)})
     assert refused.status_code == 422
 
 

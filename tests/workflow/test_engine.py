@@ -7,7 +7,7 @@ from app.errors import InvalidTransition
 from app.extensions import db
 from app.models import HumanTask, Job, JobStatus, ProcessDefinition, TaskState
 from app.models.audit import Actor
-from app.services import accounts, flows
+from app.services import accounts, decision_tables, flows
 from app.workflow import WorkflowFailed, complete_task, deploy, history, latest_definition, start
 
 ACTOR = Actor.system("test")
@@ -94,7 +94,7 @@ def test_deploying_an_earlier_diagram_again_rolls_back_but_the_shipped_ones_neve
     changed = shipped.read_text().replace('name="Countersign"', 'name="Countersign (changed)"')
     assert changed != shipped.read_text()
     v1 = latest_definition("countersign")
-    v2, created = deploy(changed.encode(), "countersign.bpmn", {"seal_document"}, flows.policies(), ACTOR)
+    v2, created = deploy(changed.encode(), "countersign.bpmn", {"seal_document"}, decision_tables.shipped(), ACTOR)
     assert created and v2.version == v1.version + 1
     assert not any(created for _, created in flows.deploy_shipped(ACTOR))  # v2 stays the newest
     assert latest_definition("countersign").id == v2.id

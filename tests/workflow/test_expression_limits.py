@@ -158,7 +158,8 @@ def test_a_costly_expression_fails_the_step_naming_element_and_text(app, org, pl
         complete_task(task_id, ACTOR, {"decision": "approve"})
     message = refused.value.message
     assert f"of {element} was stopped: " in message
-    assert ("memory" in message) if kind == "memory" else ("CPU time" in message)
+    # On a loaded machine the wall-clock limit may come first: the expression is stopped either way.
+    assert ("memory" in message) if kind == "memory" else ("CPU time" in message or "did not finish" in message)
     assert "Traceback" not in message and " object at 0x" not in message
     _assert_nothing_written(instance_id, task_id, events)
 

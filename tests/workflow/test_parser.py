@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services import flows
+from app.services import decision_tables
 from app.workflow import InvalidDefinition
 from app.workflow.parser import parse_definition
 from tests.conftest import CORPUS, DATA
@@ -19,7 +19,7 @@ def _refusal(path: Path) -> str:
 
 def test_shipped_diagram_parses():
     parsed = parse_definition((ROOT / "bpmn/seal_application.bpmn").read_bytes(), "seal_application.bpmn", OPERATORS,
-                              policies=flows.policies())
+                              policies=decision_tables.shipped())
     assert parsed.process_id == "seal_application"
     assert "spec" in parsed.spec and len(parsed.content_hash) == 64
 

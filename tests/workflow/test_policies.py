@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services import flows
+from app.services import decision_tables
 from app.workflow import InvalidDefinition
 from app.workflow.parser import parse_definition
 from app.workflow.policies import load_tables
@@ -32,10 +32,10 @@ def _refusal(policy: bytes) -> str:
 
 
 def test_the_shipped_policy_is_clean_and_a_diagram_may_call_it():
-    policies = load_tables(flows.policies())
+    policies = load_tables(decision_tables.shipped())
     assert policies.unreadable == ()
     assert [t.problems for t in policies.tables.values()] == [()]
-    parsed = parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies=flows.policies())
+    parsed = parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies=decision_tables.shipped())
     assert parsed.process_id == "calls_policy"
 
 
@@ -79,12 +79,12 @@ def test_a_policy_with_an_external_entity_is_refused_before_anything_reads_it():
 def test_a_diagram_calling_a_decision_no_policy_defines_is_refused_with_the_known_ones():
     diagram = DIAGRAM.replace(b"required_approvals", b"no_such_decision")
     with pytest.raises(InvalidDefinition) as caught:
-        parse_definition(diagram, "calls_policy.bpmn", OPERATORS, policies=flows.policies())
+        parse_definition(diagram, "calls_policy.bpmn", OPERATORS, policies=decision_tables.shipped())
     assert "no_such_decision" in caught.value.message and "required_approvals" in caught.value.message
 
 
 def test_a_changed_policy_makes_the_diagram_a_new_version():
-    before = parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies=flows.policies())
+    before = parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies=decision_tables.shipped())
     changed = _with_cell(AMOUNT_CELL, "<text>? &gt;= 200000</text>")
     after = parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies={"required_approvals.dmn": changed})
     assert before.content_hash != after.content_hash
@@ -95,7 +95,7 @@ def test_a_broken_table_is_its_own_problem_and_other_diagrams_still_validate():
     call it validate and deploy as before; the one that calls it gets the file's problem, not a traceback."""
     broken = _with_cell(AMOUNT_CELL, "<text>" + "-" * 5_000 + "1</text>").replace(
         b'id="required_approvals"', b'id="broken_policy"')
-    files = {**flows.policies(), "broken.dmn": broken}
+    files = {**decision_tables.shipped(), "broken.dmn": broken}
     assert parse_definition(DIAGRAM, "calls_policy.bpmn", OPERATORS, policies=files).process_id == "calls_policy"
     calling_it = DIAGRAM.replace(b"required_approvals</spiffworkflow:calledDecisionId>",
                                  b"broken_policy</spiffworkflow:calledDecisionId>")
