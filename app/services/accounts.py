@@ -102,6 +102,13 @@ def list_active_users() -> list[User]:
     return list(db.session.execute(query).scalars())
 
 
+def holders_of(role: RoleName) -> list[User]:
+    """The active users who hold a role, by display name."""
+    query = (select(User).join(User.roles).where(Role.name == role, User.active)
+             .order_by(User.display_name, User.id))
+    return list(db.session.execute(query).scalars())
+
+
 def user_names(user_ids: Collection[int]) -> dict[int, str]:
     """The display names of these users, by id (unknown ids are left out)."""
     if not user_ids:

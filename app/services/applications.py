@@ -140,12 +140,18 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
            riding_seal=spec.riding_seal, watermark=spec.watermark,
            amount=None if spec.amount is None else str(spec.amount), process_id=spec.process_id,
            required_approvals=required, policy_hash=policy_hash, **flow_data)
-    data = {"application_id": application.id, "requester_id": requester.id, "document_type": spec.document_type,
-            "amount": None if spec.amount is None else float(spec.amount), "seal_id": seal.id,
-            "seal_kind": str(seal.kind), POLICY_LEVELS: required, **flow_data}
+    data = process_data(application.id, requester, seal, spec.document_type, spec.amount, required, flow_data)
     step = start(spec.process_id, data, application.id, actor)
     follow(step, actor)
     return Submitted(application, info.repairs)
+
+
+def process_data(application_id: int | None, requester: User, seal: Seal, document_type: str,
+                 amount: Decimal | None, required: list[dict[str, Any]], flow_data: dict[str, Any]) -> dict[str, Any]:
+    """The data a process starts with when an application is filed: what its conditions and assignments read."""
+    return {"application_id": application_id, "requester_id": requester.id, "document_type": document_type,
+            "amount": None if amount is None else float(amount), "seal_id": seal.id, "seal_kind": str(seal.kind),
+            POLICY_LEVELS: required, **flow_data}
 
 
 def _flow_data(spec: ApplicationSpec, seal: Seal, requester: User) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.models.audit import Actor
 from app.services import decision_tables, operators  # modules: both reach back here
-from app.workflow import ParsedDefinition, Problem, deploy, for_modeler, inspect, validate
+from app.workflow import ParsedDefinition, Problem, deploy, for_modeler, inspect, lint, validate
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 
@@ -28,6 +28,11 @@ def validate_diagram(data: bytes, source: str, tables: dict[str, bytes] | None =
     when it would deploy."""
     return validate(data, source, operators.OPERATORS.keys(), policies() if tables is None else tables,
                     operators.SEALING_OPERATORS)
+
+
+def diagram_warnings(data: bytes, source: str) -> list[Problem]:
+    """What may go wrong at run time though the diagram deploys: deciding tasks that could reach the requester."""
+    return lint(data, source)
 
 
 def inspect_diagram(data: bytes, source: str) -> ParsedDefinition:

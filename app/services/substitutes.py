@@ -6,6 +6,7 @@ the substitute completes records both (completed by the substitute, on behalf of
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select
@@ -25,6 +26,20 @@ def represented_by(user_id: int, at: datetime) -> set[int]:
         Substitution.cancelled_at.is_(None),
     )
     return set(db.session.execute(query).scalars())
+
+
+def substitutes_of(user_ids: Collection[int], at: datetime) -> dict[int, list[Substitution]]:
+    """The substitutions running at that moment for each of these users (who their tasks also reach)."""
+    if not user_ids:
+        return {}
+    query = select(Substitution).where(
+        Substitution.user_id.in_(set(user_ids)), Substitution.starts_at <= at, Substitution.ends_at > at,
+        Substitution.cancelled_at.is_(None),
+    ).order_by(Substitution.starts_at, Substitution.id)
+    found: dict[int, list[Substitution]] = {}
+    for substitution in db.session.execute(query).scalars():
+        found.setdefault(substitution.user_id, []).append(substitution)
+    return found
 
 
 def name_substitute(user: User, substitute_id: int, starts_at: datetime, ends_at: datetime, reason: str,

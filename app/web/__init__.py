@@ -29,10 +29,12 @@ def init_app(app: Flask) -> None:
         security,
         substitutes,
         verify,
+        whatif,
     )
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
-                      verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp, directory.bp):
+                      verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp, directory.bp,
+                      whatif.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)

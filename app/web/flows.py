@@ -72,6 +72,8 @@ def _modeler(xml_url: str, **context: Any) -> Any:
         "checking": _("Checking…"), "valid": _("No problems: ready to deploy."),
         "problem": _("1 problem stops it from deploying."),
         "problems": _("%(count)s problems stop it from deploying.", count="%(count)s"),
+        "warning": _("1 warning: read it before you deploy."),
+        "warnings": _("%(count)s warnings: read them before you deploy.", count="%(count)s"),
         "unchecked": _("Could not check the diagram:"), "unreadable": _("This is not a diagram SealFlow can open:"),
         "failed": _("The modeler could not start:"), "line": _("line %(line)s", line="%(line)s"),
         "deploying": _("Sending…"),
@@ -101,9 +103,11 @@ def element_templates() -> Any:
 @bp.post("/validate")
 @role_required(ADMIN)
 def validate() -> Any:
-    """The server's validator on the modeler's diagram (the same code as `flows validate`), problems by element."""
-    problems = flows.validate_diagram(_posted()[0], "modeler.bpmn")
-    return jsonify(problems=[asdict(p) for p in problems])
+    """The server's validator on the modeler's diagram (the same code as `flows validate`), problems by element;
+    warnings (which do not stop a deployment) beside them."""
+    xml = _posted()[0]
+    problems, warnings = flows.validate_diagram(xml, "modeler.bpmn"), flows.diagram_warnings(xml, "modeler.bpmn")
+    return jsonify(problems=[asdict(p) for p in problems], warnings=[asdict(w) for w in warnings])
 
 
 def _posted() -> tuple[bytes, dict[str, Any]]:

@@ -279,3 +279,42 @@ class DirectorySyncForm(FlaskForm):
 
     preview = SubmitField(_l("Preview (changes nothing)"))
     apply = SubmitField(_l("Sync now"))
+
+
+POLICY_CHOICES = [SelectChoice("deployed", _l("The deployed seal policy")),
+                  SelectChoice("draft", _l("A draft (.dmn file)"))]
+
+
+def _draft_validator(form: Any, field: FileField) -> None:
+    """A draft policy: a file chosen, or the one the previous run used (kept in the form)."""
+    if form.policy.data == "draft" and not field.data and not (form.draft_text.data or "").strip():
+        raise ValidationError(_l("Choose the draft policy file (.dmn)."))
+
+
+class WhatIfForm(FlaskForm):
+    # "process_id@version": the choices are today's deployed versions, set by the view.
+    version = SelectField(_l("Process and version"), choices=[], validators=[DataRequired()])
+    policy = RadioField(_l("Seal policy"), choices=POLICY_CHOICES, default="deployed")
+    draft = FileField(_l("Draft policy"), validators=[FileAllowed(["dmn", "xml"], _l("Choose a .dmn file.")),
+                                                      _draft_validator])
+    # The draft the previous run used, so that a run with other decisions needs no new upload.
+    draft_text = HiddenField()
+    draft_name = HiddenField(validators=[Length(max=200)])
+    seal_id = SelectField(_l("Seal"), coerce=int, choices=[], validators=[DataRequired()])
+    document_type = SelectField(_l("Document type"), choices=[SelectChoice(t, DOCUMENT_TYPE_LABELS[t])
+                                                               for t in DOCUMENT_TYPES])
+    amount = AmountField(_l("Amount the document commits to, if any"), validators=[Optional(), check_amount])
+    requester_id = SelectField(_l("Requester"), coerce=int, choices=[], validators=[DataRequired()])
+    department_id = SelectField(_l("Department"), coerce=optional_id, choices=[])
+    countersigner_ids = SelectMultipleField(_l("Countersigners (for a countersign process)"), coerce=int, choices=[])
+    submit = SubmitField(_l("Show the path"))
+
+
+class BacktestForm(FlaskForm):
+    draft = FileField(_l("Draft seal policy (.dmn)"), validators=[
+        FileRequired(_l("Choose the draft policy file (.dmn).")),
+        FileAllowed(["dmn", "xml"], _l("Choose a .dmn file."))])
+    months = IntegerField(_l("Months back"), default=12,
+                          validators=[InputRequired(), NumberRange(min=1, max=36, message=_l(
+                              "Choose from 1 to 36 months."))])
+    submit = SubmitField(_l("Run the back-test"))

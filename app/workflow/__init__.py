@@ -4,11 +4,12 @@ from app.workflow.assignment import (
     POLICY_LEVEL,
     POLICY_LEVELS,
     POLICY_RULE,
+    Assignment,
     approver_problem,
     department_approver,
     qualifies,
 )
-from app.workflow.decisions import evaluate_decision, files_digest
+from app.workflow.decisions import check_decision, evaluate_decision, files_digest
 from app.workflow.engine import (
     SERVICE_FAILED,
     cancel,
@@ -21,6 +22,7 @@ from app.workflow.engine import (
     inspect,
     is_deployed,
     latest_definition,
+    lint,
     operations_of,
     resume_service,
     start,
@@ -31,14 +33,22 @@ from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
 from app.workflow.modeler_form import for_modeler
 from app.workflow.parser import ParsedDefinition
 from app.workflow.policies import TableRule, TableView, called_decisions, literal_outputs, table_problems, table_view
+from app.workflow.simulation import TIMEOUT, PathStep, ServiceAnswer, TimerWait, simulate_path
 from app.workflow.steps import StepResult, service_job_key
 from app.workflow.timers import due as due_timers
 
 __all__ = [
     "POLICY_LEVEL",
+    "Assignment",
+    "PathStep",
+    "ServiceAnswer",
+    "TIMEOUT",
+    "TimerWait",
+    "simulate_path",
     "POLICY_LEVELS",
     "POLICY_RULE",
     "approver_problem",
+    "check_decision",
     "department_approver",
     "evaluate_decision",
     "files_digest",
@@ -64,6 +74,7 @@ __all__ = [
     "inspect",
     "is_deployed",
     "latest_definition",
+    "lint",
     "literal_outputs",
     "operations_of",
     "resume_service",

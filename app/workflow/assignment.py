@@ -85,14 +85,14 @@ _DEPARTMENT = select(Department.name, Department.head_id, Department.parent_id).
     Department.id == bindparam("department_id"))
 
 
-def department_approver(requester_id: Any) -> Assignment:
+def department_approver(requester_id: Any, department_id: int | None = None) -> Assignment:
     """Who approves as the requester's department head: the head, or when the requester is the head (or the
     department has none), the head of the nearest department above, else the leaders. Nobody approves their own
-    application."""
+    application. department_id: as if the requester belonged to that department (a what-if)."""
     requester = db.session.execute(_REQUESTER, {"requester_id": requester_id}).first()
     if requester is None:
         raise PolicyViolation("the process data names no requester")
-    department_id, seen = requester.department_id, set()
+    department_id, seen = department_id or requester.department_id, set()
     why = f"{requester.display_name} has no department"
     while department_id is not None and department_id not in seen:
         seen.add(department_id)
@@ -142,7 +142,7 @@ def approver_problem(rule: str) -> str | None:
             f"{', '.join(APPROVER_ROLES)}) or user:<username>")
 
 
-def _policy_level(data: dict[str, Any]) -> Assignment:
+def _policy_level(data: dict[str, Any], department_id: int | None) -> Assignment:
     """The policy step: the level this instance decides, for the approver the policy names."""
     level = data.get(POLICY_LEVEL)
     if not isinstance(level, dict) or not isinstance(level.get("approver"), str) or approver_problem(
@@ -157,17 +157,19 @@ def _policy_level(data: dict[str, Any]) -> Assignment:
         if requirement is None:
             raise PolicyViolation(f"the application requires no approval level {level['level']}")
         approver = str(requirement["approver"])
-    found = resolve({"assignee": approver}, None, data)
+    found = resolve({"assignee": approver}, None, data, department_id)
     return Assignment(found.assignee_id, found.candidate_user_ids, found.candidate_roles, found.note, level["level"])
 
 
-def resolve(properties: dict[str, str], lane: str | None, data: dict[str, Any]) -> Assignment:
-    """Apply the task's rule (its properties, else its lane) to the process data."""
+def resolve(properties: dict[str, str], lane: str | None, data: dict[str, Any],
+            department_id: int | None = None) -> Assignment:
+    """Apply the task's rule (its properties, else its lane) to the process data; department_id: the requester's
+    department as a what-if supposes it, instead of their own."""
     rule = properties.get("assignee", "")
     if rule == POLICY_RULE:
-        return _policy_level(data)
+        return _policy_level(data, department_id)
     if rule == "department_head":
-        return department_approver(data.get("requester_id"))
+        return department_approver(data.get("requester_id"), department_id)
     if rule.startswith("user:"):
         return Assignment(assignee_id=_user_id(rule[5:], "the diagram"))
     if rule.startswith("data:"):

@@ -63,6 +63,12 @@ def _runner(decision_id: str, files: Mapping[str, bytes]) -> ProcessSpecs:
     return _runners[key]
 
 
+def check_decision(decision_id: str, files: Mapping[str, bytes]) -> None:
+    """Refuse a decision table before any input meets it: InvalidDefinition names every problem (an unreadable
+    file, an unsafe cell, the decision missing), as a business-rule task calling it would be refused."""
+    _runner(decision_id, files)
+
+
 def evaluate_decision(decision_id: str, files: Mapping[str, bytes], inputs: Mapping[str, Any]) -> dict[str, Any]:
     """The outputs of one decision table (in the DMN files given, name -> content) for the given inputs: for a
     COLLECT table, each output is the list of the matching rows' values, in row order.

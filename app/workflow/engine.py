@@ -35,7 +35,7 @@ from app.models.timestamps import utcnow
 from app.workflow import store, timers
 from app.workflow.calls import DeployedProcess
 from app.workflow.errors import Problem
-from app.workflow.parser import ParsedDefinition, parse_definition, validate_definition
+from app.workflow.parser import ParsedDefinition, lint_definition, parse_definition, validate_definition
 from app.workflow.serializer import dump_state, new_workflow
 from app.workflow.steps import StepResult, Waits, close_tasks, load, mirror, run
 
@@ -57,6 +57,12 @@ def find_deployed(process_id: str, version: int | None = None) -> DeployedProces
     if definition is None:
         return None
     return DeployedProcess(definition.process_id, definition.version, definition.content_hash, definition.spec_json)
+
+
+def lint(data: bytes, source: str) -> list[Problem]:
+    """Warnings that do not stop the diagram from deploying: deciding tasks that could reach the requester. Needs
+    no database."""
+    return lint_definition(data, source)
 
 
 def inspect(data: bytes, source: str, operators: Collection[str], policies: Mapping[str, bytes],

@@ -37,6 +37,7 @@ from app.workflow.validation import (
     CAMUNDA_NS,
     NS,
     PROPERTY_PATHS,
+    requester_warnings,
     schema_problems,
     semantic_problems,
 )
@@ -350,3 +351,13 @@ def validate_definition(data: bytes, source: str, operators: Collection[str],
     except InvalidDefinition as exc:
         return exc.problems
     return []
+
+
+def lint_definition(data: bytes, source: str) -> list[Problem]:
+    """What may go wrong at run time though the diagram deploys (warnings): deciding tasks that could reach the
+    requester. Empty for a document that cannot be read (validation says why)."""
+    try:
+        root = parse_xml(data, source)
+    except InvalidDefinition:
+        return []
+    return requester_warnings(root, source)

@@ -119,7 +119,7 @@ def mirror(instance: ProcessInstance, workflow: Any, actor: Actor, before: Waits
     result.new_tasks, result.jobs = [row for row, _ in opened], [job for _, job in started]
     if workflow.is_completed():
         instance.status = InstanceStatus.COMPLETED
-        instance.outcome = _end_event(workflow)
+        instance.outcome = end_event(workflow)
         record(actor, "process.completed", "process_instance", instance.id, outcome=instance.outcome)
     return result
 
@@ -143,7 +143,7 @@ def close_tasks(instance: ProcessInstance, tasks: list[HumanTask], reason: str, 
                task_guid=task.task_guid, element_id=task.element_id, reason=reason)
 
 
-def _end_event(workflow: Any) -> str | None:
+def end_event(workflow: Any) -> str | None:
     """The BPMN id of the end event the (top-level) process finished at."""
     ends = [t for t in workflow.get_tasks(state=SpiffState.COMPLETED, spec_class=EndEvent) if t.workflow is workflow]
     return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id if ends else None

@@ -10,7 +10,7 @@ from pathlib import Path
 import SpiffWorkflow.bpmn.parser as spiff_parser
 from lxml import etree
 
-from app.models import RoleName
+from app.models import REQUESTER_DECISIONS, RoleName
 from app.workflow import camunda
 from app.workflow.errors import Problem
 
@@ -262,3 +262,62 @@ def semantic_problems(root: etree._Element, source: str, processes: list[etree._
         problems += _task_problems(root, process, source, main=index == 0)
         problems += _assignment_problems(process, source)
     return problems
+
+
+# The process data that names the requester (set when the application is filed).
+REQUESTER_DATA = "requester_id"
+_TO_REQUESTER = ("goes to the requester alone, who never decides a step of their own application: it would wait for "
+                 "ever; give it to someone else, or make it the requester's own step (decisions resubmit,withdraw)")
+_AMONG_CANDIDATES = ("names the requester among its candidates, who never decides a step of their own application: "
+                     "the others decide it")
+_TO_EMPLOYEES = ("is offered to every employee, the requester among them (who may not decide it) and any colleague: "
+                 "give it to an approver role, the department head or the policy step")
+
+
+def _camunda_values(task: etree._Element, attribute: str) -> list[str]:
+    return [v.strip() for v in (task.get(f"{{{CAMUNDA_NS}}}{attribute}") or "").split(",") if v.strip()]
+
+
+def _data_names(values: list[str]) -> list[str | None]:
+    """The process variable each Camunda value reads (`${variable}`); None for a plain name."""
+    return [match.group(1) if (match := CAMUNDA_DATA.match(v)) else None for v in values]
+
+
+def _reaches_requester(task: etree._Element, lane: etree._Element | None) -> str | None:
+    """How a deciding user task could reach the requester, in a warning's words, or None (the rules are applied in
+    assignment.resolve's order: SealFlow's assignee, Camunda's assignee, its candidates, the lane)."""
+    rule = task_property(task, "assignee")
+    if rule:
+        if rule == f"data:{REQUESTER_DATA}":
+            return _TO_REQUESTER
+        return _TO_EMPLOYEES if rule == f"role:{RoleName.EMPLOYEE}" else None
+    assignee, users = _camunda_values(task, "assignee"), _camunda_values(task, "candidateUsers")
+    groups = _camunda_values(task, "candidateGroups")
+    if assignee:
+        return _TO_REQUESTER if _data_names(assignee) == [REQUESTER_DATA] else None
+    if REQUESTER_DATA in _data_names(users):
+        return _AMONG_CANDIDATES
+    if any(role_of(group) == RoleName.EMPLOYEE for group in groups):
+        return _TO_EMPLOYEES
+    in_employees_lane = lane is not None and role_of(lane.get("name") or "") == RoleName.EMPLOYEE
+    return _TO_EMPLOYEES if not users and not groups and in_employees_lane else None
+
+
+def requester_warnings(root: etree._Element, source: str) -> list[Problem]:
+    """Warnings, not problems (the diagram still deploys; separation of duties holds at decision time): user tasks
+    that decide (their decisions are not only the requester's own: resubmit, withdraw) and could reach the
+    requester."""
+    warnings = []
+    for process in root.iterfind("bpmn:process", NS):
+        if process.get("isExecutable", "true") == "false":
+            continue
+        lanes = _lane_of(process)
+        for task in process.iterfind(".//bpmn:userTask", NS):
+            decisions = {d.strip() for d in (task_property(task, "decisions") or "approve,reject").split(",")
+                         if d.strip()}
+            if decisions <= REQUESTER_DECISIONS:
+                continue
+            reason = _reaches_requester(task, lanes.get(task.get("id") or ""))
+            if reason is not None:
+                warnings.append(Problem.at(task, source, f"this task {reason}"))
+    return warnings

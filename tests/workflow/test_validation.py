@@ -1,8 +1,11 @@
 """Validation lists everything that keeps a diagram from running, each with element, file and line."""
 
+from pathlib import Path
+
 import pytest
 
 from app.models import RoleName
+from app.workflow import lint
 from app.workflow.parser import validate_definition
 from app.workflow.validation import role_of
 from tests.conftest import DATA
@@ -46,3 +49,17 @@ def test_a_called_process_must_be_in_the_same_file_or_deployed():
 ])
 def test_lane_and_rule_names_map_to_roles(text: str, role: RoleName | None):
     assert role_of(text) == role
+
+
+def test_deciding_tasks_that_could_reach_the_requester_are_warnings_not_problems():
+    data = (DATA / "requester_decides.bpmn").read_bytes()
+    assert validate_definition(data, "requester_decides.bpmn", OPERATORS) == []  # it deploys
+    warnings = {w.element_id: w.message for w in lint(data, "requester_decides.bpmn")}
+    assert set(warnings) == {"requester_approves", "camunda_requester", "among_candidates", "employees_group",
+                             "any_employee", "in_employees_lane"}  # not the requester's own step, not the head's
+    assert "goes to the requester alone" in warnings["requester_approves"] == warnings["camunda_requester"]
+    assert "among its candidates" in warnings["among_candidates"]
+    assert "offered to every employee" in warnings["in_employees_lane"]
+    shipped = Path(__file__).resolve().parents[2] / "bpmn"
+    assert all(lint(path.read_bytes(), path.name) == [] for path in shipped.glob("*.bpmn"))
+    assert lint(b"not xml", "broken.bpmn") == []  # validation says why

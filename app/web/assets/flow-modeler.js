@@ -76,10 +76,12 @@ async function main() {
       return;
     }
     if (mine !== checked) return;
-    problems.show(answer.problems);
+    const warnings = answer.warnings || [];
+    problems.show(answer.problems, warnings);
     const count = answer.problems.length;
     const summary = count === 1 ? text.problem : text.problems.replace('%(count)s', count);
-    say(count ? summary : text.valid, count ? 'error' : 'ok');
+    const warned = warnings.length === 1 ? text.warning : text.warnings.replace('%(count)s', warnings.length);
+    say(count ? summary : (warnings.length ? `${text.valid} ${warned}` : text.valid), count ? 'error' : 'ok');
     deployButton.disabled = count > 0;
   }
 
