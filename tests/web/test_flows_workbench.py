@@ -7,7 +7,8 @@ import pytest
 from playwright.sync_api import Page
 
 from app.extensions import db
-from app.models import RoleName
+from app.models import Department, RoleName, Seal
+from app.models.audit import Actor
 from app.services import accounts
 from tests.conftest import PASSWORD
 from tests.web.browsing import login, run_worker
@@ -142,3 +143,118 @@ def test_the_modeler_speaks_the_pages_language(live_url: str, strict_page: Page)
     assert page.get_attribute(".djs-palette [data-action='hand-tool']", "aria-label") == "启动手动工具"
     assert "没有问题" in page.inner_text("#status")
     _shot(page, "modeler-zh")
+
+
+# DESIGN.md's story: a finance-director step for amounts above 1,000,000, inserted after the policy's approvals.
+ADD_FINANCE_STEP = """() => {
+  const modeler = window.sealflowModeler;
+  const registry = modeler.get('elementRegistry');
+  const modeling = modeler.get('modeling');
+  const factory = modeler.get('bpmnFactory');
+  const root = modeler.get('canvas').getRootElement();
+  const stamp = registry.get('stamp_and_sign');
+  const above = modeling.createShape({ type: 'bpmn:ExclusiveGateway' }, { x: stamp.x - 60, y: stamp.y + 240 }, root);
+  const finance = modeling.createShape({ type: 'bpmn:UserTask' }, { x: stamp.x + 80, y: stamp.y + 240 }, root);
+  const agreed = modeling.createShape({ type: 'bpmn:ExclusiveGateway' }, { x: stamp.x + 220, y: stamp.y + 240 }, root);
+  modeling.updateProperties(above, { name: 'Above 1,000,000?' });
+  modeling.updateProperties(finance, { name: 'Finance director' });
+  modeling.updateProperties(agreed, { name: 'Finance agrees?' });
+  modeling.reconnectEnd(registry.get('flow_to_stamp'), above, { x: above.x + 25, y: above.y });
+  const big = modeling.connect(above, finance, { type: 'bpmn:SequenceFlow' });
+  const small = modeling.connect(above, stamp, { type: 'bpmn:SequenceFlow' });
+  modeling.connect(finance, agreed, { type: 'bpmn:SequenceFlow' });
+  const no = modeling.connect(agreed, registry.get('rejected'), { type: 'bpmn:SequenceFlow' });
+  const yes = modeling.connect(agreed, stamp, { type: 'bpmn:SequenceFlow' });
+  const condition = (body) => factory.create('bpmn:FormalExpression', { body });
+  const bigCondition = condition('(amount or 0) > 1000000');
+  modeling.updateProperties(big, { name: 'above 1,000,000', conditionExpression: bigCondition });
+  modeling.updateProperties(no, { name: 'reject', conditionExpression: condition('decision == "reject"') });
+  modeling.updateProperties(above, { default: small.businessObject });
+  modeling.updateProperties(agreed, { default: yes.businessObject });
+  modeler.get('selection').select(finance);
+  return finance.id;
+}"""
+
+
+def _instance(application_id: int):
+    from app.models import ProcessInstance
+
+    return db.session.execute(db.select(ProcessInstance).where(
+        ProcessInstance.application_id == application_id)).scalar_one()
+
+
+def _approve_every_step(application_id: int, deciders: list[str]) -> list[str]:
+    """Each ready task of the application decided (approve) by the first of the deciders who may; their names."""
+    from app.services import approvals
+    from app.workflow import tasks_of
+
+    done = []
+    while True:
+        db.session.expire_all()
+        ready = [t for t in tasks_of(_instance(application_id).id) if t.state.value == "ready"]
+        if not ready:
+            return done
+        task = ready[0]
+        user = next(u for u in (accounts.find_user(name) for name in deciders) if approvals.can_decide(u, task))
+        approvals.decide(task.id, user, "approve", "", Actor.of(user))
+        db.session.commit()
+        done.append(f"{task.name}: {user.username}")
+
+
+def test_design_story_a_finance_director_step_above_a_million_is_version_two_and_running_ones_finish_on_one(
+        app, live_url: str, strict_page: Page, browser, nora):
+    from app.models import ApplicationStatus, SealApplication
+    from tests.conftest import contract_pdf, file_application
+    from tests.conftest import login as client_login
+
+    accounts.save_user("fiona", "Fiona Finance Director", PASSWORD, {RoleName.APPROVER},
+                      db.session.execute(db.select(Department).where(Department.name == "Office")).scalar_one())
+    db.session.commit()
+    client = app.test_client()
+    client_login(client, "emma")
+    seal_id = db.session.execute(db.select(Seal.id).where(Seal.name == "Contract Seal")).scalar_one()
+    running = file_application(client, seal_id, contract_pdf(), amount="2000000")
+
+    page = strict_page
+    login(page, live_url, "sam")
+    page.goto(f"{live_url}/flows")
+    page.click("#version-seal_application-1 >> text=Open")
+    page.wait_for_selector("#status.ok")
+    page.evaluate(ADD_FINANCE_STEP)
+    page.wait_for_selector("#status.error")  # the new task names nobody yet
+    page.click("[data-group-id='group-CamundaPlatform__UserAssignment'] .bio-properties-panel-group-header")
+    page.fill("#bio-properties-panel-assignee", "fiona")
+    page.wait_for_selector("#status.ok")
+    _shot(page, "story-modeler")
+    page.fill("#comment", "finance director for contracts above 1,000,000")
+    page.click("#deploy")
+    page.wait_for_selector("#deployment-status")
+    page.click("#show-diff")
+    page.wait_for_selector("#flow-diff[data-ready=true]")
+    changes = page.inner_text("#diff-changes")
+    assert "Finance director" in changes
+    assert "targetRef: #ref:stamp_and_sign → #ref:Gateway_" in changes  # v1's target first, the request's after
+    _shot(page, "story-diff")
+
+    other = browser.new_page()
+    login(other, live_url, "nora")
+    other.click("text=Inbox")
+    other.click("text=Review the deployment")
+    other.check("input[value=approve]")
+    other.click("#submit")
+    run_worker(app)
+    other.goto(f"{live_url}/flows")
+    assert "finance director for contracts above 1,000,000" in other.inner_text("#version-seal_application-2")
+    other.close()
+
+    filed_after = file_application(client, seal_id, contract_pdf(), amount="2000000")
+    deciders = ["harry", "leo", "nora", "fiona"]
+    assert _approve_every_step(running, deciders) == [
+        "Approvals the seal policy requires: harry", "Approvals the seal policy requires: leo",
+        "Approvals the seal policy requires: nora"]
+    assert _approve_every_step(filed_after, deciders)[-1] == "Finance director: fiona"
+    run_worker(app)
+    db.session.expire_all()
+    versions = {a: _instance(a).definition.version for a in (running, filed_after)}
+    assert versions == {running: 1, filed_after: 2}
+    assert {db.session.get(SealApplication, a).status for a in (running, filed_after)} == {ApplicationStatus.SEALED}

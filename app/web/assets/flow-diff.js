@@ -45,7 +45,8 @@ function listChanges(changes) {
     ...Object.values(changes._added).map((m) => ['added', label(m), m.$type]),
     ...Object.values(changes._removed).map((m) => ['removed', label(m), m.$type]),
     ...Object.values(changes._changed).map(({ model, attrs }) => ['changed', label(model),
-      Object.entries(attrs).map(([name, c]) => `${name}: ${show(c.oldValue)} → ${show(c.newValue)}`).join('; ')]),
+      // bpmn-js-differ 3.2 files jsondiffpatch's [old, new] as (newValue, oldValue): read it the right way round.
+      Object.entries(attrs).map(([name, c]) => `${name}: ${show(c.newValue)} → ${show(c.oldValue)}`).join('; ')]),
     ...Object.values(changes._layoutChanged).filter((m) => !changes._changed[m.id])
       .map((m) => ['layout-changed', label(m), text.moved]),
   ];
