@@ -286,7 +286,7 @@ def _problems(root: etree._Element, source: str, operators: Collection[str], pol
 
 
 def _spiff_spec(root: etree._Element, source: str, process_id: str, tables: list[DecisionTable],
-                deployed: Mapping[str, DeployedProcess]) -> dict[str, Any]:
+                deployed: Mapping[str, DeployedProcess] | None = None) -> dict[str, Any]:
     """The process's spec and those of the processes it calls: drawn in the file, or deployed (their stored spec,
     with the processes they call in turn)."""
     parser = SealFlowParser()
@@ -302,7 +302,7 @@ def _spiff_spec(root: etree._Element, source: str, process_id: str, tables: list
                                 ) from exc
     except SpiffWorkflowException as exc:
         raise InvalidDefinition([Problem(str(exc), file=source)]) from exc
-    for process_id_called, process in sorted(deployed.items()):
+    for process_id_called, process in sorted((deployed or {}).items()):
         spec["subprocess_specs"][process_id_called] = process.spec["spec"]
         for name, subprocess in process.spec["subprocess_specs"].items():
             spec["subprocess_specs"].setdefault(name, subprocess)
