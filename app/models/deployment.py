@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from app.extensions import Model
@@ -29,7 +29,12 @@ class DeploymentStatus(enum.StrEnum):
 
 class DeploymentRequest(Model):
     __tablename__ = "deployment_requests"
-    __table_args__ = (Index("ix_deployment_requests_subject_status", "kind", "subject", "status"),)
+    __table_args__ = (
+        Index("ix_deployment_requests_subject_status", "kind", "subject", "status"),
+        # One request per subject waits at a time, even when two are asked for at the same instant.
+        Index("uq_deployment_requests_one_pending", "kind", "subject", unique=True,
+              sqlite_where=text("status = 'PENDING'"), postgresql_where=text("status = 'PENDING'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[DeploymentKind] = mapped_column(Enum(DeploymentKind, native_enum=False, length=16))

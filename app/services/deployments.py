@@ -8,6 +8,7 @@ import hashlib
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from app.extensions import db
@@ -72,7 +73,11 @@ def _ask(request: DeploymentRequest, user: User, actor: Actor) -> DeploymentRequ
         raise InvalidTransition(f"deployment request {waiting.id} for {request.subject!r} still waits for a second "
                                 "seal administrator; it must be decided or withdrawn first")
     db.session.add(request)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # another request for it was stored a moment ago
+        raise InvalidTransition(f"another deployment request for {request.subject!r} was just made; it must be "
+                                "decided or withdrawn first") from exc
     step = start(APPROVAL_PROCESS, {"requester_id": user.id, "deployment_id": request.id}, None, actor)
     request.instance_id = step.instance.id
     record(actor, "deployment.requested", "deployment_request", request.id, kind=request.kind.value,

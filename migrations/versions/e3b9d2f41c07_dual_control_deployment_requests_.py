@@ -61,6 +61,9 @@ def upgrade():
     with op.batch_alter_table('deployment_requests', schema=None) as batch_op:
         batch_op.create_index('ix_deployment_requests_subject_status', ['kind', 'subject', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_deployment_requests_status'), ['status'], unique=False)
+        batch_op.create_index('uq_deployment_requests_one_pending', ['kind', 'subject'], unique=True,
+                              sqlite_where=sa.text("status = 'PENDING'"),
+                              postgresql_where=sa.text("status = 'PENDING'"))
 
 
 def downgrade():

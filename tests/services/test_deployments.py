@@ -51,7 +51,7 @@ def _review_task(request_id: int) -> int:
 
 def _actions(request_id: int) -> list[str]:
     return list(db.session.execute(select(AuditEvent.action).where(
-        AuditEvent.object_type == "deployment_request", AuditEvent.object_id == request_id)
+        AuditEvent.object_type == "deployment_request", AuditEvent.object_id == str(request_id))
         .order_by(AuditEvent.id)).scalars())
 
 
@@ -158,3 +158,27 @@ def test_an_approved_request_is_deployed_once_even_if_its_job_runs_twice(app, or
     db.session.commit()
     assert again == {"deployed": True}
     assert latest_definition("seal_application").version == 2
+
+
+def test_the_database_keeps_a_second_waiting_request_for_the_same_process_out(app, org: Org, nora):
+    """Two requests made at the same instant both pass the service's check; the partial unique index stops one."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.models import DeploymentKind, DeploymentRequest
+
+    sam = org.seal_admin
+    first = deployments.request_process(_version_two(), "x.bpmn", "rename", sam, Actor.of(sam))
+    db.session.commit()
+    twin = DeploymentRequest(kind=DeploymentKind.PROCESS, subject=first.subject, name="", source_name="x.bpmn",
+                             content="x", content_hash="0" * 64, comment="at the same instant",
+                             requested_by_id=nora.id)
+    db.session.add(twin)
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+    deployments.withdraw(first.id, sam, Actor.of(sam))
+    db.session.commit()
+    db.session.add(DeploymentRequest(kind=DeploymentKind.PROCESS, subject=first.subject, name="",
+                                     source_name="x.bpmn", content="x", content_hash="0" * 64, comment="later",
+                                     requested_by_id=nora.id))
+    db.session.flush()  # a withdrawn request no longer counts
