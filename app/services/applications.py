@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -27,23 +27,19 @@ from app.models import (
 )
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
-from app.services import accounts, deployments, documents, policy, sealing, seals
+from app.services import deployments, documents, filing, policy, sealing, seals
 from app.services.queue import schedule
 from app.workflow import (
     POLICY_LEVELS,
     StepResult,
     cancel,
     fail_instance,
-    is_deployed,
     operations_of,
     start,
     tasks_of,
 )
 
 DOCUMENT_TYPES = ("contract", "agreement", "certificate", "letter", "report", "other")
-# The approval processes the filing form offers, each a shipped diagram in bpmn/ (the service runs any deployed
-# process whose data needs are the plain application's).
-PROCESSES = ("seal_application", "countersign", "leader_signature", "multi_party_signing")
 # While approvals are still being given the requester may withdraw; once sealing has begun, no longer.
 WITHDRAWABLE = (ApplicationStatus.PENDING, ApplicationStatus.RETURNED)
 # The operator that applies a person's signature once its owner agreed: a process filing one must run it.
@@ -70,10 +66,9 @@ class ApplicationSpec:
     # What the document commits to (contracts, payments); the approval policy reads it.
     amount: Decimal | None = None
     process_id: str = "seal_application"
-    # countersign: the users who must all agree.
-    countersigner_ids: tuple[int, ...] = ()
-    # multi_party_signing: (user id, seal id) of each party, in signing order.
-    parties: tuple[tuple[int, int], ...] = ()
+    # The values of the process's own filing form (its start event's form fields), by field id: text, a list of
+    # user ids (users), a list of (user id, seal id) pairs in signing order (parties).
+    fields: dict[str, Any] = field(default_factory=dict)
     # The filing form's token: the same token again files nothing new (a double click, a resubmitted page).
     submission_token: str | None = None
 
@@ -107,11 +102,13 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
         raise InvalidInput("say why the seal is needed")
     if spec.amount is not None and not (Decimal(0) <= spec.amount < Decimal(10) ** 14):
         raise InvalidInput("the amount must be a positive number below 10^14")
+    offer = filing.offer(spec.process_id, requester)
     seal = seals.requestable_seal(spec.seal_id, requester)
-    if not is_deployed(spec.process_id):
-        raise InvalidInput(f"unknown approval process {spec.process_id!r}")
-    flow_data = _flow_data(spec, seal, requester)
-    applied = [seal, *(seals.get_seal(seal_id) for _, seal_id in spec.parties)]
+    if (refusal := filing.seal_refusal(offer.filing, seal)) is not None:
+        raise InvalidInput(refusal)
+    filed = filing.filed_values(offer.filing, spec.fields, requester)
+    flow_data = _flow_data(spec, seal, requester, filed)
+    applied = [seal, *filed.party_seals]
     required, policy_hash = policy.required_approvals(applied, spec.document_type, spec.amount, requester)
     info = documents.check_pdf(spec.content)
     keyword = spec.seal_keyword.strip() or None
@@ -154,45 +151,22 @@ def process_data(application_id: int | None, requester: User, seal: Seal, docume
             POLICY_LEVELS: required, **flow_data}
 
 
-def _flow_data(spec: ApplicationSpec, seal: Seal, requester: User) -> dict[str, Any]:
-    """What a process may need beyond the application: the countersigners, the seal's leader, the parties. Each is
-    passed whenever it is given, so a seal administrator's own diagram can use them too; the shipped processes
-    that cannot run without one refuse to start without it. Nobody decides or signs their own application, and a
-    party signs only with a seal they hold."""
-    if spec.process_id == "countersign" and not spec.countersigner_ids:
-        raise InvalidInput("name at least one countersigner")
-    if spec.process_id == "leader_signature" and seal.owner_user_id is None:
-        raise InvalidInput(f"the seal “{seal.name}” belongs to no leader; choose a personal or "
-                           "legal-representative seal")
-    if spec.process_id == "multi_party_signing" and len(spec.parties) < 2:
-        raise InvalidInput("name at least two parties, in signing order")
-    _check_duties(spec, seal, requester)
-    data: dict[str, Any] = {}
-    if spec.countersigner_ids:
-        data["countersigners"] = [accounts.active_user(u).id for u in dict.fromkeys(spec.countersigner_ids)]
-    if seal.owner_user_id is not None:
-        data["leader_id"] = seal.owner_user_id
-    if spec.parties:
-        data["parties"] = [{"user_id": accounts.active_user(u).id, "seal_id": sealing.party_seal(u, s).id}
-                           for u, s in spec.parties]
-    return data
-
-
-def _check_duties(spec: ApplicationSpec, seal: Seal, requester: User) -> None:
-    """Separation of duties among the people an application names: the requester is none of them, nobody signs
-    twice, and auditors never decide or sign."""
-    if requester.id in spec.countersigner_ids or any(user_id == requester.id for user_id, _ in spec.parties):
-        raise InvalidInput("you cannot countersign or sign as a party your own application")
+def _flow_data(spec: ApplicationSpec, seal: Seal, requester: User, filed: filing.Filed) -> dict[str, Any]:
+    """The process's own fields, and the seal's leader when the seal is a person's. Nobody decides or signs their
+    own application, and a person's signature goes only through a process in which its owner authorizes it."""
+    operations = operations_of(spec.process_id)
     if seal.owner_user_id == requester.id:
         raise InvalidInput("a leader's signature is authorized by its owner: you cannot file for your own")
-    if seal.owner_user_id is not None and LEADER_SIGNATURE not in operations_of(spec.process_id):
+    if seal.owner_user_id is not None and LEADER_SIGNATURE not in operations:
         raise InvalidInput(f"“{seal.name}” is a person's signature: file it with a process in which its owner "
                            "authorizes it (Leader signature)")
-    if len({user_id for user_id, _ in spec.parties}) != len(spec.parties):
-        raise InvalidInput("each party signs once: name a person once")
-    for user_id in (*spec.countersigner_ids, *(u for u, _ in spec.parties)):
-        if accounts.active_user(user_id).has_role(RoleName.AUDITOR):
-            raise InvalidInput("auditors never decide or sign: choose someone else")
+    if seal.owner_user_id is None and LEADER_SIGNATURE in operations:
+        raise InvalidInput(f"the seal “{seal.name}” belongs to no leader; choose a personal or "
+                           "legal-representative seal")
+    data = dict(filed.data)
+    if seal.owner_user_id is not None:
+        data["leader_id"] = seal.owner_user_id
+    return data
 
 
 def follow(step: StepResult, actor: Actor, reason: str | None = None) -> None:

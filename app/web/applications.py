@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import DocumentKind, RoleName
-from app.services import accounts, applications, audit, documents, gate, sealing, seals
+from app.services import accounts, applications, audit, documents, filing, gate, sealing, seals
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
 from app.web.history import process_history
@@ -22,31 +22,42 @@ bp = Blueprint("applications", __name__)
 ANY_ROLE = tuple(RoleName)
 
 
-def _application_form() -> ApplicationForm:
-    """The filing form with today's seals and people as its choices: the seals this employee may request; for the
-    parties, any usable seal (the service checks that each party holds theirs)."""
+def _application_form(offer: filing.Offer) -> ApplicationForm:
+    """The fixed part of the filing form, offering the seals this employee may request with the process."""
     form = ApplicationForm()
-    usable = [SelectChoice(str(s.id), s.name) for s in seals.list_seals() if s.is_usable]
-    people = accounts.list_active_users()
-    form.seal_id.choices = [SelectChoice(str(s.id), s.name) for s in seals.requestable_seals(me())]
-    form.countersigner_ids.choices = [SelectChoice(str(u.id), u.display_name) for u in people if u.id != me().id]
-    for row in form.parties:
-        row.form.user_id.choices = [SelectChoice("", "—")] + [SelectChoice(str(u.id), u.display_name) for u in people]
-        row.form.seal_id.choices = [SelectChoice("", "—"), *usable]
+    form.seal_id.choices = [SelectChoice(str(s.id), s.name) for s in filing.seals_for(offer.filing, me())]
     return form
 
 
-def _spec(form: ApplicationForm) -> applications.ApplicationSpec:
+def _posted_fields(offer: filing.Offer) -> dict[str, Any]:
+    """The process's own fields as posted: one value, the ids chosen (users), or (person, seal) rows (parties)."""
+    values: dict[str, Any] = {}
+    for f in offer.filing.fields:
+        if f.type == "users":
+            values[f.id] = request.form.getlist(f.id)
+        elif f.type == "parties":
+            values[f.id] = list(zip(request.form.getlist(f"{f.id}-user"), request.form.getlist(f"{f.id}-seal"),
+                                    strict=False))
+        else:
+            values[f.id] = request.form.get(f.id, "")
+    return values
+
+
+def _form_page(offer: filing.Offer, form: ApplicationForm, values: dict[str, Any], status: int = 200) -> Any:
+    people = [u for u in accounts.list_active_users() if u.id != me().id]
+    party_seals = [s for s in seals.list_seals() if s.is_usable]
+    return render_template("applications/new.html", offer=offer, form=form, values=values, people=people,
+                           party_seals=party_seals), status
+
+
+def _spec(form: ApplicationForm, offer: filing.Offer, values: dict[str, Any]) -> applications.ApplicationSpec:
     upload = form.document.data
-    process_id = form.process_id.data or "seal_application"
     return applications.ApplicationSpec(
         seal_id=form.seal_id.data or 0, document_type=form.document_type.data or "",
         filename=upload.filename or "document.pdf", content=upload.read(), reason=form.reason.data or "",
         seal_page=form.seal_page.data if form.seal_page.data is not None else -1,
         seal_keyword=form.seal_keyword.data or "", riding_seal=form.riding_seal.data,
-        watermark=form.watermark.data, amount=form.amount.data, process_id=process_id,
-        countersigner_ids=tuple(form.countersigner_ids.data or ()) if process_id == "countersign" else (),
-        parties=form.party_pairs() if process_id == "multi_party_signing" else (),
+        watermark=form.watermark.data, amount=form.amount.data, process_id=offer.process_id, fields=values,
         submission_token=form.submission_token.data or None,
     )
 
@@ -57,18 +68,34 @@ def index() -> Any:
     return render_template("applications/index.html", applications=applications.applications_of(me()))
 
 
-@bp.route("/applications/new", methods=["GET", "POST"])
+@bp.get("/applications/new")
 @role_required(RoleName.EMPLOYEE)
 def new() -> Any:
-    form = _application_form()
+    """The processes this employee may file on; with one (or one chosen), its filing form."""
+    chosen = request.args.get("process", "")
+    offers = filing.offers(me()) if not chosen else []
+    if not chosen and len(offers) != 1:
+        return render_template("applications/choose.html", offers=offers)
+    offer = filing.offer(chosen or offers[0].process_id, me())
+    form = _application_form(offer)
+    form.process_id.data = offer.process_id
+    return _form_page(offer, form, {f.id: f.default for f in offer.filing.fields})
+
+
+@bp.post("/applications/new")
+@role_required(RoleName.EMPLOYEE)
+def file() -> Any:
+    offer = filing.offer(request.form.get("process_id") or "seal_application", me())
+    form = _application_form(offer)
+    values = _posted_fields(offer)
     if not form.validate_on_submit():
-        return render_template("applications/new.html", form=form), 422 if form.is_submitted() else 200
+        return _form_page(offer, form, values, 422)
     try:
-        submitted = applications.submit(_spec(form), me(), actor())
+        submitted = applications.submit(_spec(form, offer, values), me(), actor())
     except (InvalidDocument, InvalidInput, PolicyViolation, NotFound, WorkflowFailed) as exc:
         db.session.rollback()  # nothing of the refused application is kept
         flash(exc.message, "error")
-        return render_template("applications/new.html", form=form), exc.status
+        return _form_page(offer, form, values, exc.status)
     db.session.commit()
     application = submitted.application
     if submitted.again:

@@ -12,9 +12,10 @@ from wtforms.fields.choices import SelectChoice
 from app.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from app.extensions import db
 from app.models import RoleName
-from app.services import accounts, authorizations, seals
+from app.services import accounts, authorizations, filing, seals
 from app.web.forms import GrantForm
 from app.web.guards import actor, me, role_required
+from app.web.labels import diagram_text
 from app.web.security import attachment
 
 bp = Blueprint("authorizations", __name__)
@@ -25,6 +26,7 @@ def _grant_form() -> GrantForm:
     form.seal_id.choices = [SelectChoice(str(s.id), s.name) for s in seals.list_seals()
                             if s.owner_user_id == me().id and s.is_usable]
     form.department_ids.choices = [SelectChoice(str(d.id), d.name) for d in accounts.list_departments()]
+    form.process_ids.choices = [SelectChoice(p, diagram_text(name)) for p, name in filing.startable_processes()]
     return form
 
 

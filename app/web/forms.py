@@ -14,9 +14,6 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     DecimalField,
-    FieldList,
-    Form,
-    FormField,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -33,24 +30,26 @@ from wtforms.widgets import TextInput
 
 from app.models.seal import IMAGE_NOTE_LIMIT, REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
-from app.services.applications import DOCUMENT_TYPES, PROCESSES
+from app.services.applications import DOCUMENT_TYPES
 
 DOCUMENT_TYPE_LABELS = {
     "contract": _l("Contract"), "agreement": _l("Agreement"), "certificate": _l("Certificate"),
     "letter": _l("Letter"), "report": _l("Report"), "other": _l("Other"),
 }
-PROCESS_LABELS = {
-    "seal_application": _l("Standard approval"),
-    "countersign": _l("Countersign: several people must all agree"),
-    "leader_signature": _l("Leader signature: the seal's owner authorizes, their signature goes on every page"),
-    "multi_party_signing": _l("Multi-party signing: the parties sign in order"),
-}
+# The shipped processes' names and form labels, as their diagrams write them: here so that the catalog translates
+# them (a name an administrator's diagram gives is shown as written).
+DIAGRAM_TEXTS = (
+    _l("Seal application"), _l("Countersigned seal application"), _l("Leader's signature"),
+    _l("Parties sign in order"), _l("Countersigners"), _l("Parties, in signing order"),
+    _l("After the approvals the seal policy requires, the seal is applied."),
+    _l("After the approvals the seal policy requires, every countersigner must agree."),
+    _l("The seal's owner authorizes the use of their signature, which goes on every page."),
+    _l("After the approvals the seal policy requires, each party signs in turn with their own seal."),
+)
 DECISION_LABELS = {
     "approve": _l("Approve"), "reject": _l("Reject"), "return": _l("Return for revision"),
     "resubmit": _l("Resubmit"), "withdraw": _l("Withdraw"), "retry": _l("Try again"),
 }
-# Multi-party signing: how many (person, seal) rows the filing form offers.
-PARTY_ROWS = 4
 # What the amount column holds: below 10^14, in cents.
 AMOUNT_LIMIT = Decimal(10) ** 14
 
@@ -93,21 +92,13 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Log in"))
 
 
-class PartyForm(Form):
-    """One party of a multi-party signing: a person and the seal they sign with (both, or neither)."""
-
-    user_id = SelectField(_l("Party"), coerce=optional_id, choices=[])
-    seal_id = SelectField(_l("Their seal"), coerce=optional_id, choices=[])
-
-    def validate_seal_id(self, field: SelectField) -> None:
-        if (self.user_id.data is None) != (field.data is None):
-            raise ValidationError(_l("Choose both a person and a seal, or leave the row empty."))
-
-
 class ApplicationForm(FlaskForm):
+    """The fixed part of the filing form; the process's own fields follow it (app/services/filing.py)."""
+
     # One token per filled-in form: sending it twice (a double click, a resubmitted page) files one application.
     submission_token = HiddenField(default=lambda: secrets.token_hex(16),
                                    validators=[Optional(), Length(max=64), Regexp(r"^[0-9a-f]*$")])
+    process_id = HiddenField(default="seal_application", validators=[Length(max=200)])
     seal_id = SelectField(_l("Seal"), coerce=int, validators=[DataRequired()])
     document_type = SelectField(_l("Document type"), choices=[SelectChoice(t, DOCUMENT_TYPE_LABELS[t])
                                                                       for t in DOCUMENT_TYPES])
@@ -121,24 +112,7 @@ class ApplicationForm(FlaskForm):
     riding_seal = BooleanField(_l("Riding seal across the page edges"))
     watermark = BooleanField(_l("Confidentiality watermark"))
     amount = AmountField(_l("Amount the document commits to, if any"), validators=[Optional(), check_amount])
-    process_id = RadioField(_l("Approval process"), default="seal_application",
-                            choices=[SelectChoice(p, PROCESS_LABELS[p]) for p in PROCESSES])
-    countersigner_ids = SelectMultipleField(_l("Countersigners"), coerce=int, choices=[])
-    parties = FieldList(FormField(PartyForm), min_entries=PARTY_ROWS, max_entries=PARTY_ROWS)
     submit = SubmitField(_l("Submit application"))
-
-    def validate_countersigner_ids(self, field: SelectMultipleField) -> None:
-        if self.process_id.data == "countersign" and not field.data:
-            raise ValidationError(_l("Choose at least one countersigner."))
-
-    def validate_parties(self, field: FieldList) -> None:
-        if self.process_id.data == "multi_party_signing" and len(self.party_pairs()) < 2:
-            raise ValidationError(_l("Name at least two parties, in signing order."))
-
-    def party_pairs(self) -> tuple[tuple[int, int], ...]:
-        """The filled (user id, seal id) rows, in order; empty rows are skipped."""
-        rows = ((row.form.user_id.data, row.form.seal_id.data) for row in self.parties)
-        return tuple((user, seal) for user, seal in rows if user is not None and seal is not None)
 
 
 class DecisionForm(FlaskForm):
@@ -255,8 +229,7 @@ class SealRenewForm(FlaskForm):
 
 class GrantForm(FlaskForm):
     seal_id = SelectField(_l("Your signature"), coerce=int, choices=[], validators=[DataRequired()])
-    process_ids = SelectMultipleField(_l("Processes (none chosen: every process)"), choices=[
-        SelectChoice(p, PROCESS_LABELS[p]) for p in PROCESSES])
+    process_ids = SelectMultipleField(_l("Processes (none chosen: every process)"), choices=[])
     document_types = SelectMultipleField(_l("Document types (none chosen: every type)"), choices=[
         SelectChoice(t, DOCUMENT_TYPE_LABELS[t]) for t in DOCUMENT_TYPES])
     department_ids = SelectMultipleField(_l("Requesters' departments (none chosen: every department)"),

@@ -11,13 +11,25 @@ from flask_babel import lazy_gettext as _l
 
 from app.models import HumanTask
 from app.pdf import EvidenceApproval, Revocation, SignatureReport, VerificationReport
+from app.services import filing
 from app.web.forms import (
     DECISION_LABELS,
     DOCUMENT_TYPE_LABELS,
-    PROCESS_LABELS,
     REVOCATION_REASON_LABELS,
     SEAL_KIND_LABELS,
 )
+
+
+def diagram_text(text: str) -> str:
+    """A name or label a diagram gives: the catalog's translation for the shipped diagrams' (forms.DIAGRAM_TEXTS),
+    as written otherwise (gettext returns an unknown text unchanged)."""
+    return _(text) if text else text
+
+
+def process_label(process_id: str) -> str:
+    """A process by the name its diagram gives it."""
+    return diagram_text(filing.process_name(process_id))
+
 
 STATUS_LABELS = {
     "pending": _l("Pending approval"), "returned": _l("Returned for revision"), "withdrawn": _l("Withdrawn"),
@@ -139,7 +151,8 @@ def template_helpers() -> dict[str, Any]:
         "report_verdict": report_verdict,
         "utc": utc,
         "decision_label": decision_label,
-        "process_label": lambda value: PROCESS_LABELS.get(value, value),
+        "process_label": process_label,
+        "diagram_text": diagram_text,
         "task_state_label": lambda value: TASK_STATE_LABELS.get(value, value),
         "action_label": lambda value: HISTORY_ACTION_LABELS.get(value, value),
         "done_by": done_by,

@@ -17,12 +17,14 @@ from app.workflow.engine import (
     deploy,
     fail_instance,
     fail_service,
+    filing_of,
     fire_timer,
     history,
     inspect,
     is_deployed,
     latest_definition,
     lint,
+    newest_filings,
     operations_of,
     resume_service,
     start,
@@ -30,6 +32,7 @@ from app.workflow.engine import (
     validate,
 )
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
+from app.workflow.filing import FieldError, Filing, FormField, read_values
 from app.workflow.modeler_form import for_modeler
 from app.workflow.parser import ParsedDefinition
 from app.workflow.policies import TableRule, TableView, called_decisions, literal_outputs, table_problems, table_view
@@ -38,6 +41,12 @@ from app.workflow.steps import StepResult, service_job_key
 from app.workflow.timers import due as due_timers
 
 __all__ = [
+    "FieldError",
+    "Filing",
+    "FormField",
+    "filing_of",
+    "newest_filings",
+    "read_values",
     "POLICY_LEVEL",
     "Assignment",
     "PathStep",

@@ -9,12 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import lazyload
 
 from app.errors import InvalidTransition, NotFound
@@ -35,7 +36,8 @@ from app.models.timestamps import utcnow
 from app.workflow import store, timers
 from app.workflow.calls import DeployedProcess
 from app.workflow.errors import Problem
-from app.workflow.parser import ParsedDefinition, lint_definition, parse_definition, validate_definition
+from app.workflow.filing import BPMN_NS, Filing, read_filing
+from app.workflow.parser import ParsedDefinition, lint_definition, parse_definition, parse_xml, validate_definition
 from app.workflow.serializer import dump_state, new_workflow
 from app.workflow.steps import StepResult, Waits, close_tasks, load, mirror, run
 
@@ -139,6 +141,32 @@ def operations_of(process_id: str) -> set[str]:
         elif isinstance(item, list):
             stack += item
     return found
+
+
+@lru_cache(maxsize=256)
+def _filing(content_hash: str, process_id: str, xml: str) -> Filing:
+    root = parse_xml(xml.encode(), process_id)
+    process = next((p for p in root.iter(f"{{{BPMN_NS}}}process") if p.get("id") == process_id), None)
+    return read_filing(process) if process is not None else Filing(process_id, startable=False)
+
+
+def _filing_of(definition: ProcessDefinition) -> Filing:
+    return _filing(definition.content_hash, definition.process_id, definition.bpmn_xml)
+
+
+def filing_of(process_id: str) -> Filing:
+    """The filing form and audience of the newest version of a process."""
+    return _filing_of(latest_definition(process_id))
+
+
+def newest_filings() -> list[tuple[ProcessDefinition, Filing]]:
+    """The newest version of every deployed process with its filing form and audience, by process id."""
+    newest = (select(ProcessDefinition.process_id, func.max(ProcessDefinition.version).label("version"))
+              .group_by(ProcessDefinition.process_id).subquery())
+    query = (select(ProcessDefinition).join(newest, (ProcessDefinition.process_id == newest.c.process_id)
+                                            & (ProcessDefinition.version == newest.c.version))
+             .order_by(ProcessDefinition.process_id))
+    return [(d, _filing_of(d)) for d in db.session.execute(query).scalars()]
 
 
 def start(process_id: str, data: dict[str, Any], application_id: int | None, actor: Actor) -> StepResult:

@@ -10,9 +10,10 @@ from pathlib import Path
 import SpiffWorkflow.bpmn.parser as spiff_parser
 from lxml import etree
 
-from app.models import REQUESTER_DECISIONS, RoleName
+from app.models import REQUESTER_DECISIONS, RoleName, SealKind
 from app.workflow import camunda
 from app.workflow.errors import Problem
+from app.workflow.filing import filing_problems
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NS = {"bpmn": BPMN_NS}
@@ -260,6 +261,8 @@ def semantic_problems(root: etree._Element, source: str, processes: list[etree._
     problems = _reference_problems(root, source)
     for index, process in enumerate(processes):
         problems += _task_problems(root, process, source, main=index == 0)
+        if index == 0:  # the form its filers fill in (a called process gets its data from its caller)
+            problems += filing_problems(process, source, tuple(SealKind))
         problems += _assignment_problems(process, source)
     return problems
 

@@ -213,8 +213,8 @@ def test_a_large_contract_needs_every_level_whatever_the_process(app: Flask, peo
     party_seal = seals.create_seal("Olga Co. Seal", org.contract_seal.kind, org.contract_seal.image_pdf, ACTOR)
     seals.set_holders(party_seal.id, seals.HoldersSpec(custodian_ids=(people.olga.id,)), ACTOR)
     choices: dict[str, object] = (
-        {"countersigner_ids": (people.harry.id,)} if process_id == "countersign"
-        else {"parties": ((people.olga.id, party_seal.id), (people.sam.id, org.contract_seal.id))})
+        {"fields": {"countersigners": (people.harry.id,)}} if process_id == "countersign"
+        else {"fields": {"parties": ((people.olga.id, party_seal.id), (people.sam.id, org.contract_seal.id))}})
     application = _file(org, people.emma, amount="5000000", process_id=process_id, **choices)
     assert _levels(application) == ["department_head", "role:leader", "role:seal_admin"]
     _decide(people.harry, application)
@@ -240,7 +240,7 @@ def test_emma_cannot_sign_as_a_party_with_the_company_seal(app: Flask, people: P
          "not held by that party"),
     ]:
         with pytest.raises(error, match=match):
-            _file(org, people.emma, process_id="multi_party_signing", parties=parties)
+            _file(org, people.emma, process_id="multi_party_signing", fields={"parties": parties})
         db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(SealApplication)).scalar() == 0
 
@@ -251,9 +251,9 @@ def test_an_auditor_is_never_a_substitute_party_or_countersigner(app: Flask, peo
     with pytest.raises(InvalidInput, match="auditor"):
         _away(people.harry, people.alice)
     db.session.rollback()
-    for choices in ({"process_id": "countersign", "countersigner_ids": (people.alice.id,)},
-                    {"process_id": "multi_party_signing",
-                     "parties": ((people.alice.id, org.contract_seal.id), (people.sam.id, org.contract_seal.id))}):
+    for choices in ({"process_id": "countersign", "fields": {"countersigners": (people.alice.id,)}},
+                    {"process_id": "multi_party_signing", "fields": {
+                        "parties": ((people.alice.id, org.contract_seal.id), (people.sam.id, org.contract_seal.id))}}):
         with pytest.raises(InvalidInput, match="auditors never decide or sign"):
             _file(org, people.emma, **choices)  # type: ignore[arg-type]
         db.session.rollback()

@@ -66,7 +66,7 @@ def _party_signature(org: Org) -> dict[str, Any]:
     first = _held_seal(org, "Olga Co.", SealKind.COMPANY, custodian=org.other_approver.id)
     second = _held_seal(org, "Sam Co.", SealKind.COMPANY, custodian=org.seal_admin.id)
     parties = ((org.other_approver.id, first), (org.seal_admin.id, second))
-    application = _file(org, "multi_party_signing", parties=parties)
+    application = _file(org, "multi_party_signing", fields={"parties": parties})
     return {"application_id": application.id, "user_id": org.other_approver.id, "seal_id": first,
             "parties": [{"user_id": u, "seal_id": s} for u, s in parties]}
 

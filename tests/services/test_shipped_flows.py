@@ -117,7 +117,7 @@ def test_deploy_shipped_deploys_every_diagram_once(app: Flask, org: Org):
 
 def test_countersign_seals_once_every_countersigner_agreed(app: Flask, org: Org):
     signers = [_user(org, name) for name in ("cora", "carl", "cleo")]
-    application = _file(org, "countersign", countersigner_ids=tuple(u.id for u in signers))
+    application = _file(org, "countersign", fields={"countersigners": tuple(u.id for u in signers)})
     _decide(org.head)
     assert [approvals.inbox(u)[0].name for u in signers] == ["Countersign"] * 3
 
@@ -137,7 +137,7 @@ def test_countersign_seals_once_every_countersigner_agreed(app: Flask, org: Org)
 
 def test_one_countersigner_rejecting_ends_it_and_clears_the_others_inboxes(app: Flask, org: Org):
     signers = [_user(org, name) for name in ("cora", "carl", "cleo")]
-    application = _file(org, "countersign", countersigner_ids=tuple(u.id for u in signers))
+    application = _file(org, "countersign", fields={"countersigners": tuple(u.id for u in signers)})
     _decide(org.head)
     _decide(signers[0])
     _decide(signers[1], "reject", "The penalty clause is wrong")
@@ -156,7 +156,7 @@ def test_one_countersigner_rejecting_ends_it_and_clears_the_others_inboxes(app: 
 
 def test_a_department_head_rejection_never_reaches_the_countersigners(app: Flask, org: Org):
     signer = _user(org, "cora")
-    application = _file(org, "countersign", countersigner_ids=(signer.id,))
+    application = _file(org, "countersign", fields={"countersigners": (signer.id,)})
     _decide(org.head, "reject", "Not this quarter")
     assert _status(application) == ApplicationStatus.REJECTED
     assert approvals.inbox(signer) == []
@@ -239,7 +239,7 @@ def _parties(org: Org, count: int) -> list[tuple[User, Seal]]:
 def test_parties_sign_in_order_each_signature_a_kept_version(app: Flask, org: Org, tmp_path: Path, count: int):
     parties = _parties(org, count)
     application = _file(org, "multi_party_signing", pdf=FOUR_PAGES,
-                        parties=tuple((user.id, seal.id) for user, seal in parties))
+                        fields={"parties": tuple((user.id, seal.id) for user, seal in parties)})
     _decide(org.head)
     for turn, (user, _) in enumerate(parties):
         # Only the party whose turn it is has the task; the next one waits for this signature.
@@ -264,7 +264,7 @@ def test_parties_sign_in_order_each_signature_a_kept_version(app: Flask, org: Or
 
 def test_a_party_refusing_stops_it_with_the_earlier_signature_kept(app: Flask, org: Org):
     parties = _parties(org, 3)
-    application = _file(org, "multi_party_signing", parties=tuple((user.id, seal.id) for user, seal in parties))
+    application = _file(org, "multi_party_signing", fields={"parties": tuple((user.id, seal.id) for user, seal in parties)})
     _decide(org.head)
     _decide(parties[0][0])
     work_off_queue(app)
@@ -279,7 +279,7 @@ def test_a_party_refusing_stops_it_with_the_earlier_signature_kept(app: Flask, o
 
 def test_the_party_signature_job_run_twice_signs_once(app: Flask, org: Org):
     parties = _parties(org, 2)
-    application = _file(org, "multi_party_signing", parties=tuple((user.id, seal.id) for user, seal in parties))
+    application = _file(org, "multi_party_signing", fields={"parties": tuple((user.id, seal.id) for user, seal in parties)})
     _decide(org.head)
     _decide(parties[0][0])
     _run_the_one_job_twice()
@@ -294,9 +294,9 @@ def test_a_party_signs_only_with_a_seal_they_hold(app: Flask, org: Org):
     [(party, seal)] = _parties(org, 1)
     for other in (leos_seal, org.contract_seal):  # someone else's signature; a company seal they do not keep
         with pytest.raises(PolicyViolation, match="not held by that party"):
-            _file(org, "multi_party_signing", parties=((party.id, seal.id), (org.other_approver.id, other.id)))
+            _file(org, "multi_party_signing", fields={"parties": ((party.id, seal.id), (org.other_approver.id, other.id))})
         db.session.rollback()
     db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(SealApplication)).scalar() == 0
-    application = _file(org, "multi_party_signing", parties=((party.id, seal.id), (org.leader.id, leos_seal.id)))
+    application = _file(org, "multi_party_signing", fields={"parties": ((party.id, seal.id), (org.leader.id, leos_seal.id))})
     assert _status(application) == ApplicationStatus.PENDING

@@ -161,7 +161,7 @@ def _relay(tmp_path: Path, target_expression: str) -> Path:
 def test_an_application_is_sealed_only_by_its_own_process(
         app: Flask, org: Org, tmp_path: Path, ending: str):
     # B: emma's letter, countersigned by olga. The head approves the policy's level, then B ends without sealing.
-    b = _file(org, org.employee, "countersign", countersigner_ids=(org.other_approver.id,))
+    b = _file(org, org.employee, "countersign", fields={"countersigners": (org.other_approver.id,)})
     _decide(org.head, b)
     if ending == "withdrawn":
         applications.withdraw(b.id, org.employee, Actor.of(org.employee))
@@ -198,7 +198,7 @@ def test_a_substitute_cannot_make_a_party_sign_because_the_party_approved_a_poli
     harry_seal = _held_seal(org, "Harry Trading Seal", SealKind.COMPANY, custodians=(org.head.id,))
     olga_seal = _held_seal(org, "Olga Co Seal", SealKind.COMPANY, custodians=(org.other_approver.id,))
     application = _file(org, org.employee, "multi_party_signing",
-                        parties=((org.head.id, harry_seal), (org.other_approver.id, olga_seal)))
+                        fields={"parties": ((org.head.id, harry_seal), (org.other_approver.id, olga_seal))})
     _decide(org.head, application)  # level 1: harry, as emma's department head
     _away(org.head, org.leader)  # harry leaves; leo stands in for him
     task = _waiting(application)
@@ -245,7 +245,7 @@ def test_a_legal_representatives_seal_signed_as_a_party_needs_what_the_policy_re
     assert legal not in [s.id for s in seals.requestable_seals(org.employee)]
     try:
         application = _file(org, org.employee, "multi_party_signing",
-                            parties=((org.head.id, legal), (org.other_approver.id, olga_seal)))
+                            fields={"parties": ((org.head.id, legal), (org.other_approver.id, olga_seal))})
     except Exception:  # refused at filing: the hole is closed  # noqa: BLE001
         db.session.rollback()
         return
@@ -377,7 +377,7 @@ def test_a_leaders_personal_signature_is_never_applied_without_the_leader(app: F
     # Sales may request.
     seal_id = _held_seal(org, "Leo's Signature", SealKind.PERSONAL, owner=org.leader.id,
                          departments=(org.department.id,))
-    choices = {"countersigner_ids": (org.other_approver.id,)} if process_id == "countersign" else {}
+    choices = {"fields": {"countersigners": (org.other_approver.id,)}} if process_id == "countersign" else {}
     with pytest.raises(InvalidInput, match="is a person's signature"):  # refused at filing
         _file(org, org.employee, process_id, seal_id=seal_id, **choices)
     db.session.rollback()
@@ -404,7 +404,7 @@ def test_over_http_emma_cannot_get_leos_signature_through_the_plain_seal_applica
     seal_id = _held_seal(org, "Leo's Signature", SealKind.PERSONAL, owner=org.leader.id,
                          departments=(org.department.id,))
     login(client, "emma")
-    assert f'value="{seal_id}"' in client.get("/applications/new").text  # offered, as leader_signature needs
+    assert f'value="{seal_id}"' in client.get("/applications/new?process=leader_signature").text  # offered, as leader_signature needs
     response = client.post("/applications/new", data={
         "seal_id": str(seal_id), "document_type": "letter", "reason": "Review", "process_id": "seal_application",
         "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "doc.pdf")}, content_type="multipart/form-data")

@@ -68,7 +68,7 @@ def test_suspended_seal(app, client, org):
     login(client, "emma")
     # The form no longer offers it (neither as the seal nor as a party's seal); a forged post is refused by the
     # service too.
-    assert org.contract_seal.name not in client.get("/applications/new").text
+    assert org.contract_seal.name not in client.get("/applications/new?process=multi_party_signing").text
     from app.models.audit import Actor
     from app.services import applications
 

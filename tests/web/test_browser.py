@@ -27,6 +27,7 @@ def test_file_approve_and_download_in_the_browser(app, live_url: str, browser: B
     page = browser.new_page(locale="en-US")
     login(page, live_url, "emma")
     page.click("text=New application")
+    page.click("a:text-is('Seal application')")
     page.select_option("#seal_id", label="Contract Seal")
     page.set_input_files("#document", str(CORPUS / "pdf" / "pdflatex-4-pages.pdf"))
     page.fill("#reason", "Supply contract with ACME")
@@ -61,19 +62,18 @@ def test_the_filing_form_shows_what_the_chosen_process_needs_and_files_a_counter
                                                                                     browser: Browser):
     page = browser.new_page(locale="en-US")
     login(page, live_url, "emma")
-    with page.expect_navigation():  # until the page has loaded: its script hides the fields of other processes
-        page.click("text=New application")
-    assert not page.is_visible("#countersign-fields") and not page.is_visible("#party-fields")
-    page.check("input[name=process_id][value=multi_party_signing]")
-    assert page.is_visible("#party-fields") and not page.is_visible("#countersign-fields")
-    page.check("input[name=process_id][value=countersign]")
-    assert page.is_visible("#countersign-fields") and not page.is_visible("#party-fields")
+    page.click("text=New application")
+    page.click("text=Parties sign in order")  # each process's form asks for its own fields
+    assert page.is_visible("select[name=parties-user]") and not page.is_visible("#countersigners")
+    page.click("text=choose another")
+    page.click("text=Countersigned seal application")
+    assert page.is_visible("#countersigners") and not page.is_visible("select[name=parties-user]")
 
     page.select_option("#seal_id", label="Contract Seal")
     page.set_input_files("#document", str(CORPUS / "pdf" / "minimal-document.pdf"))
     page.fill("#reason", "Joint purchase with Office")
     page.fill("#amount", "25,000")
-    page.select_option("#countersigner_ids", label="Olga")
+    page.select_option("#countersigners", label="Olga")
     page.click("#submit")
     assert "submitted" in page.inner_text(".flash")
     page.click("text=Log out")
@@ -83,7 +83,7 @@ def test_the_filing_form_shows_what_the_chosen_process_needs_and_files_a_counter
     login(page, live_url, "olga")
     page.click("text=Inbox")
     page.click("text=Countersign")
-    assert "25,000.00" in page.inner_text("main") and "several people must all agree" in page.inner_text("main")
+    assert "25,000.00" in page.inner_text("main") and "Countersigned seal application" in page.inner_text("main")
 
 
 def test_a_leader_grants_an_authorization_it_signs_an_application_then_the_leader_revokes(
@@ -107,7 +107,7 @@ def test_a_leader_grants_an_authorization_it_signs_an_application_then_the_leade
     def file_a_letter() -> None:
         login(page, live_url, "emma")
         page.click("text=New application")
-        page.check("input[name=process_id][value=leader_signature]")
+        page.click("text=Leader's signature")
         page.select_option("#seal_id", label="Leo's Signature")
         page.select_option("#document_type", "letter")
         page.set_input_files("#document", str(CORPUS / "pdf" / "pdflatex-4-pages.pdf"))

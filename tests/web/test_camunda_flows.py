@@ -130,7 +130,7 @@ def test_a_camunda_drawn_countersign_is_approved_by_each_countersigner_and_seale
     _deploy_as("countersign_collection", "countersign", tmp_path)
     login(client, "emma")
     application_id = file_application(client, org.contract_seal.id, contract_pdf(), process_id="countersign",
-                                      countersigner_ids=[str(org.other_approver.id), str(org.leader.id)])
+                                      countersigners=[str(org.other_approver.id), str(org.leader.id)])
     logout(client)
     _decide(client, "harry")
     assert "Countersign" in _inbox(client, "olga") and "Countersign" in _inbox(client, "leo")

@@ -76,7 +76,7 @@ def test_the_filing_form_offers_only_the_seals_the_employee_may_request(client, 
                       Actor.system("test"), office)
     db.session.commit()
     login(client, "emma")
-    form = client.get("/applications/new").text
+    form = client.get("/applications/new?process=seal_application").text
     choices = re.search(r'<select[^>]*id="seal_id"[^>]*>(.*?)</select>', form, re.S).group(1)
     assert "Contract Seal" in choices and "Office Finance Seal" not in choices
     finance = seals.seal_named("Office Finance Seal")
@@ -197,8 +197,7 @@ def test_over_http_an_auditor_cannot_be_named_substitute_and_a_requester_cannot_
     login(client, "emma")
     response = client.post("/applications/new", data={
         "seal_id": str(org.contract_seal.id), "document_type": "contract", "reason": "Joint",
-        "process_id": "multi_party_signing", "parties-0-user_id": str(org.employee.id),
-        "parties-0-seal_id": str(org.contract_seal.id), "parties-1-user_id": str(org.other_approver.id),
-        "parties-1-seal_id": str(org.contract_seal.id), "document": (io.BytesIO(PDF), "a.pdf")},
+        "process_id": "multi_party_signing", "parties-user": [str(org.employee.id), str(org.other_approver.id)],
+        "parties-seal": [str(org.contract_seal.id), str(org.contract_seal.id)], "document": (io.BytesIO(PDF), "a.pdf")},
         content_type="multipart/form-data")
     assert response.status_code == 422 and "your own application" in _text(response)

@@ -67,33 +67,40 @@ def _second_seal():
 
 # --- filing ---------------------------------------------------------------------------------------------------
 
-def test_the_form_offers_the_processes_people_and_party_rows(client, org):
+def test_the_chooser_offers_each_process_and_each_form_its_own_fields(client, org):
     login(client, "emma")
-    page = client.get("/applications/new").text
-    assert [v for v, _ in _radio_choices(page, "process_id")] == [
-        "seal_application", "countersign", "leader_signature", "multi_party_signing"]
-    assert re.search(r'<input checked id="process_id-0"[^>]*value="seal_application"', page)
-    countersigners = re.search(r'<select[^>]*id="countersigner_ids"[^>]*>(.*?)</select>', page, re.S).group(1)
+    chooser = client.get("/applications/new").text
+    offered = re.findall(r'href="/applications/new\?process=(\w+)"', chooser)
+    assert sorted(offered) == ["countersign", "leader_signature", "multi_party_signing", "seal_application"]
+    assert "Countersigners" in chooser  # what each asks for
+    page = client.get("/applications/new?process=countersign").text
+    countersigners = re.search(r'<select[^>]*name="countersigners"[^>]*>(.*?)</select>', page, re.S).group(1)
     assert "Harry" in countersigners and "Olga" in countersigners and "Emma" not in countersigners
-    assert all(f'name="parties-{i}-user_id"' in page and f'name="parties-{i}-seal_id"' in page for i in range(4))
-    assert 'name="amount"' in page
+    assert 'name="process_id" type="hidden" value="countersign"' in page and 'name="amount"' in page
+    parties = client.get("/applications/new?process=multi_party_signing").text
+    assert parties.count('name="parties-user"') == parties.count('name="parties-seal"') == 4
+    plain = client.get("/applications/new?process=seal_application").text
+    assert 'id="process-fields"' not in plain and org.contract_seal.name in plain
+    # Leader signature is made for personal and legal representatives' seals: the contract seal is not offered.
+    leader = client.get("/applications/new?process=leader_signature").text
+    assert org.contract_seal.name not in leader and "None of the seals you may request" in leader
+    assert client.get("/applications/new?process=deployment_approval").status_code == 404
+    assert client.get("/applications/new?process=nothing_like_it").status_code == 404
 
 
-def test_amount_and_countersigners_reach_the_process(client, org, tmp_path):
-    deploy_review_flow("countersign", tmp_path)
+def test_amount_and_countersigners_reach_the_process(client, org):
     login(client, "emma")
     response = _file(client, org.contract_seal.id, amount="1,250,000.50", process_id="countersign",
-                     countersigner_ids=[str(org.other_approver.id), str(org.head.id)])
+                     countersigners=[str(org.other_approver.id), str(org.head.id)])
     assert response.status_code == 302, response.text
     application = db.session.execute(select(SealApplication)).scalar_one()
     assert application.amount == Decimal("1250000.50") and application.process_id == "countersign"
     assert _submitted_details()["countersigners"] == [org.other_approver.id, org.head.id]
     page = client.get(f"/applications/{application.id}").text
-    assert "1,250,000.50" in page and "Countersign: several people must all agree" in page
+    assert "1,250,000.50" in page and "Countersigned seal application" in page
 
 
-def test_parties_keep_their_order_and_empty_rows_are_ignored(client, org, tmp_path):
-    deploy_review_flow("multi_party_signing", tmp_path)
+def test_parties_keep_their_order_and_empty_rows_are_ignored(client, org):
     finance = _second_seal()
     actor = Actor.system("test")  # each party keeps the seal they sign with
     seals.set_holders(finance.id, seals.HoldersSpec(custodian_ids=(org.other_approver.id,)), actor)
@@ -102,9 +109,8 @@ def test_parties_keep_their_order_and_empty_rows_are_ignored(client, org, tmp_pa
     db.session.commit()
     login(client, "emma")
     response = _file(client, org.contract_seal.id, process_id="multi_party_signing",
-                     **{"parties-0-user_id": str(org.other_approver.id), "parties-0-seal_id": str(finance.id),
-                        "parties-1-user_id": "", "parties-1-seal_id": "",
-                        "parties-2-user_id": str(org.head.id), "parties-2-seal_id": str(org.contract_seal.id)})
+                     **{"parties-user": [str(org.other_approver.id), "", str(org.head.id), ""],
+                        "parties-seal": [str(finance.id), "", str(org.contract_seal.id), ""]})
     assert response.status_code == 302, response.text
     assert _submitted_details()["parties"] == [
         {"user_id": org.other_approver.id, "seal_id": finance.id},
@@ -113,8 +119,8 @@ def test_parties_keep_their_order_and_empty_rows_are_ignored(client, org, tmp_pa
 
 def test_standard_approval_ignores_the_other_processes_fields(client, org, review_flow):
     login(client, "emma")
-    response = _file(client, org.contract_seal.id, countersigner_ids=[str(org.head.id)],
-                     **{"parties-0-user_id": str(org.head.id), "parties-0-seal_id": str(org.contract_seal.id)})
+    response = _file(client, org.contract_seal.id, countersigners=[str(org.head.id)],
+                     **{"parties-user": str(org.head.id), "parties-seal": str(org.contract_seal.id)})
     assert response.status_code == 302, response.text
     details = _submitted_details()
     assert details["process_id"] == "seal_application" and "countersigners" not in details
@@ -127,27 +133,37 @@ def test_standard_approval_ignores_the_other_processes_fields(client, org, revie
     ({"amount": "NaN"}, "Give an amount of 0 or more, with at most two decimals."),
     ({"amount": "1e15"}, "Give an amount of 0 or more, with at most two decimals."),
     ({"amount": "a lot"}, "Not a valid decimal value."),
-    ({"process_id": "fast_track"}, "Not a valid choice."),
-    ({"process_id": "countersign"}, "Choose at least one countersigner."),
-    ({"process_id": "countersign", "countersigner_ids": ["99999"]}, "is not a valid choice"),
-    ({"process_id": "multi_party_signing", "parties-0-user_id": "USER", "parties-0-seal_id": "SEAL"},
-     "Name at least two parties, in signing order."),
-    ({"process_id": "multi_party_signing", "parties-0-user_id": "USER"},
-     "Choose both a person and a seal, or leave the row empty."),
-    ({"process_id": "multi_party_signing", "parties-0-user_id": "USER", "parties-0-seal_id": "99999"},
-     "Not a valid choice."),
-    ({"process_id": "multi_party_signing", "parties-0-user_id": "x", "parties-0-seal_id": "SEAL"},
-     "Invalid Choice: could not coerce."),
-    # The service's own refusal, shown as it words it.
-    ({"process_id": "leader_signature"}, "belongs to no leader"),
+    ({"process_id": "countersign"}, "“Countersigners”: choose at least 1"),
+    ({"process_id": "countersign", "countersigners": ["99999"]}, "user 99999 does not exist or is inactive"),
+    ({"process_id": "countersign", "countersigners": ["x"]}, "“Countersigners”: choose people from the list"),
+    ({"process_id": "multi_party_signing", "parties-user": "USER", "parties-seal": "SEAL"},
+     "“Parties, in signing order”: choose at least 2"),
+    ({"process_id": "multi_party_signing", "parties-user": ["USER", ""], "parties-seal": ["", ""]},
+     "choose both a person and a seal, or leave the row empty"),
+    ({"process_id": "multi_party_signing", "parties-user": "x", "parties-seal": "SEAL"},
+     "choose people and seals from the lists"),
+    # The process is made for other kinds of seal than the one chosen: the form does not offer it.
+    ({"process_id": "leader_signature"}, "Not a valid choice."),
 ])
 def test_wrong_values_are_refused_and_nothing_is_stored(client, org, fields, message):
-    fields = {k: v.replace("USER", str(org.head.id)).replace("SEAL", str(org.contract_seal.id))
-              if isinstance(v, str) else v for k, v in fields.items()}
+    def filled(value):
+        if isinstance(value, list):
+            return [filled(v) for v in value]
+        return value.replace("USER", str(org.head.id)).replace("SEAL", str(org.contract_seal.id))
+    fields = {k: filled(v) for k, v in fields.items()}
     login(client, "emma")
     before = _counts()
     response = _file(client, org.contract_seal.id, **fields)
     assert response.status_code == 422 and message in html.unescape(response.text), response.text
+    assert _counts() == before
+    assert 'name="reason"' in response.text  # the form again, with what was filled in
+
+
+def test_an_unknown_process_is_not_found_and_nothing_is_stored(client, org):
+    login(client, "emma")
+    before = _counts()
+    assert _file(client, org.contract_seal.id, process_id="fast_track").status_code == 404
+    assert _file(client, org.contract_seal.id, process_id="deployment_approval").status_code == 404
     assert _counts() == before
 
 

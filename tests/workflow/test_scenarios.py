@@ -64,7 +64,7 @@ def _file(org: Org, process_id: str = "seal_application", document_type: str = "
     spec = ApplicationSpec(seal_id=org.contract_seal.id, document_type=document_type, filename="contract.pdf",
                            content=corpus_pdf("minimal-document.pdf"), reason="Sign the supply contract",
                            amount=None if amount is None else Decimal(amount), process_id=process_id,
-                           countersigner_ids=tuple(u.id for u in countersigners))
+                           fields={"countersigners": [u.id for u in countersigners]} if countersigners else {})
     application = applications.submit(spec, org.employee, Actor.of(org.employee)).application
     db.session.commit()
     return application
