@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lxml import etree
@@ -39,6 +38,7 @@ TEXT_LIMIT = 2000  # a text field's length when the diagram sets none
 LIST_LIMIT = 50  # people or parties in one field when the diagram sets none
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 _SEAL_KINDS = "sealKinds"
+_WHOLE = re.compile(r"^[+-]?\d{1,16}$")
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,9 @@ def _bound(kind: str, name: str, config: str) -> int | date:
     """A constraint's value: a date for a date's min and max, else a whole number."""
     if kind == "date" and name in ("min", "max"):
         return date.fromisoformat(config.strip())
-    number = Decimal(config.strip())
-    if number != number.to_integral_value() or not -(2**53) < number < 2**53:
+    if not _WHOLE.match(config.strip()):
         raise ValueError(config)
-    return int(number)
+    return int(config.strip())
 
 
 def _constraints(node: etree._Element, kind: str, problem: Callable[[str], None]) -> tuple[bool, dict[str, Any]]:
@@ -266,13 +265,10 @@ def _ordered(form_field: FormField, text: str) -> int | date:
     """A whole number or a date, within the field's bounds."""
     label = form_field.label
     if form_field.type == "long":
-        try:
-            number = Decimal(text.replace(",", "").replace("，", "").replace(" ", ""))
-            if not number.is_finite() or number != number.to_integral_value() or abs(number) >= 2**53:
-                raise InvalidOperation
-        except InvalidOperation as exc:
-            raise FieldError(f"“{label}”: give a whole number") from exc
-        value: int | date = int(number)
+        digits = text.replace(",", "").replace("，", "").replace(" ", "")
+        if not _WHOLE.match(digits) or abs(int(digits)) >= 2**53:  # digits only: no 1e9, no 2.0
+            raise FieldError(f"“{label}”: give a whole number")
+        value: int | date = int(digits)
     else:
         try:
             value = date.fromisoformat(text)

@@ -277,3 +277,98 @@ def test_reference_diagrams_and_camunda_modeler_exports_open_in_the_modeler_with
     status = page.inner_text("#status")
     assert "problem" in status or "No problems" in status or "Could not check" in status, status
     assert page.locator(".djs-element").count() > 1
+
+
+def _panel_group(page: Page, group: str) -> None:
+    """Open a group of the properties panel (a click on a open one would close it)."""
+    header = page.locator(f"[data-group-id='group-{group}'] .bio-properties-panel-group-header")
+    if "open" not in (header.get_attribute("class") or ""):
+        header.click()
+
+
+def test_draw_a_sealing_flow_with_its_filing_form_deploy_it_an_employee_files_on_it_and_it_is_sealed(
+        app, live_url: str, strict_page: Page, browser, nora):
+    """The whole workbench path in the browser: the palette, context pad, wrench, properties panel and element
+    template chooser draw a flow whose start event asks for the counterparty; a second administrator approves its
+    deployment; emma finds it on the filing page, fills in its field, the policy's approvers decide, it is sealed."""
+    from app.models import ApplicationStatus, AuditEvent, SealApplication
+
+    page = strict_page
+    login(page, live_url, "sam")
+    page.goto(f"{live_url}/flows/new")
+    page.wait_for_selector("#status.ok")
+    page.click(".djs-container svg >> nth=0", position={"x": 600, "y": 400})  # the process itself
+    _panel_group(page, "general")
+    page.fill("#bio-properties-panel-name", "Purchase contract")
+    # The filing form: a required text field on the start event.
+    page.click(".djs-element[data-element-id=submitted]")
+    _panel_group(page, "CamundaPlatform__Form")
+    page.select_option("#bio-properties-panel-formType", "formData")
+    _panel_group(page, "CamundaPlatform__FormData")
+    page.click("[data-group-id='group-CamundaPlatform__FormData'] .bio-properties-panel-add-entry")
+    page.fill("#bio-properties-panel-submitted-formField-0-formFieldID", "counterparty")
+    page.fill("#bio-properties-panel-submitted-formField-0-formFieldLabel", "Counterparty")
+    page.select_option("#bio-properties-panel-submitted-formField-0-formFieldType", "string")
+    # The policy step: a user task, sequential over the levels the policy requires.
+    page.click(".djs-element[data-element-id=submitted]")
+    page.click(".djs-context-pad [data-action='append.append-task']")
+    page.click(".djs-context-pad [data-action='replace']")
+    page.click(".djs-popup [data-id='replace-with-user-task']")
+    _panel_group(page, "general")
+    page.fill("#bio-properties-panel-name", "Approvals the seal policy requires")
+    page.click(".djs-context-pad [data-action='replace']")
+    page.click(".djs-popup [data-id='toggle-sequential-mi']")
+    page.keyboard.press("Escape")
+    _panel_group(page, "CamundaPlatform__UserAssignment")
+    page.fill("#bio-properties-panel-assignee", "policy")
+    _panel_group(page, "CamundaPlatform__MultiInstance")
+    page.fill("#bio-properties-panel-collection", "${required_approvals}")
+    page.fill("#bio-properties-panel-elementVariable", "required_approval")
+    page.fill("#bio-properties-panel-completionCondition", '${decision != "approve"}')
+    # Sealing: a service task from SealFlow's element templates.
+    page.click(".djs-context-pad [data-action='append.append-task']")
+    page.click(".djs-context-pad [data-action='replace']")
+    page.click(".djs-popup [data-id='replace-with-service-task']")
+    _panel_group(page, "ElementTemplates__Template")
+    page.click("[data-group-id='group-ElementTemplates__Template'] button:has-text('Select')")
+    page.click(".cmd-change-menu__entry:has-text('Stamp and sign')")
+    page.click(".djs-context-pad [data-action='append.end-event']")
+    page.wait_for_selector("#status.ok")
+    _shot(page, "modeler-sealing-flow")
+    page.fill("#comment", "purchase contracts, with their counterparty")
+    page.click("#deploy")
+    page.wait_for_selector("#deployment-status")
+
+    other = browser.new_page()
+    login(other, live_url, "nora")
+    other.click("text=Inbox")
+    other.click("text=Review the deployment")
+    other.check("input[value=approve]")
+    other.click("#submit")
+    run_worker(app)
+    other.close()
+
+    employee = browser.new_page()
+    login(employee, live_url, "emma")
+    employee.click("text=New application")
+    _shot(employee, "filing-chooser")
+    employee.click("a:text-is('Purchase contract')")
+    employee.select_option("#seal_id", label="Contract Seal")
+    employee.set_input_files("#document", str(Path(__file__).resolve().parents[1] / "data" / "corpus" / "pdf"
+                                              / "minimal-document.pdf"))
+    employee.fill("#reason", "Office chairs")
+    employee.click("#submit")  # the counterparty is required: the browser keeps the form
+    assert employee.locator("#counterparty:invalid").count() == 1
+    employee.fill("#counterparty", "ACME Furniture Ltd")
+    _shot(employee, "filing-form-with-process-fields")
+    employee.click("#submit")
+    assert "submitted" in employee.inner_text(".flash")
+    employee.close()
+
+    application = db.session.execute(db.select(SealApplication)).scalar_one()
+    filed = db.session.execute(db.select(AuditEvent).where(AuditEvent.action == "application.submitted")).scalar_one()
+    assert filed.details["counterparty"] == "ACME Furniture Ltd"
+    assert _approve_every_step(application.id, ["harry", "leo", "nora"])
+    run_worker(app)
+    db.session.expire_all()
+    assert db.session.get(SealApplication, application.id).status == ApplicationStatus.SEALED
