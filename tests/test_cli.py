@@ -132,8 +132,12 @@ def test_users_create_with_a_generated_or_piped_password_then_set_roles_and_deac
     assert back.exit_code == 0 and accounts.authenticate("harry", PASSWORD, None) is not None
     nobody = runner.invoke(args=["users", "deactivate", "nobody"])
     assert nobody.exit_code == 1 and "there is no user 'nobody'" in nobody.output
+    accounts.find_user("harry").password_set_by_id = accounts.find_user("sam").id  # as a reset by sam leaves it
+    db.session.commit()
     reset = runner.invoke(args=["users", "reset-password", "harry"])
     assert reset.exit_code == 0 and accounts.authenticate("harry", reset.output.split(": ")[1].strip(), None)
+    db.session.expire_all()
+    assert accounts.find_user("harry").password_set_by_id is None  # no seal administrator knows this one
 
 
 def test_users_import_dry_run_then_real_run(app, org, tmp_path):

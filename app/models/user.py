@@ -6,11 +6,11 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, Enum, ForeignKey, String, Table, false
+from sqlalchemy import Column, DateTime, Enum, ForeignKey, String, Table, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import Model, db
-from app.models.timestamps import utcnow
+from app.models.timestamps import UtcNow, utcnow
 
 
 class RoleName(enum.StrEnum):
@@ -26,6 +26,9 @@ user_roles = Table(
     db.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    # When the role was given: a deployment is approved only by someone who was a seal administrator when it was
+    # asked for. The database fills it (`secondary=` inserts the key columns only).
+    Column("granted_at", DateTime, nullable=False, server_default=UtcNow()),
 )
 
 
@@ -65,6 +68,12 @@ class User(UserMixin, Model):
     # Set when someone else chose the password (a seal administrator, a script, an import): the person chooses their
     # own before anything else.
     password_change_required: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Who set the password this account's sessions descend from: the administrator who created the account (by
+    # hand or by import) or last reset its password, and who could have logged in as the person since. The person's
+    # own change keeps it (made from a session opened with the password that administrator knew); only another
+    # administrator's reset moves it. The person never decides that administrator's requests. None for a directory
+    # account (no SealFlow password) or a password set by a script (the CLI).
+    password_set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Where the account comes from: None for one created in SealFlow (its password is SealFlow's), else the

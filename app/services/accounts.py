@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -16,6 +17,7 @@ from app.extensions import db
 from app.models import Department, Role, RoleName, User
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
+from app.models.user import user_roles
 from app.services import throttle
 
 
@@ -107,6 +109,13 @@ def holders_of(role: RoleName) -> list[User]:
     query = (select(User).join(User.roles).where(Role.name == role, User.active)
              .order_by(User.display_name, User.id))
     return list(db.session.execute(query).scalars())
+
+
+def role_granted_at(user_id: int, role: RoleName) -> datetime | None:
+    """When the user was given the role they hold; None when they do not hold it."""
+    query = (select(user_roles.c.granted_at).join(Role, Role.id == user_roles.c.role_id)
+             .where(user_roles.c.user_id == user_id, Role.name == role))
+    return db.session.execute(query).scalar()
 
 
 def user_names(user_ids: Collection[int]) -> dict[int, str]:

@@ -24,7 +24,7 @@ from app.models import (
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
 from app.models.timestamps import utcnow
-from app.services import applications
+from app.services import accounts, applications, deployments
 from app.services.substitutes import represented_by
 from app.workflow import complete_task, qualifies, tasks_of
 
@@ -69,12 +69,31 @@ def inbox(user: User) -> list[HumanTask]:
     return list(db.session.execute(inbox_query(user)).scalars())
 
 
+def _puppet_refusal(user: User, absent: int, requester_id: int | None) -> str | None:
+    """Why the decider, or the absent person they act for, may not decide the requester's request because the
+    requester set their password (and so could have logged in as them, and chosen the password they have now), or
+    None."""
+    if requester_id is None:
+        return None
+    if user.password_set_by_id == requester_id:
+        return ("the requester set this account's password; another seal administrator must reset it before this "
+                "person may decide the requester's requests")
+    represented = db.session.get(User, absent) if absent != user.id else None
+    if represented is not None and represented.password_set_by_id == requester_id:
+        return (f"the requester set the password of {represented.display_name}, for whom this step would be "
+                "decided; another seal administrator must reset it before they may decide the requester's requests")
+    return None
+
+
 def _duty_refusal(user: User, task: HumanTask, absent: int, application: SealApplication) -> str | None:
     """Why separation of duties forbids the user (acting for `absent`) to decide the task, or None."""
     if set(task.decision_choices) <= REQUESTER_DECISIONS:
         return None  # the requester's own step (revise and resubmit, withdraw)
     if application.requester_id in (user.id, absent):
         return "nobody decides a step of their own application"
+    puppet = _puppet_refusal(user, absent, application.requester_id)
+    if puppet is not None:
+        return puppet
     if task.level is not None:
         levels = [t for t in current_round(tasks_of(task.instance_id))
                   if t.id != task.id and t.level is not None and t.state == TaskState.COMPLETED]
@@ -100,10 +119,38 @@ def decided_as(task: HumanTask, application: SealApplication, decider_id: int) -
     return str(requirement["approver"]) if meets else None
 
 
+def _process_refusal(user: User, task: HumanTask, absent: int) -> str | None:
+    """Why separation of duties forbids the user (acting for `absent`) to decide a step of a process run without an
+    application (a deployment's approval), or None. Its requester decides only what the diagram gives them by name,
+    never a step offered to a pool."""
+    requester = task.instance.requester_id
+    if requester in (user.id, absent):
+        return None if task.assignee_id == requester else "nobody decides a step of their own request"
+    puppet = _puppet_refusal(user, absent, requester)
+    if puppet is not None or task.instance.definition.process_id != deployments.APPROVAL_PROCESS:
+        return puppet
+    request = deployments.request_of_instance(task.instance_id)
+    return _late_seal_admin_refusal(absent, request.requested_at if request else task.instance.created_at)
+
+
+def _late_seal_admin_refusal(decider_id: int, requested_at: datetime) -> str | None:
+    """Why the decider may not approve a deployment asked for at that time: only someone who was a seal
+    administrator then does (one made afterwards, by the requester say, is not the second pair of eyes)."""
+    granted = accounts.role_granted_at(decider_id, RoleName.SEAL_ADMIN)
+    if granted is None:
+        return "only a seal administrator decides a deployment"
+    # SQLite's clock keeps milliseconds: a role given within the request's millisecond counts as given after it.
+    if granted >= requested_at.replace(microsecond=requested_at.microsecond // 1000 * 1000):
+        return ("only someone who was already a seal administrator when the deployment was requested decides it; "
+                "this person became one afterwards")
+    return None
+
+
 def decision_refusal(user: User, task: HumanTask) -> str | None:
     """Why the user may not decide the task now, or None when they may: it must wait for them (or for someone
-    they substitute), and separation of duties must allow it (no step of one's own application, one level per
-    person, auditors never decide, the level's approver rule met at decision time)."""
+    they substitute), and separation of duties must allow it (no step of one's own request, none of a requester who
+    set the decider's password, one level per person, auditors never decide, the level's approver rule met at
+    decision time, a deployment approved only by someone who was a seal administrator when it was asked for)."""
     if task.state != TaskState.READY:
         return f"the task “{task.name}” was already {task.state.value}"
     absent = acting_for(task, user)
@@ -112,10 +159,8 @@ def decision_refusal(user: User, task: HumanTask) -> str | None:
     if user.has_role(RoleName.AUDITOR):
         return "auditors never decide or sign"
     application = application_of(task)
-    if application is None:  # a process of its own (a deployment's approval): its requester decides only what the
-        requester = task.instance.requester_id  # diagram gives them by name, never a step offered to a pool
-        own = requester in (user.id, absent) and task.assignee_id != requester
-        return "nobody decides a step of their own request" if own else None
+    if application is None:  # a process of its own, such as a deployment's approval
+        return _process_refusal(user, task, absent)
     return _duty_refusal(user, task, absent, application)
 
 

@@ -275,7 +275,7 @@ def lockout_problem(user: User, roles: Collection[RoleName], active: bool, actor
 
 def create_user(spec: UserSpec, password: str | None, actor: Actor) -> tuple[User, str]:
     """Create a person; without a password one is generated. Returns the user and the password (to hand over); they
-    choose their own when they first log in."""
+    choose their own when they first log in. The actor, who knew the password, is kept as its setter."""
     _check(username_problem(spec.username) or display_name_problem(spec.display_name) or roles_problem(spec.roles))
     clash = clashing_username(spec.username)
     if clash is not None:
@@ -285,7 +285,8 @@ def create_user(spec: UserSpec, password: str | None, actor: Actor) -> tuple[Use
     all_roles = accounts.ensure_roles()
     user = User(username=spec.username, display_name=spec.display_name.strip(),
                 password_hash=accounts.hash_password(password), department=_department(spec.department_id),
-                roles=[all_roles[r] for r in sorted(spec.roles)], password_change_required=True)
+                roles=[all_roles[r] for r in sorted(spec.roles)], password_change_required=True,
+                password_set_by_id=actor.user_id)
     db.session.add(user)
     db.session.flush()
     record(actor, "user.created", "user", user.id, after=snapshot(user))
@@ -389,7 +390,8 @@ def reactivate(user_id: int, actor: Actor) -> User:
 
 def reset_password(user_id: int, password: str | None, actor: Actor) -> str:
     """Give a person a temporary password (generated when none is given; they choose their own when they next log
-    in) and end their sessions; returns it once."""
+    in) and end their sessions; returns it once. Someone else's reset makes them the password's setter (the person
+    resetting their own keeps the setter they had)."""
     user = get_user(user_id)
     if user.from_directory:
         raise InvalidInput(f"{user.username}'s password is kept by the directory; reset it there")
@@ -398,7 +400,10 @@ def reset_password(user_id: int, password: str | None, actor: Actor) -> str:
     _check(accounts.password_problem(password, user.username))
     user.password_hash = accounts.hash_password(password)
     user.password_change_required = True
+    if actor.user_id != user.id:
+        user.password_set_by_id = actor.user_id
     user.end_sessions()
-    record(actor, "user.password_reset", "user", user.id, username=user.username, generated=generated)
+    record(actor, "user.password_reset", "user", user.id, username=user.username, generated=generated,
+           password_set_by_id=user.password_set_by_id)
     return password
 

@@ -21,7 +21,7 @@ from app.models import (
     User,
 )
 from app.models.audit import Actor
-from app.services import accounts, approvals, deployments, flows
+from app.services import accounts, approvals, deployments, flows, people
 from app.workflow import InvalidDefinition, latest_definition, tasks_of
 from tests.conftest import PASSWORD, Org, work_off_queue
 
@@ -182,3 +182,51 @@ def test_the_database_keeps_a_second_waiting_request_for_the_same_process_out(ap
                                      source_name="x.bpmn", content="x", content_hash="0" * 64, comment="later",
                                      requested_by_id=nora.id))
     db.session.flush()  # a withdrawn request no longer counts
+
+
+def test_a_seal_administrator_whose_password_the_requester_set_does_not_approve_until_another_resets_it(app, org: Org,
+                                                                                                        nora):
+    """A puppet: sam reset nora's password, so could have logged in as her (her own change since does not help)."""
+    sam = org.seal_admin
+    temporary = people.reset_password(nora.id, None, Actor.of(sam))
+    accounts.change_password(nora, temporary, "nora's very own phrase", Actor.of(nora))
+    request = deployments.request_process(_version_two(), "x.bpmn", "rename", sam, Actor.of(sam))
+    db.session.commit()
+    with pytest.raises(PermissionDenied, match="the requester set this account's password"):
+        approvals.decide(_review_task(request.id), nora, "approve", "", Actor.of(nora))
+    db.session.rollback()
+
+    otto = accounts.save_user("otto", "Otto", PASSWORD, {RoleName.SEAL_ADMIN}, org.department)
+    people.reset_password(nora.id, None, Actor.of(otto))
+    db.session.commit()
+    approvals.decide(_review_task(request.id), nora, "approve", "", Actor.of(nora))
+    db.session.commit()
+    work_off_queue(app)
+    db.session.expire_all()
+    assert deployments.get_request(request.id).status == DeploymentStatus.DEPLOYED
+
+
+def test_someone_made_a_seal_administrator_after_the_request_does_not_approve_it(app, org: Org, nora):
+    sam, olga = org.seal_admin, org.other_approver
+    request = deployments.request_process(_version_two(), "x.bpmn", "rename", sam, Actor.of(sam))
+    db.session.commit()
+    people.set_roles(olga.id, {RoleName.APPROVER, RoleName.SEAL_ADMIN}, Actor.of(sam))
+    people.set_roles(nora.id, {RoleName.SEAL_ADMIN, RoleName.APPROVER}, Actor.of(sam))  # she keeps her old grant
+    db.session.commit()
+    task_id = _review_task(request.id)
+    assert task_id in {t.id for t in approvals.inbox(olga)}
+    with pytest.raises(PermissionDenied, match="already a seal administrator when the deployment was requested"):
+        approvals.decide(task_id, olga, "approve", "", Actor.of(olga))
+    db.session.rollback()
+    assert deployments.get_request(request.id).status == DeploymentStatus.PENDING
+
+    approvals.decide(task_id, nora, "approve", "", Actor.of(nora))
+    db.session.commit()
+    work_off_queue(app)
+    db.session.expire_all()
+    assert deployments.get_request(request.id).status == DeploymentStatus.DEPLOYED
+    # The next request, made once she was one, is hers to decide.
+    later = deployments.request_process(_version_two().replace(b"(v2)", b"(v3)"), "x.bpmn", "again", sam,
+                                        Actor.of(sam))
+    db.session.commit()
+    assert approvals.can_decide(olga, approvals.get_task(_review_task(later.id), olga))

@@ -254,6 +254,26 @@ def test_a_password_someone_else_set_must_be_replaced_by_the_person(app, org: Or
         accounts.change_password(user, "guess", "my very own phrase 2", Actor.of(user, "10.0.0.9"))
 
 
+def test_who_set_a_password_is_kept_until_another_administrator_resets_it(app, org: Org):
+    """The administrator who created the account or last reset its password could have logged in as the person, and
+    chosen the password they have now: approvals.decision_refusal reads this."""
+    sam = org.seal_admin
+    nora, _ = people.create_user(UserSpec("nora", "Nora", None, frozenset({RoleName.SEAL_ADMIN})), None, _as(sam))
+    scripted, _ = people.create_user(UserSpec("li.na", "Li Na", None, frozenset({RoleName.EMPLOYEE})), None, SYSTEM)
+    user, temporary = people.create_user(UserSpec("wang.fang", "王芳", None, frozenset({RoleName.EMPLOYEE})),
+                                         "a chosen passphrase", _as(sam))
+    assert (nora.password_set_by_id, scripted.password_set_by_id, user.password_set_by_id) == (sam.id, None, sam.id)
+    accounts.change_password(user, temporary, "my very own phrase", Actor.of(user))
+    assert user.password_set_by_id == sam.id  # changed in a session sam could have opened
+    people.reset_password(user.id, None, _as(user))
+    assert user.password_set_by_id == sam.id  # nor does resetting one's own
+    people.reset_password(user.id, None, _as(nora))
+    assert user.password_set_by_id == nora.id
+    people.reset_password(user.id, None, SYSTEM)  # a script: nobody in SealFlow knows it
+    assert user.password_set_by_id is None
+    assert org.employee.password_set_by_id is None  # set up by a script too
+
+
 def test_a_directory_accounts_password_is_the_directorys_and_sealflow_never_sets_it(app, org):
     org.employee.directory_dn = "uid=emma,ou=Sales,ou=people,dc=example,dc=org"
     db.session.flush()

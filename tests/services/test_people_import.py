@@ -81,6 +81,16 @@ def test_the_real_run_applies_every_line_through_the_services(org: Org):
     assert _run(ROSTER).applied and _state() == before  # nor does applying it: not even an audit event
 
 
+def test_the_importer_is_kept_as_who_set_the_created_peoples_passwords(org: Org):
+    sam = org.seal_admin
+    report = _run(ROSTER, Actor.of(sam))
+    db.session.commit()
+    created = [accounts.find_user(username) for username, _ in report.passwords]
+    assert created and {u.password_set_by_id for u in created if u is not None} == {sam.id}
+    emma = accounts.find_user("emma")
+    assert emma is not None and emma.password_set_by_id is None  # changed, but her password was not touched
+
+
 def test_one_refused_line_and_nothing_is_applied(org: Org):
     before = _state()
     report = _run(ROSTER + "bad name,X,Sales,employee,,,\r\nzhang.wei,Again,Sales,employee,,,\r\n"
