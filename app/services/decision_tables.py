@@ -22,6 +22,7 @@ from app.workflow import (
     TableView,
     approver_problem,
     called_decisions,
+    defined_decisions,
     literal_outputs,
     table_problems,
     table_view,
@@ -54,6 +55,37 @@ def in_force() -> dict[str, bytes]:
     return files
 
 
+def _decisions_in_force() -> dict[str, list[str]]:
+    """The ids of the decisions each table in force defines, by file name."""
+    newest = _newest()
+    found = {name: defined_decisions(data, name) for name, data in shipped().items() if name not in newest}
+    found.update({name: [version.decision_id] for name, version in newest.items()})
+    return found
+
+
+def defined_elsewhere(decision_id: str, name: str) -> list[str]:
+    """The tables in force, other than this one, that define the decision: file names."""
+    return sorted(other for other, ids in _decisions_in_force().items() if other != name and decision_id in ids)
+
+
+@dataclass(frozen=True)
+class DefinedDecision:
+    """A decision a table defines: the tables in force that define it now (the one it would replace), and the
+    processes whose newest version calls it (deployed again with it)."""
+
+    decision_id: str
+    defined_by: tuple[str, ...]
+    called_by: tuple[str, ...]
+
+
+def decisions_of(data: bytes, name: str) -> list[DefinedDecision]:
+    """The decisions a table defines, each with the tables in force defining it now and the processes calling it."""
+    in_force = _decisions_in_force()
+    return [DefinedDecision(decision_id, tuple(sorted(n for n, ids in in_force.items() if decision_id in ids)),
+                            tuple(d.process_id for d in used_by(decision_id)))
+            for decision_id in defined_decisions(data, name)]
+
+
 def valid_name(name: str) -> str:
     """A table's file name as stored: a plain name ending in .dmn."""
     cleaned = Path(name.strip()).name
@@ -76,14 +108,20 @@ def _required_approvals_problems(data: bytes, name: str) -> list[Problem]:
 
 def validate_table(data: bytes, name: str) -> list[Problem]:
     """Every problem that keeps the table from being deployed: its own (DMN, hit policy, every cell vetted like
-    diagram expressions), the filing table's needs, a changed decision id that processes still call, and every
-    problem the newest version of a process calling it would have with it."""
+    diagram expressions), the filing table's needs, a decision id another table in force defines, a changed
+    decision id that processes still call, and every problem the newest version of a process calling it would have
+    with it."""
     name = valid_name(name)
     decision_id, problems = table_problems(data, name)
     if problems:
         return problems
     if decision_id == REQUIRED_APPROVALS:
         problems += _required_approvals_problems(data, name)
+    # Decisions are found by id across every table in force: a second table with the id would take the first's
+    # place in the processes that call it.
+    problems += [Problem(f"the decision id {decision_id!r} is already defined by {other}, a table in force: {name} "
+                         f"would take its place for the processes that call it; give the decision an id of its own",
+                         decision_id, file=name) for other in defined_elsewhere(decision_id, name)]
     current = _newest().get(name)
     if current is not None and current.decision_id != decision_id and used_by(current.decision_id):
         problems.append(Problem(f"the decision was {current.decision_id!r}, which processes call; keep its id",

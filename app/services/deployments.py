@@ -118,6 +118,14 @@ def request_of_instance(instance_id: int) -> DeploymentRequest | None:
         DeploymentRequest.instance_id == instance_id)).scalar_one_or_none()
 
 
+def decisions_of(request: DeploymentRequest) -> list[decision_tables.DefinedDecision]:
+    """For a decision table's request: the decisions it defines, the tables in force defining them now and the
+    processes calling them (what approving it replaces); none for a diagram's."""
+    if request.kind != DeploymentKind.POLICY:
+        return []
+    return decision_tables.decisions_of(request.content.encode(), request.subject)
+
+
 def list_requests(limit: int = 50) -> list[DeploymentRequest]:
     """The newest deployment requests, those still waiting first."""
     query = select(DeploymentRequest).order_by(

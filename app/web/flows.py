@@ -137,7 +137,8 @@ def request_deployment() -> Any:
 @role_required(ADMIN)
 def deployment(request_id: int) -> Any:
     found = deployments.get_request(request_id)
-    return render_template("flows/deployment.html", deployment=found, task_id=deployments.review_task_id(found))
+    return render_template("flows/deployment.html", deployment=found, task_id=deployments.review_task_id(found),
+                           decisions=deployments.decisions_of(found))
 
 
 @bp.get("/deployments/<int:request_id>.bpmn")

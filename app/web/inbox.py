@@ -70,5 +70,6 @@ def task(task_id: int) -> Any:
     status = (403 if refusal else 422) if form.is_submitted() else 200
     deployment = deployments.request_of_instance(found.instance_id) if application is None else None
     return render_template("inbox/task.html", task=found, application=application, form=form, deployment=deployment,
+                           decisions=deployments.decisions_of(deployment) if deployment is not None else [],
                            can_decide=refusal is None, refusal=refusal if found.state.value == "ready" else None,
                            for_whom=absent_users([found], me()).get(found.id) if refusal is None else None), status

@@ -82,6 +82,7 @@ def request_deployment() -> Any:
 def diff(name: str) -> Any:
     """Two versions' rules side by side: ?from=1&to=2, or ?request=<id> against the version it replaces."""
     request_id = request.args.get("request", type=int)
+    decisions: list[decision_tables.DefinedDecision] = []
     if request_id is not None:
         found = deployments.get_request(request_id)
         if found.base_version is None:
@@ -89,10 +90,12 @@ def diff(name: str) -> Any:
         before = decision_tables.get_version(found.subject, found.base_version)
         after_content, titles = found.content, (_("version %(n)s", n=before.version),
                                                 _("deployment request %(n)s", n=found.id))
+        decisions = deployments.decisions_of(found)
     else:
         before = decision_tables.get_version(name, request.args.get("from", 1, type=int))
         after = decision_tables.get_version(name, request.args.get("to", before.version + 1, type=int))
         after_content, titles = after.content, (_("version %(n)s", n=before.version), _("version %(n)s",
                                                                                         n=after.version))
     old, new, changes = decision_tables.compare(before.content.encode(), after_content.encode(), name)
-    return render_template("policies/diff.html", name=name, old=old, new=new, changes=changes, titles=titles)
+    return render_template("policies/diff.html", name=name, old=old, new=new, changes=changes, titles=titles,
+                           decisions=decisions)

@@ -35,7 +35,15 @@ from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
 from app.workflow.filing import FieldError, Filing, FormField, read_values
 from app.workflow.modeler_form import for_modeler
 from app.workflow.parser import ParsedDefinition
-from app.workflow.policies import TableRule, TableView, called_decisions, literal_outputs, table_problems, table_view
+from app.workflow.policies import (
+    TableRule,
+    TableView,
+    called_decisions,
+    defined_decisions,
+    literal_outputs,
+    table_problems,
+    table_view,
+)
 from app.workflow.simulation import TIMEOUT, PathStep, ServiceAnswer, TimerWait, simulate_path
 from app.workflow.steps import StepResult, service_job_key
 from app.workflow.timers import due as due_timers
@@ -71,6 +79,7 @@ __all__ = [
     "TableView",
     "WorkflowFailed",
     "called_decisions",
+    "defined_decisions",
     "cancel",
     "complete_task",
     "deploy",

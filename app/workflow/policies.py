@@ -152,6 +152,16 @@ def called_decisions(bpmn: bytes, source: str) -> set[str]:
     return {ref for task in root.iter("{*}businessRuleTask") if (ref := decision_ref(task))}
 
 
+def defined_decisions(data: bytes, source: str) -> list[str]:
+    """The ids of the decisions a DMN file defines, in its order (none when it cannot be read: table_problems says
+    why)."""
+    try:
+        root = parse_untrusted(data, source)
+    except InvalidDefinition:
+        return []
+    return [decision.get("id") or "" for decision in root.iterfind("{*}decision")]
+
+
 def table_problems(data: bytes, source: str) -> tuple[str, list[Problem]]:
     """The decision a DMN file holds and every problem that keeps it from being deployed (unreadable, not DMN, more
     or fewer than one decision, unsupported hit policy, refused expressions in any cell)."""

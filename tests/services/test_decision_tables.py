@@ -101,3 +101,53 @@ def test_a_table_that_cannot_be_in_force_is_refused_with_every_problem_and_nothi
 def test_a_table_name_is_a_plain_dmn_file_name(app, org, name):
     with pytest.raises(InvalidDefinition, match="plain name"):
         deployments.request_policy(_with_row(), name, "why", org.seal_admin, Actor.of(org.seal_admin))
+
+
+def _renamed(decision_id: str) -> bytes:
+    """The shipped table with another decision id (and none of the filing table's own needs)."""
+    return SHIPPED.read_bytes().replace(b'<decision id="required_approvals"', f'<decision id="{decision_id}"'.encode())
+
+
+def test_a_decision_id_another_table_in_force_defines_is_refused_naming_both(app):
+    """Decisions are found by id across the tables in force: a second table defining one would take its place in
+    every process calling it. Also before the shipped table was ever deployed."""
+    problems = decision_tables.validate_table(SHIPPED.read_bytes(), "shadow.dmn")
+    assert any("'required_approvals' is already defined by required_approvals.dmn" in p.message
+               and "shadow.dmn" in p.message for p in problems), problems
+    assert decision_tables.validate_table(SHIPPED.read_bytes(), NAME) == []  # its own name: a new version of it
+    assert decision_tables.validate_table(_renamed("limits"), "limits.dmn") == []
+
+
+def test_a_table_shadowing_one_in_force_is_neither_asked_for_nor_deployed(app, org, people):
+    nora, _ = people
+    sam = org.seal_admin
+    with pytest.raises(InvalidDefinition, match="already defined by required_approvals.dmn"):
+        deployments.request_policy(SHIPPED.read_bytes(), "shadow.dmn", "why", sam, Actor.of(sam))
+    db.session.rollback()
+    assert deployments.list_requests() == []
+
+    # Two new tables with one id, both asked for while neither is in force: the second is refused when deployed.
+    first = deployments.request_policy(_renamed("limits"), "limits.dmn", "limits", sam, Actor.of(sam))
+    second = deployments.request_policy(_renamed("limits"), "copy.dmn", "a copy", sam, Actor.of(sam))
+    db.session.commit()
+    for request in (first, second):
+        approvals.decide(deployments.review_task_id(request), nora, "approve", "", Actor.of(nora))
+        db.session.commit()
+        work_off_queue(app)
+        db.session.expire_all()
+    first, second = deployments.get_request(first.id), deployments.get_request(second.id)
+    assert first.status == DeploymentStatus.DEPLOYED
+    assert second.status == DeploymentStatus.FAILED and "already defined by limits.dmn" in (second.outcome or "")
+    assert decision_tables.newest_version("copy.dmn") is None
+    with pytest.raises(InvalidDefinition, match="already defined by limits.dmn"):
+        decision_tables.deploy_table(_renamed("limits"), "copy.dmn", Actor.of(sam))
+
+
+def test_a_requests_decisions_name_the_table_in_force_they_replace_and_their_callers(app, org, people):
+    sam = org.seal_admin
+    changed = deployments.request_policy(_with_row(), NAME, "finance director", sam, Actor.of(sam))
+    new = deployments.request_policy(_renamed("limits"), "limits.dmn", "limits", sam, Actor.of(sam))
+    [same] = deployments.decisions_of(changed)
+    assert (same.decision_id, same.defined_by) == ("required_approvals", (NAME,))
+    [fresh] = deployments.decisions_of(new)
+    assert (fresh.decision_id, fresh.defined_by, fresh.called_by) == ("limits", (), ())
