@@ -32,6 +32,7 @@ def create_app(config: Config | None = None) -> Flask:
     from app.extensions import babel, csrf, db, login_manager, migrate, tune_sqlite
     from app.services import queue
     from app.web import init_app as init_web
+    from app.web.guards import DatabaseIntegerConverter
     from app.workflow import evaluator
 
     db.init_app(app)
@@ -44,6 +45,7 @@ def create_app(config: Config | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     queue.init_app(app)
     evaluator.configure(app.config["EXPRESSION_CPU_SECONDS"], app.config["EXPRESSION_MEMORY_MB"])
+    app.url_map.converters["int"] = DatabaseIntegerConverter  # before any route is added: every <int:…> uses it
     init_web(app)
     cli.init_app(app)
     return app

@@ -13,6 +13,12 @@ class DomainError(Exception):
         self.message = message
 
 
+class MalformedRequest(DomainError):
+    """A request SealFlow cannot read at all (a body that is not JSON, or not text, or nested without end)."""
+
+    status = 400
+
+
 class NotFound(DomainError):
     status = 404
 

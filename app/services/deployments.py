@@ -35,6 +35,20 @@ APPROVAL_PROCESS = "deployment_approval"
 PROTECTED_PROCESSES = frozenset({APPROVAL_PROCESS})
 
 
+# A comment says why in a few sentences; the pages show it whole (the column, TEXT, would hold far more).
+COMMENT_LIMIT = 2000
+
+
+def _comment(comment: str) -> str:
+    """The request's comment as stored: said, and not past the limit."""
+    comment = comment.strip()
+    if not comment:
+        raise InvalidInput("say why: a deployment needs a comment")
+    if len(comment) > COMMENT_LIMIT:
+        raise InvalidInput(f"the comment is longer than {COMMENT_LIMIT} characters ({len(comment)})")
+    return comment
+
+
 def _seal_admin(user: User) -> None:
     if not user.has_role(RoleName.SEAL_ADMIN) or not user.active:
         raise PermissionDenied("only a seal administrator deploys flows")
@@ -48,11 +62,10 @@ def _pending(kind: DeploymentKind, subject: str) -> DeploymentRequest | None:
 
 def request_process(data: bytes, source: str, comment: str, user: User, actor: Actor) -> DeploymentRequest:
     """Ask for a diagram to be deployed as its process's newest version (an earlier version's content: a
-    rollback). It must deploy as it stands (InvalidDefinition lists every problem otherwise), say why, differ from
-    the newest version, and be the only request for its process waiting."""
+    rollback). It must deploy as it stands (InvalidDefinition lists every problem otherwise), say why (in at most
+    COMMENT_LIMIT characters), differ from the newest version, and be the only request for its process waiting."""
     _seal_admin(user)
-    if not comment.strip():
-        raise InvalidInput("say why: a deployment needs a comment")
+    comment = _comment(comment)
     parsed = flows.inspect_diagram(data, source)
     if parsed.process_id in PROTECTED_PROCESSES:
         raise PermissionDenied(f"the process {parsed.process_id!r} keeps dual control itself and changes only with "
@@ -62,7 +75,7 @@ def request_process(data: bytes, source: str, comment: str, user: User, actor: A
         raise InvalidInput(f"version {newest.version} of {parsed.process_id!r}, the newest, already has this content")
     return _ask(DeploymentRequest(
         kind=DeploymentKind.PROCESS, subject=parsed.process_id, name=parsed.name, source_name=source,
-        content=parsed.xml, content_hash=parsed.content_hash, comment=comment.strip(),
+        content=parsed.xml, content_hash=parsed.content_hash, comment=comment,
         base_version=newest.version if newest is not None else None, requested_by_id=user.id), user, actor)
 
 
@@ -91,8 +104,7 @@ def request_policy(data: bytes, name: str, comment: str, user: User, actor: Acto
     """Ask for a decision table to be deployed as its file's newest version; the same rules as for a diagram.
     Processes calling its decision are deployed again with it once it is approved."""
     _seal_admin(user)
-    if not comment.strip():
-        raise InvalidInput("say why: a deployment needs a comment")
+    comment = _comment(comment)
     name = decision_tables.valid_name(name)
     problems = decision_tables.validate_table(data, name)
     if problems:
@@ -103,7 +115,7 @@ def request_policy(data: bytes, name: str, comment: str, user: User, actor: Acto
         raise InvalidInput(f"version {newest.version} of {name!r}, the newest, already has this content")
     return _ask(DeploymentRequest(
         kind=DeploymentKind.POLICY, subject=name, name=name, source_name=name, content=data.decode(),
-        content_hash=digest, comment=comment.strip(), base_version=newest.version if newest is not None else None,
+        content_hash=digest, comment=comment, base_version=newest.version if newest is not None else None,
         requested_by_id=user.id), user, actor)
 
 

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import RoleName
 from app.services import deployments, flows
 from app.services.operators import TEMPLATES
-from app.web.guards import actor, me, role_required
+from app.web.guards import actor, me, posted_json, role_required
 from app.web.security import attachment
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
@@ -112,7 +112,7 @@ def validate() -> Any:
 
 def _posted() -> tuple[bytes, dict[str, Any]]:
     """The diagram a JSON request carries, and the rest of the request."""
-    body = request.get_json(silent=True)
+    body = posted_json()
     body = body if isinstance(body, dict) else {}
     xml = body.get("xml")
     if not isinstance(xml, str) or not xml.strip():

@@ -13,7 +13,7 @@ from app.errors import InvalidInput
 from app.extensions import db
 from app.models import RoleName
 from app.services import decision_tables, deployments
-from app.web.guards import actor, me, role_required
+from app.web.guards import actor, me, posted_json, role_required
 from app.web.security import attachment
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
@@ -51,7 +51,8 @@ def edit(name: str, version: int) -> Any:
 
 
 def _posted() -> tuple[bytes, str, dict[str, Any]]:
-    body = request.get_json(silent=True)
+    """The table a JSON request carries, its file name, and the rest of the request."""
+    body = posted_json()
     body = body if isinstance(body, dict) else {}
     xml, name = body.get("xml"), body.get("name")
     if not isinstance(xml, str) or not xml.strip() or not isinstance(name, str):

@@ -230,3 +230,23 @@ def test_someone_made_a_seal_administrator_after_the_request_does_not_approve_it
                                         Actor.of(sam))
     db.session.commit()
     assert approvals.can_decide(olga, approvals.get_task(_review_task(later.id), olga))
+
+
+def test_a_comment_is_at_most_2000_characters(app, org: Org):
+    sam = org.seal_admin
+    table = (Path(__file__).resolve().parents[2] / "seal_policies" / "required_approvals.dmn").read_bytes().replace(
+        b'"Department head"</text>', b'"Head of the department"</text>')
+    for ask, content in ((deployments.request_process, _version_two()),
+                         (deployments.request_policy, table)):
+        name = "x.bpmn" if ask is deployments.request_process else "required_approvals.dmn"
+        before = len(deployments.list_requests())
+        with pytest.raises(InvalidInput, match="longer than 2000 characters"):
+            ask(content, name, "x" * 2001, sam, Actor.of(sam))
+        db.session.rollback()
+        assert len(deployments.list_requests()) == before
+        kept = ask(content, name, "说" * 2000, sam, Actor.of(sam))  # at the limit: kept whole
+        db.session.commit()
+        db.session.expire_all()
+        assert deployments.get_request(kept.id).comment == "说" * 2000
+        deployments.withdraw(kept.id, sam, Actor.of(sam))
+        db.session.commit()
