@@ -199,16 +199,33 @@ def _approver(request: DeploymentRequest) -> int | None:
                  if t.state == TaskState.COMPLETED and t.decision == "approve"), None)
 
 
-def carry_out(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    """The approval process's service task: deploy the approved request (the operator `deploy_change`). Runs once:
-    a request no longer waiting is left as it is. A diagram that no longer deploys (a decision table it calls
-    changed since) fails the request with every problem, and deploys nothing."""
+def _named_request(params: dict[str, Any]) -> DeploymentRequest:
+    """The deployment request the operator's parameters name."""
     try:
         request = db.session.get(DeploymentRequest, int(params["deployment_id"]))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         request = None
     if request is None:
         raise NotFound(f"deployment request {params.get('deployment_id')!r} does not exist")
+    return request
+
+
+def check_deploying_instance(params: dict[str, Any], instance_id: int | None) -> None:
+    """The operator `deploy_change` runs only in the request's own approval process (the instance of
+    deployment_approval started for it): another diagram with such a service task cannot deploy a request by
+    naming it. PermissionDenied otherwise, before anything is written."""
+    request = _named_request(params)
+    if instance_id is None or request.instance_id != instance_id:
+        raise PermissionDenied(f"deployment request {request.id} is deployed only by its own approval process "
+                               f"(instance {request.instance_id}), not by process instance {instance_id}")
+
+
+def carry_out(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """The approval process's service task: deploy the approved request (the operator `deploy_change`; its process
+    is checked by check_deploying_instance first). Runs once: a request no longer waiting is left as it is. A
+    diagram that no longer deploys (a decision table it calls changed since) fails the request with every problem,
+    and deploys nothing."""
+    request = _named_request(params)
     if request.status != DeploymentStatus.PENDING:
         return {"deployed": request.status == DeploymentStatus.DEPLOYED}
     approver = _approver(request)

@@ -87,7 +87,10 @@ TEMPLATES = (
 
 def run_operator(operation: str, params: dict[str, Any], instance_id: int | None, actor: Actor) -> dict[str, Any]:
     """Run the operator a service task names. A sealing operator acts only on the application its own process
-    runs: a diagram cannot point it at another application (a withdrawn one, say) by its parameters."""
+    runs, and `deploy_change` only on the deployment request whose approval process runs it: a diagram cannot point
+    them at another application (a withdrawn one, say) or another request by its parameters."""
+    if operation == "deploy_change":
+        deployments.check_deploying_instance(params, instance_id)
     if operation in SEALING_OPERATORS:
         own = db.session.execute(select(ProcessInstance.application_id).where(
             ProcessInstance.id == instance_id)).scalar() if instance_id is not None else None
