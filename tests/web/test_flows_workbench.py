@@ -286,6 +286,13 @@ def _panel_group(page: Page, group: str) -> None:
         header.click()
 
 
+def _type(page: Page, field: str, text: str) -> None:
+    """Fill a properties-panel field and leave it: the panel writes the change when the field loses focus, which
+    redraws the context pad (a click on the pad that caused the blur would land on the old one)."""
+    page.fill(field, text)
+    page.keyboard.press("Tab")
+
+
 def test_draw_a_sealing_flow_with_its_filing_form_deploy_it_an_employee_files_on_it_and_it_is_sealed(
         app, live_url: str, strict_page: Page, browser, nora):
     """The whole workbench path in the browser: the palette, context pad, wrench, properties panel and element
@@ -299,40 +306,44 @@ def test_draw_a_sealing_flow_with_its_filing_form_deploy_it_an_employee_files_on
     page.wait_for_selector("#status.ok")
     page.click(".djs-container svg >> nth=0", position={"x": 600, "y": 400})  # the process itself
     _panel_group(page, "general")
-    page.fill("#bio-properties-panel-name", "Purchase contract")
-    # The filing form: a required text field on the start event.
-    page.click(".djs-element[data-element-id=submitted]")
-    _panel_group(page, "CamundaPlatform__Form")
-    page.select_option("#bio-properties-panel-formType", "formData")
-    _panel_group(page, "CamundaPlatform__FormData")
-    page.click("[data-group-id='group-CamundaPlatform__FormData'] .bio-properties-panel-add-entry")
-    page.fill("#bio-properties-panel-submitted-formField-0-formFieldID", "counterparty")
-    page.fill("#bio-properties-panel-submitted-formField-0-formFieldLabel", "Counterparty")
-    page.select_option("#bio-properties-panel-submitted-formField-0-formFieldType", "string")
+    _type(page, "#bio-properties-panel-name", "Purchase contract")
     # The policy step: a user task, sequential over the levels the policy requires.
     page.click(".djs-element[data-element-id=submitted]")
     page.click(".djs-context-pad [data-action='append.append-task']")
     page.click(".djs-context-pad [data-action='replace']")
     page.click(".djs-popup [data-id='replace-with-user-task']")
     _panel_group(page, "general")
-    page.fill("#bio-properties-panel-name", "Approvals the seal policy requires")
+    _type(page, "#bio-properties-panel-name", "Approvals the seal policy requires")
     page.click(".djs-context-pad [data-action='replace']")
     page.click(".djs-popup [data-id='toggle-sequential-mi']")
     page.keyboard.press("Escape")
-    _panel_group(page, "CamundaPlatform__UserAssignment")
-    page.fill("#bio-properties-panel-assignee", "policy")
-    _panel_group(page, "CamundaPlatform__MultiInstance")
-    page.fill("#bio-properties-panel-collection", "${required_approvals}")
-    page.fill("#bio-properties-panel-elementVariable", "required_approval")
-    page.fill("#bio-properties-panel-completionCondition", '${decision != "approve"}')
+    # SealFlow's assignment rule as an extension property: the approver each level of the policy names.
+    page.click("[data-group-id='group-CamundaPlatform__ExtensionProperties'] .bio-properties-panel-add-entry")
+    _type(page, "[id$='-extensionProperty-0-name']", "assignee")
+    _type(page, "[id$='-extensionProperty-0-value']", "policy")
+    _panel_group(page, "multiInstance")
+    _type(page, "#bio-properties-panel-collection", "${required_approvals}")
+    _type(page, "#bio-properties-panel-elementVariable", "required_approval")
+    _type(page, "#bio-properties-panel-completionCondition", '${decision != "approve"}')
     # Sealing: a service task from SealFlow's element templates.
     page.click(".djs-context-pad [data-action='append.append-task']")
     page.click(".djs-context-pad [data-action='replace']")
     page.click(".djs-popup [data-id='replace-with-service-task']")
     _panel_group(page, "ElementTemplates__Template")
-    page.click("[data-group-id='group-ElementTemplates__Template'] button:has-text('Select')")
-    page.click(".cmd-change-menu__entry:has-text('Stamp and sign')")
+    page.click(".bio-properties-panel-select-template-button")
+    page.click(".djs-popup .entry:has-text('Stamp and sign')")
     page.click(".djs-context-pad [data-action='append.end-event']")
+    # The filing form: a required text field on the start event.
+    page.click(".djs-element[data-element-id=submitted]")
+    _panel_group(page, "CamundaPlatform__Form")
+    page.select_option("#bio-properties-panel-formType", "formData")
+    _panel_group(page, "CamundaPlatform__FormData")
+    page.click("[data-group-id='group-CamundaPlatform__FormData'] .bio-properties-panel-add-entry")
+    _type(page, "#bio-properties-panel-submitted-formField-0-formFieldID", "counterparty")
+    _type(page, "#bio-properties-panel-submitted-formField-0-formFieldLabel", "Counterparty")
+    page.select_option("#bio-properties-panel-submitted-formField-0-formFieldType", "string")
+    page.click("[data-entry-id$='formFieldConstraints'] .bio-properties-panel-add-entry")
+    _type(page, "[id$='formFieldConstraints-constraint-0-name']", "required")
     page.wait_for_selector("#status.ok")
     _shot(page, "modeler-sealing-flow")
     page.fill("#comment", "purchase contracts, with their counterparty")
