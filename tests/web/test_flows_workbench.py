@@ -1,6 +1,7 @@
 """The seal administrator's flows in a real browser: the list, the modeler with live validation, deployment under
 dual control, and the diff."""
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,11 @@ from playwright.sync_api import Page
 from app.extensions import db
 from app.models import Department, RoleName, Seal
 from app.models.audit import Actor
-from app.services import accounts
-from tests.conftest import PASSWORD
+from app.services import accounts, applications
+from app.services.applications import ApplicationSpec
+from tests.conftest import PASSWORD, contract_pdf
 from tests.web.browsing import login, run_worker
+from tests.workflow.test_simulation import row_counts
 
 SHOTS = Path("/tmp/shots-flows")
 
@@ -100,8 +103,13 @@ def _edit_cell(page: Page, rule: str, column: str, text: str) -> None:
     page.click("h1")  # leave the cell
 
 
-def test_edit_the_policy_table_see_a_refused_cell_marked_deploy_it_and_compare(app, live_url: str,
-                                                                                strict_page: Page, browser, nora):
+def test_edit_the_policy_table_see_a_refused_cell_marked_back_test_deploy_it_and_compare(
+        app, org, live_url: str, strict_page: Page, browser, nora):
+    for amount in ("600000", "50000"):  # filed before: only the first needs a seal administrator under the draft
+        applications.submit(ApplicationSpec(seal_id=org.contract_seal.id, document_type="contract", filename="c.pdf",
+                                            content=contract_pdf(), reason="supply", amount=Decimal(amount)),
+                            org.employee, Actor.system("test"))
+    db.session.commit()
     page = strict_page
     login(page, live_url, "sam")
     page.click("#nav-policies")
@@ -115,6 +123,14 @@ def test_edit_the_policy_table_see_a_refused_cell_marked_deploy_it_and_compare(a
     _shot(page, "policy-editor-problem")
     _edit_cell(page, "contract_over_a_million", "input_amount", "? >= 500000")
     page.wait_for_selector("#status.ok")
+    before = row_counts()
+    page.fill("#months", "3")
+    page.click("#back-test")
+    page.wait_for_selector("#back-test-result")
+    assert "2 applications judged: 1 routed differently" in page.inner_text("#counts")
+    assert "contract of 1,000,000 or more" in page.inner_text("#changed tbody tr")
+    assert row_counts() == before
+    _shot(page, "policy-back-test")
     page.fill("#comment", "seal administrators review from 500,000")
     page.click("#deploy")
     page.wait_for_selector("#deployment-status")
