@@ -129,6 +129,11 @@ def _process_refusal(user: User, task: HumanTask, absent: int) -> str | None:
     puppet = _puppet_refusal(user, absent, requester)
     if puppet is not None or task.instance.definition.process_id != deployments.APPROVAL_PROCESS:
         return puppet
+    # Dual control's other direction: an administrator who set the requester's password could have asked as them.
+    asker = db.session.get(User, requester) if requester is not None else None
+    if asker is not None and asker.password_set_by_id in (user.id, absent):
+        return ("you set the password of the seal administrator who asked for this deployment, so it could be your own "
+                "request; another seal administrator decides it")
     request = deployments.request_of_instance(task.instance_id)
     return _late_seal_admin_refusal(absent, request.requested_at if request else task.instance.created_at)
 

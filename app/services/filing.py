@@ -105,6 +105,12 @@ def seals_for(filing: Filing, user: User) -> list[Seal]:
     return [s for s in seals.requestable_seals(user) if seal_refusal(filing, s) is None]
 
 
+def choosable_people(requester: User) -> list[User]:
+    """Whom the filing form offers for its people and parties: what filed_values accepts (active, not the requester,
+    no auditor)."""
+    return [u for u in accounts.list_active_users() if u.id != requester.id and not u.has_role(RoleName.AUDITOR)]
+
+
 def _people(form_field: FormField, ids: list[int], requester: User) -> list[int]:
     for user_id in ids:
         person = accounts.active_user(user_id)

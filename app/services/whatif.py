@@ -109,9 +109,9 @@ def _tables(policy_files: Mapping[str, bytes] | None) -> dict[str, bytes] | None
     return files
 
 
-def draft_of(content: bytes) -> dict[str, bytes]:
-    """A draft of the seal policy, as the policy files it replaces (its own file)."""
-    return {policy.POLICY_FILE: content}
+def draft_of(content: bytes, name: str = policy.POLICY_FILE) -> dict[str, bytes]:
+    """A draft decision table (by default the seal policy's), as the policy files it replaces (its own file)."""
+    return {name: content}
 
 
 def _check(spec: WhatIfSpec) -> tuple[User, Seal, Department | None]:

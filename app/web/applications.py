@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import DocumentKind, RoleName
-from app.services import accounts, applications, audit, documents, filing, gate, sealing, seals
+from app.services import applications, audit, documents, filing, gate, sealing, seals
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
 from app.web.history import process_history
@@ -44,7 +44,7 @@ def _posted_fields(offer: filing.Offer) -> dict[str, Any]:
 
 
 def _form_page(offer: filing.Offer, form: ApplicationForm, values: dict[str, Any], status: int = 200) -> Any:
-    people = [u for u in accounts.list_active_users() if u.id != me().id]
+    people = filing.choosable_people(me())
     party_seals = [s for s in seals.list_seals() if s.is_usable]
     return render_template("applications/new.html", offer=offer, form=form, values=values, people=people,
                            party_seals=party_seals), status

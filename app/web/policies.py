@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 from app.errors import InvalidInput
 from app.extensions import db
 from app.models import RoleName
-from app.services import decision_tables, deployments
+from app.models.timestamps import utcnow
+from app.services import decision_tables, deployments, whatif
 from app.web.guards import actor, me, posted_json, role_required
 from app.web.security import attachment
 
@@ -44,7 +45,7 @@ def edit(name: str, version: int) -> Any:
         "problem": _("1 problem stops it from deploying."),
         "problems": _("%(count)s problems stop it from deploying.", count="%(count)s"),
         "unchecked": _("Could not check the table:"), "failed": _("The editor could not start:"),
-        "deploying": _("Sending…"),
+        "deploying": _("Sending…"), "back_testing": _("Judging the applications…"),
     }
     return render_template("policies/editor.html", table=found, texts=texts,
                            used_by=decision_tables.used_by(found.decision_id))
@@ -76,6 +77,19 @@ def request_deployment() -> Any:
     db.session.commit()
     flash(_("Deployment requested: it takes effect once another seal administrator approves it."), "success")
     return jsonify(url=url_for("flows.deployment", request_id=found.id)), 201
+
+
+@bp.post("/back-test")
+@role_required(ADMIN)
+def back_test() -> Any:
+    """The editor's draft judged against the applications of the past months (the back-test of /flows/back-test),
+    answered as the report's HTML for the page to show. Nothing is changed."""
+    xml, name, body = _posted()
+    months = body.get("months")
+    if isinstance(months, bool) or not isinstance(months, int):
+        raise InvalidInput(_("Say how many months to look back, as a number."))
+    report = whatif.backtest(whatif.draft_of(xml, name), months, utcnow())
+    return jsonify(html=render_template("flows/_back_test_report.html", report=report, draft_name=_("This draft")))
 
 
 @bp.get("/<name>/diff")

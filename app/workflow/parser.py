@@ -37,6 +37,7 @@ from app.workflow.validation import (
     CAMUNDA_NS,
     NS,
     PROPERTY_PATHS,
+    is_sealflow_rule,
     requester_warnings,
     schema_problems,
     semantic_problems,
@@ -57,6 +58,8 @@ class _UserTaskParser(UserTaskParser):
             return extensions
         camunda_attributes = {prop: self.node.get(f"{{{CAMUNDA_NS}}}{attr}")
                               for attr, prop in _CAMUNDA_ASSIGNMENT.items()}
+        if is_sealflow_rule((camunda_attributes[CAMUNDA_ASSIGNEE] or "").strip()):  # e.g. Assignee: policy
+            camunda_attributes["assignee"] = camunda_attributes.pop(CAMUNDA_ASSIGNEE).strip()
         camunda_properties = {p.get("name"): p.get("value", "") for p in self.node.iterfind(
             f"bpmn:extensionElements/{PROPERTY_PATHS[CAMUNDA_NS]}", {**NS, "camunda": CAMUNDA_NS}) if p.get("name")}
         found = {**{k: v for k, v in camunda_attributes.items() if v}, **camunda_properties}

@@ -102,12 +102,23 @@ PROPERTY_PATHS = {SPIFF_NS: "spiffworkflow:properties/spiffworkflow:property",
 _PROPERTY_NS = {**NS, "spiffworkflow": SPIFF_NS, "camunda": CAMUNDA_NS}
 
 
+def is_sealflow_rule(value: str) -> bool:
+    """Whether a camunda:assignee is one of SealFlow's assignment rules (policy, department_head, user:…, data:…,
+    role:…) rather than a username or ${variable}: the modeler's Assignee field takes either."""
+    kind, colon, rest = value.partition(":")
+    return value in ("policy", "department_head") or (bool(colon) and bool(rest) and kind in ("user", "data", "role"))
+
+
 def task_properties(task: etree._Element) -> dict[str, str]:
-    """A task's SealFlow properties (name -> value), from spiffworkflow:properties and camunda:properties."""
+    """A task's SealFlow properties (name -> value), from spiffworkflow:properties and camunda:properties; a SealFlow
+    rule written as camunda:assignee is its `assignee` unless a property names one."""
     found: dict[str, str] = {}
     for path in PROPERTY_PATHS.values():
         for prop in task.iterfind(f"bpmn:extensionElements/{path}", _PROPERTY_NS):
             found.setdefault(prop.get("name") or "", prop.get("value") or "")
+    camunda = (task.get(f"{{{CAMUNDA_NS}}}assignee") or "").strip()
+    if is_sealflow_rule(camunda):
+        found.setdefault("assignee", camunda)
     return found
 
 

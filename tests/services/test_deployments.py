@@ -206,6 +206,25 @@ def test_a_seal_administrator_whose_password_the_requester_set_does_not_approve_
     assert deployments.get_request(request.id).status == DeploymentStatus.DEPLOYED
 
 
+def test_whoever_set_the_requesters_password_does_not_approve_their_deployment(app, org: Org, nora):
+    """The other direction: sam reset nora's password, so a request made as nora could be his own."""
+    sam = org.seal_admin
+    otto = accounts.save_user("otto", "Otto", PASSWORD, {RoleName.SEAL_ADMIN}, org.department)
+    temporary = people.reset_password(nora.id, None, Actor.of(sam))
+    accounts.change_password(nora, temporary, "nora's very own phrase", Actor.of(nora))
+    request = deployments.request_process(_version_two(), "x.bpmn", "rename", nora, Actor.of(nora))
+    db.session.commit()
+    with pytest.raises(PermissionDenied, match="you set the password of the seal administrator who asked"):
+        approvals.decide(_review_task(request.id), sam, "approve", "", Actor.of(sam))
+    db.session.rollback()
+    assert deployments.get_request(request.id).status == DeploymentStatus.PENDING
+    approvals.decide(_review_task(request.id), otto, "approve", "", Actor.of(otto))  # a third administrator may
+    db.session.commit()
+    work_off_queue(app)
+    db.session.expire_all()
+    assert deployments.get_request(request.id).status == DeploymentStatus.DEPLOYED
+
+
 def test_someone_made_a_seal_administrator_after_the_request_does_not_approve_it(app, org: Org, nora):
     sam, olga = org.seal_admin, org.other_approver
     request = deployments.request_process(_version_two(), "x.bpmn", "rename", sam, Actor.of(sam))

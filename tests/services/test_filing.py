@@ -86,7 +86,8 @@ def test_starter_users_roles_and_the_filing_page_flag(app: Flask, org: Org, tmp_
 
 
 def test_a_process_made_for_some_kinds_of_seal_offers_only_those(app: Flask, org: Org, tmp_path: Path):
-    finance = seals.create_seal("Finance Seal", SealKind.FINANCE, SealImageSpec("ORG", "FINANCE"), ACTOR, org.department)
+    finance = seals.create_seal("Finance Seal", SealKind.FINANCE, SealImageSpec("ORG", "FINANCE"), ACTOR,
+                                org.department)
     db.session.commit()
     _deploy(tmp_path, seal_kinds="finance")
     offer = filing.offer("purchase", org.employee)

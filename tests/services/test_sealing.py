@@ -91,7 +91,8 @@ def test_parties_sign_over_evidence_embedded_once_before_the_first(app: Flask, o
                           ACTOR)
         parties.append((user, seal))
     db.session.commit()
-    application = _file(org, "multi_party_signing", fields={"parties": tuple((user.id, seal.id) for user, seal in parties)})
+    application = _file(org, "multi_party_signing",
+                        fields={"parties": tuple((user.id, seal.id) for user, seal in parties)})
     _decide(org.head)
     for user, _seal in parties:
         _decide(user)

@@ -264,7 +264,8 @@ def test_parties_sign_in_order_each_signature_a_kept_version(app: Flask, org: Or
 
 def test_a_party_refusing_stops_it_with_the_earlier_signature_kept(app: Flask, org: Org):
     parties = _parties(org, 3)
-    application = _file(org, "multi_party_signing", fields={"parties": tuple((user.id, seal.id) for user, seal in parties)})
+    application = _file(org, "multi_party_signing",
+                        fields={"parties": tuple((user.id, seal.id) for user, seal in parties)})
     _decide(org.head)
     _decide(parties[0][0])
     work_off_queue(app)
@@ -279,7 +280,8 @@ def test_a_party_refusing_stops_it_with_the_earlier_signature_kept(app: Flask, o
 
 def test_the_party_signature_job_run_twice_signs_once(app: Flask, org: Org):
     parties = _parties(org, 2)
-    application = _file(org, "multi_party_signing", fields={"parties": tuple((user.id, seal.id) for user, seal in parties)})
+    application = _file(org, "multi_party_signing",
+                        fields={"parties": tuple((user.id, seal.id) for user, seal in parties)})
     _decide(org.head)
     _decide(parties[0][0])
     _run_the_one_job_twice()
@@ -294,9 +296,11 @@ def test_a_party_signs_only_with_a_seal_they_hold(app: Flask, org: Org):
     [(party, seal)] = _parties(org, 1)
     for other in (leos_seal, org.contract_seal):  # someone else's signature; a company seal they do not keep
         with pytest.raises(PolicyViolation, match="not held by that party"):
-            _file(org, "multi_party_signing", fields={"parties": ((party.id, seal.id), (org.other_approver.id, other.id))})
+            _file(org, "multi_party_signing",
+                  fields={"parties": ((party.id, seal.id), (org.other_approver.id, other.id))})
         db.session.rollback()
     db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(SealApplication)).scalar() == 0
-    application = _file(org, "multi_party_signing", fields={"parties": ((party.id, seal.id), (org.leader.id, leos_seal.id))})
+    application = _file(org, "multi_party_signing",
+                        fields={"parties": ((party.id, seal.id), (org.leader.id, leos_seal.id))})
     assert _status(application) == ApplicationStatus.PENDING

@@ -404,7 +404,8 @@ def test_over_http_emma_cannot_get_leos_signature_through_the_plain_seal_applica
     seal_id = _held_seal(org, "Leo's Signature", SealKind.PERSONAL, owner=org.leader.id,
                          departments=(org.department.id,))
     login(client, "emma")
-    assert f'value="{seal_id}"' in client.get("/applications/new?process=leader_signature").text  # offered, as leader_signature needs
+    # offered, as leader_signature needs
+    assert f'value="{seal_id}"' in client.get("/applications/new?process=leader_signature").text
     response = client.post("/applications/new", data={
         "seal_id": str(seal_id), "document_type": "letter", "reason": "Review", "process_id": "seal_application",
         "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "doc.pdf")}, content_type="multipart/form-data")

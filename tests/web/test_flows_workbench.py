@@ -1,6 +1,7 @@
 """The seal administrator's flows in a real browser: the list, the modeler with live validation, deployment under
 dual control, and the diff."""
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,11 @@ from playwright.sync_api import Page
 from app.extensions import db
 from app.models import Department, RoleName, Seal
 from app.models.audit import Actor
-from app.services import accounts
-from tests.conftest import PASSWORD
+from app.services import accounts, applications
+from app.services.applications import ApplicationSpec
+from tests.conftest import PASSWORD, contract_pdf
 from tests.web.browsing import login, run_worker
+from tests.workflow.test_simulation import row_counts
 
 SHOTS = Path("/tmp/shots-flows")
 
@@ -100,8 +103,13 @@ def _edit_cell(page: Page, rule: str, column: str, text: str) -> None:
     page.click("h1")  # leave the cell
 
 
-def test_edit_the_policy_table_see_a_refused_cell_marked_deploy_it_and_compare(app, live_url: str,
-                                                                                strict_page: Page, browser, nora):
+def test_edit_the_policy_table_see_a_refused_cell_marked_back_test_deploy_it_and_compare(
+        app, org, live_url: str, strict_page: Page, browser, nora):
+    for amount in ("600000", "50000"):  # filed before: only the first needs a seal administrator under the draft
+        applications.submit(ApplicationSpec(seal_id=org.contract_seal.id, document_type="contract", filename="c.pdf",
+                                            content=contract_pdf(), reason="supply", amount=Decimal(amount)),
+                            org.employee, Actor.system("test"))
+    db.session.commit()
     page = strict_page
     login(page, live_url, "sam")
     page.click("#nav-policies")
@@ -115,6 +123,14 @@ def test_edit_the_policy_table_see_a_refused_cell_marked_deploy_it_and_compare(a
     _shot(page, "policy-editor-problem")
     _edit_cell(page, "contract_over_a_million", "input_amount", "? >= 500000")
     page.wait_for_selector("#status.ok")
+    before = row_counts()
+    page.fill("#months", "3")
+    page.click("#back-test")
+    page.wait_for_selector("#back-test-result")
+    assert "2 applications judged: 1 routed differently" in page.inner_text("#counts")
+    assert "contract of 1,000,000 or more" in page.inner_text("#changed tbody tr")
+    assert row_counts() == before
+    _shot(page, "policy-back-test")
     page.fill("#comment", "seal administrators review from 500,000")
     page.click("#deploy")
     page.wait_for_selector("#deployment-status")
@@ -286,6 +302,13 @@ def _panel_group(page: Page, group: str) -> None:
         header.click()
 
 
+def _type(page: Page, field: str, text: str) -> None:
+    """Fill a properties-panel field and leave it: the panel writes the change when the field loses focus, which
+    redraws the context pad (a click on the pad that caused the blur would land on the old one)."""
+    page.fill(field, text)
+    page.keyboard.press("Tab")
+
+
 def test_draw_a_sealing_flow_with_its_filing_form_deploy_it_an_employee_files_on_it_and_it_is_sealed(
         app, live_url: str, strict_page: Page, browser, nora):
     """The whole workbench path in the browser: the palette, context pad, wrench, properties panel and element
@@ -299,40 +322,44 @@ def test_draw_a_sealing_flow_with_its_filing_form_deploy_it_an_employee_files_on
     page.wait_for_selector("#status.ok")
     page.click(".djs-container svg >> nth=0", position={"x": 600, "y": 400})  # the process itself
     _panel_group(page, "general")
-    page.fill("#bio-properties-panel-name", "Purchase contract")
-    # The filing form: a required text field on the start event.
-    page.click(".djs-element[data-element-id=submitted]")
-    _panel_group(page, "CamundaPlatform__Form")
-    page.select_option("#bio-properties-panel-formType", "formData")
-    _panel_group(page, "CamundaPlatform__FormData")
-    page.click("[data-group-id='group-CamundaPlatform__FormData'] .bio-properties-panel-add-entry")
-    page.fill("#bio-properties-panel-submitted-formField-0-formFieldID", "counterparty")
-    page.fill("#bio-properties-panel-submitted-formField-0-formFieldLabel", "Counterparty")
-    page.select_option("#bio-properties-panel-submitted-formField-0-formFieldType", "string")
+    _type(page, "#bio-properties-panel-name", "Purchase contract")
     # The policy step: a user task, sequential over the levels the policy requires.
     page.click(".djs-element[data-element-id=submitted]")
     page.click(".djs-context-pad [data-action='append.append-task']")
     page.click(".djs-context-pad [data-action='replace']")
     page.click(".djs-popup [data-id='replace-with-user-task']")
     _panel_group(page, "general")
-    page.fill("#bio-properties-panel-name", "Approvals the seal policy requires")
+    _type(page, "#bio-properties-panel-name", "Approvals the seal policy requires")
     page.click(".djs-context-pad [data-action='replace']")
     page.click(".djs-popup [data-id='toggle-sequential-mi']")
     page.keyboard.press("Escape")
-    _panel_group(page, "CamundaPlatform__UserAssignment")
-    page.fill("#bio-properties-panel-assignee", "policy")
-    _panel_group(page, "CamundaPlatform__MultiInstance")
-    page.fill("#bio-properties-panel-collection", "${required_approvals}")
-    page.fill("#bio-properties-panel-elementVariable", "required_approval")
-    page.fill("#bio-properties-panel-completionCondition", '${decision != "approve"}')
+    # SealFlow's assignment rule as an extension property: the approver each level of the policy names.
+    page.click("[data-group-id='group-CamundaPlatform__ExtensionProperties'] .bio-properties-panel-add-entry")
+    _type(page, "[id$='-extensionProperty-0-name']", "assignee")
+    _type(page, "[id$='-extensionProperty-0-value']", "policy")
+    _panel_group(page, "multiInstance")
+    _type(page, "#bio-properties-panel-collection", "${required_approvals}")
+    _type(page, "#bio-properties-panel-elementVariable", "required_approval")
+    _type(page, "#bio-properties-panel-completionCondition", '${decision != "approve"}')
     # Sealing: a service task from SealFlow's element templates.
     page.click(".djs-context-pad [data-action='append.append-task']")
     page.click(".djs-context-pad [data-action='replace']")
     page.click(".djs-popup [data-id='replace-with-service-task']")
     _panel_group(page, "ElementTemplates__Template")
-    page.click("[data-group-id='group-ElementTemplates__Template'] button:has-text('Select')")
-    page.click(".cmd-change-menu__entry:has-text('Stamp and sign')")
+    page.click(".bio-properties-panel-select-template-button")
+    page.click(".djs-popup .entry:has-text('Stamp and sign')")
     page.click(".djs-context-pad [data-action='append.end-event']")
+    # The filing form: a required text field on the start event.
+    page.click(".djs-element[data-element-id=submitted]")
+    _panel_group(page, "CamundaPlatform__Form")
+    page.select_option("#bio-properties-panel-formType", "formData")
+    _panel_group(page, "CamundaPlatform__FormData")
+    page.click("[data-group-id='group-CamundaPlatform__FormData'] .bio-properties-panel-add-entry")
+    _type(page, "#bio-properties-panel-submitted-formField-0-formFieldID", "counterparty")
+    _type(page, "#bio-properties-panel-submitted-formField-0-formFieldLabel", "Counterparty")
+    page.select_option("#bio-properties-panel-submitted-formField-0-formFieldType", "string")
+    page.click("[data-entry-id$='formFieldConstraints'] .bio-properties-panel-add-entry")
+    _type(page, "[id$='formFieldConstraints-constraint-0-name']", "required")
     page.wait_for_selector("#status.ok")
     _shot(page, "modeler-sealing-flow")
     page.fill("#comment", "purchase contracts, with their counterparty")

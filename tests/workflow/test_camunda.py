@@ -142,6 +142,49 @@ def test_a_camunda_property_assignee_is_validated_like_sealflows(app, org, tmp_p
                                                                                               "Activity_legal")
 
 
+_POLICY_PROPERTY = """<bpmn:userTask id="Activity_policy" name="Approvals the seal policy requires">
+      <bpmn:extensionElements>
+        <camunda:properties>
+          <camunda:property name="assignee" value="policy" />
+        </camunda:properties>
+      </bpmn:extensionElements>"""
+_IN_ASSIGNEE_FIELD = ('<bpmn:userTask id="Activity_policy" name="Approvals the seal policy requires" '
+                      'camunda:assignee="policy">')
+
+
+def test_a_sealflow_rule_in_camundas_assignee_field_is_that_rule(app, org, tmp_path):
+    """The properties panel's Assignee field takes SealFlow's rules as well as usernames: `policy` there is the
+    policy step (not a user named policy), checked for its shape and run as such."""
+    definition = _deploy(tmp_path, "countersign_collection", (_POLICY_PROPERTY, _IN_ASSIGNEE_FIELD))
+    instance = _start(definition, org, application_id=None, required_approvals=[HEAD_LEVEL],
+                      countersigners=[org.other_approver.id])
+    assert _inboxes(org.head, org.other_approver) == {"harry": ["Activity_policy"], "olga": []}
+    assert instance.status == InstanceStatus.RUNNING
+    parallel = ('isSequential="true" camunda:collection="${required_approvals}"',
+                'isSequential="false" camunda:collection="${required_approvals}"')
+    problems = _problems(tmp_path, "countersign_collection", (_POLICY_PROPERTY, _IN_ASSIGNEE_FIELD), parallel)
+    assert "the policy step (assignee policy) must be a sequential" in _refusal(problems, "Activity_policy")
+
+
+_OLGA_PROPERTY = '<camunda:property name="assignee" value="user:olga" />'
+
+
+@pytest.mark.parametrize("assignee, message", [
+    ("olga", None),  # a username stays one
+    ("user:olga", None),
+    ("role:janitor", "unknown assignee rule 'role:janitor'"),
+])
+def test_camundas_assignee_field_holds_a_username_or_a_sealflow_rule(app, org, tmp_path, assignee, message):
+    task = '<bpmn:userTask id="Activity_legal" name="Legal review"'
+    changes = ((_OLGA_PROPERTY, ""), (task, f'{task} camunda:assignee="{assignee}"'))
+    if message is not None:
+        assert message in _refusal(_problems(tmp_path, "property_assignee", *changes), "Activity_legal")
+        return
+    instance = _start(_deploy(tmp_path, "property_assignee", *changes), org)
+    assert _inboxes(org.head, org.other_approver) == {"harry": [], "olga": ["Activity_legal"]}
+    assert instance.status == InstanceStatus.RUNNING
+
+
 # --- 3. lanes that name no role -----------------------------------------------------------------------------
 
 def test_lanes_named_in_the_plural_or_after_no_role_run_as_drawn(app, org, tmp_path):

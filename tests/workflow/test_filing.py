@@ -43,7 +43,8 @@ EVERY_TYPE = """
   <camunda:formField id="region" label="Region" type="enum">
     <camunda:value id="north" name="North" /><camunda:value id="south" name="South" /></camunda:formField>
   <camunda:formField id="witnesses" label="Witnesses" type="users">
-    <camunda:validation><camunda:constraint name="minlength" config="1" /><camunda:constraint name="maxlength" config="3" />
+    <camunda:validation><camunda:constraint name="minlength" config="1" />
+      <camunda:constraint name="maxlength" config="3" />
     </camunda:validation></camunda:formField>
   <camunda:formField id="signers" label="Signers" type="parties">
     <camunda:validation><camunda:constraint name="minlength" config="2" /></camunda:validation></camunda:formField>

@@ -11,6 +11,9 @@ const list = root.querySelector('[data-role=problems]');
 const deployForm = root.querySelector('[data-role=deploy-form]');
 const deployButton = root.querySelector('[data-role=deploy]');
 const deployError = root.querySelector('[data-role=deploy-error]');
+const backTestForm = root.querySelector('[data-role=back-test-form]');
+const backTestError = root.querySelector('[data-role=back-test-error]');
+const backTestResult = root.querySelector('[data-role=back-test-result]');
 
 function say(message, kind = '') {
   status.textContent = message;
@@ -81,6 +84,26 @@ async function main() {
   modeler.getActiveViewer().on('elements.changed', changed);
   modeler.on('views.changed', () => modeler.getActiveViewer().on('elements.changed', changed));
   await validate();
+
+  // The server answers the report as HTML it rendered (escaped there), or an error with the draft's problems.
+  backTestForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = backTestForm.querySelector('button');
+    button.disabled = true;
+    backTestError.textContent = text.back_testing;
+    backTestResult.replaceChildren();
+    const { xml } = await modeler.saveXML({ format: true });
+    const months = Number(backTestForm.querySelector('input[name=months]').value);
+    const { response, answer } = await post(root.dataset.backTestUrl, { xml, name: root.dataset.name, months });
+    button.disabled = false;
+    if (!response.ok) {
+      backTestError.textContent = answer.error;
+      if (answer.problems) show(answer.problems);
+      return;
+    }
+    backTestError.textContent = '';
+    backTestResult.innerHTML = answer.html;
+  });
 
   deployForm.addEventListener('submit', async (event) => {
     event.preventDefault();
