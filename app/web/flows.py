@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import RoleName
 from app.services import deployments, flows
 from app.services.operators import TEMPLATES
-from app.web.guards import actor, me, posted_json, role_required
+from app.web.guards import actor, database_int, me, posted_json, role_required
 from app.web.security import attachment
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
@@ -161,7 +161,7 @@ def withdraw(request_id: int) -> Any:
 @role_required(ADMIN)
 def diff(process_id: str) -> Any:
     """Two versions side by side, what changed highlighted: ?from=1&to=2, or ?request=<id> against its base."""
-    request_id = request.args.get("request", type=int)
+    request_id = request.args.get("request", type=database_int)
     if request_id is not None:
         found = deployments.get_request(request_id)
         base = found.base_version
@@ -170,8 +170,8 @@ def diff(process_id: str) -> Any:
         new = (url_for("flows.deployment_xml", request_id=found.id, form="modeler"),
                _("deployment request %(n)s", n=found.id))
     else:
-        before = flows.get_version(process_id, request.args.get("from", 1, type=int))
-        after = flows.get_version(process_id, request.args.get("to", before.version + 1, type=int))
+        before = flows.get_version(process_id, request.args.get("from", 1, type=database_int))
+        after = flows.get_version(process_id, request.args.get("to", before.version + 1, type=database_int))
         old = (url_for("flows.download", process_id=process_id, version=before.version, form="modeler"),
                _("version %(n)s", n=before.version))
         new = (url_for("flows.download", process_id=process_id, version=after.version, form="modeler"),

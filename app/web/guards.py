@@ -99,3 +99,12 @@ class DatabaseIntegerConverter(IntegerConverter):
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", DATABASE_INT_MAX)
         super().__init__(map, *args, **kwargs)
+
+
+def database_int(text: str) -> int:
+    """A whole number from the query string that the database can compare (`type=` of request.args.get: anything
+    else, a huge number included, reads as absent instead of reaching the database)."""
+    value = int(text)
+    if not -DATABASE_INT_MAX - 1 <= value <= DATABASE_INT_MAX:
+        raise ValueError(text)
+    return value

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import RoleName
 from app.models.timestamps import utcnow
 from app.services import decision_tables, deployments, whatif
-from app.web.guards import actor, me, posted_json, role_required
+from app.web.guards import actor, database_int, me, posted_json, role_required
 from app.web.security import attachment
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
@@ -96,7 +96,7 @@ def back_test() -> Any:
 @role_required(ADMIN)
 def diff(name: str) -> Any:
     """Two versions' rules side by side: ?from=1&to=2, or ?request=<id> against the version it replaces."""
-    request_id = request.args.get("request", type=int)
+    request_id = request.args.get("request", type=database_int)
     decisions: list[decision_tables.DefinedDecision] = []
     if request_id is not None:
         found = deployments.get_request(request_id)
@@ -107,8 +107,8 @@ def diff(name: str) -> Any:
                                                 _("deployment request %(n)s", n=found.id))
         decisions = deployments.decisions_of(found)
     else:
-        before = decision_tables.get_version(name, request.args.get("from", 1, type=int))
-        after = decision_tables.get_version(name, request.args.get("to", before.version + 1, type=int))
+        before = decision_tables.get_version(name, request.args.get("from", 1, type=database_int))
+        after = decision_tables.get_version(name, request.args.get("to", before.version + 1, type=database_int))
         after_content, titles = after.content, (_("version %(n)s", n=before.version), _("version %(n)s",
                                                                                         n=after.version))
     old, new, changes = decision_tables.compare(before.content.encode(), after_content.encode(), name)

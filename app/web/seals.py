@@ -15,7 +15,7 @@ from app.pdf import SealImageSpec
 from app.services import accounts, keys, seal_images, seals
 from app.web import seal_history
 from app.web.forms import SealEditForm, SealForm, SealImageForm, SealRenewForm, SealStatusForm
-from app.web.guards import actor, role_required
+from app.web.guards import actor, database_int, role_required
 
 bp = Blueprint("seals", __name__)
 
@@ -98,7 +98,7 @@ def _edit_form(seal: Seal) -> SealEditForm:
 @role_required(*RoleName)
 def detail(seal_id: int) -> Any:
     """A seal: who holds it, its image versions, certificates, usage and history (newest first, paginated)."""
-    overview = seals.overview(seal_id, request.args.get("page", 1, type=int) or 1)
+    overview = seals.overview(seal_id, request.args.get("page", 1, type=database_int) or 1)
     return render_template("seals/detail.html", overview=overview, seal=overview.seal,
                            history=seal_history.rows(overview.history.events), renew_form=SealRenewForm())
 

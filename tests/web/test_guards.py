@@ -61,3 +61,14 @@ def test_a_body_nested_to_the_limit_is_read(client, org):
 def test_an_id_larger_than_the_database_holds_is_not_found(client, org, path):
     login(client, "sam")
     assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("path, status", [
+    (f"/flows/seal_application/diff?request={2 ** 31}", 200),  # read as no request: the two newest versions
+    (f"/flows/seal_application/diff?from={HUGE}&to=1", 200),
+    (f"/policies/required_approvals.dmn/diff?request={HUGE}", 404),  # one version only: nothing to compare
+    (f"/seals/1?page={HUGE}", 200),
+])
+def test_a_number_in_the_query_string_larger_than_the_database_holds_reads_as_absent(client, org, path, status):
+    login(client, "sam")
+    assert client.get(path).status_code in (status, 404)  # never 500
