@@ -35,8 +35,10 @@ from app.workflow import (
     ServiceAnswer,
     WorkflowFailed,
     check_decision,
+    filing_of_version,
     operations_of,
     simulate_path,
+    supposed_values,
 )
 
 # A draft of the seal policy is judged with the deployed tables around it; it replaces the policy's own file.
@@ -195,8 +197,11 @@ def _simulated(steps: list[PathStep], requester: User) -> list[SimulatedStep]:
     return out
 
 
-def _process_data(spec: WhatIfSpec, requester: User, seal: Seal, levels: list[dict[str, Any]]) -> dict[str, Any]:
-    flow_data: dict[str, Any] = {}
+def _process_data(spec: WhatIfSpec, definition: ProcessDefinition, requester: User, seal: Seal,
+                  levels: list[dict[str, Any]]) -> dict[str, Any]:
+    """The data a filing would give the process: the version's own form fields as their defaults (or empty), the
+    countersigners supposed, the seal's owner."""
+    flow_data: dict[str, Any] = dict(supposed_values(filing_of_version(definition)))
     if spec.countersigner_ids:
         flow_data["countersigners"] = [accounts.active_user(u).id for u in dict.fromkeys(spec.countersigner_ids)]
     if seal.owner_user_id is not None:
@@ -220,7 +225,7 @@ def simulate(process_id: str, version: int, spec: WhatIfSpec, policy_files: Mapp
             raise
         return WhatIf(definition, requester, department, seal, [], notes, refusal=exc.message, draft=draft)
     with db.session.no_autoflush:  # nothing pending elsewhere in the session is written by the lookups
-        steps = simulate_path(definition, _process_data(spec, requester, seal, levels),
+        steps = simulate_path(definition, _process_data(spec, definition, requester, seal, levels),
                                _answer(requester, seal, spec, process_id), dict(spec.decisions),
                                department.id if department is not None else None)
         simulated = _simulated(steps, requester)

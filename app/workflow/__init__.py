@@ -18,6 +18,7 @@ from app.workflow.engine import (
     fail_instance,
     fail_service,
     filing_of,
+    filing_of_version,
     fire_timer,
     history,
     inspect,
@@ -32,7 +33,7 @@ from app.workflow.engine import (
     validate,
 )
 from app.workflow.errors import InvalidDefinition, Problem, WorkflowFailed
-from app.workflow.filing import FieldError, Filing, FormField, read_values
+from app.workflow.filing import FieldError, Filing, FormField, read_values, supposed_values
 from app.workflow.modeler_form import for_modeler
 from app.workflow.parser import ParsedDefinition
 from app.workflow.policies import (
@@ -53,8 +54,10 @@ __all__ = [
     "Filing",
     "FormField",
     "filing_of",
+    "filing_of_version",
     "newest_filings",
     "read_values",
+    "supposed_values",
     "POLICY_LEVEL",
     "Assignment",
     "PathStep",

@@ -150,13 +150,14 @@ def _filing(content_hash: str, process_id: str, xml: str) -> Filing:
     return read_filing(process) if process is not None else Filing(process_id, startable=False)
 
 
-def _filing_of(definition: ProcessDefinition) -> Filing:
+def filing_of_version(definition: ProcessDefinition) -> Filing:
+    """The filing form and audience of one version of a process."""
     return _filing(definition.content_hash, definition.process_id, definition.bpmn_xml)
 
 
 def filing_of(process_id: str) -> Filing:
     """The filing form and audience of the newest version of a process."""
-    return _filing_of(latest_definition(process_id))
+    return filing_of_version(latest_definition(process_id))
 
 
 def newest_filings() -> list[tuple[ProcessDefinition, Filing]]:
@@ -166,7 +167,7 @@ def newest_filings() -> list[tuple[ProcessDefinition, Filing]]:
     query = (select(ProcessDefinition).join(newest, (ProcessDefinition.process_id == newest.c.process_id)
                                             & (ProcessDefinition.version == newest.c.version))
              .order_by(ProcessDefinition.process_id))
-    return [(d, _filing_of(d)) for d in db.session.execute(query).scalars()]
+    return [(d, filing_of_version(d)) for d in db.session.execute(query).scalars()]
 
 
 def start(process_id: str, data: dict[str, Any], application_id: int | None, actor: Actor) -> StepResult:

@@ -324,3 +324,19 @@ def read_values(filing: Filing, raw: dict[str, object]) -> dict[str, object]:
         else:
             values[form_field.id] = _scalar(form_field, _text(form_field, given))
     return values
+
+
+_EMPTY: dict[str, object] = {"users": [], "parties": [], "boolean": False}
+
+
+def supposed_values(filing: Filing) -> dict[str, object]:
+    """What a what-if supposes the form was filled with: each field's default value where it is a valid one, else
+    an empty value of its type (no text, no number or date, not ticked, nobody)."""
+    values: dict[str, object] = {}
+    for form_field in filing.fields:
+        try:
+            given = read_values(Filing(filing.name, fields=(form_field,)), {}) if form_field.default else {}
+        except FieldError:
+            given = {}
+        values[form_field.id] = given.get(form_field.id, _EMPTY.get(form_field.type))
+    return values

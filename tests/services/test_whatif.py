@@ -236,3 +236,24 @@ def test_months_before_keeps_the_day_or_takes_the_months_last(app):
     assert whatif.months_before(datetime(2026, 3, 31, 9), 1) == datetime(2026, 2, 28, 9)
     assert whatif.months_before(datetime(2026, 1, 15), 13) == datetime(2024, 12, 15)
     assert whatif.months_before(datetime(2024, 12, 15), 36) == datetime(2021, 12, 15)
+
+
+def test_the_versions_own_form_fields_are_supposed_at_their_defaults(app, org, tmp_path):
+    """A condition reading a field of the process's filing form runs on its default (or on an empty value), as a
+    filing that left it would; the what-if does not stop on a value the application lacks."""
+    from tests.services.test_filing import _deploy
+
+    _deploy(tmp_path, form="""
+      <bpmn:extensionElements><camunda:formData>
+        <camunda:formField id="copies" label="Copies" type="long" defaultValue="7" />
+        <camunda:formField id="note" label="Note" type="string" />
+      </camunda:formData></bpmn:extensionElements>""")
+    xml = flows.get_version("purchase", 1).bpmn_xml
+    assert 'decision == "reject"' in xml
+    changed = xml.replace('decision == "reject"', 'decision == "reject" or (copies > 5 and note is None)')
+    path = tmp_path / "purchase.bpmn"
+    path.write_text(changed)
+    flows.deploy_file(path, ACTOR)
+    db.session.commit()
+    result = whatif.simulate("purchase", 2, _spec(org, "50000"), None)
+    assert _path(result)[-1] == ("end", "rejected")  # copies 7 and no note: the rejection's condition holds
