@@ -142,6 +142,8 @@ def test_edit_the_policy_table_see_a_refused_cell_marked_back_test_deploy_it_and
     login(other, live_url, "nora")
     other.click("text=Inbox")
     other.click("text=Review the deployment")
+    assert "required_approvals" in other.inner_text("#deployment-decisions")
+    _shot(other, "policy-review")
     other.check("input[value=approve]")
     other.click("#submit")
     run_worker(app)
