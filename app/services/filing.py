@@ -154,6 +154,13 @@ def process_name(process_id: str) -> str:
     return filing_of(process_id).name or process_id
 
 
+def filing_pages() -> dict[str, Filing | None]:
+    """Each deployed process's filing as its newest version declares it, by process id; None for a process never
+    filed from the filing page (dual control's own, or one that says so)."""
+    return {d.process_id: f if d.process_id not in PROTECTED_PROCESSES and f.startable else None
+            for d, f in newest_filings()}
+
+
 def startable_processes() -> list[tuple[str, str]]:
     """(id, name) of every process filed from the filing page, whoever it is offered to."""
     return [(d.process_id, f.name or d.process_id) for d, f in newest_filings()

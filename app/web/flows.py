@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from app.errors import InvalidInput
 from app.extensions import db
 from app.models import RoleName
-from app.services import deployments, flows
+from app.services import deployments, filing, flows
 from app.services.operators import TEMPLATES
 from app.web.guards import actor, database_int, me, posted_json, role_required
 from app.web.security import attachment
@@ -35,7 +35,7 @@ def _bpmn(xml: str, filename: str) -> Response:
 @role_required(ADMIN)
 def index() -> Any:
     return render_template("flows/index.html", processes=flows.list_processes(),
-                           requests=deployments.list_requests())
+                           requests=deployments.list_requests(), filings=filing.filing_pages())
 
 
 @bp.get("/<process_id>/<int:version>.bpmn")

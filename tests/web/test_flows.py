@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from app.extensions import db
@@ -36,6 +37,21 @@ def test_only_seal_administrators_see_the_flows(client, org, path):
     logout(client)
     login(client, "sam")
     assert client.get(path).status_code == 200
+
+
+def test_the_list_says_to_whom_each_process_is_offered_for_filing(client, org, tmp_path):
+    from tests.services.test_filing import _deploy
+
+    _deploy(tmp_path, attributes='camunda:candidateStarterGroups="Sales, approver"')
+    login(client, "sam")
+    page = lxml.html.fromstring(client.get("/flows").text)
+    said = {p: " ".join(page.get_element_by_id(f"filing-{p}").text_content().split())
+            for p in ("purchase", "leader_signature", "countersign", "deployment_approval")}
+    assert said["purchase"] == ("Offered to: Sales, approver · Seals: every kind · It asks for: Counterparty, Copies, "
+                                "Witnesses")
+    assert said["leader_signature"] == "Offered to: everyone · Seals: Personal seal, Legal representative seal"
+    assert said["countersign"].endswith("It asks for: Countersigners")
+    assert said["deployment_approval"] == "Not offered on the filing page."
 
 
 def test_the_list_shows_each_version_with_its_instances_and_unknown_versions_are_404(client, org):
