@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from app.errors import InvalidInput
 from app.extensions import db
@@ -81,13 +82,50 @@ def _modeler(xml_url: str, **context: Any) -> Any:
     return render_template("flows/modeler.html", xml_url=xml_url, texts=texts, **context)
 
 
+# SealFlow's assignment rules and decisions as the modeler offers them on a user task (the values are the rules of
+# app/workflow/assignment.py, written as the task's extension properties `assignee` and `decisions`).
+_DECIDERS = (("department_head", _l("The requester's department head")), ("role:approver", _l("Any approver")),
+             ("role:leader", _l("Any leader")), ("role:seal_admin", _l("Any seal administrator")))
+_DECISIONS = (("approve,reject,return", _l("Approve, reject or return for revision")),
+              ("approve,reject", _l("Approve or reject")))
+_SCHEMA = "https://unpkg.com/@camunda/element-templates-json-schema/resources/schema.json"
+
+
+def _property(label: Any, name: str, choices: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    return {"label": str(label), "type": "Dropdown", "value": choices[0][0],
+            "choices": [{"name": str(text), "value": value} for value, text in choices],
+            "binding": {"type": "camunda:property", "name": name}}
+
+
+def _step_templates() -> list[dict[str, Any]]:
+    """User-task templates: a step decided by the people of one of SealFlow's rules, and the policy step."""
+    return [{
+        "$schema": _SCHEMA, "id": "sealflow.approval_step", "version": 1, "appliesTo": ["bpmn:UserTask"],
+        "name": _("Approval step"),
+        "description": _("A step decided by the people of one of SealFlow's rules. For one named person, use the "
+                         "Assignee field instead."),
+        "properties": [_property(_("Who decides"), "assignee", _DECIDERS),
+                       _property(_("Decisions"), "decisions", _DECISIONS)],
+    }, {
+        "$schema": _SCHEMA, "id": "sealflow.policy_step", "version": 1, "appliesTo": ["bpmn:UserTask"],
+        "name": _("Approvals the seal policy requires"),
+        "description": _("Each level the seal policy requires, in turn. Make it a sequential multi-instance: "
+                         "collection ${required_approvals}, element variable required_approval, completion "
+                         "condition ${decision != \"approve\"}."),
+        "properties": [
+            {"type": "Hidden", "value": "policy", "binding": {"type": "camunda:property", "name": "assignee"}},
+            _property(_("Decisions"), "decisions", _DECISIONS)],
+    }]
+
+
 @bp.get("/element-templates.json")
 @role_required(ADMIN)
 def element_templates() -> Any:
-    """SealFlow's operators as Camunda 7 element templates: a service task whose topic is the operator."""
-    return jsonify([{
-        "$schema": "https://unpkg.com/@camunda/element-templates-json-schema/resources/schema.json",
-        "name": _(t.name), "id": f"sealflow.{t.operator}", "version": 1, "description": _(t.description),
+    """SealFlow's operators as Camunda 7 element templates (a service task whose topic is the operator), and its
+    user-task steps."""
+    return jsonify(_step_templates() + [{
+        "$schema": _SCHEMA, "name": _(t.name), "id": f"sealflow.{t.operator}", "version": 1,
+        "description": _(t.description),
         "appliesTo": ["bpmn:ServiceTask"],
         "properties": [
             {"type": "Hidden", "value": "external", "binding": {"type": "property", "name": "camunda:type"}},

@@ -89,6 +89,21 @@ def test_the_validator_answers_problems_by_element(client, org):
     assert "DOCTYPE" in client.post("/flows/validate", json={"xml": bomb}, headers=JSON).json["problems"][0]["message"]
 
 
+def test_user_task_templates_offer_only_rules_and_decisions_sealflow_runs(client, org):
+    from app.workflow.validation import _rule_is_known
+
+    login(client, "sam")
+    templates = {t["id"]: t for t in client.get("/flows/element-templates.json").json}
+    step, policy = templates["sealflow.approval_step"], templates["sealflow.policy_step"]
+    assert step["appliesTo"] == policy["appliesTo"] == ["bpmn:UserTask"]
+    [who, decisions] = step["properties"]
+    assert who["binding"] == {"type": "camunda:property", "name": "assignee"}
+    assert all(_rule_is_known(c["value"]) for c in who["choices"]) and len(who["choices"]) == 4
+    assert {c["value"] for c in decisions["choices"]} == {"approve,reject", "approve,reject,return"}
+    assert policy["properties"][0] == {"type": "Hidden", "value": "policy",
+                                       "binding": {"type": "camunda:property", "name": "assignee"}}
+
+
 def test_element_templates_name_sealflows_operators_as_external_task_topics(client, org):
     login(client, "sam")
     templates = {t["id"]: t for t in client.get("/flows/element-templates.json").json}

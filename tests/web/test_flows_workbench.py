@@ -401,3 +401,31 @@ def test_draw_a_sealing_flow_with_its_filing_form_deploy_it_an_employee_files_on
     run_worker(app)
     db.session.expire_all()
     assert db.session.get(SealApplication, application.id).status == ApplicationStatus.SEALED
+
+
+def test_an_approval_step_from_sealflows_templates_is_decided_by_the_rule_chosen(live_url: str, strict_page: Page):
+    """The template chooser on a user task: SealFlow's approval step with its rule and decisions as dropdowns; the
+    task needs no more to be valid, and the diagram carries the rule as the extension property SealFlow reads."""
+    page = strict_page
+    login(page, live_url, "sam")
+    page.goto(f"{live_url}/flows/new")
+    page.wait_for_selector("#status.ok")
+    page.click(".djs-element[data-element-id=submitted]")
+    page.click(".djs-context-pad [data-action='append.append-task']")
+    page.click(".djs-context-pad [data-action='replace']")
+    page.click(".djs-popup [data-id='replace-with-user-task']")
+    page.click(".djs-context-pad [data-action='append.end-event']")
+    page.wait_for_selector(".djs-element.sf-problem")  # a user task naming nobody
+    page.click(".djs-element.sf-problem")
+    _panel_group(page, "ElementTemplates__Template")
+    page.click(".bio-properties-panel-select-template-button")
+    page.click(".djs-popup .entry:has-text('Approval step')")
+    _panel_group(page, "ElementTemplates__CustomProperties")
+    page.select_option("[id='bio-properties-panel-custom-entry-sealflow.approval_step-0']", "role:leader")
+    page.wait_for_selector("#status.ok")
+    assert page.locator(".djs-element.sf-problem").count() == 0
+    _shot(page, "modeler-approval-step-template")
+    xml = page.evaluate("async () => (await window.sealflowModeler.saveXML()).xml")
+    assert '<camunda:property name="assignee" value="role:leader" />' in xml
+    assert '<camunda:property name="decisions" value="approve,reject,return" />' in xml
+
