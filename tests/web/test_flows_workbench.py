@@ -160,6 +160,11 @@ def test_the_modeler_speaks_the_pages_language(live_url: str, strict_page: Page)
     page.wait_for_selector("#status.ok")
     assert page.get_attribute(".djs-palette [data-action='hand-tool']", "aria-label") == "启动手动工具"
     assert "没有问题" in page.inner_text("#status")
+    page.click(".djs-element[data-element-id=submitted]")  # the properties panel speaks it too
+    assert page.inner_text("[data-group-id='group-general'] .bio-properties-panel-group-header-title") == "常规"
+    assert page.inner_text(".bio-properties-panel-header-type").strip() == "开始事件"
+    assert page.inner_text("[data-group-id='group-CamundaPlatform__Form'] .bio-properties-panel-group-header-title") \
+        == "表单"
     _shot(page, "modeler-zh")
 
 

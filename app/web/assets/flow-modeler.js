@@ -12,6 +12,7 @@ import ElementTemplateChooserModule from '@bpmn-io/element-template-chooser';
 import CamundaBehaviorsModule from 'camunda-bpmn-js-behaviors/lib/camunda-platform';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import chinese from 'bpmn-js-i18n/translations/zn';
+import panelChinese from './properties-panel-zh.js';
 import { problemsPanel } from './problems.js';
 import './flow-modeler.css';
 
@@ -21,7 +22,8 @@ const status = root.querySelector('[data-role=status]');
 const deployButton = root.querySelector('[data-role=deploy]');
 const deployForm = root.querySelector('form[data-role=deploy-form]');
 
-// The modeler's own words (palette, context pad, menus) in the page's language, where bpmn-js-i18n has them.
+// The modeler's own words in the page's language: the canvas's (palette, context pad, menus) from bpmn-js-i18n, the
+// properties panel's from SealFlow's own table.
 function translation(table) {
   const translate = (template, replacements = {}) => (table[template] || template)
     .replace(/{([^}]+)}/g, (_, key) => (key in replacements ? replacements[key] : `{${key}}`));
@@ -45,7 +47,7 @@ async function main() {
       CamundaBehaviorsModule,
       ElementTemplatesPropertiesProviderModule,
       ElementTemplateChooserModule,
-      ...(root.dataset.locale === 'zh' ? [translation(chinese)] : []),
+      ...(root.dataset.locale === 'zh' ? [translation({ ...chinese, ...panelChinese })] : []),
     ],
     moddleExtensions: { camunda: camundaModdle },
     elementTemplates: templates,
