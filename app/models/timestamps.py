@@ -28,7 +28,7 @@ def _utcnow_default(element: UtcNow, compiler: Any, **kw: Any) -> str:
 
 
 @compiles(UtcNow, "sqlite")
-def _UtcNowite(element: UtcNow, compiler: Any, **kw: Any) -> str:
+def _utcnow_sqlite(element: UtcNow, compiler: Any, **kw: Any) -> str:
     return "strftime('%Y-%m-%d %H:%M:%f', 'now')"  # UTC, to the millisecond (CURRENT_TIMESTAMP: the second)
 
 
