@@ -211,6 +211,9 @@ class TestConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = False
     PASSWORD_HASH_PROFILE = "CHEAPEST"  # hashing is not what the tests test; the default costs 0.25 s a user
+    # An RSA key costs 0.1 s to make and every test's organisation makes a CA and a seal; tests/pki and tests/pdf
+    # run both algorithms on purpose (their `algorithm` fixture), the rest sign with P-256 keys.
+    SEAL_KEY_ALGORITHM = "ec-p256"
 
     def __init__(self, instance_path: Path | None = None, **overrides: object) -> None:
         if instance_path is not None:
