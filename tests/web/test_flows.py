@@ -47,9 +47,9 @@ def test_the_list_says_to_whom_each_process_is_offered_for_filing(client, org, t
     page = lxml.html.fromstring(client.get("/flows").text)
     said = {p: " ".join(page.get_element_by_id(f"filing-{p}").text_content().split())
             for p in ("purchase", "leader_signature", "countersign", "deployment_approval")}
-    assert said["purchase"] == ("Offered to: Sales, approver · Seals: every kind · It asks for: Counterparty, Copies, "
-                                "Witnesses")
-    assert said["leader_signature"] == "Offered to: everyone · Seals: Personal seal, Legal representative seal"
+    assert said["purchase"] == ("Who may file on it: Sales, approver · Seals: every kind · "
+                                "It asks for: Counterparty, Copies, Witnesses")
+    assert said["leader_signature"] == "Who may file on it: everyone · Seals: Personal seal, Legal representative seal"
     assert said["countersign"].endswith("It asks for: Countersigners")
     assert said["deployment_approval"] == "Not offered on the filing page."
 
