@@ -163,5 +163,4 @@ def filing_pages() -> dict[str, Filing | None]:
 
 def startable_processes() -> list[tuple[str, str]]:
     """(id, name) of every process filed from the filing page, whoever it is offered to."""
-    return [(d.process_id, f.name or d.process_id) for d, f in newest_filings()
-            if d.process_id not in PROTECTED_PROCESSES and f.startable]
+    return [(process_id, f.name or process_id) for process_id, f in filing_pages().items() if f is not None]

@@ -46,6 +46,22 @@ def test_the_modeler_opens_a_shipped_flow_and_finds_no_problems(live_url: str, s
 
 
 
+def _review_as_nora(browser, live_url: str) -> Page:
+    """The second seal administrator, on the review step of the waiting deployment."""
+    other = browser.new_page()
+    login(other, live_url, "nora")
+    other.click("text=Inbox")
+    other.click("text=Review the deployment")
+    return other
+
+
+def _approve(app, review: Page) -> None:
+    """Approve on the review page; a worker deploys it."""
+    review.check("input[value=approve]")
+    review.click("#submit")
+    run_worker(app)
+
+
 def _problems(page: Page) -> str:
     page.wait_for_selector("#status.ok, #status.error")  # checked (while checking, the status has neither class)
     return page.inner_text("#problems")
@@ -79,14 +95,9 @@ def test_draw_a_flow_see_its_problems_come_and_go_deploy_it_and_a_second_adminis
     assert page.locator("#withdraw").is_visible()
     _shot(page, "deployment-request")
 
-    other = browser.new_page()
-    login(other, live_url, "nora")
-    other.click("text=Inbox")
-    other.click("text=Review the deployment")
+    other = _review_as_nora(browser, live_url)
     assert other.locator("#deployment-under-review").is_visible()
-    other.check("input[value=approve]")
-    other.click("#submit")
-    run_worker(app)
+    _approve(app, other)
     other.goto(f"{live_url}/flows")
     _shot(other, "flows-after-deployment")
     row = other.inner_text("[id^=process-process_] .versions tbody tr")
@@ -138,15 +149,10 @@ def test_edit_the_policy_table_see_a_refused_cell_marked_back_test_deploy_it_and
     assert "? >= 500000" in page.inner_text("#rule-contract_over_a_million")
     _shot(page, "policy-diff")
 
-    other = browser.new_page()
-    login(other, live_url, "nora")
-    other.click("text=Inbox")
-    other.click("text=Review the deployment")
+    other = _review_as_nora(browser, live_url)
     assert "required_approvals" in other.inner_text("#deployment-decisions")
     _shot(other, "policy-review")
-    other.check("input[value=approve]")
-    other.click("#submit")
-    run_worker(app)
+    _approve(app, other)
     other.goto(f"{live_url}/policies")
     assert "seal administrators review from 500,000" in other.inner_text("#policy-version-2")
     other.close()
@@ -259,13 +265,8 @@ def test_design_story_a_finance_director_step_above_a_million_is_version_two_and
     assert "targetRef: #ref:stamp_and_sign → #ref:Gateway_" in changes  # v1's target first, the request's after
     _shot(page, "story-diff")
 
-    other = browser.new_page()
-    login(other, live_url, "nora")
-    other.click("text=Inbox")
-    other.click("text=Review the deployment")
-    other.check("input[value=approve]")
-    other.click("#submit")
-    run_worker(app)
+    other = _review_as_nora(browser, live_url)
+    _approve(app, other)
     other.goto(f"{live_url}/flows")
     assert "finance director for contracts above 1,000,000" in other.inner_text("#version-seal_application-2")
     other.close()
@@ -373,13 +374,8 @@ def test_draw_a_sealing_flow_with_its_filing_form_deploy_it_an_employee_files_on
     page.click("#deploy")
     page.wait_for_selector("#deployment-status")
 
-    other = browser.new_page()
-    login(other, live_url, "nora")
-    other.click("text=Inbox")
-    other.click("text=Review the deployment")
-    other.check("input[value=approve]")
-    other.click("#submit")
-    run_worker(app)
+    other = _review_as_nora(browser, live_url)
+    _approve(app, other)
     other.close()
 
     employee = browser.new_page()
