@@ -48,6 +48,11 @@ class SealApplication(Model):
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"))
     document_type: Mapped[str] = mapped_column(String(32))
+    # What the archive and the usage ledger (用印登记台账) file it under: the document's title, the other side
+    # (empty for an internal document) and how many copies are stamped.
+    title: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    counterparty: Mapped[str] = mapped_column(String(200), default="", server_default="", index=True)
+    copies: Mapped[int] = mapped_column(default=1, server_default="1")
     # The contract or payment amount the document commits to (the approval policy reads it), if any.
     amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
     # The approval process that runs the application (a deployed process id).

@@ -71,6 +71,10 @@ class ApplicationSpec:
     fields: dict[str, Any] = field(default_factory=dict)
     # The filing form's token: the same token again files nothing new (a double click, a resubmitted page).
     submission_token: str | None = None
+    # How the archive and the usage ledger file it: the document's title, the other side, the copies stamped.
+    title: str = ""
+    counterparty: str = ""
+    copies: int = 1
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,11 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
         raise InvalidInput("say why the seal is needed")
     if spec.amount is not None and not (Decimal(0) <= spec.amount < Decimal(10) ** 14):
         raise InvalidInput("the amount must be a positive number below 10^14")
+    title, counterparty = spec.title.strip(), spec.counterparty.strip()
+    if len(title) > 200 or len(counterparty) > 200:
+        raise InvalidInput("the title and the counterparty are at most 200 characters each")
+    if not 1 <= spec.copies <= 1000:
+        raise InvalidInput("the number of copies must be between 1 and 1000")
     offer = filing.offer(spec.process_id, requester)
     seal = seals.requestable_seal(spec.seal_id, requester)
     if (refusal := filing.seal_refusal(offer.filing, seal)) is not None:
@@ -114,6 +123,7 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
     keyword = spec.seal_keyword.strip() or None
     sealing.check_placement(spec.content, spec.seal_page, keyword, info.page_count)
     application = SealApplication(requester=requester, seal=seal, document_type=spec.document_type,
+                                  title=title, counterparty=counterparty, copies=spec.copies,
                                   reason=spec.reason.strip(), seal_page=spec.seal_page, seal_keyword=keyword,
                                   riding_seal=spec.riding_seal, watermark=spec.watermark, amount=spec.amount,
                                   process_id=spec.process_id, required_approvals=required, policy_hash=policy_hash,
@@ -132,7 +142,8 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
     document = documents.add_document(application.id, DocumentKind.ORIGINAL, spec.filename, spec.content,
                                       info.page_count)
     record(actor, "application.submitted", "seal_application", application.id, seal_id=seal.id,
-           document_type=spec.document_type, filename=spec.filename, sha256=document.sha256,
+           document_type=spec.document_type, title=title, counterparty=counterparty, copies=spec.copies,
+           filename=spec.filename, sha256=document.sha256,
            pages=info.page_count, repaired=list(info.repairs), seal_page=spec.seal_page, seal_keyword=keyword,
            riding_seal=spec.riding_seal, watermark=spec.watermark,
            amount=None if spec.amount is None else str(spec.amount), process_id=spec.process_id,
