@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.cli_audit import audit_cli
 from app.cli_directory import directory_cli
 from app.cli_pdf import clear_errors, pdf_cli
 from app.cli_users import users_cli
@@ -117,7 +118,7 @@ def set_owner(seal_name: str, username: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (seed_demo, worker, clock, embedded_redis, pdf_cli, flows_cli, seals_cli,
-                    users_cli):  # pdf_cli: cli_pdf.py; users_cli: cli_users.py
+    for command in (seed_demo, worker, clock, embedded_redis, pdf_cli, flows_cli, seals_cli, users_cli,
+                    audit_cli):  # pdf_cli: cli_pdf.py; users_cli: cli_users.py; audit_cli: cli_audit.py
         app.cli.add_command(command)
     app.cli.add_command(directory_cli)  # cli_directory.py

@@ -21,7 +21,7 @@ from app.jobs.runner import requeue_due_retries, stranded
 from app.models import JobStatus, ProcessTimer
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
-from app.services import applications
+from app.services import applications, audit
 from app.services.queue import redis_connection, schedule
 from app.workflow import WorkflowFailed, due_timers, fire_timer
 
@@ -37,6 +37,8 @@ class Tick:
     timers_fired: int
     jobs_requeued: int
     jobs_recovered: int
+    events_chained: int = 0
+    anchored: bool = False
 
 
 def tick(now: datetime | None = None) -> Tick:
@@ -71,7 +73,25 @@ def tick(now: datetime | None = None) -> Tick:
         record(actor, "job.recovered", "job", job.id, operation=job.operation, attempts=job.attempts)
         schedule(job)
     db.session.commit()
-    return Tick(fired, len(requeued), len(recovered))
+    chained, anchored = _chain_and_anchor()
+    return Tick(fired, len(requeued), len(recovered), chained, anchored)
+
+
+def _chain_and_anchor() -> tuple[int, bool]:
+    """Chain the events committed since the last tick (this tick's own included) and time-stamp the new head. A TSA
+    that does not answer leaves the head for the next tick's anchor; the chain itself never waits for it."""
+    chained = 0
+    while linked := audit.extend_chain():
+        db.session.commit()  # each batch ends its short critical section
+        chained += linked
+    try:
+        anchored = audit.anchor_head() is not None
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        log.error("the audit chain's head could not be time-stamped: %s", exc)
+        anchored = False
+    return chained, anchored
 
 
 def make_clock(app: Flask) -> CronScheduler:

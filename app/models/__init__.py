@@ -1,7 +1,7 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers every table."""
 
 from app.models.application import ApplicationStatus, SealApplication
-from app.models.audit import AuditEvent
+from app.models.audit import AuditAnchor, AuditEvent
 from app.models.authorization import AuthorizationUse, SignatureAuthorization
 from app.models.deployment import DeploymentKind, DeploymentRequest, DeploymentStatus
 from app.models.document import Blob, Document, DocumentKind
@@ -25,6 +25,7 @@ from app.models.workflow import (
 __all__ = [
     "REQUESTER_DECISIONS",
     "ApplicationStatus",
+    "AuditAnchor",
     "AuditEvent",
     "AuthorizationUse",
     "Blob",

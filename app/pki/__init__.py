@@ -31,7 +31,13 @@ from app.pki.pkcs11 import (
     store_certificate_in_token,
 )
 from app.pki.trust import asn1_certificate, validation_context
-from app.pki.tsa import SEALFLOW_TSA_POLICY_OID, LocalTimeStamper, TimeStampAuthority, external_timestamper
+from app.pki.tsa import (
+    SEALFLOW_TSA_POLICY_OID,
+    LocalTimeStamper,
+    TimeStampAuthority,
+    external_timestamper,
+    time_stamp_token,
+)
 
 __all__ = [
     "SEALFLOW_TSA_POLICY_OID",
@@ -55,6 +61,7 @@ __all__ = [
     "decrypt_key",
     "encrypt_key",
     "external_timestamper",
+    "time_stamp_token",
     "generate_key_in_token",
     "import_key_to_token",
     "issue_seal_certificate",

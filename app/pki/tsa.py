@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -31,6 +32,7 @@ __all__ = [
     "LocalTimeStamper",
     "TimeStampAuthority",
     "external_timestamper",
+    "time_stamp_token",
 ]
 
 logger = logging.getLogger(__name__)
@@ -224,3 +226,13 @@ def external_timestamper(url: str, timeout: float = 10.0) -> TimeStamper:
     if not url.startswith(("http://", "https://")):
         raise TimeStampError(f"the time-stamp authority URL must be http(s): {url!r}")
     return HTTPTimeStamper(url, timeout=timeout)
+
+
+def time_stamp_token(timestamper: TimeStamper, digest: bytes) -> bytes:
+    """A DER RFC 3161 token over a SHA-256 digest, from SealFlow's own TSA or an external one (pyHanko checks the
+    answer: status, nonce, imprint). Raises TimeStampError when the TSA cannot be reached or refuses."""
+    try:
+        token = asyncio.run(timestamper.async_timestamp(digest, "sha256"))
+    except Exception as exc:  # pyHanko raises its own and the transport's errors alike
+        raise TimeStampError(f"the time-stamp authority gave no token: {exc}") from exc
+    return bytes(token.dump())

@@ -94,6 +94,16 @@ def _filed_already(requester: User, token: str | None) -> SealApplication | None
         SealApplication.requester_id == requester.id, SealApplication.submission_token == token)).scalar()
 
 
+def _filed_under(spec: ApplicationSpec) -> tuple[str, str]:
+    """The title and counterparty as filed (trimmed), after checking them and the copies."""
+    title, counterparty = spec.title.strip(), spec.counterparty.strip()
+    if len(title) > 200 or len(counterparty) > 200:
+        raise InvalidInput("the title and the counterparty are at most 200 characters each")
+    if not 1 <= spec.copies <= 1000:
+        raise InvalidInput("the number of copies must be between 1 and 1000")
+    return title, counterparty
+
+
 def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
     """File an application and start its approval process; the same form sent again files nothing new."""
     if not requester.has_role(RoleName.EMPLOYEE):
@@ -106,11 +116,7 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
         raise InvalidInput("say why the seal is needed")
     if spec.amount is not None and not (Decimal(0) <= spec.amount < Decimal(10) ** 14):
         raise InvalidInput("the amount must be a positive number below 10^14")
-    title, counterparty = spec.title.strip(), spec.counterparty.strip()
-    if len(title) > 200 or len(counterparty) > 200:
-        raise InvalidInput("the title and the counterparty are at most 200 characters each")
-    if not 1 <= spec.copies <= 1000:
-        raise InvalidInput("the number of copies must be between 1 and 1000")
+    title, counterparty = _filed_under(spec)
     offer = filing.offer(spec.process_id, requester)
     seal = seals.requestable_seal(spec.seal_id, requester)
     if (refusal := filing.seal_refusal(offer.filing, seal)) is not None:

@@ -1,35 +1,227 @@
-"""Reading the audit log: checking its chain, an object's history. (Events are written with app.models.audit.record.)"""
+"""The audit log as evidence: chaining committed events, anchoring the chain's head with a TSA, checking the log
+against its anchors, the sealed documents and the current state, and exporting it for offline checking.
+(Events are written with app.models.audit.record.)
+
+Chaining is off the hot path: a step writes its events unchained and commits without waiting for anyone;
+`extend_chain` later (the clock's tick, a worker before sealing, an auditor's check) links every committed event in a
+short critical section, one writer of the chain at a time. The checks themselves are those of the standalone
+verifier, tools/verify_audit.py, run on the live database: the two cannot disagree.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import bindparam, func, select, text, update
 
+from app.errors import InvalidInput
 from app.extensions import db
-from app.models import AuditEvent
-from app.models.audit import GENESIS, digest, events_for
+from app.models import AuditAnchor, AuditEvent, Document, DocumentKind, HumanTask, SealApplication
+from app.models.audit import GENESIS, as_record, events_for
+from app.models.timestamps import utcnow
+from app.pdf import PdfError, read_evidence
+from app.services import documents, keys
+from app.services.documents import pdf_errors
+from tools.verify_audit import check_anchors, check_chain, check_heads, check_state, event_digest
 
-__all__ = ["EventsPage", "chain_head", "events_for", "events_page", "verify_chain"]
+__all__ = ["AuditCheck", "EventsPage", "anchor_head", "chain_head", "check_log", "events_for", "events_page",
+           "export_bundle", "extend_chain", "verify_chain"]
+
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(7203010)")
+_SQLITE_LOCK = text("UPDATE audit_events SET id = id WHERE id = 0")
+_EVENTS = AuditEvent.__table__
+_LINK = (update(AuditEvent).where(AuditEvent.id == bindparam("event_id"), AuditEvent.seq.is_(None))
+         .values(seq=bindparam("new_seq"), prev_hash=bindparam("new_prev"), hash=bindparam("new_hash")))
+
+
+def _lock_chain() -> None:
+    """One chain writer at a time, until the caller's transaction ends (SQLite: its one writer; the no-op write
+    takes the write lock before the head is read, as pysqlite reads outside transactions until the first write)."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_LOCK)
+    else:
+        connection.execute(_SQLITE_LOCK)
+
+
+def _head() -> tuple[int, str]:
+    row = db.session.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.is_not(None))
+                             .order_by(AuditEvent.seq.desc()).limit(1)).first()
+    return (int(row.seq), str(row.hash)) if row is not None else (0, GENESIS)
+
+
+def extend_chain(batch: int = 5000) -> int:
+    """Chain the committed events not chained yet (at most `batch`, oldest first) after the current head; how many.
+    The caller commits, which ends the critical section. An event committed meanwhile waits for the next call."""
+    _lock_chain()
+    pending = db.session.execute(select(_EVENTS).where(_EVENTS.c.seq.is_(None)).order_by(_EVENTS.c.id)
+                                 .limit(batch)).all()
+    if not pending:
+        return 0
+    seq, head = _head()
+    links = []
+    for row in pending:
+        seq += 1
+        event = {**as_record(row), "seq": seq, "prev": head}
+        head = event_digest(event)
+        links.append({"event_id": row.id, "new_seq": seq, "new_prev": event["prev"], "new_hash": head})
+    db.session.connection().execute(_LINK, links)
+    return len(pending)
 
 
 def chain_head() -> str:
-    """The hash of the newest committed event: what a sealed document records as the log's state when sealed."""
-    head = db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
-    return head or GENESIS
+    """The hash of the newest chained event: what a sealed document records as the log's state when sealed."""
+    return _head()[1]
+
+
+def anchor_head() -> AuditAnchor | None:
+    """Time-stamp the chain's head, if it moved since the last anchor (None when it did not). Call after
+    `extend_chain` has been committed; the caller commits. Raises SigningFailed when the TSA gives no token."""
+    seq, head = _head()
+    newest = db.session.execute(select(func.max(AuditAnchor.seq))).scalar()
+    if seq == 0 or (newest is not None and newest >= seq):
+        return None
+    with pdf_errors():
+        token = keys.time_stamp(bytes.fromhex(head))
+    anchor = AuditAnchor(seq=seq, head_hash=head, token=token, at=utcnow())
+    db.session.add(anchor)
+    db.session.flush()
+    return anchor
+
+
+def latest_anchor() -> AuditAnchor | None:
+    return db.session.execute(select(AuditAnchor).order_by(AuditAnchor.seq.desc()).limit(1)).scalar()
+
+
+def _chained_records() -> Iterator[dict[str, Any]]:
+    query = select(_EVENTS).where(_EVENTS.c.seq.is_not(None)).order_by(_EVENTS.c.seq)
+    for row in db.session.execute(query.execution_options(yield_per=2000)):
+        yield as_record(row)
+
+
+def _anchor_records() -> list[dict[str, Any]]:
+    anchors = db.session.execute(select(AuditAnchor).order_by(AuditAnchor.seq)).scalars()
+    return [{"seq": a.seq, "head": a.head_hash, "at": a.at.isoformat(timespec="seconds") + "Z",
+             "token": base64.b64encode(a.token).decode()} for a in anchors]
+
+
+def _state() -> dict[str, Any]:
+    """The applications' statuses and the tasks' decisions, as the log should explain them."""
+    applications = [{"id": row.id, "status": str(row.status)} for row in db.session.execute(
+        select(SealApplication.id, SealApplication.status).order_by(SealApplication.id))]
+    tasks = [{"id": row.id, "state": str(row.state), "decision": row.decision,
+              "completed_by_id": row.completed_by_id, "on_behalf_of_id": row.on_behalf_of_id,
+              "document_sha256": row.document_sha256} for row in db.session.execute(
+        select(HumanTask.id, HumanTask.state, HumanTask.decision, HumanTask.completed_by_id,
+               HumanTask.on_behalf_of_id, HumanTask.document_sha256).order_by(HumanTask.id))]
+    return {"applications": applications, "tasks": tasks}
+
+
+def _sealed_heads() -> list[dict[str, Any]]:
+    """The chain head each sealed document carries (read from the signed PDF itself, not from a table)."""
+    heads = []
+    for document in db.session.execute(select(Document).where(Document.kind == DocumentKind.SEALED)
+                                       .order_by(Document.id)).scalars():
+        try:
+            evidence = read_evidence(documents.read_content(document))
+        except PdfError:
+            evidence = None
+        head = evidence.get("audit_chain_head") if evidence else None
+        if isinstance(head, str):
+            heads.append({"document_id": document.id, "application_id": document.application_id,
+                          "sha256": document.sha256, "head": head})
+    return heads
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """What a check of the log found: the problems (none when all holds), how many events were checked, how many
+    wait to be chained (and since when), and the newest anchor."""
+
+    problems: list[str]
+    events: int
+    unchained: int
+    unchained_since: datetime | None
+    anchor: AuditAnchor | None
+    checked_at: datetime
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def _unchained(before: datetime | None = None) -> tuple[int, datetime | None]:
+    """How many events wait to be chained (written before `before`, if given), and the oldest one's time."""
+    query = select(func.count(), func.min(AuditEvent.at)).where(AuditEvent.seq.is_(None))
+    if before is not None:
+        query = query.where(AuditEvent.at < before)
+    row = db.session.execute(query).one()
+    return int(row[0]), row[1]
+
+
+def check_log(documents_too: bool = True) -> AuditCheck:
+    """Check the whole log: its chain, its anchors (tokens valid, chain reaching each), the heads carried by sealed
+    documents, and that applications and tasks show only what the log says. Also a problem: events left unchained
+    far longer than the clock's interval (the clock is down, or a row was slipped in by hand)."""
+    events = list(_chained_records())
+    problems = [*check_chain(events),
+                *check_anchors(_anchor_records(), events, keys.trust_roots(), [keys.tsa_certificate()])]
+    if documents_too:
+        heads = _sealed_heads()
+        for item in heads:
+            problems += check_heads([item["head"]], events, f"the sealed document {item['document_id']} "
+                                                            f"(application {item['application_id']})")
+    problems += check_state(events, _state())
+    unchained, since = _unchained()
+    now = utcnow()
+    grace = timedelta(seconds=max(600, 3 * current_app.config["CLOCK_INTERVAL"]))
+    if since is not None and since < now - grace:
+        late, _ = _unchained(before=now - grace)
+        problems.append(f"{late} event(s) wait to be chained since {since:%Y-%m-%d %H:%M:%S} UTC: is the clock "
+                        "running?")
+    return AuditCheck(problems, len(events), unchained, since, latest_anchor(), now)
 
 
 def verify_chain() -> list[str]:
-    """Problems found in the chain (empty when every event is intact and in order)."""
-    problems: list[str] = []
-    expected_prev = GENESIS
-    for event in db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars():
-        if event.prev_hash != expected_prev:
-            problems.append(f"event {event.id}: does not follow the previous event")
-        if digest(event) != event.hash:
-            problems.append(f"event {event.id}: content changed after it was written")
-        expected_prev = event.hash
-    return problems
+    """Problems in the chain alone (empty when every chained event is intact and in order)."""
+    return check_chain(list(_chained_records()))
+
+
+def export_bundle(directory: Path, exported_by: str) -> dict[str, Any]:
+    """Write the audit bundle tools/verify_audit.py checks offline into an empty or new directory: the chained events
+    (JSON lines), the anchors, the sealed documents' heads, the state, and the CA's and TSA's certificates."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if any(directory.iterdir()):
+        raise InvalidInput(f"{directory} is not empty")
+    count = 0
+    with (directory / "events.jsonl").open("w", encoding="utf-8") as out:
+        for event in _chained_records():
+            out.write(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")
+            count += 1
+    anchors = _anchor_records()
+    _write_lines(directory / "anchors.jsonl", anchors)
+    _write_lines(directory / "documents.jsonl", _sealed_heads())
+    (directory / "state.json").write_text(json.dumps(_state(), ensure_ascii=False, indent=1), encoding="utf-8")
+    (directory / "ca.pem").write_text("".join(keys.certificate_pem(c) for c in keys.trust_roots()), encoding="ascii")
+    (directory / "tsa.pem").write_text(keys.certificate_pem(keys.tsa_certificate()), encoding="ascii")
+    unchained, _ = _unchained()
+    manifest = {"format": "sealflow-audit-bundle/1", "organisation": current_app.config["ORGANISATION_NAME"],
+                "exported_at": utcnow().isoformat(timespec="seconds") + "Z", "exported_by": exported_by,
+                "events": count, "anchors": len(anchors), "unchained_events_not_included": unchained}
+    (directory / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    return manifest
+
+
+def _write_lines(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows),
+                    encoding="utf-8")
 
 
 @dataclass(frozen=True)

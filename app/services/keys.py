@@ -39,6 +39,7 @@ from app.pki import (
     load_certificate,
     open_pkcs11_signer,
     store_certificate_in_token,
+    time_stamp_token,
 )
 from app.services.documents import pdf_errors
 
@@ -135,6 +136,24 @@ def timestamper(level: str | None = None) -> TimeStamper | None:
     if current_app.config["TSA_URL"]:
         return external_timestamper(current_app.config["TSA_URL"], current_app.config["TSA_TIMEOUT"])
     return _time_stamp_authority().timestamper()
+
+
+def tsa_certificate() -> x509.Certificate:
+    """The certificate of SealFlow's own time-stamp authority (created with it on first use)."""
+    return _time_stamp_authority().certificate
+
+
+def certificate_pem(certificate: x509.Certificate) -> str:
+    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def time_stamp(digest: bytes) -> bytes:
+    """An RFC 3161 token (DER) over a SHA-256 digest, from the configured TSA (external if set, else SealFlow's own),
+    whatever the signature level: the audit chain's anchors are always time-stamped."""
+    if current_app.config["TSA_URL"]:
+        return time_stamp_token(external_timestamper(current_app.config["TSA_URL"], current_app.config["TSA_TIMEOUT"]),
+                                digest)
+    return time_stamp_token(_time_stamp_authority().timestamper(), digest)
 
 
 def long_term(level: str | None = None) -> LongTermSpec | None:

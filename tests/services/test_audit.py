@@ -1,34 +1,264 @@
-from sqlalchemy import text
+"""The audit log as evidence: events chained after commit (writers never wait for each other), the head anchored by
+the TSA, the log checked against its anchors, the sealed documents and the state, and exported for offline checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, text
 
 from app.extensions import db
-from app.models.audit import Actor, record
-from app.services.audit import verify_chain
+from app.models import AuditAnchor, AuditEvent
+from app.models.audit import GENESIS, Actor, record
+from app.services import audit, keys
+from tests.conftest import Org
+from tools import verify_audit
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTOR = Actor(None, "tester", "10.0.0.1")
 
 
-def _three_events():
-    actor = Actor(None, "tester", "10.0.0.1")
-    return [record(actor, "thing.done", "thing", i, note=f"n{i}") for i in range(3)]
-
-
-def test_chain_verifies(app):
-    _three_events()
+def _events(count: int = 3) -> list[AuditEvent]:
+    events = [record(ACTOR, "thing.done", "thing", i, note=f"n{i}", 名字="印章") for i in range(count)]
     db.session.commit()
-    assert verify_chain() == []
+    return events
 
 
-def test_edit_is_detected(app):
-    events = _three_events()
+def _chain() -> int:
+    linked = audit.extend_chain()
     db.session.commit()
+    return linked
+
+
+def test_events_are_written_unchained_and_chained_after_commit_in_order(app: Flask):
+    events = _events()
+    rows = db.session.execute(select(AuditEvent.seq, AuditEvent.hash)).all()
+    assert rows and all(row.seq is None and row.hash is None for row in rows)
+    assert _chain() == 3 and _chain() == 0
+    chained = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
+    assert [e.id for e in chained] == [e.id for e in events] and [e.seq for e in chained] == [1, 2, 3]
+    assert chained[0].prev_hash == GENESIS and chained[1].prev_hash == chained[0].hash
+    assert audit.verify_chain() == [] and audit.chain_head() == chained[2].hash
+    _events(2)
+    assert _chain() == 2
+    assert audit.verify_chain() == [] and len(audit.chain_head()) == 64
+
+
+def test_a_batch_chains_the_oldest_first_and_the_rest_waits(app: Flask):
+    _events(5)
+    assert audit.extend_chain(batch=2) == 2
+    db.session.commit()
+    assert [s for s in db.session.execute(select(AuditEvent.seq).order_by(AuditEvent.id)).scalars()] == [
+        1, 2, None, None, None]
+    assert _chain() == 3 and audit.verify_chain() == []
+
+
+def test_edit_is_detected(app: Flask):
+    events = _events()
+    _chain()
     db.session.execute(text("UPDATE audit_events SET actor_name = 'mallory' WHERE id = :id"), {"id": events[1].id})
     db.session.commit()
-    db.session.expire_all()
-    assert verify_chain() == [f"event {events[1].id}: content changed after it was written"]
+    assert audit.verify_chain() == [
+        f"event #2 (id {events[1].id}): its content does not match its hash (changed after it was written)"]
 
 
-def test_deletion_is_detected(app):
-    events = _three_events()
-    db.session.commit()
+def test_deletion_is_detected(app: Flask):
+    events = _events()
+    _chain()
     db.session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": events[1].id})
     db.session.commit()
-    db.session.expire_all()
-    assert verify_chain() == [f"event {events[2].id}: does not follow the previous event"]
+    assert audit.verify_chain() == [
+        f"event #3 (id {events[2].id}): at chain position 2: events are missing, inserted or reordered",
+        f"event #3 (id {events[2].id}): does not follow the event before it"]
+
+
+def test_writers_do_not_wait_for_each_other_on_the_chain(app: Flask):
+    """One transaction holds unwritten events while another records and commits: on PostgreSQL the second never
+    waits (it would have, behind the old chain lock, until the first committed). SQLite has one writer anyway."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises all writers")
+    record(ACTOR, "slow.step", "thing", 1)  # this transaction stays open
+    finished = threading.Event()
+
+    def other_writer() -> None:
+        with app.app_context():
+            record(ACTOR, "quick.step", "thing", 2)
+            db.session.commit()
+            db.session.remove()
+        finished.set()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    thread.join(timeout=30)
+    assert finished.is_set(), "the second writer waited for the first one's commit"
+    # The later id committed first: it is chained first, and the earlier id joins at the next extension.
+    assert _chain() == 2  # the first transaction's event committed by this commit, before chaining
+    order = db.session.execute(select(AuditEvent.action).order_by(AuditEvent.seq)).scalars().all()
+    assert sorted(order) == ["quick.step", "slow.step"] and audit.verify_chain() == []
+
+
+def test_an_event_committed_after_a_later_one_is_chained_after_it(app: Flask):
+    """Ids are taken at insert, commits happen in any order: the chain follows what was committed when it grew."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises all writers")
+    early = record(ACTOR, "early.id", "thing", 1)  # not committed yet
+    with app.app_context():
+        late = record(ACTOR, "late.id", "thing", 2)
+        db.session.commit()
+        assert audit.extend_chain() == 1  # only the committed one
+        db.session.commit()
+        db.session.remove()
+    db.session.commit()
+    assert _chain() == 1
+    order = db.session.execute(select(AuditEvent.id).order_by(AuditEvent.seq)).scalars().all()
+    assert order == [late.id, early.id] and audit.verify_chain() == []
+
+
+def test_the_head_is_anchored_once_per_move_with_a_token_over_the_head(app: Flask, org: Org):
+    _events()
+    _chain()
+    anchor = audit.anchor_head()
+    db.session.commit()
+    assert anchor is not None and anchor.head_hash == audit.chain_head()
+    assert audit.anchor_head() is None  # the head did not move
+    verify_audit.token_time(anchor.token, anchor.head_hash, keys.trust_roots(), [keys.tsa_certificate()])
+    with pytest.raises(ValueError, match="not over this head"):
+        verify_audit.token_time(anchor.token, "ab" * 32, keys.trust_roots(), [keys.tsa_certificate()])
+    _events(1)
+    _chain()
+    second = audit.anchor_head()
+    assert second is not None and second.seq == anchor.seq + 1 and second.head_hash == audit.chain_head()
+    assert audit.check_log().problems == []
+
+
+def test_deleting_the_newest_events_no_longer_matches_the_anchor(app: Flask, org: Org):
+    _events(4)
+    _chain()
+    audit.anchor_head()
+    db.session.commit()
+    newest = db.session.execute(select(func.max(AuditEvent.seq))).scalar()
+    db.session.execute(text("DELETE FROM audit_events WHERE seq >= :seq"), {"seq": newest - 1})
+    db.session.commit()
+    assert audit.verify_chain() == []  # what is left is a well-formed chain…
+    problems = audit.check_log().problems  # …that no longer reaches its anchor
+    assert problems == [f"anchor of #{newest} ({_anchor_at()}): the log no longer holds event #{newest}: events were "
+                        "deleted"]
+
+
+def test_a_recomputed_chain_no_longer_matches_the_anchor(app: Flask, org: Org):
+    _events(4)
+    _chain()
+    audit.anchor_head()
+    db.session.commit()
+    db.session.execute(text("UPDATE audit_events SET actor_name = 'mallory', seq = NULL, prev_hash = NULL, "
+                            "hash = NULL WHERE seq >= 2"))
+    db.session.commit()
+    _chain()  # the forger re-links every event after the edit
+    assert audit.verify_chain() == []
+    [problem] = audit.check_log().problems
+    assert "the time-stamped head differs from event" in problem and "the log was rewritten" in problem
+
+
+def test_a_forged_token_is_refused(app: Flask, org: Org):
+    _events()
+    _chain()
+    audit.anchor_head()
+    db.session.commit()
+    anchor = db.session.execute(select(AuditAnchor)).scalar_one()
+    token = bytearray(anchor.token)
+    token[-10] ^= 0x01  # inside the signature
+    db.session.execute(text("UPDATE audit_anchors SET token = :token"), {"token": bytes(token)})
+    db.session.commit()
+    [problem] = audit.check_log().problems
+    assert problem.startswith(f"anchor of #{anchor.seq}") and ("signature" in problem or "cannot be read" in problem)
+
+
+def test_events_left_unchained_too_long_are_a_problem(app: Flask, org: Org):
+    db.session.execute(text("INSERT INTO audit_events (at, actor_name, action, object_type, object_id, details) "
+                            "VALUES ('2020-01-01 00:00:00', 'mallory', 'thing.done', 'thing', '1', '{}')"))
+    db.session.commit()
+    [problem] = audit.check_log().problems
+    assert problem.startswith("1 event(s) wait to be chained since 2020-01-01 00:00:00 UTC")
+
+
+def test_the_exported_bundle_verifies_offline_with_only_cryptography_and_asn1crypto(app: Flask, org: Org,
+                                                                                     tmp_path: Path):
+    _events()
+    _chain()
+    audit.anchor_head()
+    db.session.commit()
+    manifest = audit.export_bundle(tmp_path / "bundle", "tester")
+    assert manifest["events"] == len(db.session.execute(select(AuditEvent.id)).all()) and manifest["anchors"] == 1
+    assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == [
+        "anchors.jsonl", "ca.pem", "documents.jsonl", "events.jsonl", "manifest.json", "state.json", "tsa.pem"]
+    # A copy of the tool alone, run by a Python that sees neither SealFlow nor its site-packages' other libraries.
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(ROOT / "tools" / "verify_audit.py", alone)
+    ran = subprocess.run([sys.executable, "-I", "-c", _ONLY_CRYPTOGRAPHY, str(alone / "verify_audit.py"),
+                          str(tmp_path / "bundle"), "--ca", str(tmp_path / "bundle" / "ca.pem")],
+                         capture_output=True, text=True, timeout=120, cwd=alone)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "the log is intact" in ran.stdout and "trusted root:" in ran.stdout
+    # Tampered after export: detected offline, exit 1.
+    lines = (tmp_path / "bundle" / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    event = json.loads(lines[1])
+    event["details"]["note"] = "n9"
+    lines[1] = json.dumps(event, ensure_ascii=False)
+    (tmp_path / "bundle" / "events.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert verify_audit.main([str(tmp_path / "bundle")]) == 1
+    # An unreadable bundle is exit 2, not a traceback.
+    (tmp_path / "bundle" / "anchors.jsonl").write_text("{not json", encoding="utf-8")
+    assert verify_audit.main([str(tmp_path / "bundle")]) == 2
+
+
+# Runs the tool with every import but the standard library, cryptography and asn1crypto refused.
+_ONLY_CRYPTOGRAPHY = """
+import builtins, runpy, sys
+real_import = builtins.__import__
+allowed = ("cryptography", "asn1crypto", "_cffi_backend", "cffi")
+def guarded(name, *args, **kwargs):
+    top = name.split(".")[0]
+    if top in ("app", "sealflow", "pyhanko", "flask", "sqlalchemy", "pikepdf", "tools"):
+        raise ImportError(f"the offline verifier imported {name}")
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = guarded
+script = sys.argv[1]
+sys.argv = sys.argv[1:]
+sys.path.insert(0, sys.prefix + "/lib/python%d.%d/site-packages" % sys.version_info[:2])
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def test_the_export_refuses_a_directory_with_files(app: Flask, org: Org, tmp_path: Path):
+    (tmp_path / "x").write_text("keep me")
+    with pytest.raises(Exception, match="not empty"):
+        audit.export_bundle(tmp_path, "tester")
+    assert (tmp_path / "x").read_text() == "keep me"
+
+
+def test_the_cli_verifies_chains_and_exports(app: Flask, org: Org, tmp_path: Path):
+    _events()
+    runner = app.test_cli_runner()
+    chained = runner.invoke(args=["audit", "chain"])
+    assert chained.exit_code == 0 and "event(s) chained; head #" in chained.output, chained.output
+    verified = runner.invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0 and "the log is intact" in verified.output, verified.output
+    exported = runner.invoke(args=["audit", "export", str(tmp_path / "b")])
+    assert exported.exit_code == 0 and verify_audit.main([str(tmp_path / "b")]) == 0
+    db.session.execute(text("UPDATE audit_events SET action = 'thing.undone' WHERE seq = 2"))
+    db.session.commit()
+    broken = runner.invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1 and "event #2" in broken.output and "1 problem(s)" in broken.output
+
+
+def _anchor_at() -> str:
+    anchor = db.session.execute(select(AuditAnchor)).scalar_one()
+    return anchor.at.isoformat(timespec="seconds") + "Z"

@@ -74,7 +74,7 @@ def test_the_real_run_applies_every_line_through_the_services(org: Org):
                                                     .order_by(AuditEvent.id)).scalars()]
     assert actions[-1] == "people.imported" and actions.count("user.created") == 2
     assert "user.deactivated" in actions and "department.created" in actions
-    assert audit.verify_chain() == []
+    assert audit.extend_chain() > len(actions) - 1 and audit.verify_chain() == []
     again = _run(ROSTER, dry_run=True)  # the same file again changes nothing more
     assert {line.outcome for line in again.lines} == {"unchanged"} and again.departments == ()
     before = _state()

@@ -71,7 +71,10 @@ def test_the_sealed_pdf_carries_the_application_its_approvals_and_the_audit_chai
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", approval["at"]), approval
     head = evidence["audit_chain_head"]
     assert re.fullmatch(r"[0-9a-f]{64}", head), head
-    assert db.session.execute(select(AuditEvent).where(AuditEvent.hash == head)).scalar_one_or_none() is not None
+    # The head was chained after the approval: the document carries a chain that covers its own approval.
+    head_event = db.session.execute(select(AuditEvent).where(AuditEvent.hash == head)).scalar_one()
+    approved = db.session.execute(select(AuditEvent).where(AuditEvent.action == "task.completed")).scalar_one()
+    assert approved.seq is not None and head_event.seq is not None and head_event.seq >= approved.seq
 
     report = verification.verify_document(sealed)
     assert report.verdict == "valid", report.reason

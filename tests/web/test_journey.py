@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ApplicationStatus, AuditEvent, SealApplication
-from app.services.audit import verify_chain
+from app.services.audit import check_log, extend_chain
 from app.services.keys import root_certificate_pem
 from tests.conftest import (
     corpus_pdf,
@@ -69,7 +69,11 @@ def test_employee_to_sealed_pdf(app, client, org, tmp_path: Path):
         assert expected in actions
     submitted = db.session.execute(select(AuditEvent).where(AuditEvent.action == "application.submitted")).scalar_one()
     assert submitted.actor_name == "emma" and submitted.address == "127.0.0.1"
-    assert verify_chain() == []
+    # Chained and checked as a whole: chain, the sealed document's head, and the state against the log.
+    extend_chain()
+    db.session.commit()
+    check = check_log()
+    assert check.problems == [] and check.events == len(actions) and check.unchained == 0
 
 
 def test_running_the_job_twice_seals_once(app, client, org):
