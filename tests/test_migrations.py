@@ -93,3 +93,42 @@ def test_seal_images_so_far_become_version_one_and_sealed_documents_name_it(tmp_
         (1, 1, b"%PDF drawn", "drawn"), (2, 1, b"%PDF uploaded", "uploaded")]
     assert images[0].sha256 == hashlib.sha256(b"%PDF drawn").hexdigest()
     assert documents == {10: None, 11: images[0].id, 12: images[1].id} and versions == [1, 1]
+
+
+def test_events_chained_so_far_keep_their_chain_with_positions_in_id_order(tmp_path, app):
+    """Upgrading a log written by the old code (chained at once, in id order, ids with gaps): each event's position
+    is its rank, the chain still verifies, and a new event joins after them once chained."""
+    import json
+
+    from app.models.audit import Actor, record
+    from app.services import audit
+    from tools.verify_audit import GENESIS, event_digest
+
+    target = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    fresh = create_app(TestConfig(tmp_path, SQLALCHEMY_DATABASE_URI=target))
+    with fresh.app_context():
+        upgrade(directory=str(MIGRATIONS), revision="a1c3e5f7b9d2")
+        prev = GENESIS
+        with db.engine.begin() as conn:
+            for event_id in (3, 7, 8):  # gaps: rolled-back transactions used ids 1, 2, 4–6
+                event = {"prev": prev, "at": f"2026-11-30T10:00:0{event_id}.000000", "actor_id": None,
+                         "actor": "worker", "action": "thing.done", "object": ["thing", str(event_id)],
+                         "address": None, "details": {"n": event_id}}
+                digest = event_digest(event)
+                conn.execute(text("INSERT INTO audit_events (id, at, actor_name, action, object_type, object_id, "
+                                  "details, prev_hash, hash) VALUES (:id, :at, 'worker', 'thing.done', 'thing', "
+                                  ":object_id, :details, :prev, :hash)"),
+                             {"id": event_id, "at": event["at"].replace("T", " "), "object_id": str(event_id),
+                              "details": json.dumps(event["details"]), "prev": prev, "hash": digest})
+                prev = digest
+        upgrade(directory=str(MIGRATIONS))
+        with db.engine.connect() as conn:
+            positions = conn.execute(text("SELECT id, seq FROM audit_events ORDER BY id")).all()
+        assert [tuple(p) for p in positions] == [(3, 1), (7, 2), (8, 3)]
+        assert audit.verify_chain() == [] and audit.chain_head() == prev
+        record(Actor.system("test"), "thing.done", "thing", 9)
+        assert audit.extend_chain() == 1
+        db.session.commit()
+        assert audit.verify_chain() == []
+        db.session.remove()
+        db.engine.dispose()
