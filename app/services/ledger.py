@@ -24,7 +24,9 @@ from app.models import (
     current_round,
 )
 from app.models.lookup import get_or_not_found
+from app.pdf import LedgerSpec, render_ledger
 from app.services.accounts import user_names
+from app.services.documents import pdf_errors
 from app.services.statistics import Period, check_viewer, uses
 
 
@@ -132,3 +134,9 @@ def usage_ledger(seal_id: int, period: Period, viewer: User) -> Ledger:
 
 def _all_ids(holders: Iterable[tuple[int, ...]], now: tuple[int, ...]) -> set[int]:
     return {i for ids in (*holders, now) for i in ids}
+
+
+def print_ledger(spec: LedgerSpec) -> bytes:
+    """The ledger as a printable PDF, its texts already in the reader's language (app/pdf/ledger.py draws it)."""
+    with pdf_errors():
+        return render_ledger(spec)
