@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from math import ceil
 
 # Horizontal bars: a label line above each bar; the chart is BAR_WIDTH units wide.
-BAR_WIDTH, BAR_ROW, BAR_HEIGHT, BAR_SPACE = 400, 38, 14, 40
+BAR_WIDTH, BAR_ROW, BAR_HEIGHT, BAR_SPACE = 400, 42, 15, 40
+# Where a row's label sits (its baseline) and where its bar starts, from the row's top.
+LABEL_BASELINE, BAR_TOP = 15, 20
 LABEL_CHARACTERS = 48
 # Columns (months): COLUMN_WIDTH units wide, at most COLUMN_LABELS labels under them.
 COLUMN_WIDTH, COLUMN_HEIGHT, COLUMN_TOP, COLUMN_LABELS = 600, 200, 18, 12
@@ -51,11 +53,12 @@ def bar_chart(items: Sequence[tuple[str, int]]) -> Chart:
     """Horizontal bars, in the order given, the largest value spanning the chart less room for its number."""
     largest = max((value for _, value in items), default=0) or 1
     span = BAR_WIDTH - BAR_SPACE
-    bars = tuple(Bar(_short(label), label, value, 0, row * BAR_ROW + 18, max(span * value / largest, 1 if value else 0),
-                     BAR_HEIGHT, 0, row * BAR_ROW + 13, max(span * value / largest, 1 if value else 0) + 4,
-                     row * BAR_ROW + 18 + BAR_HEIGHT - 2)
-                 for row, (label, value) in enumerate(items))
-    return Chart(BAR_WIDTH, max(len(items), 1) * BAR_ROW, bars)
+    bars = []
+    for row, (label, value) in enumerate(items):
+        top, width = row * BAR_ROW, max(span * value / largest, 1 if value else 0)
+        bars.append(Bar(_short(label), label, value, 0, top + BAR_TOP, width, BAR_HEIGHT, 0, top + LABEL_BASELINE,
+                        width + 4, top + BAR_TOP + BAR_HEIGHT - 3))
+    return Chart(BAR_WIDTH, max(len(items), 1) * BAR_ROW, tuple(bars))
 
 
 def column_chart(items: Sequence[tuple[str, int]]) -> Chart:
