@@ -22,6 +22,7 @@ from app.pdf.errors import (
     SignatureFieldError,
 )
 from app.pdf.evidence import EVIDENCE_FILE, EVIDENCE_FORMAT, Evidence, EvidenceApproval, EvidenceReport, read_evidence
+from app.pdf.ledger import LedgerSpec, render_ledger
 from app.pdf.letter import LetterSpec, render_letter
 from app.pdf.overlays import QrSpec, WatermarkSpec
 from app.pdf.revocation import Revocation
@@ -69,6 +70,7 @@ __all__ = [
     "EvidenceReport",
     "InvalidPdfError",
     "KeywordSpec",
+    "LedgerSpec",
     "LetterSpec",
     "LongTermSpec",
     "PdfError",
@@ -100,6 +102,7 @@ __all__ = [
     "make_signer",
     "placement_rect",
     "read_evidence",
+    "render_ledger",
     "render_letter",
     "render_seal_pdf",
     "render_seal_png",

@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
         policies,
         seals,
         security,
+        stats,
         substitutes,
         verify,
         whatif,
@@ -34,7 +35,7 @@ def init_app(app: Flask) -> None:
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
                       verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp, directory.bp,
-                      whatif.bp):
+                      whatif.bp, stats.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)

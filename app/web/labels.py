@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import get_locale
@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.models import HumanTask
 from app.pdf import EvidenceApproval, Revocation, SignatureReport, VerificationReport
-from app.services import filing
+from app.services import filing, statistics
 from app.web.forms import (
     DECISION_LABELS,
     DOCUMENT_TYPE_LABELS,
@@ -108,6 +108,17 @@ def utc(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
+def duration(delta: timedelta) -> str:
+    """A wait as the pages show it, to the minute: "45 min", "2 h 30 min", "3 d 4 h"."""
+    minutes = int(delta.total_seconds() // 60)
+    days, hours, minutes = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return _("%(days)s d %(hours)s h", days=days, hours=hours)
+    if hours:
+        return _("%(hours)s h %(minutes)s min", hours=hours, minutes=minutes)
+    return _("%(minutes)s min", minutes=minutes)
+
+
 def _revoked(revocation: Revocation) -> dict[str, str]:
     return {"date": utc(revocation.revoked_at), "reason": revocation_reason_label(revocation.reason.value)}
 
@@ -150,6 +161,7 @@ def template_helpers() -> dict[str, Any]:
         "signature_verdict": signature_verdict,
         "report_verdict": report_verdict,
         "utc": utc,
+        "duration": duration,
         "decision_label": decision_label,
         "process_label": process_label,
         "diagram_text": diagram_text,
@@ -159,4 +171,5 @@ def template_helpers() -> dict[str, Any]:
         "approved_by": approved_by,
         "evidence_label": lambda value: EVIDENCE_LABELS.get(value, value),
         "deployment_status_label": lambda value: DEPLOYMENT_STATUS_LABELS.get(value, value),
+        "may_view_statistics": statistics.may_view,
     }
