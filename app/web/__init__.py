@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
         health,
         inbox,
         labels,
+        path,
         people,
         policies,
         seals,
@@ -35,7 +36,7 @@ def init_app(app: Flask) -> None:
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
                       verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp, directory.bp,
-                      whatif.bp, stats.bp):
+                      whatif.bp, stats.bp, path.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)

@@ -25,7 +25,7 @@ class HistoryRow:
     details: list[tuple[str, str]]
 
 
-def _user_ids(events: Iterable[AuditEvent]) -> set[int]:
+def user_ids(events: Iterable[AuditEvent]) -> set[int]:
     ids: set[int] = set()
     for event in events:
         if event.actor_id is not None:
@@ -37,7 +37,8 @@ def _user_ids(events: Iterable[AuditEvent]) -> set[int]:
     return ids
 
 
-def _details(details: dict[str, Any], names: dict[int, str], steps: dict[str, str]) -> list[tuple[str, str]]:
+def event_details(details: dict[str, Any], names: dict[int, str], steps: dict[str, str]) -> list[tuple[str, str]]:
+    """An event's details a reader needs, as (label, value) pairs in the reader's language."""
     def name(user_id: Any) -> str:
         if user_id is None:
             return ""
@@ -69,7 +70,7 @@ def _details(details: dict[str, Any], names: dict[int, str], steps: dict[str, st
 def process_history(application: SealApplication, steps: list[HumanTask]) -> list[HistoryRow]:
     """The history of the application's process, oldest first, with people's names and step names."""
     events = history(applications.process_of(application).id)
-    names = accounts.user_names(_user_ids(events))
+    names = accounts.user_names(user_ids(events))
     step_names = {t.element_id: t.name for t in steps}
     return [HistoryRow(e.at, names.get(e.actor_id, e.actor_name) if e.actor_id else e.actor_name, e.action,
-                       _details(e.details, names, step_names)) for e in events]
+                       event_details(e.details, names, step_names)) for e in events]

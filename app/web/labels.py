@@ -68,12 +68,24 @@ HISTORY_ACTION_LABELS = {
     "timer.fired": _l("Deadline passed"), "decision.evaluated": _l("Policy table applied"),
     "service.failed": _l("Background job failed; the process took its error path"),
     "task.decision_refused": _l("Decision refused (separation of duties)"),
+    "application.submitted": _l("Application filed"), "document.sealed": _l("Document sealed"),
+    "document.signed": _l("Document signed by a party"), "sealing.refused": _l("Sealing refused by the gate"),
     # A seal's history (its page).
     "seal.created": _l("Seal added"), "seal.renamed": _l("Renamed"), "seal.holders_changed": _l("Holders changed"),
     "seal.status_changed": _l("Status changed"), "seal.image_replaced": _l("New image version"),
     "seal.certificate_renewed": _l("Certificate renewed"),
     "seal.key_moved_to_token": _l("Key moved into the hardware token"),
 }
+
+
+def action_label(action: str) -> str:
+    """An audit action in words: the history's labels, a status change as the status it set, else as recorded."""
+    if action in HISTORY_ACTION_LABELS:
+        return str(HISTORY_ACTION_LABELS[action])
+    status = action.removeprefix("application.")
+    if status in STATUS_LABELS:
+        return _("Status: %(status)s", status=STATUS_LABELS[status])
+    return action
 
 
 def decision_label(value: str) -> str:
