@@ -22,4 +22,8 @@ class CertificateAuthority(Model):
     # The built-in RFC 3161 time-stamp authority's certificate (issued by this CA) and encrypted key.
     tsa_certificate_pem: Mapped[str | None] = mapped_column(Text)
     tsa_encrypted_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The organisation's system seal (issued by this CA): SealFlow's own documents (certificates of completion) are
+    # signed with it, never an application's document.
+    system_certificate_pem: Mapped[str | None] = mapped_column(Text)
+    system_encrypted_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

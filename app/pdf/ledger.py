@@ -53,7 +53,7 @@ def _fonts(spec: LedgerSpec) -> tuple[str, str]:
     return ("Helvetica", "Helvetica-Bold") if face == "Helvetica-Bold" else (face, face)
 
 
-def _numbered(footer: str, page_label: str, font: str) -> type[Canvas]:
+def numbered_canvas(footer: str, page_label: str, font: str) -> type[Canvas]:
     """A canvas that holds its pages back until the end, so that each can say how many there are."""
 
     class NumberedCanvas(Canvas):
@@ -113,5 +113,5 @@ def render_ledger(spec: LedgerSpec) -> bytes:
     document = SimpleDocTemplate(out, pagesize=landscape(A4), leftMargin=MARGIN, rightMargin=MARGIN,
                                  topMargin=MARGIN, bottomMargin=MARGIN + 4 * MM, title=spec.title, invariant=True)
     story = [para(spec.title, title), *(para(text, line) for text in spec.subtitle), Spacer(1, 4 * MM), table]
-    document.build(story, canvasmaker=_numbered(spec.footer, spec.page_label, regular))
+    document.build(story, canvasmaker=numbered_canvas(spec.footer, spec.page_label, regular))
     return out.getvalue()

@@ -164,6 +164,22 @@ def long_term(level: str | None = None) -> LongTermSpec | None:
     return LongTermSpec(trust_roots(), (revocation_list(),), archive=level == "B-LTA")
 
 
+def system_identity() -> SigningIdentity:
+    """The organisation's system seal: SealFlow's own key and certificate (issued by the root on first use) for the
+    documents SealFlow itself issues, such as certificates of completion."""
+    ca_row = ensure_root_ca()
+    if ca_row.system_certificate_pem is None or ca_row.system_encrypted_key is None:
+        organisation = current_app.config["ORGANISATION_NAME"]
+        issued = issue_seal_certificate(_root_key(), f"{organisation} SealFlow system seal", organisation,
+                                        current_app.config["SEAL_KEY_ALGORITHM"], crl_url=crl_url())
+        ca_row.system_certificate_pem = issued.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        ca_row.system_encrypted_key = encrypt_key(issued.key, _secret())
+        db.session.flush()
+    return SigningIdentity(key=decrypt_key(ca_row.system_encrypted_key, _secret()),
+                           certificate=load_certificate(ca_row.system_certificate_pem),
+                           chain=(load_certificate(ca_row.certificate_pem),))
+
+
 def signing_identity(seal: Seal) -> SigningIdentity:
     """The seal's decrypted key, its certificate and the root above it (software keys only)."""
     ca_row = ensure_root_ca()

@@ -12,9 +12,11 @@ from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import DocumentKind, RoleName
 from app.services import applications, audit, documents, filing, gate, sealing, seals
+from app.services.certificate import certificate_of_completion
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
 from app.web.history import process_history
+from app.web.labels import DOCUMENT_TYPE_LABELS, decision_label
 from app.web.security import attachment
 from app.workflow import WorkflowFailed
 
@@ -128,6 +130,16 @@ def withdraw(application_id: int) -> Any:
     db.session.commit()
     flash(_("Application #%(id)s withdrawn.", id=application.id), "success")
     return redirect(url_for("applications.detail", application_id=application.id))
+
+
+@bp.get("/applications/<int:application_id>/certificate.pdf")
+@role_required(*ANY_ROLE)
+def certificate(application_id: int) -> Any:
+    """The certificate of completion of a sealed application, signed by the system seal."""
+    pdf = certificate_of_completion(application_id, me(), decision_label,
+                                    lambda value: str(DOCUMENT_TYPE_LABELS.get(value, value)))
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": attachment(f"certificate-of-completion-{application_id}.pdf")})
 
 
 @bp.get("/applications/<int:application_id>/documents/<kind>")

@@ -115,3 +115,53 @@ def path_of(state: dict[str, Any], xml: bytes, started_at: float) -> Path:
     visits.sort(key=lambda v: (v.reached_at, v.done_at or float("inf")))
     return Path(visits, sorted(taken, key=lambda t: t.at))
 
+
+
+BPMNDI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
+DC = "{http://www.omg.org/spec/DD/20100524/DC}"
+DI = "{http://www.omg.org/spec/DD/20100524/DI}"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A diagram element as drawn: its id, BPMN kind (the tag's local name: userTask, exclusiveGateway …), name and
+    bounds (x, y, width, height, y downwards as in the diagram)."""
+
+    element_id: str
+    kind: str
+    name: str
+    bounds: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Edge:
+    flow_id: str
+    name: str
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    shapes: list[Shape]
+    edges: list[Edge]
+
+
+def layout(xml: bytes) -> Layout:
+    """The diagram's drawing (BPMN DI): shapes and edges of its first plane, each with its element's kind and name.
+    A diagram without DI has an empty layout."""
+    root = parse_untrusted(xml, "the process's diagram")
+    elements = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.tag.startswith(BPMN)}
+    plane = next(root.iter(f"{BPMNDI}BPMNPlane"), None)
+    shapes, edges = [], []
+    for item in plane if plane is not None else ():
+        element = elements.get(item.get("bpmnElement"))
+        if element is None:
+            continue
+        kind, name = element.tag.removeprefix(BPMN), element.get("name") or ""
+        if item.tag == f"{BPMNDI}BPMNShape" and (box := item.find(f"{DC}Bounds")) is not None:
+            shapes.append(Shape(element.get("id", ""), kind, name, tuple(  # type: ignore[arg-type]
+                float(box.get(k, "0")) for k in ("x", "y", "width", "height"))))
+        elif item.tag == f"{BPMNDI}BPMNEdge":
+            points = tuple((float(p.get("x", "0")), float(p.get("y", "0"))) for p in item.iter(f"{DI}waypoint"))
+            edges.append(Edge(element.get("id", ""), name, points))
+    return Layout(shapes, edges)

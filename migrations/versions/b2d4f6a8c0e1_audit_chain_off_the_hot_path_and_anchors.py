@@ -1,4 +1,5 @@
-"""The audit chain off the hot path (events chained after commit, by position) and its time-stamped anchors
+"""The audit chain off the hot path (events chained after commit, by position) and its time-stamped anchors; the
+organisation's system seal (certificates of completion)
 
 Revision ID: b2d4f6a8c0e1
 Revises: a1c3e5f7b9d2
@@ -37,12 +38,18 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_anchors')),
         sa.UniqueConstraint('seq', name=op.f('uq_audit_anchors_seq')),
     )
+    with op.batch_alter_table('certificate_authorities', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('system_certificate_pem', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('system_encrypted_key', sa.LargeBinary(), nullable=True))
 
 
 def downgrade():
     unchained = op.get_bind().execute(sa.text("SELECT COUNT(*) FROM audit_events WHERE seq IS NULL")).scalar()
     if unchained:
         raise RuntimeError(f"{unchained} audit events are not chained yet: run `flask audit chain` first")
+    with op.batch_alter_table('certificate_authorities', schema=None) as batch_op:
+        batch_op.drop_column('system_encrypted_key')
+        batch_op.drop_column('system_certificate_pem')
     op.drop_table('audit_anchors')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_unchained', sqlite_where=sa.text('seq IS NULL'),
