@@ -26,6 +26,9 @@ def _application_form(offer: filing.Offer) -> ApplicationForm:
     """The fixed part of the filing form, offering the seals this employee may request with the process."""
     form = ApplicationForm()
     form.seal_id.choices = [SelectChoice(str(s.id), s.name) for s in filing.seals_for(offer.filing, me())]
+    for f in offer.filing.fields:
+        if f.id in applications.PROCESS_COLUMNS:  # the process asks for it in its own words
+            delattr(form, f.id)
     return form
 
 
@@ -59,6 +62,9 @@ def _spec(form: ApplicationForm, offer: filing.Offer, values: dict[str, Any]) ->
         seal_keyword=form.seal_keyword.data or "", riding_seal=form.riding_seal.data,
         watermark=form.watermark.data, amount=form.amount.data, process_id=offer.process_id, fields=values,
         submission_token=form.submission_token.data or None,
+        title=form.title.data or "" if form.title else "",
+        counterparty=form.counterparty.data or "" if form.counterparty else "",
+        copies=form.copies.data or 1 if form.copies else 1,
     )
 
 
