@@ -27,7 +27,7 @@ from app.models import (
 )
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
-from app.services import deployments, documents, filing, policy, sealing, seals
+from app.services import departments, deployments, documents, filing, policy, sealing, seals
 from app.services.queue import schedule
 from app.workflow import (
     POLICY_LEVELS,
@@ -299,8 +299,11 @@ def process_of(application: SealApplication) -> ProcessInstance:
 
 
 def can_view(user: User, application: SealApplication) -> bool:
-    """The requester, anyone who has or had a task on it, seal administrators and auditors."""
+    """The requester, anyone who has or had a task on it, seal administrators and auditors, and the head of the
+    requester's department or of one above it (who finds it in the archive)."""
     if application.requester_id == user.id or user.role_names & {RoleName.SEAL_ADMIN, RoleName.AUDITOR}:
+        return True
+    if departments.heads_over(user, application.requester.department):
         return True
     tasks = approval_steps(application)
     return any(t.offered_to(user.id, user.role_names) or user.id in (t.completed_by_id, t.on_behalf_of_id)

@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import DocumentKind, RoleName
-from app.services import applications, audit, documents, filing, gate, sealing, seals
+from app.services import applications, archive, audit, documents, filing, gate, sealing, seals
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
 from app.web.history import process_history
@@ -71,7 +71,12 @@ def _spec(form: ApplicationForm, offer: filing.Offer, values: dict[str, Any]) ->
 @bp.get("/")
 @role_required(*ANY_ROLE)
 def index() -> Any:
-    return render_template("applications/index.html", applications=applications.applications_of(me()))
+    """The user's own applications; someone who files none but may search the archive (an auditor) lands there."""
+    own = applications.applications_of(me())
+    searches = archive.can_search(me())
+    if not own and searches and not me().has_role(RoleName.EMPLOYEE):
+        return redirect(url_for("archive.index"))
+    return render_template("applications/index.html", applications=own, archive_link=searches)
 
 
 @bp.get("/applications/new")
