@@ -6,7 +6,7 @@ from pathlib import Path
 
 import openpyxl
 from flask import Flask
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from tests.conftest import CORPUS, Org, file_application, logout
 from tests.conftest import login as client_login
