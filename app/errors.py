@@ -51,6 +51,14 @@ class InvalidInput(DomainError):
     status = 422
 
 
+class ExportTooLarge(InvalidInput):
+    """A search finds more rows than one export holds."""
+
+    def __init__(self, message: str, total: int, limit: int) -> None:
+        super().__init__(message)
+        self.total, self.limit = total, limit
+
+
 class SigningFailed(DomainError):
     """The signing key, token or timestamp authority did not answer as it should."""
 

@@ -184,12 +184,13 @@ def contract_pdf(keyword_at: tuple[float, float] = (300, 200), pages: int = 2,
 
 def file_application(client: FlaskClient, seal_id: int, content: bytes, filename: str = "contract.pdf",
                      reason: str = "Sign the supply contract", **options: str) -> int:
-    """Submit the form (options: seal_page, seal_keyword, riding_seal, watermark); returns the new id."""
+    """Submit the form (options: title, counterparty, copies, amount, seal_page, seal_keyword, riding_seal,
+    watermark, document_type); returns the new id."""
     import io
 
     response = client.post(
         "/applications/new",
-        data={"seal_id": str(seal_id), "document_type": "contract", "reason": reason,
+        data={"seal_id": str(seal_id), "document_type": "contract", "title": "Supply contract", "reason": reason,
               "document": (io.BytesIO(content), filename), **options},
         content_type="multipart/form-data",
     )

@@ -13,7 +13,7 @@ from redis.retry import Retry
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Seal, User
+from app.models import ApplicationStatus, Seal, SealApplication, User
 from tests.conftest import CORPUS, DATA, PASSWORD
 
 
@@ -28,6 +28,12 @@ def test_seed_demo_is_idempotent_and_prints_logins(app):
               for s in db.session.execute(select(Seal)).scalars()}
     assert owners == {"Company Seal": None, "Contract Seal": None, "Finance Seal": None, "Leo's Signature": "leo",
                       "Legal Representative Seal": "lin"}
+    # The demo applications, filed once, wait for their first approval; the archive lists them.
+    filed = db.session.execute(select(SealApplication).order_by(SealApplication.id)).scalars().all()
+    assert [(a.requester.username, a.status) for a in filed] == [
+        ("emma", ApplicationStatus.PENDING), ("emma", ApplicationStatus.PENDING),
+        ("harry", ApplicationStatus.PENDING), ("leo", ApplicationStatus.PENDING)]
+    assert filed[0].counterparty == "上海华东建设有限公司" and all(a.title for a in filed)
 
 
 def test_export_ca(app, tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ from app.models import (
 )
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
-from app.services import deployments, documents, filing, policy, sealing, seals
+from app.services import departments, deployments, documents, filing, policy, sealing, seals
 from app.services.queue import schedule
 from app.workflow import (
     POLICY_LEVELS,
@@ -94,8 +94,18 @@ def _filed_already(requester: User, token: str | None) -> SealApplication | None
         SealApplication.requester_id == requester.id, SealApplication.submission_token == token)).scalar()
 
 
-def _filed_under(spec: ApplicationSpec) -> tuple[str, str]:
-    """The title and counterparty as filed (trimmed), after checking them and the copies."""
+# The application's own columns a process's filing field may fill in its stead (_with_process_columns).
+PROCESS_COLUMNS = ("title", "counterparty", "copies")
+
+
+def _checked_values(spec: ApplicationSpec) -> tuple[str, str]:
+    """The spec's own values within their bounds; its title and counterparty trimmed."""
+    if spec.document_type not in DOCUMENT_TYPES:
+        raise InvalidInput(f"unknown document type {spec.document_type!r}")
+    if not spec.reason.strip():
+        raise InvalidInput("say why the seal is needed")
+    if spec.amount is not None and not (Decimal(0) <= spec.amount < Decimal(10) ** 14):
+        raise InvalidInput("the amount must be a positive number below 10^14")
     title, counterparty = spec.title.strip(), spec.counterparty.strip()
     if len(title) > 200 or len(counterparty) > 200:
         raise InvalidInput("the title and the counterparty are at most 200 characters each")
@@ -104,24 +114,37 @@ def _filed_under(spec: ApplicationSpec) -> tuple[str, str]:
     return title, counterparty
 
 
+def _with_process_columns(spec: ApplicationSpec, filed: dict[str, Any]) -> ApplicationSpec:
+    """A process whose own form asks for the title, the counterparty or the copies (a field of that id, which the
+    filing page then shows instead of its own) fills the application's column with it, when the value fits."""
+    columns: dict[str, Any] = {name: filed[name] for name in ("title", "counterparty")
+                               if isinstance(filed.get(name), str)}
+    copies = filed.get("copies")
+    if isinstance(copies, int) and not isinstance(copies, bool):
+        columns["copies"] = copies
+    return replace(spec, **columns)
+
+
+def _event_details(own: dict[str, Any], flow_data: dict[str, Any]) -> dict[str, Any]:
+    """What application.submitted records: the process's own fields and SealFlow's values, which a field of the same
+    id never replaces (a differing value of such a field is kept under process_fields)."""
+    clashing = {k: v for k, v in flow_data.items() if k in own and own[k] != v}
+    return {**flow_data, **own, **({"process_fields": clashing} if clashing else {})}
+
+
 def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
     """File an application and start its approval process; the same form sent again files nothing new."""
     if not requester.has_role(RoleName.EMPLOYEE):
         raise PermissionDenied("only employees file seal applications")
     if (earlier := _filed_already(requester, spec.submission_token)) is not None:
         return Submitted(earlier, (), again=True)
-    if spec.document_type not in DOCUMENT_TYPES:
-        raise InvalidInput(f"unknown document type {spec.document_type!r}")
-    if not spec.reason.strip():
-        raise InvalidInput("say why the seal is needed")
-    if spec.amount is not None and not (Decimal(0) <= spec.amount < Decimal(10) ** 14):
-        raise InvalidInput("the amount must be a positive number below 10^14")
-    title, counterparty = _filed_under(spec)
     offer = filing.offer(spec.process_id, requester)
     seal = seals.requestable_seal(spec.seal_id, requester)
     if (refusal := filing.seal_refusal(offer.filing, seal)) is not None:
         raise InvalidInput(refusal)
     filed = filing.filed_values(offer.filing, spec.fields, requester)
+    spec = _with_process_columns(spec, filed.data)
+    title, counterparty = _checked_values(spec)
     flow_data = _flow_data(spec, seal, requester, filed)
     applied = [seal, *filed.party_seals]
     required, policy_hash = policy.required_approvals(applied, spec.document_type, spec.amount, requester)
@@ -147,13 +170,13 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
         return Submitted(earlier, (), again=True)
     document = documents.add_document(application.id, DocumentKind.ORIGINAL, spec.filename, spec.content,
                                       info.page_count)
-    record(actor, "application.submitted", "seal_application", application.id, seal_id=seal.id,
-           document_type=spec.document_type, title=title, counterparty=counterparty, copies=spec.copies,
-           filename=spec.filename, sha256=document.sha256,
-           pages=info.page_count, repaired=list(info.repairs), seal_page=spec.seal_page, seal_keyword=keyword,
-           riding_seal=spec.riding_seal, watermark=spec.watermark,
-           amount=None if spec.amount is None else str(spec.amount), process_id=spec.process_id,
-           required_approvals=required, policy_hash=policy_hash, **flow_data)
+    own = dict(seal_id=seal.id, document_type=spec.document_type, title=title, counterparty=counterparty,
+               copies=spec.copies, filename=spec.filename, sha256=document.sha256, pages=info.page_count,
+               repaired=list(info.repairs), seal_page=spec.seal_page, seal_keyword=keyword,
+               riding_seal=spec.riding_seal, watermark=spec.watermark,
+               amount=None if spec.amount is None else str(spec.amount), process_id=spec.process_id,
+               required_approvals=required, policy_hash=policy_hash)
+    record(actor, "application.submitted", "seal_application", application.id, **_event_details(own, flow_data))
     data = process_data(application.id, requester, seal, spec.document_type, spec.amount, required, flow_data)
     step = start(spec.process_id, data, application.id, actor)
     follow(step, actor)
@@ -276,8 +299,11 @@ def process_of(application: SealApplication) -> ProcessInstance:
 
 
 def can_view(user: User, application: SealApplication) -> bool:
-    """The requester, anyone who has or had a task on it, seal administrators and auditors."""
+    """The requester, anyone who has or had a task on it, seal administrators and auditors, and the head of the
+    requester's department or of one above it (who finds it in the archive)."""
     if application.requester_id == user.id or user.role_names & {RoleName.SEAL_ADMIN, RoleName.AUDITOR}:
+        return True
+    if departments.heads_over(user, application.requester.department):
         return True
     tasks = approval_steps(application)
     return any(t.offered_to(user.id, user.role_names) or user.id in (t.completed_by_id, t.on_behalf_of_id)

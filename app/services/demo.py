@@ -1,22 +1,29 @@
 """Demo data: an organisation with two departments (Sales under the General Office), people for every role (two
 leaders and two seal administrators, so that nobody ever has to approve their own application), the
 organisation's seals with their custodians and users, a leader's and the legal representative's signatures, the
-shipped flows."""
+shipped flows, and a few applications waiting for approval (so that the inboxes and the archive show something)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 from dataclasses import dataclass
+from decimal import Decimal
 
 from flask import current_app
+from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import RoleName, Seal, SealKind
+from app.models import RoleName, Seal, SealKind, User
 from app.models.audit import Actor
 from app.pdf import SealImageSpec
+
+# flows before applications: entered first, applications meets the services' import cycle (deployments ->
+# operators -> deployments); isort keeps this order.
 from app.services import accounts, flows, keys, seals
+from app.services.applications import ApplicationSpec, submit
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,15 @@ _SEALS = (
 )
 
 
+_APPLICATIONS = (
+    # requester, seal, document type, title, counterparty, amount, copies
+    ("emma", "Contract Seal", "contract", "Steel purchase contract 2027", "上海华东建设有限公司", "80000", 2),
+    ("emma", "Company Seal", "letter", "Letter of reference to the bank", "中国工商银行上海分行", None, 1),
+    ("harry", "Contract Seal", "agreement", "Distribution agreement, East China", "ACME Trading Ltd", "250000", 3),
+    ("leo", "Finance Seal", "other", "Payment confirmation, office lease", "深圳前海联合置业有限公司", "1500000", 2),
+)
+
+
 def demo_password(username: str) -> str:
     """Stable per installation (derived from its secret key), so re-seeding prints the same logins."""
     secret = str(current_app.config["SECRET_KEY"]).encode()
@@ -76,7 +92,35 @@ def seed(actor: Actor) -> list[DemoLogin]:
                                  department_ids=tuple(departments[d].id for d in requesters))
         seals.set_holders(seal.id, spec, actor)
     flows.deploy_shipped(actor)
+    _file_applications(users)
     return logins
+
+
+def _file_applications(users: dict[str, User]) -> None:
+    """The demo applications, each filed once (its form token says whether it was)."""
+    for number, (username, seal_name, document_type, title, counterparty, amount, copies) in enumerate(
+            _APPLICATIONS, 1):
+        seal = db.session.execute(select(Seal).where(Seal.name == seal_name)).scalar_one()
+        spec = ApplicationSpec(
+            seal_id=seal.id, document_type=document_type, filename=f"demo-{number}.pdf", content=_pdf(title),
+            reason="Demo application", title=title, counterparty=counterparty, copies=copies,
+            amount=None if amount is None else Decimal(amount),
+            submission_token=hashlib.sha256(f"demo-application:{number}".encode()).hexdigest()[:32])
+        requester = users[username]
+        submit(spec, requester, Actor.of(requester))
+
+
+def _pdf(title: str) -> bytes:
+    """A one-page document with its title on it."""
+    out = io.BytesIO()
+    canvas = Canvas(out)
+    canvas.setFont("Helvetica", 16)
+    canvas.drawString(72, 760, title)
+    canvas.setFont("Helvetica", 11)
+    canvas.drawString(72, 200, "Party A (seal):")
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
 
 
 def _image(kind: SealKind, text: str) -> SealImageSpec:

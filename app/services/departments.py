@@ -6,6 +6,7 @@ does (app/workflow/assignment.py department_approver). Seal administrators keep 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,33 @@ def department_tree() -> list[DepartmentRow]:
     # A loop in old data has no top: list its departments last rather than hide them.
     rows.extend(DepartmentRow(d, 0, members.get(d.id, 0)) for d in departments if d.id not in placed)
     return rows
+
+
+def departments_below(department_ids: Collection[int]) -> set[int]:
+    """These departments and every department below them, however deep (a loop in old data ends the walk)."""
+    children: dict[int, list[int]] = {}
+    for department_id, parent_id in db.session.execute(select(Department.id, Department.parent_id)):
+        if parent_id is not None:
+            children.setdefault(parent_id, []).append(department_id)
+    found: set[int] = set()
+    stack = list(department_ids)
+    while stack:
+        department_id = stack.pop()
+        if department_id not in found:
+            found.add(department_id)
+            stack.extend(children.get(department_id, []))
+    return found
+
+
+def heads_over(user: User, department: Department | None) -> bool:
+    """Whether the user heads this department or one above it (so sees its people's applications)."""
+    seen: set[int] = set()
+    while department is not None and department.id not in seen:
+        if department.head_id == user.id:
+            return True
+        seen.add(department.id)
+        department = department.parent
+    return False
 
 
 def head_candidates(department: Department) -> list[User]:

@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import DocumentKind, RoleName
-from app.services import applications, audit, documents, filing, gate, sealing, seals
+from app.services import applications, archive, audit, documents, filing, gate, sealing, seals
 from app.services.certificate import certificate_of_completion
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
@@ -28,6 +28,9 @@ def _application_form(offer: filing.Offer) -> ApplicationForm:
     """The fixed part of the filing form, offering the seals this employee may request with the process."""
     form = ApplicationForm()
     form.seal_id.choices = [SelectChoice(str(s.id), s.name) for s in filing.seals_for(offer.filing, me())]
+    for f in offer.filing.fields:
+        if f.id in applications.PROCESS_COLUMNS:  # the process asks for it in its own words
+            delattr(form, f.id)
     return form
 
 
@@ -61,13 +64,21 @@ def _spec(form: ApplicationForm, offer: filing.Offer, values: dict[str, Any]) ->
         seal_keyword=form.seal_keyword.data or "", riding_seal=form.riding_seal.data,
         watermark=form.watermark.data, amount=form.amount.data, process_id=offer.process_id, fields=values,
         submission_token=form.submission_token.data or None,
+        title=form.title.data or "" if form.title else "",
+        counterparty=form.counterparty.data or "" if form.counterparty else "",
+        copies=form.copies.data or 1 if form.copies else 1,
     )
 
 
 @bp.get("/")
 @role_required(*ANY_ROLE)
 def index() -> Any:
-    return render_template("applications/index.html", applications=applications.applications_of(me()))
+    """The user's own applications; someone who files none but may search the archive (an auditor) lands there."""
+    own = applications.applications_of(me())
+    searches = archive.can_search(me())
+    if not own and searches and not me().has_role(RoleName.EMPLOYEE):
+        return redirect(url_for("archive.index"))
+    return render_template("applications/index.html", applications=own, archive_link=searches)
 
 
 @bp.get("/applications/new")

@@ -102,6 +102,12 @@ class ApplicationForm(FlaskForm):
     seal_id = SelectField(_l("Seal"), coerce=int, validators=[DataRequired()])
     document_type = SelectField(_l("Document type"), choices=[SelectChoice(t, DOCUMENT_TYPE_LABELS[t])
                                                                       for t in DOCUMENT_TYPES])
+    title = StringField(_l("Document title"), validators=[DataRequired(_l("Give the document's title.")),
+                                                          Length(max=200)])
+    counterparty = StringField(_l("Counterparty (the other side, if any)"), validators=[Length(max=200)])
+    # Left empty (or not sent, as by a script): one copy.
+    copies = IntegerField(_l("Copies to stamp"), default=1, validators=[
+        Optional(), NumberRange(1, 1000, message=_l("From 1 to 1000 copies."))])
     document = FileField(_l("PDF document"), validators=[FileRequired(_l("Choose a PDF file.")),
                                                          FileAllowed(["pdf"], _l("Only PDF files are accepted."))])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Say why the seal is needed.")),

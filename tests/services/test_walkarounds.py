@@ -407,7 +407,8 @@ def test_over_http_emma_cannot_get_leos_signature_through_the_plain_seal_applica
     # offered, as leader_signature needs
     assert f'value="{seal_id}"' in client.get("/applications/new?process=leader_signature").text
     response = client.post("/applications/new", data={
-        "seal_id": str(seal_id), "document_type": "letter", "reason": "Review", "process_id": "seal_application",
+        "seal_id": str(seal_id), "document_type": "letter", "title": "Bank letter", "reason": "Review",
+        "process_id": "seal_application",
         "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "doc.pdf")}, content_type="multipart/form-data")
     assert response.status_code == 422 and "is a person&#39;s signature" in response.text
     assert db.session.execute(select(SealApplication)).first() is None

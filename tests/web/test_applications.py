@@ -17,7 +17,8 @@ from tests.services.test_filing import _deploy
 
 def _post(client: FlaskClient, org: Org, **fields: object):
     data = {"process_id": "purchase", "seal_id": str(org.contract_seal.id), "document_type": "contract",
-            "reason": "Office chairs", "document": (io.BytesIO(contract_pdf()), "contract.pdf"), **fields}
+            "title": "Office chairs purchase", "reason": "Office chairs",
+            "document": (io.BytesIO(contract_pdf()), "contract.pdf"), **fields}
     return client.post("/applications/new", data=data, content_type="multipart/form-data")
 
 
@@ -53,12 +54,21 @@ def test_what_the_form_declares_is_checked_on_the_server_and_a_refusal_writes_no
         assert response.status_code in (404, 422), (fields, response.status_code)
         assert message in response.text, (fields, response.text[-2000:])
         assert ">ACME</textarea>" in response.text or fields["counterparty"] == " "  # what was typed stays
+    # The process's own Counterparty and Copies fill the application's (its page shows no second pair), within the
+    # application's bounds.
+    page = client.get("/applications/new?process=purchase").text
+    assert page.count('name="counterparty"') == 1 and page.count('name="copies"') == 1 and 'name="title"' in page
+    response = _post(client, org, counterparty="ACME", copies="1,001", witnesses=[str(org.head.id)])
+    assert response.status_code == 422 and "between 1 and 1000" in response.text
     assert _count() == 0
-    response = _post(client, org, counterparty="ACME Furniture Ltd", copies="1,200", witnesses=[str(org.head.id)])
+    response = _post(client, org, counterparty="ACME Furniture Ltd", copies="1,000", witnesses=[str(org.head.id)])
     assert response.status_code == 302, response.text
     filed = db.session.execute(select(AuditEvent).where(AuditEvent.action == "application.submitted")).scalar_one()
     assert (filed.details["counterparty"], filed.details["copies"], filed.details["witnesses"]) == (
-        "ACME Furniture Ltd", 1200, [org.head.id])
+        "ACME Furniture Ltd", 1000, [org.head.id])
+    application = db.session.execute(select(SealApplication)).scalar_one()
+    assert (application.title, application.counterparty, application.copies) == (
+        "Office chairs purchase", "ACME Furniture Ltd", 1000)
 
 
 def test_a_process_not_offered_to_the_employee_is_refused_when_posted_to_anyway(

@@ -20,7 +20,7 @@ def _counts() -> tuple[int, ...]:
 
 
 def _post(client, seal_id, content: bytes | None, reason="Need it", filename="doc.pdf"):
-    data = {"seal_id": str(seal_id), "document_type": "contract", "reason": reason}
+    data = {"seal_id": str(seal_id), "document_type": "contract", "title": "Supply contract", "reason": reason}
     if content is not None:
         data["document"] = (io.BytesIO(content), filename)
     return client.post("/applications/new", data=data, content_type="multipart/form-data")
@@ -127,7 +127,7 @@ def test_a_decompression_bomb_is_refused_by_the_web_process(app, client, org):
     # inbox on a client of their own.
     answers, seal_id = [], org.contract_seal.id  # read here: the thread has no app context for the ORM
     filing = threading.Thread(target=lambda: answers.append(client.post("/applications/new", data={
-        "seal_id": str(seal_id), "document_type": "contract", "reason": "Need it",
+        "seal_id": str(seal_id), "document_type": "contract", "title": "Supply contract", "reason": "Need it",
         "seal_keyword": "Seal here", "document": (io.BytesIO(bomb.getvalue()), "doc.pdf")},
         content_type="multipart/form-data")))
     filing.start()

@@ -104,8 +104,8 @@ def test_a_large_amount_takes_the_juel_condition_to_the_leaders(client, org, tmp
     _deploy_as("amount_conditions", "seal_application", tmp_path)
     login(client, "emma")
     response = client.post("/applications/new", data={
-        "seal_id": str(org.contract_seal.id), "document_type": "contract", "reason": "Supply contract",
-        "amount": "5000", "document": (io.BytesIO(contract_pdf()), "contract.pdf")},
+        "seal_id": str(org.contract_seal.id), "document_type": "contract", "title": "Supply contract",
+        "reason": "Supply contract", "amount": "5000", "document": (io.BytesIO(contract_pdf()), "contract.pdf")},
         content_type="multipart/form-data")
     assert response.status_code == 302, response.text
     logout(client)

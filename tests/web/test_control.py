@@ -81,7 +81,7 @@ def test_the_filing_form_offers_only_the_seals_the_employee_may_request(client, 
     assert "Contract Seal" in choices and "Office Finance Seal" not in choices
     finance = seals.seal_named("Office Finance Seal")
     response = client.post("/applications/new", data={
-        "seal_id": str(finance.id), "document_type": "contract", "reason": "Pay",
+        "seal_id": str(finance.id), "document_type": "contract", "title": "Supply contract", "reason": "Pay",
         "document": (io.BytesIO(PDF), "a.pdf")}, content_type="multipart/form-data")
     assert response.status_code == 422  # not among the choices: refused before the service is asked
 
@@ -196,8 +196,9 @@ def test_over_http_an_auditor_cannot_be_named_substitute_and_a_requester_cannot_
     logout(client)
     login(client, "emma")
     response = client.post("/applications/new", data={
-        "seal_id": str(org.contract_seal.id), "document_type": "contract", "reason": "Joint",
-        "process_id": "multi_party_signing", "parties-user": [str(org.employee.id), str(org.other_approver.id)],
+        "seal_id": str(org.contract_seal.id), "document_type": "contract", "title": "Supply contract",
+        "reason": "Joint", "process_id": "multi_party_signing",
+        "parties-user": [str(org.employee.id), str(org.other_approver.id)],
         "parties-seal": [str(org.contract_seal.id), str(org.contract_seal.id)], "document": (io.BytesIO(PDF), "a.pdf")},
         content_type="multipart/form-data")
     assert response.status_code == 422 and "your own application" in _text(response)

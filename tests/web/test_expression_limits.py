@@ -42,8 +42,8 @@ def test_filing_meets_a_costly_expression_and_is_refused_with_nothing_kept(app, 
     login(client, "emma")
     before = _counts()
     response = client.post("/applications/new", data={
-        "seal_id": str(org.contract_seal.id), "document_type": "contract", "reason": "Supply contract",
-        "amount": "1000000000", "document": (io.BytesIO(contract_pdf()), "contract.pdf")},
+        "seal_id": str(org.contract_seal.id), "document_type": "contract", "title": "Supply contract",
+        "reason": "Supply contract", "amount": "1000000000", "document": (io.BytesIO(contract_pdf()), "contract.pdf")},
         content_type="multipart/form-data")
     assert response.status_code == 422
     assert "of to_review was stopped: it used more than 1 s of CPU time" in response.text

@@ -41,8 +41,9 @@ def _counts() -> tuple[int, ...]:
 
 
 def _file(client, seal_id, **fields):
-    data = {"seal_id": str(seal_id), "document_type": "contract", "reason": "Supply contract",
-            "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "contract.pdf"), **fields}
+    data = {"seal_id": str(seal_id), "document_type": "contract", "title": "Supply contract",
+            "reason": "Supply contract", "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "contract.pdf"),
+            **fields}
     return client.post("/applications/new", data=data, content_type="multipart/form-data")
 
 

@@ -386,6 +386,7 @@ def test_draw_a_sealing_flow_with_its_filing_form_deploy_it_an_employee_files_on
     employee.select_option("#seal_id", label="Contract Seal")
     employee.set_input_files("#document", str(Path(__file__).resolve().parents[1] / "data" / "corpus" / "pdf"
                                               / "minimal-document.pdf"))
+    employee.fill("#title", "Office chairs purchase")
     employee.fill("#reason", "Office chairs")
     employee.click("#submit")  # the counterparty is required: the browser keeps the form
     assert employee.locator("#counterparty:invalid").count() == 1

@@ -41,7 +41,7 @@ def _user(username: str) -> User:
 def test_only_seal_administrators_reach_the_people_pages(client: FlaskClient, org: Org, username: str):
     before = _counts()
     login(client, username)
-    assert "nav-people" not in client.get("/").text
+    assert "nav-people" not in client.get("/", follow_redirects=True).text
     for path in PAGES:
         assert client.get(path).status_code == 403, path
     for path in POSTS:
@@ -67,7 +67,7 @@ def test_every_form_needs_its_csrf_token(app: Flask, client: FlaskClient, org: O
 
 def test_the_list_searches_filters_and_pages(client: FlaskClient, org: Org):
     login(client, "sam")
-    assert 'id="nav-people"' in client.get("/").text
+    assert 'id="nav-people"' in client.get("/", follow_redirects=True).text
     page = client.get("/admin/users")
     assert page.status_code == 200 and all(f'id="user-{u}"' in page.text
                                            for u in ("emma", "harry", "olga", "alice", "sam", "leo"))

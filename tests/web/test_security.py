@@ -51,7 +51,7 @@ def test_a_local_next_is_kept(client, org):
 def test_a_download_is_named_safely_as_an_attachment(client, org):
     login(client, "emma")
     response = client.post("/applications/new", data={
-        "seal_id": str(org.contract_seal.id), "document_type": "letter", "reason": "r",
+        "seal_id": str(org.contract_seal.id), "document_type": "letter", "title": "Bank letter", "reason": "r",
         "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "invoice.pdf")},
         content_type="multipart/form-data")
     application_id = int(re.search(r"/applications/(\d+)$", response.location).group(1))
@@ -136,8 +136,8 @@ def test_a_successful_login_clears_the_accounts_failures(app, client, org):
 
 
 def _filing_data(token: str) -> dict:
-    return {"seal_id": "1", "document_type": "letter", "reason": "Once", "submission_token": token,
-            "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "once.pdf")}
+    return {"seal_id": "1", "document_type": "letter", "title": "Bank letter", "reason": "Once",
+            "submission_token": token, "document": (io.BytesIO(corpus_pdf("minimal-document.pdf")), "once.pdf")}
 
 
 def test_a_filing_form_sent_twice_files_one_application(client, org):

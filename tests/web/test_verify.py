@@ -73,8 +73,9 @@ def test_a_missing_keyword_or_page_is_refused_when_filing(app, client, org):
     for options, message in (({"seal_keyword": "乙方（盖章）"}, "is not in the document"),
                              ({"seal_page": "7"}, "page 7 does not exist")):
         response = client.post("/applications/new", data={
-            "seal_id": str(org.contract_seal.id), "document_type": "contract", "reason": "x",
-            "document": (io.BytesIO(contract_pdf()), "c.pdf"), **options}, content_type="multipart/form-data")
+            "seal_id": str(org.contract_seal.id), "document_type": "contract", "title": "Supply contract",
+            "reason": "x", "document": (io.BytesIO(contract_pdf()), "c.pdf"), **options},
+            content_type="multipart/form-data")
         assert response.status_code == 422 and message in response.text
     assert db.session.execute(select(func.count()).select_from(SealApplication)).scalar() == 0
     assert db.session.execute(select(func.count()).select_from(AuditEvent)).scalar() == before
