@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     from app.web import (
         account,
         applications,
+        audit,
         auth,
         authorizations,
         departments,
@@ -35,7 +36,7 @@ def init_app(app: Flask) -> None:
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
                       verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp, directory.bp,
-                      whatif.bp, stats.bp):
+                      whatif.bp, stats.bp, audit.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)
