@@ -73,6 +73,8 @@ HISTORY_ACTION_LABELS = {
     "seal.status_changed": _l("Status changed"), "seal.image_replaced": _l("New image version"),
     "seal.certificate_renewed": _l("Certificate renewed"),
     "seal.key_moved_to_token": _l("Key moved into the hardware token"),
+    # The audit page's own event.
+    "audit.checked": _l("Audit log checked"),
 }
 
 # What an audit event is about (its object_type), as the audit page names it.

@@ -103,6 +103,7 @@ def test_the_check_needs_its_csrf_token_chains_first_and_is_recorded(app, client
     assert checked.actor_name == "alice" and checked.details == {"events": checked.details["events"], "problems": 0}
     assert checked.details["events"] > 5 and checked.seq is None  # what was committed before it was chained
     status = client.get("/audit").text
+    assert "Audit log checked<br><code>audit.checked</code>" in status and "Audit log chain" in status
     assert re.search(r'id="chain-length">(\d+)<', status).group(1) == str(checked.details["events"])
 
 
