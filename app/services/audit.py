@@ -14,16 +14,26 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select, text, update
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, PermissionDenied
 from app.extensions import db
-from app.models import AuditAnchor, AuditEvent, Document, DocumentKind, HumanTask, SealApplication
+from app.models import (
+    AuditAnchor,
+    AuditEvent,
+    Document,
+    DocumentKind,
+    HumanTask,
+    ProcessInstance,
+    RoleName,
+    SealApplication,
+    User,
+)
 from app.models.audit import GENESIS, as_record, events_for
 from app.models.timestamps import utcnow
 from app.pdf import PdfError, read_evidence
@@ -31,8 +41,9 @@ from app.services import documents, keys
 from app.services.documents import pdf_errors
 from tools.verify_audit import check_anchors, check_chain, check_heads, check_state, event_digest
 
-__all__ = ["AuditCheck", "EventsPage", "anchor_head", "chain_head", "check_log", "events_for", "events_page",
-           "export_bundle", "extend_chain", "verify_chain"]
+__all__ = ["AuditCheck", "ChainStatus", "EventSearchSpec", "EventsPage", "anchor_head", "chain_head", "chain_status",
+           "check_log", "check_log_reader", "distinct_actions", "events_for", "events_page", "export_bundle",
+           "extend_chain", "instance_applications", "may_read_log", "search_events", "verify_chain"]
 
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(7203010)")
 _SQLITE_LOCK = text("UPDATE audit_events SET id = id WHERE id = 0")
@@ -244,3 +255,120 @@ def events_page(object_type: str, object_id: object, page: int = 1, per_page: in
     events = db.session.execute(select(AuditEvent).where(*where).order_by(AuditEvent.id.desc())
                                 .offset((page - 1) * per_page).limit(per_page)).scalars()
     return EventsPage(list(events), page, pages, total)
+
+
+# --- the auditor's desk (/audit) ---------------------------------------------------------------------------------
+
+LOG_READER_ROLES = (RoleName.AUDITOR, RoleName.SEAL_ADMIN)
+MAX_PER_PAGE = 200
+
+
+def may_read_log(user: User) -> bool:
+    """Whether the user may read the whole audit log and run its check: auditors and seal administrators."""
+    return any(user.has_role(role) for role in LOG_READER_ROLES)
+
+
+def check_log_reader(user: User) -> None:
+    """PermissionDenied unless the user may read the audit log."""
+    if not may_read_log(user):
+        raise PermissionDenied("only auditors and seal administrators read the audit log")
+
+
+@dataclass(frozen=True)
+class EventSearchSpec:
+    """What to look for in the log; empty texts and None match everything. `action` is an action (task.completed) or,
+    ending with a dot, a family of them (task.); the days are UTC calendar days, both included."""
+
+    actor: str = ""
+    action: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    start: date | None = None
+    end: date | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+def _check_spec(spec: EventSearchSpec) -> None:
+    for name, value in (("actor", spec.actor), ("action", spec.action), ("object type", spec.object_type),
+                        ("object id", spec.object_id)):
+        if "\x00" in value:  # PostgreSQL compares no text holding a NUL
+            raise InvalidInput(f"the {name} holds a NUL character")
+        if len(value) > 200:
+            raise InvalidInput(f"the {name} is longer than 200 characters")
+    if not 1 <= spec.per_page <= MAX_PER_PAGE:
+        raise InvalidInput(f"a page holds 1 to {MAX_PER_PAGE} events")
+    if spec.page < 1:
+        raise InvalidInput("pages are numbered from 1")
+    for name, day in (("from", spec.start), ("to", spec.end)):
+        if day is not None and not 1900 <= day.year <= 9000:
+            raise InvalidInput(f"the {name} date {day.isoformat()} is out of range")
+    if spec.start and spec.end and spec.end < spec.start:
+        raise InvalidInput("the period ends before it starts")
+
+
+def _criteria(spec: EventSearchSpec) -> list[Any]:
+    where: list[Any] = []
+    if spec.actor:
+        where.append(AuditEvent.actor_name.icontains(spec.actor, autoescape=True))
+    if spec.action.endswith("."):
+        where.append(AuditEvent.action.startswith(spec.action, autoescape=True))
+    elif spec.action:
+        where.append(AuditEvent.action == spec.action)
+    if spec.object_type:
+        where.append(AuditEvent.object_type == spec.object_type)
+    if spec.object_id:
+        where.append(AuditEvent.object_id == spec.object_id)
+    if spec.start:
+        where.append(AuditEvent.at >= datetime.combine(spec.start, time()))
+    if spec.end:
+        where.append(AuditEvent.at < datetime.combine(spec.end + timedelta(days=1), time()))
+    return where
+
+
+def search_events(spec: EventSearchSpec, reader: User) -> EventsPage:
+    """One page of the events matching the spec, newest first (a page past the last is the last); InvalidInput for
+    a spec that cannot be searched, PermissionDenied for a reader who may not read the log."""
+    check_log_reader(reader)
+    _check_spec(spec)
+    where = _criteria(spec)
+    total = db.session.execute(select(func.count()).select_from(AuditEvent).where(*where)).scalar_one()
+    pages = max(1, -(-total // spec.per_page))
+    page = min(spec.page, pages)
+    events = db.session.execute(select(AuditEvent).where(*where).order_by(AuditEvent.id.desc())
+                                .offset((page - 1) * spec.per_page).limit(spec.per_page)).scalars()
+    return EventsPage(list(events), page, pages, total)
+
+
+def distinct_actions() -> list[str]:
+    """Every action the log holds, in alphabetical order (the filter's choices)."""
+    return list(db.session.execute(select(AuditEvent.action).distinct().order_by(AuditEvent.action)).scalars())
+
+
+def instance_applications(events: list[AuditEvent]) -> dict[str, int]:
+    """The application of each process instance these events are about, by the instance's id as the log writes it."""
+    ids = {int(e.object_id) for e in events
+           if e.object_type == "process_instance" and e.object_id.isascii() and e.object_id.isdigit()}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(ProcessInstance.id, ProcessInstance.application_id)
+                              .where(ProcessInstance.id.in_(ids), ProcessInstance.application_id.is_not(None)))
+    return {str(row.id): int(row.application_id) for row in rows}
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """The chain as it stands, read without checking it: its length, the events waiting to be chained (and since
+    when), and the newest anchor."""
+
+    length: int
+    unchained: int
+    unchained_since: datetime | None
+    anchor: AuditAnchor | None
+
+
+def chain_status() -> ChainStatus:
+    """The chain's length, what waits to be chained and the newest anchor: three indexed reads, no check."""
+    length, _head_hash = _head()
+    unchained, since = _unchained()
+    return ChainStatus(length, unchained, since, latest_anchor())

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         account,
         applications,
         archive,
+        audit,
         auth,
         authorizations,
         departments,
@@ -37,7 +38,7 @@ def init_app(app: Flask) -> None:
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
                       verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp, directory.bp,
-                      whatif.bp, stats.bp, path.bp, archive.bp):
+                      whatif.bp, stats.bp, path.bp, archive.bp, audit.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)

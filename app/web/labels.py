@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.models import HumanTask
 from app.pdf import EvidenceApproval, Revocation, SignatureReport, VerificationReport
-from app.services import filing, statistics
+from app.services import audit, filing, statistics
 from app.web.forms import (
     DECISION_LABELS,
     DOCUMENT_TYPE_LABELS,
@@ -75,6 +75,17 @@ HISTORY_ACTION_LABELS = {
     "seal.status_changed": _l("Status changed"), "seal.image_replaced": _l("New image version"),
     "seal.certificate_renewed": _l("Certificate renewed"),
     "seal.key_moved_to_token": _l("Key moved into the hardware token"),
+    # The audit page's own event.
+    "audit.checked": _l("Audit log checked"),
+}
+
+# What an audit event is about (its object_type), as the audit page names it.
+OBJECT_TYPE_LABELS = {
+    "seal_application": _l("Application"), "process_instance": _l("Process"), "seal": _l("Seal"),
+    "user": _l("Person"), "department": _l("Department"), "signature_authorization": _l("Signature authorization"),
+    "process_definition": _l("Process version"), "deployment_request": _l("Deployment request"),
+    "policy_version": _l("Policy table version"), "job": _l("Background job"), "directory": _l("Directory"),
+    "import": _l("People import"), "audit_log": _l("Audit log"),
 }
 
 
@@ -179,9 +190,11 @@ def template_helpers() -> dict[str, Any]:
         "diagram_text": diagram_text,
         "task_state_label": lambda value: TASK_STATE_LABELS.get(value, value),
         "action_label": lambda value: HISTORY_ACTION_LABELS.get(value, value),
+        "object_type_label": lambda value: OBJECT_TYPE_LABELS.get(value, value),
         "done_by": done_by,
         "approved_by": approved_by,
         "evidence_label": lambda value: EVIDENCE_LABELS.get(value, value),
         "deployment_status_label": lambda value: DEPLOYMENT_STATUS_LABELS.get(value, value),
         "may_view_statistics": statistics.may_view,
+        "may_read_audit_log": audit.may_read_log,
     }
