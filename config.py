@@ -116,6 +116,14 @@ class Config:
     # How often the clock process fires due timers and due job retries.
     CLOCK_INTERVAL = _env_int("SEALFLOW_CLOCK_INTERVAL", 30)
     SEAL_KEY_ALGORITHM = os.environ.get("SEALFLOW_KEY_ALGORITHM", "rsa2048")
+    # The organisation's time zone and working week, and the auditors' anomaly rules (app/services/anomalies.py).
+    TIMEZONE = os.environ.get("SEALFLOW_TIMEZONE", "Asia/Shanghai")
+    WORKING_DAYS = os.environ.get("SEALFLOW_WORKING_DAYS", "1-5")
+    WORKING_HOURS = os.environ.get("SEALFLOW_WORKING_HOURS", "09:00-18:00")
+    SPLIT_THRESHOLD = _env_int("SEALFLOW_SPLIT_THRESHOLD", 1_000_000)
+    SPLIT_DAYS = _env_int("SEALFLOW_SPLIT_DAYS", 30)
+    BURST_USES = _env_int("SEALFLOW_BURST_USES", 10)
+    BURST_MINUTES = _env_int("SEALFLOW_BURST_MINUTES", 60)
     ORGANISATION_NAME = os.environ.get("SEALFLOW_ORGANISATION", "SealFlow Demo Co., Ltd.")
     # Where users and relying parties reach SealFlow: printed in QR codes and certificates' CRL addresses.
     PUBLIC_URL = os.environ.get("SEALFLOW_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")

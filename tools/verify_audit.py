@@ -5,6 +5,7 @@ Needs only `cryptography` and `asn1crypto`; copy this one file to any machine. A
 - events.jsonl: every chained event, in chain order;
 - anchors.jsonl: the chain heads time-stamped by a TSA (RFC 3161 tokens, base64 DER);
 - state.json: the applications' statuses and the decided tasks when the bundle was made;
+- pending.jsonl: events committed but not chained yet (at most a clock tick old): read for the state only;
 - documents.jsonl: the chain head each sealed document carries in its signed evidence;
 - ca.pem: the organisation's root certificate(s); tsa.pem: the time-stamp authority's certificate;
 - manifest.json: when and by whom it was made.
@@ -261,12 +262,13 @@ def check_bundle(bundle: Path, cas: Sequence[x509.Certificate] | None = None, he
     trusted = list(cas) if cas is not None else load_certificates(bundle / "ca.pem")
     tsa = load_certificates(bundle / "tsa.pem") if (bundle / "tsa.pem").exists() else []
     sealed = _json_lines(bundle / "documents.jsonl") if (bundle / "documents.jsonl").exists() else []
+    pending = _json_lines(bundle / "pending.jsonl") if (bundle / "pending.jsonl").exists() else []
     try:
         problems = [*check_chain(events), *check_anchors(anchors, events, trusted, tsa), *check_heads(heads, events)]
         for item in sealed:
             problems += check_heads([item["head"]], events, f"the sealed document {item['document_id']} "
                                                             f"(application {item['application_id']})")
-        return [*problems, *check_state(events, state)]
+        return [*problems, *check_state([*events, *pending], state)]
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"a record lacks a field or has the wrong type: {exc!r}") from exc
 

@@ -117,6 +117,12 @@ def _chained_records() -> Iterator[dict[str, Any]]:
         yield as_record(row)
 
 
+def _unchained_records() -> list[dict[str, Any]]:
+    """Events committed but not chained yet, oldest first: not evidence yet, but the state may already show them."""
+    query = select(_EVENTS).where(_EVENTS.c.seq.is_(None)).order_by(_EVENTS.c.id)
+    return [as_record(row) for row in db.session.execute(query)]
+
+
 def _anchor_records() -> list[dict[str, Any]]:
     anchors = db.session.execute(select(AuditAnchor).order_by(AuditAnchor.seq)).scalars()
     return [{"seq": a.seq, "head": a.head_hash, "at": a.at.isoformat(timespec="seconds") + "Z",
@@ -189,7 +195,7 @@ def check_log(documents_too: bool = True) -> AuditCheck:
         for item in heads:
             problems += check_heads([item["head"]], events, f"the sealed document {item['document_id']} "
                                                             f"(application {item['application_id']})")
-    problems += check_state(events, _state())
+    problems += check_state(events + _unchained_records(), _state())
     unchained, since = _unchained()
     now = utcnow()
     grace = timedelta(seconds=max(600, 3 * current_app.config["CLOCK_INTERVAL"]))
@@ -218,6 +224,7 @@ def export_bundle(directory: Path, exported_by: str) -> dict[str, Any]:
             count += 1
     anchors = _anchor_records()
     _write_lines(directory / "anchors.jsonl", anchors)
+    _write_lines(directory / "pending.jsonl", _unchained_records())
     _write_lines(directory / "documents.jsonl", _sealed_heads())
     (directory / "state.json").write_text(json.dumps(_state(), ensure_ascii=False, indent=1), encoding="utf-8")
     (directory / "ca.pem").write_text("".join(keys.certificate_pem(c) for c in keys.trust_roots()), encoding="ascii")
@@ -225,7 +232,7 @@ def export_bundle(directory: Path, exported_by: str) -> dict[str, Any]:
     unchained, _ = _unchained()
     manifest = {"format": "sealflow-audit-bundle/1", "organisation": current_app.config["ORGANISATION_NAME"],
                 "exported_at": utcnow().isoformat(timespec="seconds") + "Z", "exported_by": exported_by,
-                "events": count, "anchors": len(anchors), "unchained_events_not_included": unchained}
+                "events": count, "anchors": len(anchors), "pending_events": unchained}
     (directory / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     return manifest
 

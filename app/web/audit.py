@@ -6,19 +6,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from app.errors import InvalidInput
 from app.extensions import db
 from app.models import AuditEvent
 from app.models.audit import record
+from app.models.timestamps import utcnow
 from app.services import accounts, audit
+from app.services.anomalies import AnomalyKind, find_anomalies, rules_from_settings
 from app.services.audit import AuditCheck, EventSearchSpec
 from app.web.guards import actor, me
 from app.web.labels import OBJECT_TYPE_LABELS
@@ -140,3 +143,29 @@ def check() -> Any:
     record(actor(), "audit.checked", "audit_log", "chain", events=result.events, problems=len(result.problems))
     db.session.commit()
     return _page(result)
+
+
+ANOMALY_TITLES = {
+    AnomalyKind.OUTSIDE_HOURS: _l("Sealed outside working hours"),
+    AnomalyKind.SPLIT: _l("Amounts split under the threshold"),
+    AnomalyKind.SAME_DOCUMENT: _l("The same document sealed more than once"),
+    AnomalyKind.BURST: _l("A burst of uses of one seal"),
+}
+
+
+@bp.get("/audit/anomalies")
+@readers_only
+def anomalies() -> Any:
+    """The anomaly flags over a period (default: the last 90 days), each with the applications behind it."""
+    today = utcnow().date()
+    try:
+        start, end = _day("from") or today - timedelta(days=89), _day("to") or today
+        found = find_anomalies(start, end, me())
+    except InvalidInput as exc:
+        return render_template("audit/anomalies.html", problem=exc.message, start=request.args.get("from", ""),
+                               end=request.args.get("to", ""), rules=None, groups={}, titles=ANOMALY_TITLES), 400
+    groups: dict[AnomalyKind, list[Any]] = {kind: [] for kind in AnomalyKind}
+    for anomaly in found:
+        groups[anomaly.kind].append(anomaly)
+    return render_template("audit/anomalies.html", start=start.isoformat(), end=end.isoformat(),
+                           rules=rules_from_settings(), groups=groups, titles=ANOMALY_TITLES)

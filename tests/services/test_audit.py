@@ -197,7 +197,8 @@ def test_the_exported_bundle_verifies_offline_with_only_cryptography_and_asn1cry
     manifest = audit.export_bundle(tmp_path / "bundle", "tester")
     assert manifest["events"] == len(db.session.execute(select(AuditEvent.id)).all()) and manifest["anchors"] == 1
     assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == [
-        "anchors.jsonl", "ca.pem", "documents.jsonl", "events.jsonl", "manifest.json", "state.json", "tsa.pem"]
+        "anchors.jsonl", "ca.pem", "documents.jsonl", "events.jsonl", "manifest.json", "pending.jsonl", "state.json",
+        "tsa.pem"]
     # A copy of the tool alone, run by a Python that sees neither SealFlow nor its site-packages' other libraries.
     alone = tmp_path / "alone"
     alone.mkdir()
@@ -262,3 +263,20 @@ def test_the_cli_verifies_chains_and_exports(app: Flask, org: Org, tmp_path: Pat
 def _anchor_at() -> str:
     anchor = db.session.execute(select(AuditAnchor)).scalar_one()
     return anchor.at.isoformat(timespec="seconds") + "Z"
+
+
+def test_events_not_chained_yet_still_explain_the_state(app: Flask, org: Org, tmp_path: Path):
+    """Between two ticks, a new application's events wait to be chained: neither check reports its status as
+    unexplained."""
+    from app.services import applications
+    from app.services.applications import ApplicationSpec
+    from tests.conftest import corpus_pdf
+
+    spec = ApplicationSpec(seal_id=org.contract_seal.id, document_type="contract", filename="c.pdf",
+                           content=corpus_pdf("minimal-document.pdf"), reason="r", title="t")
+    applications.submit(spec, org.employee, Actor.of(org.employee))
+    db.session.commit()
+    check = audit.check_log()
+    assert check.problems == [] and check.events == 0 and check.unchained > 0
+    manifest = audit.export_bundle(tmp_path / "b", "tester")
+    assert manifest["pending_events"] == check.unchained and verify_audit.main([str(tmp_path / "b")]) == 0
