@@ -116,7 +116,7 @@ def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int
 
 
 # What pyHanko raises besides its own error classes when a PDF's objects are not what it expects.
-_LIBRARY_ERRORS = (PyHankoPdfError, FormFillingError, ValueError, KeyError, TypeError, IndexError, AttributeError)
+LIBRARY_ERRORS = (PyHankoPdfError, FormFillingError, ValueError, KeyError, TypeError, IndexError, AttributeError)
 
 
 def add_signature_fields(data: bytes, wanted: tuple[SignatureField, ...]) -> bytes:
@@ -139,7 +139,7 @@ def add_signature_fields(data: bytes, wanted: tuple[SignatureField, ...]) -> byt
         if signed_before:
             check_update(out.getvalue(), revisions)
         return out.getvalue()
-    except _LIBRARY_ERRORS as exc:
+    except LIBRARY_ERRORS as exc:
         raise InvalidPdfError(f"the signature fields cannot be added: {library_message(exc)}") from exc
 
 
@@ -247,7 +247,7 @@ def sign_pdf(
     except TimestampRequestError as exc:
         raise TimeStampError(f"the time-stamp authority did not answer with a timestamp: "
                              f"{library_message(exc)}") from exc
-    except _LIBRARY_ERRORS as exc:
+    except LIBRARY_ERRORS as exc:
         raise InvalidPdfError(f"the PDF cannot be signed: {library_message(exc)}") from exc
 
 
