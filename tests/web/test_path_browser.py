@@ -58,6 +58,17 @@ def test_an_auditor_follows_the_path_on_the_diagram_and_replays_it(
     assert page.locator("#path-canvas").bounding_box()["height"] >= 420
     _shot(page, "1-path-1280")
 
+    # The wheel over the canvas scrolls the page, not the diagram.
+    page.locator("#path-canvas").scroll_into_view_if_needed()
+    box = page.locator("#path-canvas").bounding_box()
+    viewbox = "JSON.stringify(window.sealflowPath.viewer.get('canvas').viewbox())"
+    before, scrolled = page.evaluate(viewbox), page.evaluate("window.scrollY")
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 200)
+    page.wait_for_timeout(300)  # the page's CSP refuses wait_for_function's eval
+    assert page.evaluate("window.scrollY") > scrolled
+    assert page.evaluate(viewbox) == before
+
     # An element's events: both passes through the approval, each decision.
     page.click("[data-element-id=policy_approval]")
     assert "Approvals the seal policy requires" in page.inner_text("#path-element h3")
