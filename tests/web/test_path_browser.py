@@ -77,7 +77,9 @@ def test_an_auditor_follows_the_path_on_the_diagram_and_replays_it(
     assert events.index("Return for revision") < events.index("Approve")
     page.click("[data-element-id=rejected]")
     assert page.locator("#path-element-events li").count() == 0
-    assert page.is_visible("text=Nothing happened here yet.")
+    assert page.inner_text("#path-element-empty") == "Nothing happened here yet."
+    page.click("[data-element-id=flow_returned_label]")  # its label stands for the flow
+    assert page.inner_text("#path-element-empty") == "Times this flow was taken: 1"
     page.click("[data-element-id=policy_approval]")
     _shot(page, "2-element-events")
 

@@ -111,15 +111,17 @@ function eventItem(step, later) {
   return item;
 }
 
-// The element's events; those after the replay's step are greyed.
+// The element's events, those after the replay's step greyed; a flow has none, only how often it was taken.
 function showElement(element, steps, index) {
   const target = element.labelTarget || element;
   const business = target.businessObject || {};
   part('element-title').textContent = business.name ? `${business.name} (${target.id})` : target.id;
-  const list = part('element-events');
   const mine = steps.map((s, at) => [s, at > index]).filter(([s]) => s.element === target.id);
-  list.replaceChildren(...mine.map(([s, later]) => eventItem(s, later)));
-  part('element-empty').hidden = mine.length > 0;
+  part('element-events').replaceChildren(...mine.map(([s, later]) => eventItem(s, later)));
+  const taken = steps[index].state.flows[target.id];
+  const empty = part('element-empty');
+  empty.textContent = taken ? fill(text.taken, { count: taken }) : text.nothing;
+  empty.hidden = mine.length > 0;
   root.dataset.element = target.id;
 }
 
