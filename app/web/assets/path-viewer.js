@@ -174,8 +174,8 @@ async function main() {
   // The canvas sits in a long page: the wheel scrolls the page, Ctrl + wheel zooms the diagram, dragging moves it.
   part('canvas').addEventListener('wheel', (event) => event.ctrlKey || event.stopPropagation(), { capture: true });
   await viewer.importXML(path.diagram);
-  viewer.get('canvas').zoom('fit-viewport');
-  part('fit').addEventListener('click', () => viewer.get('canvas').zoom('fit-viewport'));
+  viewer.get('canvas').zoom('fit-viewport', 'auto');
+  part('fit').addEventListener('click', () => viewer.get('canvas').zoom('fit-viewport', 'auto'));
   if (path.steps.length) {
     replay(viewer, path);
   } else {
