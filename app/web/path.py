@@ -1,5 +1,6 @@
 """The application's history on its diagram, as JSON for the page's bpmn-js viewer and replay
-(app/web/assets/path.js): the diagram of the version it ran, the path now, and every event with the path after it."""
+(app/web/assets/path-viewer.js): the diagram of the version it ran, the path now, and every event with the path
+after it."""
 
 from __future__ import annotations
 

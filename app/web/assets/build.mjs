@@ -53,6 +53,7 @@ await build({
     'flow-modeler': join(here, 'flow-modeler.js'),
     'flow-diff': join(here, 'flow-diff.js'),
     'policy-editor': join(here, 'policy-editor.js'),
+    'path-viewer': join(here, 'path-viewer.js'),
   },
   bundle: true,
   minify: true,
