@@ -51,7 +51,8 @@ def event_details(details: dict[str, Any], names: dict[int, str], steps: dict[st
     step = steps.get(element, element)
     offered = [name(u) for u in details.get("candidate_user_ids") or ()] + list(details.get("candidate_roles") or ())
     shown = [
-        (_("Process"), f"{text('process_id')} v{text('version')}" if details.get("process_id") else ""),
+        (_("Process"), f"{text('process_id')} v{text('version')}" if details.get("version")
+         else text("process_id")),
         (_("Step"), f"{step} ({element})" if step != element else element),
         (_("For"), name(details.get("assignee_id"))),
         (_("Offered to"), ", ".join(offered)),

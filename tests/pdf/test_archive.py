@@ -88,8 +88,9 @@ def test_a_damaged_file_is_refused(setting):
 def test_a_document_sealed_at_b_lta_is_renewed_too(setting, tmp_path: Path):
     ca, identity, old_tsa, new_tsa = setting
     crl = create_crl(ca, [])
+    lta = LongTermSpec((ca.certificate,), (crl,), archive=True)
     sealed = sign_pdf(corpus_pdf("minimal-document.pdf"), make_signer(identity), SignSpec("Seal", 0, (10, 10, 60, 60)),
-                      timestamper=old_tsa.timestamper(), long_term=LongTermSpec((ca.certificate,), (crl,), archive=True))
+                      timestamper=old_tsa.timestamper(), long_term=lta)
     renewed = add_archive_timestamp(sealed, new_tsa.timestamper(), LongTermSpec((ca.certificate,), (crl,)))
     report = verify_pdf(renewed, [ca.certificate], [crl])
     assert [s.kind for s in report.signatures] == ["signature", "document-timestamp", "document-timestamp"]
