@@ -124,6 +124,10 @@ class Config:
     SPLIT_DAYS = _env_int("SEALFLOW_SPLIT_DAYS", 30)
     BURST_USES = _env_int("SEALFLOW_BURST_USES", 10)
     BURST_MINUTES = _env_int("SEALFLOW_BURST_MINUTES", 60)
+    # Long-term validity upkeep: a sealed document gets a new document time-stamp (B-LTA) this many days before its
+    # newest time-stamp's authority certificate expires; seal certificates expiring this soon are flagged.
+    RENEW_TIMESTAMPS_DAYS = _env_int("SEALFLOW_RENEW_TIMESTAMPS_DAYS", 90)
+    CERTIFICATE_WARNING_DAYS = _env_int("SEALFLOW_CERTIFICATE_WARNING_DAYS", 60)
     ORGANISATION_NAME = os.environ.get("SEALFLOW_ORGANISATION", "SealFlow Demo Co., Ltd.")
     # Where users and relying parties reach SealFlow: printed in QR codes and certificates' CRL addresses.
     PUBLIC_URL = os.environ.get("SEALFLOW_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")

@@ -21,7 +21,7 @@ from app.jobs.runner import requeue_due_retries, stranded
 from app.models import JobStatus, ProcessTimer
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
-from app.services import applications, audit
+from app.services import applications, audit, upkeep
 from app.services.queue import redis_connection, schedule
 from app.workflow import WorkflowFailed, due_timers, fire_timer
 
@@ -39,6 +39,7 @@ class Tick:
     jobs_recovered: int
     events_chained: int = 0
     anchored: bool = False
+    documents_renewed: int = 0
 
 
 def tick(now: datetime | None = None) -> Tick:
@@ -74,7 +75,23 @@ def tick(now: datetime | None = None) -> Tick:
         schedule(job)
     db.session.commit()
     chained, anchored = _chain_and_anchor()
-    return Tick(fired, len(requeued), len(recovered), chained, anchored)
+    renewed = _upkeep(now, actor)
+    return Tick(fired, len(requeued), len(recovered), chained, anchored, renewed)
+
+
+def _upkeep(now: datetime, actor: Actor) -> int:
+    """Read the newest time-stamps of sealed versions not read yet, and renew those that expire soon (a few per
+    tick: a backlog is worked off tick by tick, never holding one tick long)."""
+    upkeep.read_timestamps(now)
+    db.session.commit()
+    try:
+        renewed = upkeep.renew_due(actor, now)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        log.error("sealed documents could not be time-stamped again: %s", exc)
+        return 0
+    return len(renewed)
 
 
 def _chain_and_anchor() -> tuple[int, bool]:

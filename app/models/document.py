@@ -46,5 +46,9 @@ class Document(Model):
     # A sealed version: the seal image version it was stamped and signed with (None for documents sealed before
     # image versions were recorded, and for originals).
     seal_image_id: Mapped[int | None] = mapped_column(ForeignKey("seal_images.id"), index=True)
+    # Long-term validity upkeep (app/services/upkeep.py): when the clock last read this version's newest time-stamp,
+    # and until when that time-stamp's authority certificate lets it be checked (None: it carries none).
+    upkeep_checked_at: Mapped[datetime | None]
+    timestamp_expires_at: Mapped[datetime | None]
 
     blob: Mapped[Blob] = relationship()

@@ -5,6 +5,7 @@ PdfError family (and, from signing, app.pki's PkiError family). Keys, certificat
 """
 
 from app.pdf.appearance import appearance_aspect
+from app.pdf.archive import NewestTimestamp, add_archive_timestamp, newest_timestamp
 from app.pdf.document import (
     MAX_PAGE_DECODED,
     PdfInfo,
@@ -59,6 +60,9 @@ from app.pdf.stamp import (
 from app.pdf.verify import SignatureReport, VerificationReport, verify_pdf
 
 __all__ = [
+    "NewestTimestamp",
+    "add_archive_timestamp",
+    "newest_timestamp",
     "EVIDENCE_FILE",
     "EVIDENCE_FORMAT",
     "MAX_PAGE_DECODED",

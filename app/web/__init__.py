@@ -32,13 +32,14 @@ def init_app(app: Flask) -> None:
         security,
         stats,
         substitutes,
+        upkeep,
         verify,
         whatif,
     )
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
                       verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp, directory.bp,
-                      whatif.bp, stats.bp, path.bp, archive.bp, audit.bp):
+                      whatif.bp, stats.bp, path.bp, archive.bp, audit.bp, upkeep.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)

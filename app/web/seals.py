@@ -12,10 +12,10 @@ from app.errors import InvalidInput, PolicyViolation
 from app.extensions import db
 from app.models import RevocationReason, RoleName, Seal, SealKind, SealStatus
 from app.pdf import SealImageSpec
-from app.services import accounts, keys, seal_images, seals
+from app.services import accounts, keys, seal_images, seals, upkeep
 from app.web import seal_history
 from app.web.forms import SealEditForm, SealForm, SealImageForm, SealRenewForm, SealStatusForm
-from app.web.guards import actor, database_int, role_required
+from app.web.guards import actor, database_int, me, role_required
 
 bp = Blueprint("seals", __name__)
 
@@ -23,7 +23,9 @@ bp = Blueprint("seals", __name__)
 @bp.get("/seals")
 @role_required(*RoleName)
 def index() -> Any:
-    return render_template("seals/index.html", seals=seals.list_seals(), status_form=SealStatusForm())
+    expiring = upkeep.expiring_seals() if me().has_role(RoleName.SEAL_ADMIN) else []
+    return render_template("seals/index.html", seals=seals.list_seals(), status_form=SealStatusForm(),
+                           expiring=expiring)
 
 
 @bp.get("/seals/<int:seal_id>/preview.png")

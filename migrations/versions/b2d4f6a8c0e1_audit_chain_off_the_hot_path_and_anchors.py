@@ -1,5 +1,5 @@
 """The audit chain off the hot path (events chained after commit, by position) and its time-stamped anchors; the
-organisation's system seal (certificates of completion)
+organisation's system seal (certificates of completion); documents' time-stamp expiry (long-term validity upkeep)
 
 Revision ID: b2d4f6a8c0e1
 Revises: a1c3e5f7b9d2
@@ -38,6 +38,9 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_anchors')),
         sa.UniqueConstraint('seq', name=op.f('uq_audit_anchors_seq')),
     )
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('upkeep_checked_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('timestamp_expires_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('certificate_authorities', schema=None) as batch_op:
         batch_op.add_column(sa.Column('system_certificate_pem', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('system_encrypted_key', sa.LargeBinary(), nullable=True))
@@ -47,6 +50,9 @@ def downgrade():
     unchained = op.get_bind().execute(sa.text("SELECT COUNT(*) FROM audit_events WHERE seq IS NULL")).scalar()
     if unchained:
         raise RuntimeError(f"{unchained} audit events are not chained yet: run `flask audit chain` first")
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.drop_column('timestamp_expires_at')
+        batch_op.drop_column('upkeep_checked_at')
     with op.batch_alter_table('certificate_authorities', schema=None) as batch_op:
         batch_op.drop_column('system_encrypted_key')
         batch_op.drop_column('system_certificate_pem')
