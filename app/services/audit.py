@@ -124,9 +124,7 @@ def _unchained_records() -> list[dict[str, Any]]:
 
 
 def _anchor_records() -> list[dict[str, Any]]:
-    anchors = db.session.execute(select(AuditAnchor).order_by(AuditAnchor.seq)).scalars()
-    return [{"seq": a.seq, "head": a.head_hash, "at": a.at.isoformat(timespec="seconds") + "Z",
-             "token": base64.b64encode(a.token).decode()} for a in anchors]
+    return _anchor_records_of(list(db.session.execute(select(AuditAnchor).order_by(AuditAnchor.seq)).scalars()))
 
 
 def _state() -> dict[str, Any]:
@@ -379,3 +377,54 @@ def chain_status() -> ChainStatus:
     length, _head_hash = _head()
     unchained, since = _unchained()
     return ChainStatus(length, unchained, since, latest_anchor())
+
+
+@dataclass(frozen=True)
+class TrailCheck:
+    """One object's audit trail checked on its own (the application page): its events' hashes and links to the
+    events before them, and the first anchor covering them all (None until one does)."""
+
+    total: int
+    chained: int
+    problems: list[str]
+    anchor: AuditAnchor | None
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def check_trail(events: list[AuditEvent]) -> TrailCheck:
+    """Check the given events where they sit in the chain: each chained one's hash is its content's and its `prev`
+    is the hash of the event before it; and the first anchor at or after the newest of them has a valid token over
+    the hash the chain holds there. Two queries however many events; the whole log's check is `check_log`."""
+    chained = [e for e in events if e.seq is not None]
+    before = {row.seq: row.hash for row in db.session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_([e.seq - 1 for e in chained if e.seq])))}
+    problems = []
+    for event in chained:
+        record_ = as_record(event)
+        expected_prev = GENESIS if event.seq == 1 else before.get((event.seq or 0) - 1)
+        if event_digest(record_) != event.hash:
+            problems.append(f"event #{event.seq} (id {event.id}): its content does not match its hash")
+        if event.prev_hash != expected_prev:
+            problems.append(f"event #{event.seq} (id {event.id}): does not follow the event before it")
+    anchor = None
+    if chained:
+        newest = max(e.seq or 0 for e in chained)
+        anchor = db.session.execute(select(AuditAnchor).where(AuditAnchor.seq >= newest)
+                                    .order_by(AuditAnchor.seq).limit(1)).scalar()
+        if anchor is not None:
+            problems += check_anchors(_anchor_records_of([anchor]), list(_records_at(anchor.seq)),
+                                      keys.trust_roots(), [keys.tsa_certificate()])
+    return TrailCheck(len(events), len(chained), problems, anchor)
+
+
+def _anchor_records_of(anchors: list[AuditAnchor]) -> list[dict[str, Any]]:
+    return [{"seq": a.seq, "head": a.head_hash, "at": a.at.isoformat(timespec="seconds") + "Z",
+             "token": base64.b64encode(a.token).decode()} for a in anchors]
+
+
+def _records_at(seq: int) -> Iterator[dict[str, Any]]:
+    for row in db.session.execute(select(_EVENTS).where(_EVENTS.c.seq == seq)):
+        yield as_record(row)

@@ -125,9 +125,11 @@ def file() -> Any:
 def detail(application_id: int) -> Any:
     application = applications.viewable_application(application_id, me())
     steps = applications.approval_steps(application)
+    events = audit.events_for("seal_application", application.id)
+    trail = audit.check_trail(events + audit.events_for("process_instance", applications.process_of(application).id))
     return render_template(
         "applications/detail.html", application=application, tasks=steps, levels=gate.level_states(application),
-        events=audit.events_for("seal_application", application.id),
+        events=events, trail=trail,
         process_events=process_history(application, steps),
         verification_url=sealing.verification_url(application.id),
         can_withdraw=applications.can_withdraw(me(), application),

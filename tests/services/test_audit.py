@@ -280,3 +280,20 @@ def test_events_not_chained_yet_still_explain_the_state(app: Flask, org: Org, tm
     assert check.problems == [] and check.events == 0 and check.unchained > 0
     manifest = audit.export_bundle(tmp_path / "b", "tester")
     assert manifest["pending_events"] == check.unchained and verify_audit.main([str(tmp_path / "b")]) == 0
+
+
+def test_one_objects_trail_is_checked_where_it_sits_in_the_chain(app: Flask, org: Org):
+    events = _events(4)
+    assert audit.check_trail(events).chained == 0 and audit.check_trail(events).intact
+    _chain()
+    audit.anchor_head()
+    db.session.commit()
+    mine = [db.session.get(AuditEvent, e.id) for e in events[1:3]]
+    trail = audit.check_trail(mine)
+    assert trail.intact and trail.chained == 2 and trail.anchor is not None
+    # An edit to the event before them breaks their link, though they are intact themselves.
+    db.session.execute(text("UPDATE audit_events SET hash = :h WHERE id = :id"), {"h": "ab" * 32, "id": events[0].id})
+    db.session.commit()
+    db.session.expire_all()
+    [problem] = audit.check_trail([db.session.get(AuditEvent, e.id) for e in events[1:3]]).problems
+    assert "does not follow the event before it" in problem
