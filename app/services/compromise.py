@@ -25,8 +25,8 @@ from app.services.archive import guarded
 from app.services.documents import pdf_errors
 from app.services.seals import get_seal
 
-__all__ = ["DEFAULT_LOOKBACK", "EXPORT_COLUMNS", "ExposedDocument", "Exposure", "default_since", "draft_notice",
-           "exposure", "exposure_csv", "may_read", "since_of"]
+__all__ = ["DEFAULT_LOOKBACK", "EXPORT_COLUMNS", "ExposedDocument", "Exposure", "check_reader", "default_since",
+           "draft_notice", "exposure", "exposure_csv", "may_read", "since_of"]
 
 # SealFlow records when a compromise was declared, not when it began: by default the report looks this far back.
 DEFAULT_LOOKBACK = timedelta(days=90)
@@ -80,6 +80,12 @@ def may_read(user: User) -> bool:
     return statistics.may_view(user)
 
 
+def check_reader(user: User) -> None:
+    """PermissionDenied unless the user may read compromise reports."""
+    if not may_read(user):
+        raise PermissionDenied("only auditors and seal administrators read a seal's compromise report")
+
+
 def since_of(text: str | None) -> datetime | None:
     """The start a query string gives (YYYY-MM-DD, or with a time, UTC unless it says otherwise); None when empty;
     InvalidInput naming the problem."""
@@ -111,8 +117,7 @@ def default_since(seal: Seal) -> datetime:
 def exposure(seal_id: int, since: datetime | None, reader: User) -> Exposure:
     """Every document version the revoked seal sealed or signed from `since` (default: DEFAULT_LOOKBACK before its
     revocation), with any of its image versions, as the application's seal or as a party's signature."""
-    if not may_read(reader):
-        raise PermissionDenied("only auditors and seal administrators read a seal's compromise report")
+    check_reader(reader)
     seal = _revoked_seal(seal_id)
     start = default_since(seal) if since is None else since
     assert seal.revoked_at is not None
@@ -191,8 +196,7 @@ def _facts(found: Exposure) -> tuple[tuple[str, str], ...]:
 def draft_notice(found: Exposure, reader: User, document_type_label: Callable[[str], str] = str) -> bytes:
     """The draft invalidation notice (作废声明) as a PDF: the seal, its certificates, the revocation, the statement
     and the exposure list; marked as a draft on every page, for the legal team to finish."""
-    if not may_read(reader):
-        raise PermissionDenied("only auditors and seal administrators read a seal's compromise report")
+    check_reader(reader)
     organisation = current_app.config["ORGANISATION_NAME"]
     rows = tuple((f"{d.sealed_at:%Y-%m-%d}", f"#{d.application_id}",
                   f"{d.title or d.filename} · {document_type_label(d.document_type)} · v{d.version}",
