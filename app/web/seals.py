@@ -108,7 +108,7 @@ def detail(seal_id: int) -> Any:
     overview = seals.overview(seal_id, request.args.get("page", 1, type=database_int) or 1)
     seal = overview.seal
     # A revoked seal's readers get a link to its compromise report; after a key compromise, the report itself.
-    report_link = seal.status == SealStatus.REVOKED and compromise.may_read(me())
+    report_link = seal.revoked_at is not None and compromise.may_read(me())
     report = compromise.exposure(seal.id, None, me()) if report_link and (
         seal.revocation_reason == RevocationReason.KEY_COMPROMISE) else None
     return render_template("seals/detail.html", overview=overview, seal=seal, report_link=report_link, report=report,
