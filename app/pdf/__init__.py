@@ -25,6 +25,7 @@ from app.pdf.errors import (
 from app.pdf.evidence import EVIDENCE_FILE, EVIDENCE_FORMAT, Evidence, EvidenceApproval, EvidenceReport, read_evidence
 from app.pdf.ledger import LedgerSpec, render_ledger
 from app.pdf.letter import LetterSpec, render_letter
+from app.pdf.notice import NoticeSpec, render_notice
 from app.pdf.overlays import QrSpec, WatermarkSpec
 from app.pdf.revocation import Revocation
 from app.pdf.seal_image import (
@@ -77,6 +78,7 @@ __all__ = [
     "LedgerSpec",
     "LetterSpec",
     "LongTermSpec",
+    "NoticeSpec",
     "PdfError",
     "PdfInfo",
     "Placement",
@@ -108,6 +110,7 @@ __all__ = [
     "read_evidence",
     "render_ledger",
     "render_letter",
+    "render_notice",
     "render_seal_pdf",
     "render_seal_png",
     "render_seal_preview",

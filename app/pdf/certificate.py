@@ -18,7 +18,7 @@ from app.pdf.fonts import font_for
 from app.pdf.geometry import MM
 from app.pdf.ledger import numbered_canvas
 
-__all__ = ["CertificateSpec", "DiagramBox", "DiagramLine", "TableSpec", "render_certificate"]
+__all__ = ["CertificateSpec", "DiagramBox", "DiagramLine", "TableSpec", "render_certificate", "table_section"]
 
 MARGIN = 16 * MM
 DONE, WAITING, TAKEN = colors.HexColor("#1b7f3b"), colors.HexColor("#b7791f"), colors.HexColor("#1b7f3b")
@@ -136,9 +136,12 @@ def _diagram(spec: CertificateSpec, font: str, max_width: float, max_height: flo
     return drawing
 
 
-def _table(table: TableSpec, width: float, regular: str, bold: str) -> list[object]:
-    cell = ParagraphStyle("cell", fontName=regular, fontSize=8, leading=10)
-    head = ParagraphStyle("head", fontName=bold, fontSize=8, leading=10)
+def table_section(table: TableSpec, width: float, regular: str, bold: str,
+                  word_wrap: str | None = None) -> list[object]:
+    """A table under its heading, the column headings repeated on each page; `word_wrap="CJK"` breaks Chinese text
+    anywhere (reportlab's default breaks only at spaces)."""
+    cell = ParagraphStyle("cell", fontName=regular, fontSize=8, leading=10, wordWrap=word_wrap)
+    head = ParagraphStyle("head", fontName=bold, fontSize=8, leading=10, wordWrap=word_wrap)
     rows = [[Paragraph(escape(c), head) for c in table.columns],
             *[[Paragraph(escape(c), cell) for c in row] for row in table.rows]]
     body = LongTable(rows, colWidths=[width * w for w in table.widths], repeatRows=1)
@@ -166,7 +169,7 @@ def render_certificate(spec: CertificateSpec) -> bytes:
     facts.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))
     story.append(facts)
     for table in spec.tables:
-        story += _table(table, width, regular, bold)
+        story += table_section(table, width, regular, bold)
     drawing = _diagram(spec, regular, width, 110 * MM)
     if drawing is not None:
         story.append(KeepTogether([

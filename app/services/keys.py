@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from flask import current_app
 from sqlalchemy import select
 
@@ -275,14 +275,16 @@ def renew_seal_certificate(seal_id: int, actor: Actor) -> Seal:
 
 @dataclass(frozen=True)
 class CertificateInfo:
-    """One certificate of a seal, as its page lists it: the serial number (hexadecimal), its validity, and, for a
-    former one, when and why it was replaced."""
+    """One certificate of a seal, as its page lists it: the serial number (hexadecimal), its validity, its SHA-256
+    fingerprint (hexadecimal, over the DER encoding, as certificate viewers show it) and, for a former one, when and
+    why it was replaced."""
 
     serial_number: str
     subject: str
     not_before: datetime
     not_after: datetime
     current: bool
+    fingerprint: str
     replaced_at: datetime | None = None
     replaced_because: str | None = None
 
@@ -292,6 +294,7 @@ def _info(pem: str, former: FormerCertificate | None = None) -> CertificateInfo:
     subject = certificate.subject.rfc4514_string()
     return CertificateInfo(_serial_hex(certificate), subject, certificate.not_valid_before_utc.replace(tzinfo=None),
                            certificate.not_valid_after_utc.replace(tzinfo=None), former is None,
+                           certificate.fingerprint(hashes.SHA256()).hex().upper(),
                            former.replaced_at if former else None, former.replaced_because if former else None)
 
 

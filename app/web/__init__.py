@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
         audit,
         auth,
         authorizations,
+        compromise,
         departments,
         directory,
         errors,
@@ -39,7 +40,7 @@ def init_app(app: Flask) -> None:
 
     for blueprint in (auth.bp, applications.bp, inbox.bp, substitutes.bp, seals.bp, authorizations.bp, health.bp,
                       verify.bp, flows.bp, policies.bp, people.bp, departments.bp, account.bp, directory.bp,
-                      whatif.bp, stats.bp, path.bp, archive.bp, audit.bp, upkeep.bp):
+                      whatif.bp, stats.bp, path.bp, archive.bp, audit.bp, upkeep.bp, compromise.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)

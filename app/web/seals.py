@@ -12,8 +12,9 @@ from app.errors import InvalidInput, PolicyViolation
 from app.extensions import db
 from app.models import RevocationReason, RoleName, Seal, SealKind, SealStatus
 from app.pdf import SealImageSpec
-from app.services import accounts, keys, seal_images, seals, upkeep
+from app.services import accounts, compromise, keys, seal_images, seals, upkeep
 from app.web import seal_history
+from app.web.compromise import LOOKBACK_DAYS
 from app.web.forms import SealEditForm, SealForm, SealImageForm, SealRenewForm, SealStatusForm
 from app.web.guards import actor, database_int, me, role_required
 
@@ -78,6 +79,10 @@ def change_status(seal_id: int) -> Any:
         flash(exc.message, "error")
         return redirect(url_for("seals.index"))
     db.session.commit()
+    if seal.revocation_reason == RevocationReason.KEY_COMPROMISE:
+        flash(_("Seal “%(name)s” is revoked for key compromise. Its compromise report below lists the documents it "
+                "sealed, with a draft invalidation notice for the legal team.", name=seal.name), "success")
+        return redirect(url_for("seals.detail", seal_id=seal.id, _anchor="compromise-report"))
     flash(_("Seal “%(name)s” is now %(status)s.", name=seal.name, status=seal.status.value), "success")
     return redirect(url_for("seals.index"))
 
@@ -101,8 +106,14 @@ def _edit_form(seal: Seal) -> SealEditForm:
 def detail(seal_id: int) -> Any:
     """A seal: who holds it, its image versions, certificates, usage and history (newest first, paginated)."""
     overview = seals.overview(seal_id, request.args.get("page", 1, type=database_int) or 1)
-    return render_template("seals/detail.html", overview=overview, seal=overview.seal,
-                           history=seal_history.rows(overview.history.events), renew_form=SealRenewForm())
+    seal = overview.seal
+    # A revoked seal's readers get a link to its compromise report; after a key compromise, the report itself.
+    report_link = seal.revoked_at is not None and compromise.may_read(me())
+    report = compromise.exposure(seal.id, None, me()) if report_link and (
+        seal.revocation_reason == RevocationReason.KEY_COMPROMISE) else None
+    return render_template("seals/detail.html", overview=overview, seal=seal, report_link=report_link, report=report,
+                           lookback_days=LOOKBACK_DAYS, history=seal_history.rows(overview.history.events),
+                           renew_form=SealRenewForm())
 
 
 @bp.route("/seals/<int:seal_id>/edit", methods=["GET", "POST"])
