@@ -136,6 +136,8 @@ class Config:
     # An external RFC 3161 time-stamp authority; empty: SealFlow's own, under the organisation CA.
     TSA_URL = os.environ.get("SEALFLOW_TSA_URL", "")
     TSA_TIMEOUT = _env_int("SEALFLOW_TSA_TIMEOUT", 10)
+    # The root certificate(s) (PEM) of an external TSA, so that the audit log's anchors it time-stamps verify.
+    TSA_TRUST_FILE = os.environ.get("SEALFLOW_TSA_TRUST_FILE", "")
     # A PKCS#11 token (HSM, smart card, SoftHSM2) for seal keys moved there with `pdf token-key`.
     PKCS11_MODULE = os.environ.get("SEALFLOW_PKCS11_MODULE", "")
     PKCS11_TOKEN = os.environ.get("SEALFLOW_PKCS11_TOKEN", "")

@@ -187,7 +187,7 @@ def check_log(documents_too: bool = True) -> AuditCheck:
     far longer than the clock's interval (the clock is down, or a row was slipped in by hand)."""
     events = list(_chained_records())
     problems = [*check_chain(events),
-                *check_anchors(_anchor_records(), events, keys.trust_roots(), [keys.tsa_certificate()])]
+                *check_anchors(_anchor_records(), events, keys.anchor_trust_roots(), [keys.tsa_certificate()])]
     if documents_too:
         heads = _sealed_heads()
         for item in heads:
@@ -225,7 +225,8 @@ def export_bundle(directory: Path, exported_by: str) -> dict[str, Any]:
     _write_lines(directory / "pending.jsonl", _unchained_records())
     _write_lines(directory / "documents.jsonl", _sealed_heads())
     (directory / "state.json").write_text(json.dumps(_state(), ensure_ascii=False, indent=1), encoding="utf-8")
-    (directory / "ca.pem").write_text("".join(keys.certificate_pem(c) for c in keys.trust_roots()), encoding="ascii")
+    (directory / "ca.pem").write_text("".join(keys.certificate_pem(c) for c in keys.anchor_trust_roots()),
+                                      encoding="ascii")
     (directory / "tsa.pem").write_text(keys.certificate_pem(keys.tsa_certificate()), encoding="ascii")
     unchained, _ = _unchained()
     manifest = {"format": "sealflow-audit-bundle/1", "organisation": current_app.config["ORGANISATION_NAME"],
@@ -416,7 +417,7 @@ def check_trail(events: list[AuditEvent]) -> TrailCheck:
                                     .order_by(AuditAnchor.seq).limit(1)).scalar()
         if anchor is not None:
             problems += check_anchors(_anchor_records_of([anchor]), list(_records_at(anchor.seq)),
-                                      keys.trust_roots(), [keys.tsa_certificate()])
+                                      keys.anchor_trust_roots(), [keys.tsa_certificate()])
     return TrailCheck(len(events), len(chained), problems, anchor)
 
 

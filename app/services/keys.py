@@ -139,8 +139,21 @@ def timestamper(level: str | None = None) -> TimeStamper | None:
 
 
 def tsa_certificate() -> x509.Certificate:
-    """The certificate of SealFlow's own time-stamp authority (created with it on first use)."""
-    return _time_stamp_authority().certificate
+    """The certificate of SealFlow's own time-stamp authority (created with it on first use; read without
+    decrypting its key)."""
+    ca_row = ensure_root_ca()
+    if ca_row.tsa_certificate_pem is None:
+        return _time_stamp_authority().certificate
+    return load_certificate(ca_row.tsa_certificate_pem)
+
+
+def anchor_trust_roots() -> tuple[x509.Certificate, ...]:
+    """The roots an audit anchor's time-stamp may chain up to: the organisation's, and those of an external TSA
+    (TSA_TRUST_FILE, PEM), whose certificate the tokens carry."""
+    extra: tuple[x509.Certificate, ...] = ()
+    if current_app.config["TSA_TRUST_FILE"]:
+        extra = tuple(x509.load_pem_x509_certificates(Path(current_app.config["TSA_TRUST_FILE"]).read_bytes()))
+    return trust_roots() + extra
 
 
 def certificate_pem(certificate: x509.Certificate) -> str:

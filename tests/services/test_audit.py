@@ -297,3 +297,62 @@ def test_one_objects_trail_is_checked_where_it_sits_in_the_chain(app: Flask, org
     db.session.expire_all()
     [problem] = audit.check_trail([db.session.get(AuditEvent, e.id) for e in events[1:3]]).problems
     assert "does not follow the event before it" in problem
+
+
+@pytest.fixture
+def external_tsa(tmp_path: Path):
+    """An RFC 3161 TSA of another organisation, over HTTP on localhost; yields its URL and its root's PEM file."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from app.pki import TimeStampAuthority
+    from app.pki.ca import create_root_ca, issue_tsa_certificate
+
+    root = create_root_ca("Trusted Time Co.", "ec-p256")
+    authority = TimeStampAuthority(issue_tsa_certificate(root, "Trusted Time Co.", "ec-p256"), chain=(root.certificate,))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+            answer = authority.respond(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    pem = tmp_path / "tsa-root.pem"
+    pem.write_text(root.certificate_pem)
+    yield f"http://127.0.0.1:{server.server_address[1]}/", pem
+    server.shutdown()
+
+
+def test_anchors_by_an_external_tsa_verify_once_its_root_is_trusted(app: Flask, org: Org, external_tsa, tmp_path):
+    url, root_pem = external_tsa
+    app.config["TSA_URL"] = url
+    _events()
+    _chain()
+    anchor = audit.anchor_head()
+    db.session.commit()
+    assert anchor is not None
+    [problem] = audit.check_log().problems  # its root is not the organisation's
+    assert "not issued by a trusted CA" in problem
+    app.config["TSA_TRUST_FILE"] = str(root_pem)
+    assert audit.check_log().problems == []
+    audit.export_bundle(tmp_path / "b", "tester")
+    assert verify_audit.main([str(tmp_path / "b")]) == 0
+
+
+def test_a_tsa_that_does_not_answer_leaves_the_chain_growing_and_the_anchor_for_later(app: Flask, org: Org):
+    from app.jobs.clock import tick
+
+    app.config["TSA_URL"] = "http://127.0.0.1:9/"  # nothing listens there
+    _events()
+    first = tick()
+    assert first.events_chained > 0 and not first.anchored and audit.verify_chain() == []
+    app.config["TSA_URL"] = ""
+    assert tick().anchored
+    assert audit.check_log().problems == []
