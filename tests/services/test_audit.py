@@ -308,7 +308,8 @@ def external_tsa(tmp_path: Path):
     from app.pki.ca import create_root_ca, issue_tsa_certificate
 
     root = create_root_ca("Trusted Time Co.", "ec-p256")
-    authority = TimeStampAuthority(issue_tsa_certificate(root, "Trusted Time Co.", "ec-p256"), chain=(root.certificate,))
+    certified = issue_tsa_certificate(root, "Trusted Time Co.", "ec-p256")
+    authority = TimeStampAuthority(certified, chain=(root.certificate,))
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802  (http.server's name)
