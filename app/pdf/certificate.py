@@ -18,9 +18,12 @@ from app.pdf.fonts import font_for
 from app.pdf.geometry import MM
 from app.pdf.ledger import numbered_canvas
 
-__all__ = ["CertificateSpec", "DiagramBox", "DiagramLine", "TableSpec", "render_certificate", "table_section"]
+__all__ = ["SIGNATURE_BOX", "CertificateSpec", "DiagramBox", "DiagramLine", "TableSpec", "render_certificate",
+           "table_section"]
 
 MARGIN = 16 * MM
+# Where the system seal's signature shows: the first page's top margin, on the right (x1, y1, x2, y2).
+SIGNATURE_BOX = (A4[0] - MARGIN - 70 * MM, A4[1] - 15 * MM, A4[0] - MARGIN, A4[1] - 3 * MM)
 DONE, WAITING, TAKEN = colors.HexColor("#1b7f3b"), colors.HexColor("#b7791f"), colors.HexColor("#1b7f3b")
 IDLE = colors.HexColor("#9aa0a6")
 EVENTS = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent")

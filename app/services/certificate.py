@@ -16,17 +16,13 @@ from app.extensions import db
 from app.models import ApplicationStatus, AuditAnchor, AuditEvent, DocumentKind, HumanTask, SealApplication, User
 from app.models.timestamps import utcnow
 from app.pdf import SignSpec, make_signer, read_evidence, sign_pdf
-from app.pdf.certificate import CertificateSpec, DiagramBox, DiagramLine, TableSpec, render_certificate
-from app.pdf.geometry import MM
+from app.pdf.certificate import SIGNATURE_BOX, CertificateSpec, DiagramBox, DiagramLine, TableSpec, render_certificate
 from app.services import applications, documents, keys, verification
 from app.services.documents import pdf_errors
 from app.services.process_path import application_path
 from app.workflow.path import layout
 
 __all__ = ["certificate_of_completion"]
-
-A4_WIDTH, A4_HEIGHT = 595.2756, 841.8898
-
 
 def _when(moment: object) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment is not None else ""
@@ -125,9 +121,8 @@ def certificate_of_completion(application_id: int, user: User, decision_label: C
         page_label=_("Page %(page)s of %(pages)s", page="{page}", pages="{pages}"))
     with pdf_errors():
         unsigned = render_certificate(spec)
-        box = (A4_WIDTH - 16 * MM - 70 * MM, A4_HEIGHT - 15 * MM, A4_WIDTH - 16 * MM, A4_HEIGHT - 3 * MM)
         return sign_pdf(unsigned, make_signer(keys.system_identity()),
-                        SignSpec(field_name="SealFlow_certificate", page_index=0, box=box,
+                        SignSpec(field_name="SealFlow_certificate", page_index=0, box=SIGNATURE_BOX,
                                  reason=_("Certificate of completion of application #%(id)s", id=application.id),
                                  location=organisation),
                         timestamper=keys.timestamper(), long_term=keys.long_term())
