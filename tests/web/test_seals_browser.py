@@ -20,7 +20,9 @@ def _shot(page: Page, name: str) -> None:
 
 
 def _images_drawn(page: Page) -> bool:
-    """Every image on the page loaded and has a size (a preview that failed has none)."""
+    """Every image on the page loaded and has a size (a preview that failed has none), once the page has loaded (on a
+    busy machine a click's navigation may be answered before its images are)."""
+    page.wait_for_load_state("load")
     return page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
 
 
