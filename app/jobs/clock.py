@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 from rq.cron import CronScheduler
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import DomainError
 from app.extensions import db
@@ -107,6 +108,9 @@ def _chain_and_anchor() -> tuple[int, bool]:
     except DomainError as exc:
         db.session.rollback()
         log.error("the audit chain's head could not be time-stamped: %s", exc)
+        anchored = False
+    except IntegrityError:  # a second clock anchored the same head first: one anchor is enough
+        db.session.rollback()
         anchored = False
     return chained, anchored
 
