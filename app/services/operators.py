@@ -32,8 +32,9 @@ OPERATORS: dict[str, Operator] = {
     "add_party_signature": sealing.add_party_signature,
     # Which of the leader's signature authorizations covers the application (applies nothing).
     "find_signature_authorization": authorizations.find_for_application,
-    # Deploy a diagram a second seal administrator approved (deployment_approval.bpmn).
-    "deploy_change": deployments.carry_out,
+    # Deploy a diagram a second seal administrator approved (deployment_approval.bpmn). Looked up when called:
+    # deployments imports this module (through flows), so it may be half-loaded while this table is built.
+    "deploy_change": lambda params, actor: deployments.carry_out(params, actor),
 }
 SEALING_OPERATORS = frozenset({"seal_document", "apply_leader_signature", "add_party_signature"})
 
