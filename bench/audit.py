@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +31,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `app` lives in the checkout root
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
@@ -42,6 +38,7 @@ from app.models import AuditEvent  # noqa: E402
 from app.models.audit import Actor, as_record, record  # noqa: E402
 from app.models.timestamps import utcnow  # noqa: E402
 from app.services import audit  # noqa: E402
+from bench.workflow import throwaway_database  # noqa: E402  (one throwaway database for every bench)
 from config import TestConfig  # noqa: E402
 from tools.verify_audit import GENESIS, event_digest  # noqa: E402
 
@@ -156,23 +153,10 @@ def _clear(uri: str, instance: Path) -> None:
         db.engine.dispose()
 
 
-@contextmanager
-def throwaway_database(server_url: str) -> Iterator[str]:
-    import psycopg
-
-    name = f"sealflow_bench_audit_{os.getpid()}"
-    admin = psycopg.connect(server_url, autocommit=True, connect_timeout=5)
-    try:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        yield make_url(server_url).set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 def report(postgres: str, writers: int, seconds: float, rounds: int, events: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, throwaway_database(postgres) as uri:
+        if uri is None:
+            raise SystemExit("this bench needs PostgreSQL")
         instance = Path(tmp)
         app = _app(uri, instance)
         with app.app_context():

@@ -19,14 +19,12 @@ The last lines are `inbox_query_role_ratio=…`, `inbox_query_assignee_ratio=…
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,31 +33,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `app` lives in the checkout root
 
 from sqlalchemy import event, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import HumanTask, RoleName, TaskState, User  # noqa: E402
 from app.services import accounts, approvals  # noqa: E402
+from bench.workflow import throwaway_database  # noqa: E402  (one throwaway database for every bench)
 from config import TestConfig  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "correct horse battery"
-
-
-@contextmanager
-def throwaway_database(server_url: str) -> Iterator[str]:
-    import psycopg
-
-    name = f"sealflow_bench_inbox_{os.getpid()}"
-    admin = psycopg.connect(server_url, autocommit=True, connect_timeout=5)
-    try:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        yield make_url(server_url).set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _copy(connection: Any, table: str, columns: tuple[str, ...], rows: Iterator[tuple[Any, ...]]) -> None:
@@ -170,6 +153,8 @@ def statements_for_inbox(app: Any, username: str) -> int:
 
 def report(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, throwaway_database(args.postgres) as uri:
+        if uri is None:
+            raise SystemExit("this bench needs PostgreSQL")
         app = create_app(TestConfig(Path(tmp), SQLALCHEMY_DATABASE_URI=uri, WTF_CSRF_ENABLED=False))
         with app.app_context():
             db.create_all()
