@@ -33,9 +33,13 @@ def inbox_query(user: User, at: datetime | None = None) -> Select[HumanTask]:
     """Ready tasks for a user: assigned or offered to them or to someone they stand in for, or offered to a
     role they hold; never another person's task on the user's own application (only what is assigned to the
     requester by name, such as revising it), and nothing for an auditor (auditors never decide)."""
+    return ready_for(user, {user.id} | represented_by(user.id, at or utcnow()))
+
+
+def ready_for(user: User, people: set[int]) -> Select[HumanTask]:
+    """inbox_query's tasks, for the user and the absent `people` (the user included) they stand in for now."""
     if user.has_role(RoleName.AUDITOR):
         return select(HumanTask).where(false())
-    people = {user.id} | represented_by(user.id, at or utcnow())
     # Correlated, so that only ready tasks' candidates are read: `id IN (candidates of this role)` read every
     # candidate row ever written for the role (a million rows took the planner to tens of seconds).
     offered = exists().where(TaskCandidate.task_id == HumanTask.id,
