@@ -50,10 +50,18 @@ def _secret() -> str:
     return str(current_app.config["KEY_SECRET"])
 
 
+_ROOT_CA_ID = "sealflow_root_ca_id"
+
+
 def ensure_root_ca() -> CertificateAuthority:
     """The organisation's root CA, created on first use."""
-    ca = db.session.execute(select(CertificateAuthority).order_by(CertificateAuthority.id).limit(1)).scalar()
+    # Once found, the session's identity map holds it: a job signing asks for it several times, one query does.
+    known = db.session.info.get(_ROOT_CA_ID)
+    ca = db.session.get(CertificateAuthority, known) if known is not None else None
+    if ca is None:
+        ca = db.session.execute(select(CertificateAuthority).order_by(CertificateAuthority.id).limit(1)).scalar()
     if ca is not None:
+        db.session.info[_ROOT_CA_ID] = ca.id
         return ca
     organisation = current_app.config["ORGANISATION_NAME"]
     created = create_root_ca(organisation, current_app.config["SEAL_KEY_ALGORITHM"])
@@ -107,7 +115,10 @@ def certificate_serials(seal: Seal) -> list[int]:
             *(int(former.serial_number, 16) for former in seal.former_certificates)]
 
 
-def _certificates_of_seals(*where: Any) -> Sequence[Row[int, str, str, datetime | None, RevocationReason | None, str]]:
+_CertificateRow = Row[int, str, str, datetime | None, RevocationReason | None, str]
+
+
+def _certificates_of_seals(*where: Any) -> Sequence[_CertificateRow]:
     """Each seal's current certificate and those it replaced, newest first, in one query: rows of (id, name, current
     PEM, revoked_at, revocation_reason, a former serial or None)."""
     return db.session.execute(
@@ -117,13 +128,13 @@ def _certificates_of_seals(*where: Any) -> Sequence[Row[int, str, str, datetime 
         .order_by(Seal.id, FormerCertificate.id.desc())).all()
 
 
-def _revocations() -> tuple[RevocationSpec, ...]:
-    """Every certificate of every revoked seal (the current one and those renewals replaced), with when and why the
-    seal was revoked, as the database says now."""
+def _revocations(rows: Sequence[_CertificateRow]) -> tuple[RevocationSpec, ...]:
+    """Every certificate of every revoked seal among the rows (the current one and those renewals replaced), with
+    when and why the seal was revoked."""
     entries: list[RevocationSpec] = []
     listed: set[int] = set()
-    for seal_id, _name, pem, revoked_at, reason, former in _certificates_of_seals(Seal.revoked_at.is_not(None)):
-        if revoked_at is None:  # the query asked for revoked seals only
+    for seal_id, _name, pem, revoked_at, reason, former in rows:
+        if revoked_at is None:
             continue
         why = x509.ReasonFlags(reason.value) if reason else None
         if seal_id not in listed:
@@ -134,25 +145,48 @@ def _revocations() -> tuple[RevocationSpec, ...]:
     return tuple(entries)
 
 
+def _crl_for(ca_row: CertificateAuthority, entries: tuple[RevocationSpec, ...]) -> x509.CertificateRevocationList:
+    state = (keyring.digest(ca_row.encrypted_key, _secret()), ca_row.certificate_pem, entries)
+    return keyring.crl(state, lambda: create_crl(_root_key(ca_row), entries))
+
+
 def revocation_list() -> x509.CertificateRevocationList:
     """The CRL, signed by the root, listing every certificate of every revoked seal (the current one and those
     renewals replaced) with when and why the seal was revoked. Signed again only when that list changes (a
     revocation, committed by any process) or the CRL's nextUpdate nears: the revocations are read on every call."""
+    return _crl_for(ensure_root_ca(), _revocations(_certificates_of_seals(Seal.revoked_at.is_not(None))))
+
+
+def _names(rows: Sequence[_CertificateRow]) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for _seal_id, name, pem, _revoked_at, _reason, former in rows:
+        names[_certificate(pem).serial_number] = name
+        if former is not None:
+            names[int(former, 16)] = name
+    return names
+
+
+@dataclass(frozen=True)
+class VerificationTrust:
+    """What a signature is checked against: the roots, the current CRL, and seal names by certificate serial."""
+
+    roots: tuple[x509.Certificate, ...]
+    crl: x509.CertificateRevocationList
+    seal_names: dict[int, str]
+
+
+def verification_trust() -> VerificationTrust:
+    """The roots, the current CRL and the seal names, read in two queries (the CA, every seal's certificates)."""
     ca_row = ensure_root_ca()
-    entries = _revocations()
-    state = (keyring.digest(ca_row.encrypted_key, _secret()), ca_row.certificate_pem, entries)
-    return keyring.crl(state, lambda: create_crl(_root_key(ca_row), entries))
+    rows = _certificates_of_seals()
+    return VerificationTrust((_certificate(ca_row.certificate_pem),), _crl_for(ca_row, _revocations(rows)),
+                             _names(rows))
 
 
 def seal_names() -> dict[int, str]:
     """Seal name by certificate serial number (former certificates too), so that reports name the seal rather
     than a number."""
-    names: dict[int, str] = {}
-    for _seal_id, name, pem, _revoked_at, _reason, former in _certificates_of_seals():
-        names[_certificate(pem).serial_number] = name
-        if former is not None:
-            names[int(former, 16)] = name
-    return names
+    return _names(_certificates_of_seals())
 
 
 def _time_stamp_authority() -> TimeStampAuthority:
