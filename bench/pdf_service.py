@@ -83,9 +83,10 @@ def interleaved(sides: dict[str, Callable[[], object]], repeats: int) -> dict[st
 
 # ------------------------------------------------------------------------------------------------ the job
 
-@dataclass
-class Core:
-    """The job's stamp + sign, on app.pdf alone, with everything the job reads from the database made beforehand."""
+@dataclass(frozen=True)
+class CoreInputs:
+    """What the job's stamp + sign needs, read from the database beforehand; plain values, so that another process
+    can take them (the keys as the database keeps them, encrypted, with the secret that opens them)."""
 
     content: bytes
     plan: StampPlan
@@ -93,15 +94,33 @@ class Core:
     reason: str
     location: str
     placement: Any
-    signer: Any
-    authority: TimeStampAuthority
     certify: bool
+    secret: str
+    seal_key: bytes
+    seal_certificate: str
+    tsa_key: bytes
+    tsa_certificate: str
+    root_certificate: str
+
+
+class Core:
+    """The job's stamp + sign on app.pdf alone, keys decrypted and parsed once when it is made."""
+
+    def __init__(self, inputs: CoreInputs) -> None:
+        self.inputs = inputs
+        root = load_certificate(inputs.root_certificate)
+        identity = SigningIdentity(decrypt_key(inputs.seal_key, inputs.secret),
+                                   load_certificate(inputs.seal_certificate), (root,))
+        self.signer = make_signer(identity)
+        tsa = CertifiedKey(decrypt_key(inputs.tsa_key, inputs.secret), load_certificate(inputs.tsa_certificate))
+        self.authority = TimeStampAuthority(tsa, chain=(root,))
 
     def run(self) -> bytes:
-        stamped = stamp(self.content, self.plan)
-        found = place(stamped, [(self.placement, appearance_aspect(self.plan.seal_pdf))])[0]
-        spec = SignSpec(field_name=self.field_name, page_index=found.page_index, box=found.rect, reason=self.reason,
-                        location=self.location, appearance_pdf=self.plan.seal_pdf, certify=self.certify)
+        c = self.inputs
+        stamped = stamp(c.content, c.plan)
+        found = place(stamped, [(c.placement, appearance_aspect(c.plan.seal_pdf))])[0]
+        spec = SignSpec(field_name=c.field_name, page_index=found.page_index, box=found.rect, reason=c.reason,
+                        location=c.location, appearance_pdf=c.plan.seal_pdf, certify=c.certify)
         return sign_pdf(stamped, self.signer, spec, timestamper=self.authority.timestamper())
 
 
@@ -110,8 +129,8 @@ def _evidence(sealed: bytes) -> dict[str, Any]:
         return dict(json.loads(pdf.attachments[EVIDENCE_FILE].get_file().read_bytes()))
 
 
-def _core(app: Flask, application_id: int, sealed: bytes) -> Core:
-    """The core of the job that sealed `application_id`, for an application sealed the same way."""
+def core_inputs(app: Flask, application_id: int, sealed: bytes) -> CoreInputs:
+    """The core of the job that sealed `application_id` (its evidence read back from `sealed`)."""
     with app.app_context():
         application = db.session.get(SealApplication, application_id)
         assert application is not None
@@ -120,20 +139,16 @@ def _core(app: Flask, application_id: int, sealed: bytes) -> Core:
         seal = application.seal
         ca = db.session.execute(select(CertificateAuthority).order_by(CertificateAuthority.id).limit(1)).scalar()
         assert ca is not None and ca.tsa_encrypted_key is not None and ca.tsa_certificate_pem is not None
-        secret = app.config["KEY_SECRET"]
-        root = load_certificate(ca.certificate_pem)
-        tsa = CertifiedKey(decrypt_key(ca.tsa_encrypted_key, secret), load_certificate(ca.tsa_certificate_pem))
         assert seal.encrypted_key is not None
-        identity = SigningIdentity(decrypt_key(seal.encrypted_key, secret),
-                                        load_certificate(seal.certificate_pem), (root,))
         plan = sealing.stamp_plan(application, seal.image_pdf, original.page_count, _evidence(sealed))
-        return Core(documents.read_content(original), plan, f"SealFlow_{application.id}_{seal.id}",
-                    f"Seal application #{application.id}", app.config["ORGANISATION_NAME"],
-                    sealing.seal_placement(application.seal_page, application.seal_keyword),
-                    make_signer(identity), TimeStampAuthority(tsa, chain=(root,)), app.config["CERTIFY"])
+        return CoreInputs(documents.read_content(original), plan, f"SealFlow_{application.id}_{seal.id}",
+                          f"Seal application #{application.id}", app.config["ORGANISATION_NAME"],
+                          sealing.seal_placement(application.seal_page, application.seal_keyword),
+                          app.config["CERTIFY"], app.config["KEY_SECRET"], seal.encrypted_key, seal.certificate_pem,
+                          ca.tsa_encrypted_key, ca.tsa_certificate_pem, ca.certificate_pem)
 
 
-def _sealed(app: Flask, application_id: int) -> bytes:
+def sealed_content(app: Flask, application_id: int) -> bytes:
     with app.app_context():
         application = db.session.get(SealApplication, application_id)
         assert application is not None
@@ -142,7 +157,7 @@ def _sealed(app: Flask, application_id: int) -> bytes:
         return documents.read_content(document)
 
 
-def _job_application(app: Flask, job_id: int) -> int:
+def job_application(app: Flask, job_id: int) -> int:
     with app.app_context():
         job = db.session.get(Job, job_id)
         assert job is not None
@@ -210,7 +225,7 @@ class ServiceFigures:
     every_page_floor_ms: float
 
 
-def _prepare(app: Flask, content: bytes, jobs_wanted: int) -> tuple[int, list[int]]:
+def prepare(app: Flask, content: bytes, jobs_wanted: int) -> tuple[int, list[int]]:
     with app.app_context():
         db.create_all()
         org = create_organisation()
@@ -221,7 +236,7 @@ def _prepare(app: Flask, content: bytes, jobs_wanted: int) -> tuple[int, list[in
         return org.seal_id, approve_applications(org, content, jobs_wanted)
 
 
-def _run_job_in_context(app: Flask, job_id: int) -> None:
+def run_job_in_context(app: Flask, job_id: int) -> None:
     with app.app_context():  # as AppWorker.execute_job: a fresh app context (and session) per job
         outcome = run_job(job_id)
     if outcome != "done":
@@ -232,16 +247,16 @@ def measure(instance_dir: Path, database_uri: str, text_document: Callable[[int]
     """The three comparisons on one app; RSA-2048 keys, as production makes them."""
     app = build_app(instance_dir, database_uri, SEAL_KEY_ALGORITHM="rsa2048")
     try:
-        seal_id, jobs = _prepare(app, text_document(JOB_PAGES), JOB_REPEATS + 2)
+        seal_id, jobs = prepare(app, text_document(JOB_PAGES), JOB_REPEATS + 2)
         first = jobs.pop(0)
         start = time.perf_counter()
-        _run_job_in_context(app, first)  # the worker's first job: keys decrypted, imports, caches filled
+        run_job_in_context(app, first)  # the worker's first job: keys decrypted, imports, caches filled
         job_first = time.perf_counter() - start
-        first_application = _job_application(app, first)
-        sealed = _sealed(app, first_application)
-        core = _core(app, first_application, sealed)
+        first_application = job_application(app, first)
+        sealed = sealed_content(app, first_application)
+        core = Core(core_inputs(app, first_application, sealed))
         waiting = iter(jobs)
-        times = interleaved({"job": lambda: _run_job_in_context(app, next(waiting)), "core": core.run}, JOB_REPEATS)
+        times = interleaved({"job": lambda: run_job_in_context(app, next(waiting)), "core": core.run}, JOB_REPEATS)
 
         with app.app_context():
             root = asn1_x509.Certificate.load(keys.trust_roots()[0].public_bytes(serialization.Encoding.DER))
