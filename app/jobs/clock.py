@@ -128,7 +128,7 @@ class Clock(CronScheduler):
 
     def start(self) -> None:
         """Run until stopped (SIGTERM or Ctrl-C)."""
-        backoff = Backoff(log, f"Clock {self.name}")
+        backoff = Backoff(self.log, f"Clock {self.name}")
         self._install_signal_handlers()
         sweep_every = self.flask_app.config["WORKER_TTL"] / 2
         registered, next_sweep = False, 0.0

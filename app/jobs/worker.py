@@ -3,7 +3,6 @@ on while a job runs, and a work loop that rides out a Redis outage instead of ex
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -22,8 +21,6 @@ from app.jobs.deadline import Deadline
 from app.jobs.outage import REDIS_AWAY, Backoff
 from app.jobs.runner import keep_alive
 from app.services.queue import redis_connection
-
-log = logging.getLogger(__name__)
 
 
 class AppWorker(SimpleWorker):
@@ -58,12 +55,12 @@ class AppWorker(SimpleWorker):
             try:
                 self.heartbeat()
             except REDIS_AWAY as exc:  # the job goes on; the row's heartbeat below is what keeps it ours
-                log.warning("Worker %s: no heartbeat on Redis (%s)", self.name, exc)
+                self.log.warning("Worker %s: no heartbeat on Redis (%s)", self.name, exc)
             try:
                 with self.flask_app.app_context():
                     keep_alive(key)
             except SQLAlchemyError as exc:
-                log.warning("Worker %s: no heartbeat on job %s (%s)", self.name, key, exc)
+                self.log.warning("Worker %s: no heartbeat on job %s (%s)", self.name, key, exc)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         """Beat with WORKER_TTL as the key's lifetime (RQ would keep it a job's timeout + 60 s: far too long to tell
@@ -82,7 +79,7 @@ class AppWorker(SimpleWorker):
                 again.expire(self.key, self.worker_ttl)
                 again.execute()
             self.set_state(self.get_state())
-            log.warning("Worker %s: registered again (Redis had lost its record)", self.name)
+            self.log.warning("Worker %s: registered again (Redis had lost its record)", self.name)
 
     def work(self, burst: bool = False, logging_level: str | None = None,
              date_format: str = DEFAULT_LOGGING_DATE_FORMAT, log_format: str = DEFAULT_LOGGING_FORMAT,
@@ -90,7 +87,7 @@ class AppWorker(SimpleWorker):
              dequeue_strategy: DequeueStrategy = DequeueStrategy.DEFAULT) -> bool:
         """RQ's work loop (without its scheduler, which SealFlow does not use), except that Redis going away makes
         the worker wait and try again, with a growing pause it logs, instead of exiting."""
-        backoff = Backoff(log, f"Worker {self.name}")
+        backoff = Backoff(self.log, f"Worker {self.name}")
         completed = 0
         self._install_signal_handlers()
         try:
