@@ -69,10 +69,11 @@ class AppWorker(SimpleWorker):
             super().heartbeat(self.worker_ttl, pipeline)
             return
         with self.connection.pipeline() as own:
-            own.exists(self.key)
+            # Its birth, written only when it registers: another command (a state change) may have made the key again
+            own.hexists(self.key, "birth")
             super().heartbeat(self.worker_ttl, own)
-            existed = own.execute()[0]
-        if not existed:
+            registered = own.execute()[0]
+        if not registered:
             with self.connection.pipeline() as again:
                 again.hset(self.key, mapping=self.serialize())
                 worker_registration.register(self, again)
