@@ -108,7 +108,14 @@ class Config:
     SEAL_MAX_OPERATIONS = _env_int("SEALFLOW_SEAL_MAX_OPERATIONS", 50_000)
     SEAL_RENDER_SECONDS = _env_float("SEALFLOW_SEAL_RENDER_SECONDS", 1.0)
     RQ_QUEUE = os.environ.get("SEALFLOW_QUEUE", "sealflow")
-    WORKER_TTL = _env_int("SEALFLOW_WORKER_TTL", 60)
+    # Workers beat every quarter of this many seconds (on Redis and on the row of the job they run): a worker silent
+    # this long is dead, and the clock queues its job again (within about 1.5 x this); a queued job that RQ does not
+    # hold this long after it was written (its enqueue was lost, Redis away) is queued again too.
+    WORKER_TTL = _env_int("SEALFLOW_WORKER_TTL", 20)
+    # How long one attempt of a job may run before RQ stops it (a timeout is a failure that may pass: retried): a
+    # base, plus this much per page of the application's document, fixed when the job is queued.
+    JOB_TIMEOUT_SECONDS = _env_int("SEALFLOW_JOB_TIMEOUT_SECONDS", 180)
+    JOB_TIMEOUT_PAGE_SECONDS = _env_float("SEALFLOW_JOB_TIMEOUT_PAGE_SECONDS", 0.5)
     # A job that fails for a passing reason (a signing or timestamp service away, an internal error) is tried
     # this many times in all, waiting RETRY_SECONDS, then 4x as long before each further attempt.
     JOB_MAX_ATTEMPTS = _env_int("SEALFLOW_JOB_MAX_ATTEMPTS", 3)
@@ -200,6 +207,9 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         if self.SIGNATURE_LEVEL not in ("B-B", "B-T", "B-LT", "B-LTA"):
             raise ValueError(f"SEALFLOW_SIGNATURE_LEVEL must be B-B, B-T, B-LT or B-LTA, not {self.SIGNATURE_LEVEL}")
+        if self.WORKER_TTL < 4 or self.JOB_TIMEOUT_SECONDS < 1 or self.JOB_TIMEOUT_PAGE_SECONDS < 0:
+            raise ValueError("SEALFLOW_WORKER_TTL must be at least 4 s, SEALFLOW_JOB_TIMEOUT_SECONDS at least 1 s and "
+                             "SEALFLOW_JOB_TIMEOUT_PAGE_SECONDS not negative")
         if not 1 <= self.SEAL_MAX_DEPTH <= 100:  # SVG seals are measured and drawn recursively
             raise ValueError(f"SEALFLOW_SEAL_MAX_DEPTH must be 1 to 100, not {self.SEAL_MAX_DEPTH}")
         self._check_ldap()

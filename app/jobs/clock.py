@@ -4,33 +4,37 @@ enqueues again jobs that no worker will run (their enqueue was lost, or their wo
 `tick` runs as an RQ job, enqueued every CLOCK_INTERVAL seconds by the clock process (`flask --app wsgi clock`,
 RQ's cron scheduler). It is idempotent: a timer fires once under its instance's lock however many ticks race for
 it, so a second clock process does no harm. Tests call `tick(now=...)` to move time on without sleeping.
+
+The clock process also sweeps the jobs itself (`sweep_jobs`), every half WORKER_TTL: a dead worker's job is queued
+again within about 1.5 x WORKER_TTL, without waiting for a tick behind a backlog of queued jobs, and a job whose
+enqueue was lost while Redis was away is queued as soon as Redis answers. Redis going away makes the clock wait
+and try again, with a growing pause it logs, instead of exiting.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import Flask
+from flask import Flask, current_app
 from rq.cron import CronScheduler
-from sqlalchemy.exc import IntegrityError
+from rq.exceptions import StopRequested
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.errors import DomainError
 from app.extensions import db
-from app.jobs.runner import requeue_due_retries, stranded
-from app.models import JobStatus, ProcessTimer
-from app.models.audit import Actor, record
+from app.jobs.outage import REDIS_AWAY, Backoff
+from app.jobs.runner import recover_stranded, requeue_due_retries
+from app.models import ProcessTimer
+from app.models.audit import Actor
 from app.models.timestamps import utcnow
 from app.services import applications, audit, upkeep
-from app.services.queue import redis_connection, schedule
+from app.services.queue import redis_connection
 from app.workflow import WorkflowFailed, due_timers, fire_timer
 
 log = logging.getLogger(__name__)
-
-
-# A queued or running job that RQ has not heard of (or saw fail) for this long is enqueued again.
-STRANDED_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -66,18 +70,20 @@ def tick(now: datetime | None = None) -> Tick:
         except DomainError as exc:  # one broken process must not stop the others' timers
             db.session.rollback()
             log.error("timer %s could not fire: %s", timer_id, exc)
-    requeued = requeue_due_retries(now)
-    db.session.commit()
-    recovered = stranded(now, STRANDED_AFTER)
-    for job in recovered:
-        # A worker that died mid-job left it running: it is queued again (operators do their work once).
-        job.status = JobStatus.QUEUED
-        record(actor, "job.recovered", "job", job.id, operation=job.operation, attempts=job.attempts)
-        schedule(job)
-    db.session.commit()
+    requeued, recovered = sweep_jobs(now)
     chained, anchored = _chain_and_anchor()
     renewed = _upkeep(now, actor)
-    return Tick(fired, len(requeued), len(recovered), chained, anchored, renewed)
+    return Tick(fired, requeued, recovered, chained, anchored, renewed)
+
+
+def sweep_jobs(now: datetime) -> tuple[int, int]:
+    """Enqueue the jobs whose retry time has come, and again those no worker runs or will run (a worker that
+    beat last WORKER_TTL seconds ago died; a queued job RQ does not hold lost its enqueue): how many of each."""
+    requeued = requeue_due_retries(now)
+    db.session.commit()
+    recovered = recover_stranded(now, timedelta(seconds=current_app.config["WORKER_TTL"]), Actor.system("clock"))
+    db.session.commit()
+    return len(requeued), len(recovered)
 
 
 def _upkeep(now: datetime, actor: Actor) -> int:
@@ -115,12 +121,65 @@ def _chain_and_anchor() -> tuple[int, bool]:
     return chained, anchored
 
 
-def make_clock(app: Flask) -> CronScheduler:
-    """RQ's cron scheduler, enqueueing `tick` on SealFlow's queue every CLOCK_INTERVAL seconds."""
-    scheduler = CronScheduler(connection=redis_connection())
-    scheduler.register(tick, app.config["RQ_QUEUE"], interval=app.config["CLOCK_INTERVAL"],
-                       job_timeout=app.config["CLOCK_INTERVAL"] * 10, result_ttl=600)
-    return scheduler
+class Clock(CronScheduler):
+    """RQ's cron scheduler, which also sweeps the jobs in this process and rides out a Redis outage."""
+
+    flask_app: Flask
+
+    def start(self) -> None:
+        """Run until stopped (SIGTERM or Ctrl-C)."""
+        backoff = Backoff(self.log, f"Clock {self.name}")
+        self._install_signal_handlers()
+        sweep_every = self.flask_app.config["WORKER_TTL"] / 2
+        registered, next_sweep = False, 0.0
+        try:
+            while True:
+                try:
+                    if not registered:
+                        self.register_birth()
+                        registered = True
+                    if self.enqueue_jobs():
+                        self.save()
+                    self.heartbeat()
+                    if time.monotonic() >= next_sweep:
+                        self._sweep()
+                        next_sweep = time.monotonic() + sweep_every
+                    backoff.succeeded()
+                except REDIS_AWAY as exc:
+                    backoff.wait(exc)
+                    continue
+                time.sleep(max(0.0, min(self.calculate_sleep_interval(), next_sweep - time.monotonic())))
+        except (KeyboardInterrupt, StopRequested):
+            log.info("Clock %s: stopping on request", self.name)
+        finally:
+            try:
+                self.register_death()
+            except REDIS_AWAY:
+                pass
+
+    def _sweep(self) -> None:
+        with self.flask_app.app_context():
+            try:
+                requeued, recovered = sweep_jobs(utcnow())
+            except SQLAlchemyError as exc:  # the database away: the next sweep tries again
+                db.session.rollback()
+                log.error("Clock %s: jobs not swept (%s)", self.name, exc)
+                return
+            except BaseException:
+                db.session.rollback()
+                raise
+        if requeued or recovered:
+            log.info("Clock %s: %d jobs queued for their retry, %d stranded jobs queued again", self.name, requeued,
+                     recovered)
+
+
+def make_clock(app: Flask) -> Clock:
+    """The clock, enqueueing `tick` on SealFlow's queue every CLOCK_INTERVAL seconds."""
+    clock = Clock(connection=redis_connection())
+    clock.flask_app = app
+    clock.register(tick, app.config["RQ_QUEUE"], interval=app.config["CLOCK_INTERVAL"],
+                   job_timeout=app.config["CLOCK_INTERVAL"] * 10, result_ttl=600)
+    return clock
 
 
 def run_clock(app: Flask) -> None:

@@ -1,8 +1,10 @@
 """The RQ entry point for service-task jobs: id in, work done once, the process resumed.
 
-A failure that may pass (DomainError.transient, or an unexpected error) is retried with exponential backoff:
-the job waits in the database with its next attempt's time, and the clock (app/jobs/clock.py) enqueues it again
-once that time has come. A failure for good goes to the service task's error boundary, or fails the application.
+A failure that may pass (DomainError.transient, a timeout, or an unexpected error) is retried with exponential
+backoff: the job waits in the database with its next attempt's time, and the clock (app/jobs/clock.py) enqueues it
+again once that time has come; RQ records such an attempt as failed. A failure for good goes to the service task's
+error boundary, or fails the application. While a job runs, its worker beats on its row (`keep_alive`): a running
+job whose worker fell silent is `stranded`, and the clock queues it again.
 """
 
 from __future__ import annotations
@@ -11,18 +13,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, or_, select, update
+from rq import get_current_job
+from sqlalchemy import bindparam, func, or_, select, update
 
 from app.errors import DomainError
 from app.extensions import db
+from app.jobs.deadline import timed_out
 from app.models import Job, JobStatus
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.services import applications, audit
 from app.services.gate import SealingRefused
 from app.services.operators import run_operator
-from app.services.queue import job_state, schedule
+from app.services.queue import schedule, unattended
 from app.workflow import fail_service, resume_service
+
+
+class JobAttemptError(Exception):
+    """An attempt that failed for a reason that may pass: raised to RQ, so that RQ records a failure, not a success
+    (the job itself is settled in the database: retried later, or failed for good)."""
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -34,7 +43,7 @@ _CLAIM = (
     update(Job)
     .where(Job.id == bindparam("job_id"), Job.status == JobStatus.QUEUED,
            or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= bindparam("now")))
-    .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, next_attempt_at=None)
+    .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, next_attempt_at=None, heartbeat_at=bindparam("now"))
     .returning(Job.operation, Job.params, Job.instance_id)
     .execution_options(synchronize_session=False)
 )
@@ -78,18 +87,28 @@ def run_job(job_id: int) -> str:
         applications.follow(resume_service(job, result, actor), actor)
         db.session.commit()
         return "done"
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, SealingRefused):  # said once, on the application, beside the job's own failure
-            record(actor, "sealing.refused", "seal_application", exc.application_id, operation=operation,
-                   reasons=exc.reasons)
-        return _failed(job_id, exc.message, exc.transient, actor)
     except Exception as exc:
         db.session.rollback()
-        outcome = _failed(job_id, f"internal error ({exc.__class__.__name__})", True, actor)
-        if outcome == "failed":
-            raise
+        reason, transient = _reason(exc)
+        if isinstance(exc, SealingRefused) and not transient:  # said once, on the application, beside the job's
+            record(actor, "sealing.refused", "seal_application", exc.application_id, operation=operation,
+                   reasons=exc.reasons)
+        outcome = _failed(job_id, reason, transient, actor)
+        if transient and outcome in ("retrying", "failed"):
+            raise JobAttemptError(f"job {job_id} ({operation}): {reason}; {outcome}") from exc
         return outcome
+
+
+def _reason(exc: Exception) -> tuple[str, bool]:
+    """Why the attempt failed, and whether that may pass. A timeout may pass, whatever error a library made of it
+    (pyHanko reports one inside its parser as a broken dictionary): it is never a document's fault."""
+    if timed_out(exc):
+        rq_job = get_current_job()
+        limit = f" after {rq_job.timeout} s" if rq_job is not None and rq_job.timeout else ""
+        return f"the job ran out of time{limit}", True
+    if isinstance(exc, DomainError):
+        return exc.message, exc.transient
+    return f"internal error ({exc.__class__.__name__})", True
 
 
 def _failed(job_id: int, reason: str, transient: bool, actor: Actor) -> str:
@@ -134,11 +153,42 @@ def requeue_due_retries(now: datetime) -> list[Job]:
     return jobs
 
 
+def keep_alive(key: str) -> None:
+    """The worker running the job with that key is alive: its heartbeat, every quarter of WORKER_TTL."""
+    db.session.execute(update(Job).where(Job.key == key, Job.status == JobStatus.RUNNING)
+                       .values(heartbeat_at=utcnow()).execution_options(synchronize_session=False))
+    db.session.commit()
+
+
 def stranded(now: datetime, grace: timedelta) -> list[Job]:
-    """Jobs the database says are queued or running but that no worker has or will run: the enqueue after their
-    commit was lost (Redis away), or the worker died. Judged by RQ's record of the job; older than `grace`."""
-    rows = db.session.execute(select(Job).where(
-        or_(Job.status == JobStatus.RUNNING, and_(Job.status == JobStatus.QUEUED, Job.next_attempt_at.is_(None))),
-        Job.created_at <= now - grace,
-    )).scalars()
-    return [job for job in rows if job_state(job.key) not in ("queued", "started", "deferred", "scheduled")]
+    """Jobs the database says are queued or running but that no worker runs or will run: a running job whose
+    worker has not beaten for `grace` (it died), or a queued one written `grace` ago that RQ does not hold (its
+    enqueue was lost while Redis was away, or RQ lost it)."""
+    silent = db.session.execute(select(Job).where(
+        Job.status == JobStatus.RUNNING, func.coalesce(Job.heartbeat_at, Job.created_at) <= now - grace,
+    )).scalars().all()
+    queued = db.session.execute(select(Job).where(
+        Job.status == JobStatus.QUEUED, Job.next_attempt_at.is_(None), Job.created_at <= now - grace,
+    )).scalars().all()
+    lost = unattended([job.key for job in queued]) if queued else set()
+    return [*silent, *(job for job in queued if job.key in lost)]
+
+
+def recover_stranded(now: datetime, grace: timedelta, actor: Actor) -> list[Job]:
+    """Queue the stranded jobs again (after the caller's commit). A running one goes back to queued by one
+    conditional UPDATE, so that a worker that beat or finished meanwhile keeps it, and two clocks recover it once;
+    the claim then lets exactly one worker run it (operators do their work once)."""
+    recovered = []
+    for job in stranded(now, grace):
+        if job.status == JobStatus.RUNNING:
+            taken = db.session.execute(
+                update(Job).where(Job.id == job.id, Job.status == JobStatus.RUNNING,
+                                  func.coalesce(Job.heartbeat_at, Job.created_at) <= now - grace)
+                .values(status=JobStatus.QUEUED).execution_options(synchronize_session=False))
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            db.session.refresh(job)
+        record(actor, "job.recovered", "job", job.id, operation=job.operation, attempts=job.attempts)
+        schedule(job)
+        recovered.append(job)
+    return recovered

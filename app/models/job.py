@@ -38,5 +38,8 @@ class Job(Model):
     # A failed attempt waits until then before the next one (exponential backoff); None: not waiting.
     next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    # While running: the last time its worker said it was alive (the claim, then every few seconds). A running job
+    # whose worker has been silent for SEALFLOW_WORKER_TTL seconds is stranded, and queued again.
+    heartbeat_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

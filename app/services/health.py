@@ -38,7 +38,7 @@ def _workers() -> dict[str, Any]:
     except (RedisError, OSError) as exc:
         return {"ok": False, "count": 0, "error": exc.__class__.__name__}
     now = datetime.now(UTC)
-    limit = current_app.config["WORKER_TTL"] + 15
+    limit = current_app.config["WORKER_TTL"]  # workers beat every quarter of it, also while they run a job
     beats = [w.last_heartbeat.replace(tzinfo=UTC) for w in workers if w.last_heartbeat]
     alive = [b for b in beats if (now - b).total_seconds() <= limit]
     last = max(beats).isoformat() if beats else None

