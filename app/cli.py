@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.errors import DomainError
-from app.extensions import db
+from app.extensions import bind_migrations, db
 from app.models.audit import Actor
 from app.services import accounts, demo, flows, seals
 from app.services.documents import pdf_errors
@@ -32,6 +32,9 @@ class LazyGroup(click.Group):
 
     @functools.cached_property
     def group(self) -> click.Group:
+        return self.load()
+
+    def load(self) -> click.Group:
         module, attribute = self.target.split(":")
         group: click.Group = getattr(importlib.import_module(module), attribute)
         return group
@@ -43,7 +46,16 @@ class LazyGroup(click.Group):
         return self.group.get_command(ctx, cmd_name)
 
 
+class MigrationsGroup(LazyGroup):
+    """Flask-Migrate's `db` commands; Flask-Migrate is bound to the app when they are loaded."""
+
+    def load(self) -> click.Group:
+        bind_migrations(current_app._get_current_object())  # type: ignore[attr-defined]
+        return super().load()
+
+
 LAZY_GROUPS = (
+    MigrationsGroup("db", "flask_migrate.cli:db", "Perform database migrations."),
     LazyGroup("pdf", "app.cli_pdf:pdf_cli", "PDF, seal and certificate operations."),
     LazyGroup("users", "app.cli_users:users_cli", "People: create, import, set roles, deactivate."),
     LazyGroup("audit", "app.cli_audit:audit_cli",

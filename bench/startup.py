@@ -6,7 +6,8 @@ The floor is bench/startup_floor.py: a minimal Flask + Flask-SQLAlchemy + Flask-
 app with one model, one form and one blueprint, built the same way (`app = create_app()` at import). Each round
 imports each side once in a fresh interpreter, the two taking turns, and times the import inside the process
 (the interpreter's own start, the same for both, is left out). Both get the same DATABASE_URL (default: SQLite)
-and a throwaway instance folder; one untimed round first fills the bytecode caches and the instance secrets.
+and a throwaway instance folder; one untimed round first fills the bytecode caches (written whatever
+PYTHONDONTWRITEBYTECODE says: a deployed app has them, as the installed packages do) and the instance secrets.
 It prints the medians, the packages SealFlow imports that the floor does not, and ends with
 `import_wsgi_ratio=<SealFlow median / floor median>`.
 """
@@ -57,6 +58,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sealflow-startup-") as tmp:
         env = {**os.environ, "SEALFLOW_INSTANCE_PATH": tmp, "DATABASE_URL": args.database,
                "PYTHONPATH": str(ROOT)}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # a deployed app has its bytecode cached, as site-packages has
         seconds: dict[str, list[float]] = {side: [] for side in SIDES}
         modules: dict[str, list[str]] = {}
         for side, (module, cwd) in SIDES.items():  # warm-up: bytecode caches, instance secrets

