@@ -1,9 +1,10 @@
 """Packages whose names are imported from their modules on first use (PEP 562).
 
-app.pdf and app.pki export names from modules that load pikepdf, pyHanko, reportlab and pkcs11. Importing one of
-their names (an error class, say) must not load the whole stack: a web worker starts without it, and a request
-that stamps, signs or verifies loads what it uses. The type checker reads the packages' imports under
-`if TYPE_CHECKING:`; at run time `export_lazily` installs the look-up.
+app.pdf, app.pki and app.directory export names from modules that load pikepdf, pyHanko, reportlab, pkcs11 and
+ldap3. Importing one of their names (an error class, say) must not load the whole stack: a web worker starts
+without it, and a request that stamps, signs or verifies loads what it uses (tests/test_wsgi.py checks it). The
+type checker reads the packages' imports under `if TYPE_CHECKING:`; at run time `export_lazily` installs the
+look-up.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ import pstats
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask  # noqa: E402
 from SpiffWorkflow.util.task import TaskState as SpiffState  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -629,14 +630,32 @@ def report(instances: int, postgres: str) -> None:
     print(f"workflow_sqlite_ratio={ratio(seconds, 'SealFlow on SQLite'):.2f}", flush=True)
 
 
-def profile(instances: int, limit: int) -> None:
-    """cProfile SealFlow on SQLite (its steps only): SealFlow's functions by cumulative time, then all by own time."""
+def profile(instances: int, limit: int, postgres: str | None) -> None:
+    """cProfile SealFlow on SQLite, or on PostgreSQL when given a server (its steps only): SealFlow's functions by
+    cumulative time, then all by own time; and the SQL statements the steps issued."""
     profiler = cProfile.Profile()
-    with tempfile.TemporaryDirectory(prefix="sealflow-bench-") as tmp:
-        with sealflow(Path(tmp), sqlite_uri(Path(tmp)), profiler) as run:
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if profiler_on[0]:
+            statements.append(statement.split(None, 1)[0].upper())
+
+    profiler_on = [False]
+    with tempfile.TemporaryDirectory(prefix="sealflow-bench-") as tmp, ExitStack() as stack:
+        uri = stack.enter_context(throwaway_database(postgres)) if postgres else sqlite_uri(Path(tmp))
+        if uri is None:
+            return
+        with sealflow(Path(tmp), uri, profiler) as run:
+            with run.app.app_context():
+                event.listen(db.engine, "before_cursor_execute", count)
+            profiler_on[0] = True
             run.run(instances)
+            profiler_on[0] = False
             steps, seconds = run.clock.steps, run.clock.seconds
-    print(f"=== SealFlow on SQLite, {instances} instances, {steps} steps, {seconds:.2f} s profiled: "
+    where = "PostgreSQL" if postgres else "SQLite"
+    kinds = ", ".join(f"{kind} {count}" for kind, count in Counter(statements).most_common())
+    print(f"=== SealFlow on {where}, {instances} instances, {steps} steps, {seconds:.2f} s profiled; "
+          f"{len(statements) / steps:.1f} statements a step ({kinds}, the bench's lookups included): "
           "SealFlow functions by cumulative time ===")
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"/app/", limit)
     print("=== everything by own time ===")
@@ -649,10 +668,11 @@ def main() -> None:
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
                         help="a PostgreSQL server to create a throwaway database on (empty: skip)")
     parser.add_argument("--profile", type=int, metavar="INSTANCES", help="cProfile SealFlow on SQLite instead")
+    parser.add_argument("--profile-postgres", action="store_true", help="with --profile: on PostgreSQL (--postgres)")
     parser.add_argument("--limit", type=int, default=40, help="rows of profile output")
     args = parser.parse_args()
     if args.profile:
-        profile(args.profile, args.limit)
+        profile(args.profile, args.limit, args.postgres if args.profile_postgres else None)
     else:
         report(args.instances, args.postgres)
 
