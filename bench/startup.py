@@ -26,20 +26,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-# Run in the child: time the import, then report the seconds and the modules it loaded.
+# Run in the child, from the checkout's root: time the import, then report the seconds and the modules it loaded.
+# The floor is imported from its file (bench/ on sys.path would shadow the standard library: bench/http.py).
 PROBE = """
-import json, sys, time
+import importlib.util, json, sys, time
 started = time.perf_counter()
-import {module}
+{import_it}
 seconds = time.perf_counter() - started
 print(json.dumps({{"seconds": seconds, "modules": sorted(sys.modules)}}))
 """
-SIDES = {"SealFlow (import wsgi)": ("wsgi", ROOT), "floor (bench/startup_floor.py)": ("startup_floor", BENCH)}
+FLOOR = BENCH / "startup_floor.py"
+SIDES = {
+    "SealFlow (import wsgi)": "import wsgi",
+    "floor (bench/startup_floor.py)": (
+        f"spec = importlib.util.spec_from_file_location('startup_floor', {str(FLOOR)!r}); "
+        "module = sys.modules['startup_floor'] = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)"
+    ),
+}
 
 
-def import_once(module: str, cwd: Path, env: dict[str, str]) -> tuple[float, list[str]]:
-    """Import the module in a fresh interpreter; its import time and the modules it then holds."""
-    done = subprocess.run([sys.executable, "-c", PROBE.format(module=module)], cwd=cwd, env=env, check=True,
+def import_once(import_it: str, env: dict[str, str]) -> tuple[float, list[str]]:
+    """Run the import statement in a fresh interpreter; its time and the modules the interpreter then holds."""
+    done = subprocess.run([sys.executable, "-c", PROBE.format(import_it=import_it)], cwd=ROOT, env=env, check=True,
                           capture_output=True, text=True)
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     return float(answer["seconds"]), list(answer["modules"])
@@ -61,12 +69,12 @@ def main() -> None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # a deployed app has its bytecode cached, as site-packages has
         seconds: dict[str, list[float]] = {side: [] for side in SIDES}
         modules: dict[str, list[str]] = {}
-        for side, (module, cwd) in SIDES.items():  # warm-up: bytecode caches, instance secrets
-            modules[side] = import_once(module, cwd, env)[1]
+        for side, import_it in SIDES.items():  # warm-up: bytecode caches, instance secrets
+            modules[side] = import_once(import_it, env)[1]
         for round_ in range(args.rounds):
             order = list(SIDES.items()) if round_ % 2 == 0 else list(reversed(SIDES.items()))
-            for side, (module, cwd) in order:
-                seconds[side].append(import_once(module, cwd, env)[0])
+            for side, import_it in order:
+                seconds[side].append(import_once(import_it, env)[0])
     print(f"{args.rounds} rounds, each side in a fresh interpreter per round, taking turns; "
           f"database: {args.database or 'SQLite'}")
     print(f"{'side':<32} {'median s':>9} {'min s':>7} {'max s':>7} {'modules':>8}")
