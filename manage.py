@@ -160,8 +160,12 @@ def test(pytest_args: list[str]) -> int:
     ensure_system_packages({**TEST_SYSTEM_PACKAGES, FONT_PACKAGE[0]: FONT_PACKAGE[1]})
     build_front_end()
     compile_translations()
-    # Exit code 5 (no tests collected) is passed on, and so fails like any other error.
-    return subprocess.run([BIN / "python", "-m", "pytest", *pytest_args], cwd=ROOT).returncode
+    # One test process per core (pytest-xdist; each gets its own databases, see tests/conftest.py), unless the
+    # caller chose (-n 0 runs them in this one process). Exit code 5 (no tests collected) is passed on, and so fails
+    # like any other error.
+    chosen = any(a == "-n" or a.startswith(("-n", "--numprocesses", "--dist")) for a in pytest_args)
+    parallel = [] if chosen else ["-n", "auto", "--dist", "worksteal"]
+    return subprocess.run([BIN / "python", "-m", "pytest", *parallel, *pytest_args], cwd=ROOT).returncode
 
 
 def lint() -> int:

@@ -12,7 +12,11 @@ Modes, interleaved run by run:
 It also counts the SQL statements a GET /inbox issues (logged in through the real login form) at 10, 100 and the
 full number of open tasks: a constant count is the goal.
 
-The last lines are `inbox_query_role_ratio=…`, `inbox_query_assignee_ratio=…` (SealFlow's median / the floor's) and
+It times the page too: `app.services.inbox.inbox_page(user)` (the substitutions, the count and the first page of rows
+with the names shown) against one statement selecting the same page with the same names and the total.
+
+The last lines are `inbox_query_role_ratio=…`, `inbox_query_assignee_ratio=…`, `inbox_page_role_ratio=…`,
+`inbox_page_assignee_ratio=…` (SealFlow's median / the floor's) and
 `inbox_statements_constant=<1 if the count does not grow with the tasks, else 0>`.
 """
 
@@ -38,6 +42,7 @@ from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import HumanTask, RoleName, TaskState, User  # noqa: E402
 from app.services import accounts, approvals  # noqa: E402
+from app.services.inbox import PER_PAGE, inbox_page  # noqa: E402
 from bench.workflow import throwaway_database  # noqa: E402  (one throwaway database for every bench)
 from config import TestConfig  # noqa: E402
 
@@ -116,6 +121,17 @@ def floor_query(user_id: int, roles: list[str]) -> Any:
             .order_by(HumanTask.created_at, HumanTask.id))
 
 
+def floor_page(user_id: int, roles: list[str], per_page: int) -> list[Any]:
+    """The first page the inbox shows, with the names it shows and the total, in one statement."""
+    return list(db.session.execute(text(
+        "SELECT t.id, t.name, t.created_at, a.id, u.display_name, s.name, count(*) OVER () FROM human_tasks t "
+        "JOIN process_instances i ON i.id = t.instance_id LEFT JOIN seal_applications a ON a.id = i.application_id "
+        "LEFT JOIN users u ON u.id = a.requester_id LEFT JOIN seals s ON s.id = a.seal_id "
+        "WHERE t.state = 'READY' AND (t.assignee_id = :uid OR (t.assignee_id IS NULL AND EXISTS (SELECT 1 FROM "
+        "task_candidates tc WHERE tc.task_id = t.id AND (tc.user_id = :uid OR tc.role = ANY(:roles))))) "
+        "ORDER BY t.created_at, t.id LIMIT :n"), {"uid": user_id, "roles": roles, "n": per_page}))
+
+
 def prepare_floor() -> None:
     db.session.execute(text("CREATE INDEX IF NOT EXISTS bench_ready_tasks ON human_tasks (created_at, id) "
                             "WHERE state = 'READY'"))
@@ -177,6 +193,16 @@ def report(args: argparse.Namespace) -> None:
                       f"floor {f_median * 1000:7.1f} ms ({floor[0][2]} rows)  ratio {s_median / f_median:.2f}")
                 assert sealflow[0][2] == floor[0][2], "the floor must select the same tasks"
                 ratios[name] = s_median / f_median
+                sealflow, floor = [], []
+                for _ in range(args.rounds):  # the page: one page of rows, with the names shown and the total
+                    sealflow.append(timed(lambda u=user: len(inbox_page(u).rows), args.repeat))
+                    floor.append(timed(lambda u=user, r=roles: len(floor_page(u.id, r, PER_PAGE)), args.repeat))
+                s_median = statistics.median(m for m, _, _ in sealflow)
+                f_median = statistics.median(m for m, _, _ in floor)
+                print(f"{name:<9} page: SealFlow {s_median * 1000:7.1f} ms ({sealflow[0][2]} rows)  "
+                      f"floor {f_median * 1000:7.1f} ms ({floor[0][2]} rows)  ratio {s_median / f_median:.2f}")
+                assert sealflow[0][2] == floor[0][2], "the floor must select the same tasks"
+                ratios[f"page_{name}"] = s_median / f_median
             counts = {}
             for limit in (10, 100, args.open):
                 db.session.execute(text("UPDATE human_tasks SET state = CASE WHEN id <= :n THEN 'READY' ELSE "
@@ -188,6 +214,8 @@ def report(args: argparse.Namespace) -> None:
             db.engine.dispose()
     print(f"inbox_query_role_ratio={ratios['role']:.2f}")
     print(f"inbox_query_assignee_ratio={ratios['assignee']:.2f}")
+    print(f"inbox_page_role_ratio={ratios['page_role']:.2f}")
+    print(f"inbox_page_assignee_ratio={ratios['page_assignee']:.2f}")
     print(f"inbox_statements_constant={int(len(set(counts.values())) == 1)}")
 
 

@@ -79,6 +79,7 @@ REPEATS = {1: 15, 10: 15, 100: 5, 1000: 3}
 WATERMARK = "CONFIDENTIAL · bench · 2026-11-23"
 QR_URL = "https://seals.example.com/verify/1"
 MM = 72 / 25.4
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 FLOOR_APPEARANCE = "pyHanko TextStampStyle (signer + time) over the seal PDF as background (ImportedPdfPage)"
 
 # The floor's layout, in points, chosen to match SealFlow's defaults for these unrotated A4 inputs.
@@ -421,6 +422,9 @@ def main() -> None:
     parser.add_argument("--peak", nargs=2, metavar=("IMPL", "PAGES"), help=argparse.SUPPRESS)
     parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
+                        help="server for the services' throwaway database (SQLite when it is unreachable)")
+    parser.add_argument("--services-only", action="store_true", help="skip the stamp + sign table by page count")
     args = parser.parse_args()
     if args.peak:
         child_peak(args.workdir, args.peak[0], int(args.peak[1]), warm=not args.cold)
@@ -430,8 +434,25 @@ def main() -> None:
         write_inputs(workdir)
         if args.profile:
             profile(workdir, args.profile, args.limit)
-        else:
+            return
+        if not args.services_only:
             report(workdir, args.sizes)
+        services(workdir, args.postgres)
+
+
+def services(workdir: Path, postgres: str) -> None:
+    """The sealing job, verify_document and page-by-page + riding against their floors (bench/pdf_service.py)."""
+    from bench.pdf_service import measure, print_table
+    from bench.workflow import sqlite_uri, throwaway_database
+
+    with throwaway_database(postgres) as uri:
+        database = "PostgreSQL" if uri else "SQLite"
+        instance = workdir / "instance"
+        instance.mkdir()
+        figures = measure(instance, uri or sqlite_uri(instance), text_document)
+    ratios = print_table(figures, database)
+    for name, value in ratios.items():
+        print(f"{name}={value:.2f}")
 
 
 if __name__ == "__main__":

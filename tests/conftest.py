@@ -12,6 +12,51 @@ from pathlib import Path
 
 import pkcs11
 import pytest
+
+
+def _own_services_per_worker() -> None:
+    """Under `pytest -n N` (pytest-xdist) each worker process gets a PostgreSQL database and a Redis database of its
+    own, named after the one given (DATABASE_URL, REDIS_URL) and the worker; it is set in the environment before the
+    configuration is read, so that the processes the tests start (workers, `flask` commands) use the same. SQLite and
+    the embedded Redis live in each worker's own temporary folder already."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or os.environ.get("SEALFLOW_TEST_WORKER") == worker:
+        return
+    number = int(worker[2:])
+    os.environ["SEALFLOW_TEST_WORKER"] = worker
+    if os.environ.get("DATABASE_URL"):
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        given = make_url(os.environ["DATABASE_URL"])
+        own = f"{given.database}_{worker}"
+        with psycopg.connect(given.set(drivername="postgresql").render_as_string(hide_password=False),
+                             autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{own}"')
+        os.environ["DATABASE_URL"] = given.set(database=own).render_as_string(hide_password=False)
+    if os.environ.get("REDIS_URL"):
+        from redis.connection import parse_url
+
+        given_db = int(parse_url(os.environ["REDIS_URL"]).get("db", 0))
+        own_db = (given_db - number) % 16  # the given one for the first worker, the ones below it for the others
+        os.environ["REDIS_URL"] = re.sub(r"(/\d+)?$", f"/{own_db}", os.environ["REDIS_URL"], count=1)
+
+
+_own_services_per_worker()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker's own PostgreSQL database goes with it (the given one is the caller's to drop)."""
+    worker = os.environ.get("SEALFLOW_TEST_WORKER")
+    if worker and os.environ.get("DATABASE_URL", "").endswith(f"_{worker}"):
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        own = make_url(os.environ["DATABASE_URL"])
+        admin_url = own.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)')
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.errors import DirectoryRefused, DirectoryUnavailable, InvalidInput, PermissionDenied
 from app.extensions import db
@@ -179,7 +180,8 @@ def user_for_session(token: str) -> User | None:
     user_id, _, epoch = token.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None  # a token from before sessions had epochs, or forged: logged out
-    user = db.session.get(User, int(user_id))
+    # Every request asks this: the roles come in the same statement.
+    user = db.session.get(User, int(user_id), options=[joinedload(User.roles)])
     if user is None or not user.active or user.session_epoch != int(epoch):
         return None
     return user

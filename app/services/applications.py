@@ -215,7 +215,7 @@ def follow(step: StepResult, actor: Actor, reason: str | None = None) -> None:
     for job in step.jobs:
         schedule(job)
     if step.instance.application_id is not None:
-        refresh_status(step.instance.application_id, actor, reason)
+        refresh_status(step.instance.application_id, actor, reason, step.instance)
     else:  # a process of its own: a deployment's approval
         deployments.refresh_status(step.instance)
 
@@ -246,10 +246,12 @@ def _status_from_process(application: SealApplication, instance: ProcessInstance
     return ApplicationStatus.PENDING
 
 
-def refresh_status(application_id: int, actor: Actor, reason: str | None = None) -> SealApplication:
-    """Derive the application's status from its process; record the change if there is one."""
+def refresh_status(application_id: int, actor: Actor, reason: str | None = None,
+                   instance: ProcessInstance | None = None) -> SealApplication:
+    """Derive the application's status from its process (`instance`, when the caller holds it already); record the
+    change if there is one."""
     application = get_application(application_id)
-    instance = process_of(application)
+    instance = instance or process_of(application)
     target = _status_from_process(application, instance)
     if target != application.status:
         application.move_to(target)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy import Table, and_, bindparam, exists, false, or_, select
 from sqlalchemy.sql import Select
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
@@ -33,21 +34,37 @@ def inbox_query(user: User, at: datetime | None = None) -> Select[HumanTask]:
     """Ready tasks for a user: assigned or offered to them or to someone they stand in for, or offered to a
     role they hold; never another person's task on the user's own application (only what is assigned to the
     requester by name, such as revising it), and nothing for an auditor (auditors never decide)."""
+    return ready_for(user, {user.id} | represented_by(user.id, at or utcnow()))
+
+
+_TASKS, _CANDIDATES, _INSTANCES = (cast(Table, m.__table__) for m in (HumanTask, TaskCandidate, ProcessInstance))
+# The ready tasks of a user (:user_id), of the absent people they stand in for (:people, the user included) and of
+# their roles (:roles): one criterion, built once, so that a page asking for it often pays no SQL building.
+# Correlated, so that only ready tasks' candidates are read: `id IN (candidates of this role)` read every candidate
+# row ever written for the role (a million rows took the planner to tens of seconds).
+READY_FOR = and_(
+    _TASKS.c.state == TaskState.READY,
+    or_(_TASKS.c.assignee_id.in_(bindparam("people", expanding=True)),
+        and_(_TASKS.c.assignee_id.is_(None),
+             exists().where(_CANDIDATES.c.task_id == _TASKS.c.id,
+                            or_(_CANDIDATES.c.user_id.in_(bindparam("people", expanding=True)),
+                                _CANDIDATES.c.role.in_(bindparam("roles", expanding=True)))))),
+    or_(_TASKS.c.assignee_id == bindparam("user_id"),
+        _TASKS.c.instance_id.not_in(select(_INSTANCES.c.id).where(_INSTANCES.c.requester_id == bindparam("user_id")))),
+)
+
+
+def ready_parameters(user: User, people: set[int]) -> dict[str, Any]:
+    """READY_FOR's parameters for the user and the absent `people` (the user included) they stand in for now."""
+    return {"user_id": user.id, "people": sorted(people), "roles": sorted(user.role_names)}
+
+
+def ready_for(user: User, people: set[int]) -> Select[HumanTask]:
+    """inbox_query's tasks, for the user and the absent `people` (the user included) they stand in for now."""
     if user.has_role(RoleName.AUDITOR):
         return select(HumanTask).where(false())
-    people = {user.id} | represented_by(user.id, at or utcnow())
-    # Correlated, so that only ready tasks' candidates are read: `id IN (candidates of this role)` read every
-    # candidate row ever written for the role (a million rows took the planner to tens of seconds).
-    offered = exists().where(TaskCandidate.task_id == HumanTask.id,
-                             or_(TaskCandidate.user_id.in_(people), TaskCandidate.role.in_(user.role_names)))
-    own = select(ProcessInstance.id).where(ProcessInstance.requester_id == user.id)
-    return (
-        select(HumanTask)
-        .where(HumanTask.state == TaskState.READY)
-        .where(or_(HumanTask.assignee_id.in_(people), and_(HumanTask.assignee_id.is_(None), offered)))
-        .where(or_(HumanTask.assignee_id == user.id, HumanTask.instance_id.not_in(own)))
-        .order_by(HumanTask.created_at, HumanTask.id)
-    )
+    return (select(HumanTask).where(READY_FOR).order_by(HumanTask.created_at, HumanTask.id)
+            .params(ready_parameters(user, people)))
 
 
 def acting_for(task: HumanTask, user: User, at: datetime | None = None) -> int | None:
@@ -85,27 +102,31 @@ def _puppet_refusal(user: User, absent: int, requester_id: int | None) -> str | 
     return None
 
 
-def _duty_refusal(user: User, task: HumanTask, absent: int, application: SealApplication) -> str | None:
-    """Why separation of duties forbids the user (acting for `absent`) to decide the task, or None."""
+def _duty_refusal(user: User, task: HumanTask, absent: int,
+                  application: SealApplication) -> tuple[str | None, str | None]:
+    """Why separation of duties forbids the user (acting for `absent`) to decide the task, or None; and, when it
+    allows it, the policy's approver rule the decision meets (see decided_as)."""
     if set(task.decision_choices) <= REQUESTER_DECISIONS:
-        return None  # the requester's own step (revise and resubmit, withdraw)
+        return None, None  # the requester's own step (revise and resubmit, withdraw)
     if application.requester_id in (user.id, absent):
-        return "nobody decides a step of their own application"
+        return "nobody decides a step of their own application", None
     puppet = _puppet_refusal(user, absent, application.requester_id)
     if puppet is not None:
-        return puppet
-    if task.level is not None:
-        levels = [t for t in current_round(tasks_of(task.instance_id))
-                  if t.id != task.id and t.level is not None and t.state == TaskState.COMPLETED]
-        earlier = next((t for t in levels if t.deciders & {user.id, absent}), None)
-        if earlier is not None:
-            return (f"one person decides one approval level of an application, and level {earlier.level} was "
-                    "decided by the same person")
-    if task.level is not None and decided_as(task, application, absent) is None:
+        return puppet, None
+    if task.level is None:
+        return None, None
+    levels = [t for t in current_round(tasks_of(task.instance_id))
+              if t.id != task.id and t.level is not None and t.state == TaskState.COMPLETED]
+    earlier = next((t for t in levels if t.deciders & {user.id, absent}), None)
+    if earlier is not None:
+        return (f"one person decides one approval level of an application, and level {earlier.level} was "
+                "decided by the same person"), None
+    rule = decided_as(task, application, absent)
+    if rule is None:
         requirement = application.required_approval(task.level)
         return (f"this level needs {requirement['label'] if requirement else task.level}, which the person it "
-                "is decided for is not (any more)")
-    return None
+                "is decided for is not (any more)"), None
+    return None, rule
 
 
 def decided_as(task: HumanTask, application: SealApplication, decider_id: int) -> str | None:
@@ -156,16 +177,21 @@ def decision_refusal(user: User, task: HumanTask) -> str | None:
     they substitute), and separation of duties must allow it (no step of one's own request, none of a requester who
     set the decider's password, one level per person, auditors never decide, the level's approver rule met at
     decision time, a deployment approved only by someone who was a seal administrator when it was asked for)."""
+    return _refusal(user, task)[0]
+
+
+def _refusal(user: User, task: HumanTask) -> tuple[str | None, str | None]:
+    """decision_refusal's answer, and the approver rule the decision would meet when it is allowed (decided_as)."""
     if task.state != TaskState.READY:
-        return f"the task “{task.name}” was already {task.state.value}"
+        return f"the task “{task.name}” was already {task.state.value}", None
     absent = acting_for(task, user)
     if absent is None:
-        return "this task is not yours"
+        return "this task is not yours", None
     if user.has_role(RoleName.AUDITOR):
-        return "auditors never decide or sign"
+        return "auditors never decide or sign", None
     application = application_of(task)
     if application is None:  # a process of its own, such as a deployment's approval
-        return _process_refusal(user, task, absent)
+        return _process_refusal(user, task, absent), None
     return _duty_refusal(user, task, absent, application)
 
 
@@ -214,7 +240,7 @@ def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) 
     task = get_task(task_id, user)
     if task.state != TaskState.READY:
         raise InvalidTransition(f"the task “{task.name}” was already {task.state.value}")
-    refusal = decision_refusal(user, task)
+    refusal, rule = _refusal(user, task)
     if refusal is not None:
         raise PermissionDenied(refusal)
     if decision not in task.decision_choices:
@@ -227,6 +253,6 @@ def decide(task_id: int, user: User, decision: str, comment: str, actor: Actor) 
     original = application.document(DocumentKind.ORIGINAL) if application is not None else None
     step = complete_task(task.id, actor, {"decision": decision, "comment": comment.strip()}, on_behalf_of_id=absent,
                          document_sha256=original.sha256 if original is not None else None,
-                         decided_as=decided_as(task, application, absent or user.id) if application else None)
+                         decided_as=rule)
     applications.follow(step, actor)
     return application_of(task)

@@ -3,22 +3,23 @@ kept encrypted in the database or inside a PKCS#11 token."""
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from app.errors import NotFound, PolicyViolation, SigningFailed
 from app.extensions import db
-from app.models import CertificateAuthority, FormerCertificate, Seal, SealStatus
+from app.models import CertificateAuthority, FormerCertificate, RevocationReason, Seal, SealStatus
 from app.models.audit import Actor, record
 from app.pki import (  # app.pki.ca: cryptography only; the pyHanko and PKCS#11 parts are imported where used
     CertifiedKey,
@@ -26,12 +27,12 @@ from app.pki import (  # app.pki.ca: cryptography only; the pyHanko and PKCS#11 
     certify_seal_key,
     create_crl,
     create_root_ca,
-    decrypt_key,
     encrypt_key,
     issue_seal_certificate,
     issue_tsa_certificate,
     load_certificate,
 )
+from app.services import keyring
 from app.services.documents import pdf_errors
 
 if TYPE_CHECKING:
@@ -43,10 +44,18 @@ def _secret() -> str:
     return str(current_app.config["KEY_SECRET"])
 
 
+_ROOT_CA_ID = "sealflow_root_ca_id"
+
+
 def ensure_root_ca() -> CertificateAuthority:
     """The organisation's root CA, created on first use."""
-    ca = db.session.execute(select(CertificateAuthority).order_by(CertificateAuthority.id).limit(1)).scalar()
+    # Once found, the session's identity map holds it: a job signing asks for it several times, one query does.
+    known = db.session.info.get(_ROOT_CA_ID)
+    ca = db.session.get(CertificateAuthority, known) if known is not None else None
+    if ca is None:
+        ca = db.session.execute(select(CertificateAuthority).order_by(CertificateAuthority.id).limit(1)).scalar()
     if ca is not None:
+        db.session.info[_ROOT_CA_ID] = ca.id
         return ca
     organisation = current_app.config["ORGANISATION_NAME"]
     created = create_root_ca(organisation, current_app.config["SEAL_KEY_ALGORITHM"])
@@ -63,9 +72,15 @@ def root_certificate_pem() -> str:
     return ensure_root_ca().certificate_pem
 
 
-def _root_key() -> CertifiedKey:
-    ca_row = ensure_root_ca()
-    return CertifiedKey(decrypt_key(ca_row.encrypted_key, _secret()), load_certificate(ca_row.certificate_pem))
+@functools.lru_cache(maxsize=1024)
+def _certificate(pem: str) -> x509.Certificate:
+    """A certificate parsed once per process (certificates never change; a PEM is its own cache key)."""
+    return load_certificate(pem)
+
+
+def _root_key(ca_row: CertificateAuthority | None = None) -> CertifiedKey:
+    ca_row = ca_row or ensure_root_ca()
+    return CertifiedKey(keyring.decrypted(ca_row.encrypted_key, _secret()), _certificate(ca_row.certificate_pem))
 
 
 def crl_url() -> str:
@@ -84,31 +99,88 @@ def new_seal_key(seal_name: str) -> tuple[str, bytes]:
 
 def trust_roots() -> tuple[x509.Certificate, ...]:
     """The certificates a SealFlow signature chains up to."""
-    return (load_certificate(ensure_root_ca().certificate_pem),)
+    return (_certificate(ensure_root_ca().certificate_pem),)
 
 
 def certificate_serials(seal: Seal) -> list[int]:
     """The serial numbers of every certificate the seal has had: the current one first, then those renewals
     replaced, newest first."""
-    return [load_certificate(seal.certificate_pem).serial_number,
+    return [_certificate(seal.certificate_pem).serial_number,
             *(int(former.serial_number, 16) for former in seal.former_certificates)]
 
 
+_CertificateRow = Row[int, str, str, datetime | None, RevocationReason | None, str]
+
+
+def _certificates_of_seals(*where: Any) -> Sequence[_CertificateRow]:
+    """Each seal's current certificate and those it replaced, newest first, in one query: rows of (id, name, current
+    PEM, revoked_at, revocation_reason, a former serial or None)."""
+    return db.session.execute(
+        select(Seal.id, Seal.name, Seal.certificate_pem, Seal.revoked_at, Seal.revocation_reason,
+               FormerCertificate.serial_number)
+        .outerjoin(FormerCertificate, FormerCertificate.seal_id == Seal.id).where(*where)
+        .order_by(Seal.id, FormerCertificate.id.desc())).all()
+
+
+def _revocations(rows: Sequence[_CertificateRow]) -> tuple[RevocationSpec, ...]:
+    """Every certificate of every revoked seal among the rows (the current one and those renewals replaced), with
+    when and why the seal was revoked."""
+    entries: list[RevocationSpec] = []
+    listed: set[int] = set()
+    for seal_id, _name, pem, revoked_at, reason, former in rows:
+        if revoked_at is None:
+            continue
+        why = x509.ReasonFlags(reason.value) if reason else None
+        if seal_id not in listed:
+            listed.add(seal_id)
+            entries.append(RevocationSpec(_certificate(pem).serial_number, revoked_at, why))
+        if former is not None:
+            entries.append(RevocationSpec(int(former, 16), revoked_at, why))
+    return tuple(entries)
+
+
+def _crl_for(ca_row: CertificateAuthority, entries: tuple[RevocationSpec, ...]) -> x509.CertificateRevocationList:
+    state = (keyring.digest(ca_row.encrypted_key, _secret()), ca_row.certificate_pem, entries)
+    return keyring.crl(state, lambda: create_crl(_root_key(ca_row), entries))
+
+
 def revocation_list() -> x509.CertificateRevocationList:
-    """A fresh CRL, signed by the root, listing every certificate of every revoked seal (the current one and those
-    renewals replaced) with when and why the seal was revoked."""
-    revoked = db.session.execute(select(Seal).where(Seal.revoked_at.is_not(None))).scalars()
-    entries = [RevocationSpec(serial, seal.revoked_at,
-                              x509.ReasonFlags(seal.revocation_reason.value) if seal.revocation_reason else None)
-               for seal in revoked if seal.revoked_at is not None for serial in certificate_serials(seal)]
-    return create_crl(_root_key(), entries)
+    """The CRL, signed by the root, listing every certificate of every revoked seal (the current one and those
+    renewals replaced) with when and why the seal was revoked. Signed again only when that list changes (a
+    revocation, committed by any process) or the CRL's nextUpdate nears: the revocations are read on every call."""
+    return _crl_for(ensure_root_ca(), _revocations(_certificates_of_seals(Seal.revoked_at.is_not(None))))
+
+
+def _names(rows: Sequence[_CertificateRow]) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for _seal_id, name, pem, _revoked_at, _reason, former in rows:
+        names[_certificate(pem).serial_number] = name
+        if former is not None:
+            names[int(former, 16)] = name
+    return names
+
+
+@dataclass(frozen=True)
+class VerificationTrust:
+    """What a signature is checked against: the roots, the current CRL, and seal names by certificate serial."""
+
+    roots: tuple[x509.Certificate, ...]
+    crl: x509.CertificateRevocationList
+    seal_names: dict[int, str]
+
+
+def verification_trust() -> VerificationTrust:
+    """The roots, the current CRL and the seal names, read in two queries (the CA, every seal's certificates)."""
+    ca_row = ensure_root_ca()
+    rows = _certificates_of_seals()
+    return VerificationTrust((_certificate(ca_row.certificate_pem),), _crl_for(ca_row, _revocations(rows)),
+                             _names(rows))
 
 
 def seal_names() -> dict[int, str]:
     """Seal name by certificate serial number (former certificates too), so that reports name the seal rather
     than a number."""
-    return {serial: seal.name for seal in db.session.execute(select(Seal)).scalars()
-            for serial in certificate_serials(seal)}
+    return _names(_certificates_of_seals())
 
 
 def _time_stamp_authority() -> TimeStampAuthority:
@@ -121,8 +193,14 @@ def _time_stamp_authority() -> TimeStampAuthority:
         ca_row.tsa_certificate_pem = issued.certificate_pem
         ca_row.tsa_encrypted_key = encrypt_key(issued.key, _secret())
         db.session.flush()
-    tsa = CertifiedKey(decrypt_key(ca_row.tsa_encrypted_key, _secret()), load_certificate(ca_row.tsa_certificate_pem))
-    return TimeStampAuthority(tsa, chain=trust_roots())
+    encrypted, tsa_pem, root_pem = ca_row.tsa_encrypted_key, ca_row.tsa_certificate_pem, ca_row.certificate_pem
+
+    def authority() -> TimeStampAuthority:
+        tsa = CertifiedKey(keyring.decrypted(encrypted, _secret()), _certificate(tsa_pem))
+        return TimeStampAuthority(tsa, chain=(_certificate(root_pem),))
+
+    # The authority keeps nothing between tokens but its key and certificates, so one serves every job.
+    return keyring.derived("tsa", (keyring.digest(encrypted, _secret()), tsa_pem, root_pem), authority)
 
 
 def timestamper(level: str | None = None) -> TimeStamper | None:
@@ -193,23 +271,51 @@ def system_identity() -> SigningIdentity:
         ca_row.system_certificate_pem = issued.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
         ca_row.system_encrypted_key = encrypt_key(issued.key, _secret())
         db.session.flush()
-    return SigningIdentity(key=decrypt_key(ca_row.system_encrypted_key, _secret()),
-                           certificate=load_certificate(ca_row.system_certificate_pem),
-                           chain=(load_certificate(ca_row.certificate_pem),))
+    return SigningIdentity(key=keyring.decrypted(ca_row.system_encrypted_key, _secret()),
+                           certificate=_certificate(ca_row.system_certificate_pem),
+                           chain=(_certificate(ca_row.certificate_pem),))
+
+
+_SigningRow = Row[int, SealStatus, bytes | None, str | None, str]
+
+
+def _signing_row(seal: Seal) -> _SigningRow:
+    """The seal's status, key and certificate as the database holds them now (not as this session loaded them), for
+    a signature; the keys this process keeps for seals that changed since (revoked, suspended, renewed, moved to the
+    token, by any process) are dropped on the way, in the same query."""
+    kept = keyring.cached_seals()
+    rows = db.session.execute(select(Seal.id, Seal.status, Seal.encrypted_key, Seal.token_key_label,
+                                     Seal.certificate_pem).where(Seal.id.in_({seal.id, *kept}))).all()
+    secret = _secret()
+    for row in rows:
+        if row.id in kept and (row.status != SealStatus.ACTIVE or row.encrypted_key is None
+                               or keyring.digest(row.encrypted_key, secret) != kept[row.id]):
+            keyring.forget_seal(row.id)
+    for gone in kept.keys() - {row.id for row in rows}:
+        keyring.forget_seal(gone)
+    current = next((row for row in rows if row.id == seal.id), None)
+    if current is None or current.status != SealStatus.ACTIVE:
+        status = current.status.value if current is not None else "deleted"
+        raise PolicyViolation(f"the seal “{seal.name}” is {status} and cannot be used")
+    return current
+
+
+def _identity_of(seal: Seal, row: _SigningRow) -> SigningIdentity:
+    from app.pdf import SigningIdentity
+
+    if row.encrypted_key is None:
+        raise SigningFailed(f"the key of the seal “{seal.name}” is in a PKCS#11 token, not in the database")
+    return SigningIdentity(
+        key=keyring.decrypted(row.encrypted_key, _secret(), seal_id=seal.id),
+        certificate=_certificate(row.certificate_pem),
+        chain=(_certificate(ensure_root_ca().certificate_pem),),
+    )
 
 
 def signing_identity(seal: Seal) -> SigningIdentity:
-    """The seal's decrypted key, its certificate and the root above it (software keys only)."""
-    from app.pdf import SigningIdentity
-
-    ca_row = ensure_root_ca()
-    if seal.encrypted_key is None:
-        raise SigningFailed(f"the key of the seal “{seal.name}” is in a PKCS#11 token, not in the database")
-    return SigningIdentity(
-        key=decrypt_key(seal.encrypted_key, _secret()),
-        certificate=load_certificate(seal.certificate_pem),
-        chain=(load_certificate(ca_row.certificate_pem),),
-    )
+    """The seal's decrypted key (kept in this process's memory while the seal stays as it is), its certificate and
+    the root above it (software keys only). Only an active seal signs."""
+    return _identity_of(seal, _signing_row(seal))
 
 
 def _token_spec(key_label: str) -> Pkcs11KeySpec:
@@ -260,6 +366,7 @@ def move_seal_key_to_token(seal: Seal, actor: Actor) -> None:
     label = f"sealflow-seal-{seal.id}"
     certificate = _token_key(seal, label)
     former = _retire_certificate(seal, "moved_to_token")
+    keyring.forget_seal(seal.id)
     seal.certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
     seal.encrypted_key = None
     seal.token_key_label = label
@@ -286,6 +393,7 @@ def renew_seal_certificate(seal_id: int, actor: Actor) -> Seal:
         certificate_pem = _token_key(seal, label).public_bytes(serialization.Encoding.PEM).decode("ascii")
         encrypted_key = None
     former = _retire_certificate(seal, "renewed")
+    keyring.forget_seal(seal.id)
     seal.certificate_pem, seal.encrypted_key = certificate_pem, encrypted_key
     if label is not None:
         seal.token_key_label = label
@@ -329,13 +437,17 @@ def certificate_history(seal: Seal) -> list[CertificateInfo]:
 
 @contextmanager
 def signer_for(seal: Seal) -> Iterator[Signer]:
-    """A signer for the seal's key, wherever it lives; a token session stays open only inside the block."""
+    """A signer for the seal's key, wherever the database says it lives now; a token session stays open only inside
+    the block. Only an active seal signs."""
     from app.pdf import make_signer
     from app.pki import open_pkcs11_signer
 
-    if seal.token_key_label is None:
-        yield make_signer(signing_identity(seal))
+    row = _signing_row(seal)
+    if row.token_key_label is None:
+        identity = _identity_of(seal, row)
+        key = (keyring.digest(row.encrypted_key, _secret()), row.certificate_pem, identity.chain[0])
+        yield keyring.derived("signer", key, lambda: make_signer(identity))
         return
-    with open_pkcs11_signer(_token_spec(seal.token_key_label), chain=trust_roots(),
-                            certificate=load_certificate(seal.certificate_pem)) as signer:
+    with open_pkcs11_signer(_token_spec(row.token_key_label), chain=trust_roots(),
+                            certificate=_certificate(row.certificate_pem)) as signer:
         yield signer

@@ -16,7 +16,7 @@ from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
 from app.models.seal import REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
-from app.services import audit, keys, seal_images, statistics
+from app.services import audit, keyring, keys, seal_images, statistics
 
 if TYPE_CHECKING:
     from app.pdf import SealImageSpec
@@ -83,6 +83,7 @@ def set_status(
     if len(note) > REVOCATION_NOTE_LIMIT:
         raise InvalidInput(f"the revocation note is longer than {REVOCATION_NOTE_LIMIT} characters")
     seal.status = status
+    keyring.forget_seal(seal.id)  # this process's copy of its key; other processes drop theirs when they next sign
     if status == SealStatus.REVOKED:
         # From now on its certificate is in the organisation's CRL, which keeps whole seconds: the recorded time
         # is the CRL's, so that pages and verifiers name the same moment (a signature within it is not before it).

@@ -24,8 +24,9 @@ def verify_document(content: bytes) -> VerificationReport:
     """Every signature of the PDF, checked against the root CA and the current revocation list."""
     from app.pdf import verify_pdf
 
+    trust = keys.verification_trust()
     with pdf_errors():
-        return verify_pdf(content, keys.trust_roots(), (keys.revocation_list(),), keys.seal_names())
+        return verify_pdf(content, trust.roots, (trust.crl,), trust.seal_names)
 
 
 def crl_der() -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from app.errors import InvalidInput, PermissionDenied
 from app.extensions import db
 from app.models import HumanTask, User
-from app.services import accounts, approvals, deployments
+from app.services import accounts, approvals, deployments, inbox
 from app.web.forms import DecisionForm
 from app.web.guards import actor, me
 from app.web.labels import decision_label
@@ -32,11 +32,8 @@ def absent_users(tasks: list[HumanTask], user: User) -> dict[int, str]:
 @bp.get("/inbox")
 @login_required
 def index() -> Any:
-    tasks = approvals.inbox(me())
-    found = {t.id: approvals.application_of(t) for t in tasks}
-    return render_template("inbox/index.html", tasks=tasks, for_whom=absent_users(tasks, me()), applications=found,
-                           deployments={t.id: deployments.request_of_instance(t.instance_id) for t in tasks
-                                        if found[t.id] is None})
+    page = request.args.get("page", 1, type=int) or 1
+    return render_template("inbox/index.html", found=inbox.inbox_page(me(), page))
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])

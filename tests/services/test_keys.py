@@ -9,7 +9,7 @@ from app.models import CertificateAuthority, RevocationReason, Seal, SealKind, S
 from app.models.audit import Actor, events_for
 from app.pdf import SealImageSpec, verify_pdf
 from app.pki.ca import load_certificate
-from app.services import keys, seals
+from app.services import keyring, keys, seals
 from tests.conftest import (
     SOFTHSM_MODULE,
     SOFTHSM_PIN,
@@ -40,10 +40,13 @@ def test_a_seal_key_moved_into_a_token_seals_the_journey(app, client, org, token
     pin_file = tmp_path / "pin"
     pin_file.write_text(SOFTHSM_PIN + "\n")
     app.config.update(PKCS11_MODULE=SOFTHSM_MODULE, PKCS11_TOKEN=SOFTHSM_TOKEN, PKCS11_PIN_FILE=str(pin_file))
+    keys.signing_identity(org.contract_seal)
+    assert org.contract_seal.id in keyring.cached_seals()
     result = app.test_cli_runner().invoke(args=["pdf", "token-key", "--seal", org.contract_seal.name])
     assert result.exit_code == 0, result.output
     seal = db.session.get(Seal, org.contract_seal.id)
     assert seal.encrypted_key is None and seal.token_key_label == f"sealflow-seal-{seal.id}"
+    assert seal.id not in keyring.cached_seals()  # the software key is gone from memory too
     again = app.test_cli_runner().invoke(args=["pdf", "token-key", "--seal", org.contract_seal.name])
     assert again.exit_code == 1 and "already in the token" in again.output
 

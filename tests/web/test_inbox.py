@@ -36,3 +36,46 @@ def test_whom_the_requester_set_the_password_of_is_refused_with_403_and_the_refu
     assert db.session.get(HumanTask, task_id).state == TaskState.READY
     [refused] = db.session.execute(select(AuditEvent).where(AuditEvent.action == "task.decision_refused")).scalars()
     assert refused.actor_name == "harry" and "the requester set this account's password" in refused.details["reason"]
+
+
+def test_the_inbox_page_is_paged_and_reads_as_many_statements_for_many_tasks_as_for_few(app, client, org: Org):
+    from decimal import Decimal
+
+    from sqlalchemy import event
+
+    from app.services import applications
+    from app.services.applications import ApplicationSpec
+    from app.services.inbox import PER_PAGE
+    from tests.conftest import contract_pdf
+
+    def file(count: int) -> None:
+        for _n in range(count):
+            applications.submit(ApplicationSpec(seal_id=org.contract_seal.id, document_type="contract",
+                                                filename="c.pdf", content=contract_pdf(), reason="supply",
+                                                amount=Decimal(1000)), org.employee, Actor.system("test"))
+        db.session.commit()
+
+    def statements_of_get(path: str) -> tuple[int, str]:
+        said: list[str] = []
+
+        def count(*_args) -> None:  # type: ignore[no-untyped-def]
+            said.append("")
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            page = client.get(path)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert page.status_code == 200
+        return len(said), page.text
+
+    login(client, "harry")
+    file(3)
+    few, text = statements_of_get("/inbox")
+    assert text.count("/tasks/") == 3 and 'id="next-page"' not in text
+    file(PER_PAGE)
+    many, text = statements_of_get("/inbox")
+    assert many == few
+    assert text.count("/tasks/") == PER_PAGE and 'id="next-page"' in text
+    last, text = statements_of_get("/inbox?page=2")
+    assert text.count("/tasks/") == 3 and 'id="previous-page"' in text and last == few

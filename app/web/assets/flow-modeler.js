@@ -88,8 +88,12 @@ async function main() {
     deployButton.disabled = count > 0;
   }
 
+  // An edit makes the last verdict stale at once: the status and the deploy button say so until the check, which
+  // waits for the edits to pause, has answered (a click in between would deploy what nobody checked).
   modeler.on('commandStack.changed', () => {
     clearTimeout(pending);
+    say(text.checking);
+    deployButton.disabled = true;
     pending = setTimeout(validate, 400);
   });
 

@@ -74,6 +74,8 @@ async function main() {
   }
   function changed() {
     clearTimeout(pending);
+    say(text.checking); // stale until checked again (see flow-modeler.js)
+    deployButton.disabled = true;
     pending = setTimeout(validate, 400);
   }
 
