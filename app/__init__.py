@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask, request, session
 from sqlalchemy import event
 
@@ -29,7 +27,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_object(config)
 
     from app import cli, models  # noqa: F401  (models: register every table)
-    from app.extensions import babel, csrf, db, login_manager, migrate, tune_sqlite
+    from app.extensions import babel, csrf, db, login_manager, tune_sqlite
     from app.services import queue
     from app.web import init_app as init_web
     from app.web.guards import DatabaseIntegerConverter
@@ -39,7 +37,6 @@ def create_app(config: Config | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", tune_sqlite)
-    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

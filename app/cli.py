@@ -2,20 +2,83 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app.cli_audit import audit_cli
-from app.cli_directory import directory_cli
-from app.cli_pdf import clear_errors, pdf_cli
-from app.cli_users import users_cli
-from app.extensions import db
+from app.errors import DomainError
+from app.extensions import bind_migrations, db
 from app.models.audit import Actor
 from app.services import accounts, demo, flows, seals
+from app.services.documents import pdf_errors
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class LazyGroup(click.Group):
+    """A command group defined in another module, imported only when one of its commands runs or is listed: a
+    web worker registers the CLI without loading what the commands use (the PDF and signing stack, LDAP …)."""
+
+    def __init__(self, name: str, target: str, help: str) -> None:
+        super().__init__(name, help=help)
+        self.target = target  # "module:attribute" of the AppGroup holding the commands
+
+    @functools.cached_property
+    def group(self) -> click.Group:
+        return self.load()
+
+    def load(self) -> click.Group:
+        module, attribute = self.target.split(":")
+        group: click.Group = getattr(importlib.import_module(module), attribute)
+        return group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self.group.list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self.group.get_command(ctx, cmd_name)
+
+
+class MigrationsGroup(LazyGroup):
+    """Flask-Migrate's `db` commands; Flask-Migrate is bound to the app when they are loaded."""
+
+    def load(self) -> click.Group:
+        bind_migrations(current_app._get_current_object())  # type: ignore[attr-defined]
+        return super().load()
+
+
+LAZY_GROUPS = (
+    MigrationsGroup("db", "flask_migrate.cli:db", "Perform database migrations."),
+    LazyGroup("pdf", "app.cli_pdf:pdf_cli", "PDF, seal and certificate operations."),
+    LazyGroup("users", "app.cli_users:users_cli", "People: create, import, set roles, deactivate."),
+    LazyGroup("audit", "app.cli_audit:audit_cli",
+              "The audit log: chain and anchor it, check it, export it for offline checking."),
+    LazyGroup("directory", "app.cli_directory:directory_cli", "People and departments from the directory (LDAP)."),
+)
+
+
+def clear_errors(command: F) -> F:
+    """Library and domain errors end the command with their message and exit code 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with pdf_errors():
+                return command(*args, **kwargs)
+        except DomainError as exc:
+            db.session.rollback()
+            click.echo(f"error: {getattr(exc, 'message', str(exc))}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
 
 flows_cli = AppGroup("flows", help="Process diagrams.")
 
@@ -118,7 +181,5 @@ def set_owner(seal_name: str, username: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (seed_demo, worker, clock, embedded_redis, pdf_cli, flows_cli, seals_cli, users_cli,
-                    audit_cli):  # pdf_cli: cli_pdf.py; users_cli: cli_users.py; audit_cli: cli_audit.py
+    for command in (seed_demo, worker, clock, embedded_redis, flows_cli, seals_cli, *LAZY_GROUPS):
         app.cli.add_command(command)
-    app.cli.add_command(directory_cli)  # cli_directory.py

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from app.cli_pdf import clear_errors
+from app.cli import clear_errors
 from app.extensions import db
 from app.services import audit
 
-audit_cli = AppGroup("audit", help="The audit log: chain and anchor it, check it, export it for offline checking.")
+audit_cli = AppGroup("audit")  # registered, with its help, in app/cli.py
 
 
 @audit_cli.command("chain")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.cli_pdf import clear_errors
+from app.cli import clear_errors
 from app.extensions import db
 from app.models.audit import Actor
 from app.services import directory
 from app.services.directory import SyncReport
 
-directory_cli = AppGroup("directory", help="People and departments from the directory (LDAP).")
+directory_cli = AppGroup("directory")  # registered, with its help, in app/cli.py
 
 
 def report_lines(report: SyncReport) -> list[str]:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.errors import DomainError
+from app.cli import clear_errors
 from app.extensions import db
 from app.models.audit import Actor
 from app.pdf import (
@@ -32,30 +29,13 @@ from app.pdf import (
     stamp,
 )
 from app.services import keys, seals, signing, verification
-from app.services.documents import pdf_errors, pdf_limits
+from app.services.documents import pdf_limits
 from app.services.sealing import seal_placement
 
-pdf_cli = AppGroup("pdf", help="PDF, seal and certificate operations.")
-F = TypeVar("F", bound=Callable[..., Any])
+pdf_cli = AppGroup("pdf")  # registered, with its help, in app/cli.py
 IN_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 OUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
 CORNERS = click.Choice(["bottom-left", "bottom-right", "top-left", "top-right"])
-
-
-def clear_errors(command: F) -> F:
-    """Library and domain errors end the command with their message and exit code 1, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            with pdf_errors():
-                return command(*args, **kwargs)
-        except DomainError as exc:
-            db.session.rollback()
-            click.echo(f"error: {getattr(exc, 'message', str(exc))}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @pdf_cli.command("export-ca")

@@ -9,14 +9,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.cli_pdf import clear_errors
+from app.cli import clear_errors
 from app.extensions import db
 from app.models import RoleName
 from app.models.audit import Actor
 from app.services import departments, people, people_import
 from app.services.people import UserSpec
 
-users_cli = AppGroup("users", help="People: create, import, set roles, deactivate.")
+users_cli = AppGroup("users")  # registered, with its help, in app/cli.py
 ROLES = click.Choice([r.value for r in RoleName])
 ACTOR = Actor.system("cli")
 

@@ -4,11 +4,14 @@ Run by hand: `.venv/bin/python bench/workflow.py [--instances 1000] [--postgres 
 where SealFlow on SQLite spends its time).
 
 It runs N instances of bpmn/seal_application.bpmn to completion, every user task approved (or resubmitted, when
-a task offers no approval), every service task answered by a no-op, in three ways:
+a task offers no approval), every service task answered by a no-op, in four ways:
 
 * floor: SpiffWorkflow alone, in memory: the diagram (plus seal_policies/*.dmn) parsed once with SpiffBpmnParser,
   a plain PythonScriptEngine whose service calls return `{}`, and a JSON round trip of the whole workflow
   (BpmnWorkflowSerializer with SPIFF_CONFIG) after every step: the start, each user task, each service task;
+* floor on PostgreSQL: the same steps, each one a transaction of its own on the throwaway database (psycopg, no
+  ORM): the instance's row read and locked (SELECT … FOR UPDATE), its JSON state deserialized, the step run, the
+  state serialized and written back (UPDATE), commit; the start INSERTs the row;
 * SealFlow on SQLite: app.workflow's start / complete_task, one commit per step (a web request), and each service
   job run by the worker's own function (app.jobs.runner.run_job: claim, operator, resume, with their commits),
   the operator replaced by a no-op;
@@ -18,7 +21,8 @@ Setup (parsing, schema, organisation, deployment) and a few warm-up instances ar
 steps are timed (each in an app context of its own, as a request or an RQ job has), not the bench's lookups of ready
 tasks and queued jobs between them. The modes take turns in batches, so that the load of a shared machine falls
 on all of them alike.
-The last line is `ratio_to_floor=<SealFlow on SQLite instances/s / floor instances/s>`.
+The last lines are `workflow_postgresql_ratio=<SealFlow on PostgreSQL / floor on PostgreSQL>` and
+`workflow_sqlite_ratio=<SealFlow on SQLite / floor>` (instances per second).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import pstats
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -38,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `app` lives in the checkout root
+# Run as a script from anywhere: `app` lives in the checkout root; bench/ leaves sys.path, or bench/http.py would
+# stand for the standard library's http (which werkzeug imports).
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT / "bench", ROOT)]
 
 from flask import Flask  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
@@ -51,7 +57,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask  # noqa: E402
 from SpiffWorkflow.util.task import TaskState as SpiffState  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -212,6 +218,85 @@ def prepare_floor() -> FloorRun:
     data = start_data(requester_id=1)  # the floor reads no users; the data has the same shape
     outcome = [end_event(run_floor_instance(floor, dict(data))) for _ in range(WARMUP)][-1]
     return FloorRun(floor, data, outcome)
+
+
+# ---------------------------------------------------------------------------------------- floor on PostgreSQL
+
+FLOOR_TABLE = "CREATE TABLE floor_instances (id serial PRIMARY KEY, state json NOT NULL)"
+
+
+def _pg_floor_start(floor: Floor, connection: Any, data: dict[str, Any]) -> int:
+    """Start an instance, run it to its first wait, INSERT its state; its row id."""
+    from psycopg.types.json import Json
+
+    workflow = BpmnWorkflow(floor.spec, floor.subprocess_specs, script_engine=floor.engine)
+    workflow.data.update(data)
+    workflow.get_next_task(state=SpiffState.READY).data.update(data)
+    _advance(workflow)
+    with connection.transaction():
+        row = connection.execute("INSERT INTO floor_instances (state) VALUES (%s) RETURNING id",
+                                 (Json(floor.serializer.to_dict(workflow)),)).fetchone()
+    return int(row[0])
+
+
+def _pg_floor_step(floor: Floor, connection: Any, instance_id: int) -> bool:
+    """One step in one transaction: read and lock the row, deserialize, run, serialize, UPDATE; True when the
+    instance has completed."""
+    from psycopg.types.json import Json
+
+    with connection.transaction():
+        state = connection.execute("SELECT state FROM floor_instances WHERE id = %s FOR UPDATE",
+                                   (instance_id,)).fetchone()[0]
+        workflow = floor.serializer.from_dict(state)
+        workflow.script_engine = floor.engine
+        if _floor_step(floor, workflow) is None:
+            raise StuckError("the floor's workflow waits on something other than a user or service task")
+        _advance(workflow)
+        connection.execute("UPDATE floor_instances SET state = %s WHERE id = %s",
+                           (Json(floor.serializer.to_dict(workflow)), instance_id))
+    return bool(workflow.is_completed())
+
+
+def run_pg_floor_instance(floor: Floor, connection: Any, data: dict[str, Any]) -> int:
+    """One instance, start to end, its state saved in PostgreSQL after every step; its row id."""
+    instance_id = _pg_floor_start(floor, connection, data)
+    for _ in range(MAX_STEPS):
+        if _pg_floor_step(floor, connection, instance_id):
+            return instance_id
+    raise StuckError(f"the floor's workflow did not complete in {MAX_STEPS} steps")
+
+
+@dataclass
+class PostgresFloorRun:
+    """The floor on PostgreSQL, warmed up, adding up the time its instances take."""
+
+    floor: Floor
+    connection: Any
+    data: dict[str, Any]
+    outcome: str
+    seconds: float = 0.0
+
+    def run(self, instances: int) -> None:
+        started = time.perf_counter()
+        for _ in range(instances):
+            run_pg_floor_instance(self.floor, self.connection, dict(self.data))
+        self.seconds += time.perf_counter() - started
+
+
+@contextmanager
+def pg_floor(uri: str) -> Iterator[PostgresFloorRun]:
+    """The floor's table on the throwaway database, its connection, a few untimed instances."""
+    import psycopg
+
+    floor = load_floor()
+    data = start_data(requester_id=1)
+    with psycopg.connect(make_url(uri).set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as connection:
+        connection.execute(FLOOR_TABLE)
+        for _ in range(WARMUP):
+            last = run_pg_floor_instance(floor, connection, dict(data))
+        state = connection.execute("SELECT state FROM floor_instances WHERE id = %s", (last,)).fetchone()[0]
+        yield PostgresFloorRun(floor, connection, data, end_event(floor.serializer.from_dict(state)))
 
 
 # -------------------------------------------------------------------------------------------------- SealFlow
@@ -443,19 +528,29 @@ def batches(instances: int) -> list[int]:
     return [n for n in (instances // BATCHES + (1 if b < instances % BATCHES else 0) for b in range(BATCHES)) if n]
 
 
-def interleave(modes: dict[str, FloorRun | SealFlowRun], instances: int) -> None:
+Mode = FloorRun | PostgresFloorRun | SealFlowRun
+# Each mode's floor: SealFlow on SQLite against SpiffWorkflow in memory, on PostgreSQL against the floor saving there.
+FLOOR_OF = {"floor": "floor", "SealFlow on SQLite": "floor", "floor on PostgreSQL": "floor on PostgreSQL",
+            "SealFlow on PostgreSQL": "floor on PostgreSQL"}
+
+
+def interleave(modes: dict[str, Mode], instances: int) -> None:
     """Run every mode batch by batch in turn, so that a busy spell on the machine hits all of them alike."""
     for size in batches(instances):
         for mode in modes.values():
             mode.run(size)
 
 
+def ratio(seconds: dict[str, float], mode: str) -> float:
+    """The mode's instances per second over its floor's (the same instances: the inverse ratio of the seconds)."""
+    return seconds[FLOOR_OF[mode]] / seconds[mode]
+
+
 def print_table(instances: int, seconds: dict[str, float]) -> None:
-    floor = instances / seconds["floor"]
-    print(f"{'mode':<22} {'instances':>9} {'seconds':>9} {'instances/s':>11} {'ratio_to_floor':>14}")
+    print(f"{'mode':<22} {'instances':>9} {'seconds':>9} {'instances/s':>11} {'its floor':>20} {'ratio':>6}")
     for mode, value in seconds.items():
-        rate = instances / value
-        print(f"{mode:<22} {instances:>9} {value:>9.2f} {rate:>11.1f} {rate / floor:>14.2f}")
+        print(f"{mode:<22} {instances:>9} {value:>9.2f} {instances / value:>11.1f} {FLOOR_OF[mode]:>20} "
+              f"{ratio(seconds, mode):>6.2f}")
 
 
 class _RecordingEnvironment(NoopServiceEnvironment):
@@ -503,15 +598,16 @@ def expression_costs(steps_per_instance: float, rounds: int = 200) -> None:
 
 
 def report(instances: int, postgres: str) -> None:
-    """Set every mode up, run them interleaved, print the table; the last line is the SQLite ratio."""
+    """Set every mode up, run them interleaved, print the table; the last lines are the ratios."""
     with tempfile.TemporaryDirectory(prefix="sealflow-bench-") as tmp, ExitStack() as stack:
         sqlite_dir, pg_dir = Path(tmp) / "sqlite", Path(tmp) / "postgresql"
-        modes: dict[str, FloorRun | SealFlowRun] = {
+        modes: dict[str, Mode] = {
             "floor": prepare_floor(),
             "SealFlow on SQLite": stack.enter_context(sealflow(sqlite_dir, sqlite_uri(sqlite_dir))),
         }
         uri = stack.enter_context(throwaway_database(postgres)) if postgres else None
         if uri is not None:
+            modes["floor on PostgreSQL"] = stack.enter_context(pg_floor(uri))
             modes["SealFlow on PostgreSQL"] = stack.enter_context(sealflow(pg_dir, uri))
         started = time.perf_counter()
         interleave(modes, instances)
@@ -520,7 +616,7 @@ def report(instances: int, postgres: str) -> None:
               f"SealFlow seconds are the time inside its steps (the bench's inbox and job lookups excluded)")
         seconds: dict[str, float] = {}
         for name, mode in modes.items():
-            if isinstance(mode, FloorRun):
+            if isinstance(mode, FloorRun | PostgresFloorRun):
                 seconds[name] = mode.seconds
                 print(f"  {name}: outcome {mode.outcome}")
             else:
@@ -530,18 +626,37 @@ def report(instances: int, postgres: str) -> None:
     sqlite_run = modes["SealFlow on SQLite"]
     assert isinstance(sqlite_run, SealFlowRun)
     expression_costs(sqlite_run.clock.steps / (instances + WARMUP))
-    ratio = (instances / seconds["SealFlow on SQLite"]) / (instances / seconds["floor"])
-    print(f"ratio_to_floor={ratio:.2f}", flush=True)
+    if "SealFlow on PostgreSQL" in seconds:
+        print(f"workflow_postgresql_ratio={ratio(seconds, 'SealFlow on PostgreSQL'):.2f}")
+    print(f"workflow_sqlite_ratio={ratio(seconds, 'SealFlow on SQLite'):.2f}", flush=True)
 
 
-def profile(instances: int, limit: int) -> None:
-    """cProfile SealFlow on SQLite (its steps only): SealFlow's functions by cumulative time, then all by own time."""
+def profile(instances: int, limit: int, postgres: str | None) -> None:
+    """cProfile SealFlow on SQLite, or on PostgreSQL when given a server (its steps only): SealFlow's functions by
+    cumulative time, then all by own time; and the SQL statements the steps issued."""
     profiler = cProfile.Profile()
-    with tempfile.TemporaryDirectory(prefix="sealflow-bench-") as tmp:
-        with sealflow(Path(tmp), sqlite_uri(Path(tmp)), profiler) as run:
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if profiler_on[0]:
+            statements.append(statement.split(None, 1)[0].upper())
+
+    profiler_on = [False]
+    with tempfile.TemporaryDirectory(prefix="sealflow-bench-") as tmp, ExitStack() as stack:
+        uri = stack.enter_context(throwaway_database(postgres)) if postgres else sqlite_uri(Path(tmp))
+        if uri is None:
+            return
+        with sealflow(Path(tmp), uri, profiler) as run:
+            with run.app.app_context():
+                event.listen(db.engine, "before_cursor_execute", count)
+            profiler_on[0] = True
             run.run(instances)
+            profiler_on[0] = False
             steps, seconds = run.clock.steps, run.clock.seconds
-    print(f"=== SealFlow on SQLite, {instances} instances, {steps} steps, {seconds:.2f} s profiled: "
+    where = "PostgreSQL" if postgres else "SQLite"
+    kinds = ", ".join(f"{kind} {count}" for kind, count in Counter(statements).most_common())
+    print(f"=== SealFlow on {where}, {instances} instances, {steps} steps, {seconds:.2f} s profiled; "
+          f"{len(statements) / steps:.1f} statements a step ({kinds}, the bench's lookups included): "
           "SealFlow functions by cumulative time ===")
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"/app/", limit)
     print("=== everything by own time ===")
@@ -554,10 +669,11 @@ def main() -> None:
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
                         help="a PostgreSQL server to create a throwaway database on (empty: skip)")
     parser.add_argument("--profile", type=int, metavar="INSTANCES", help="cProfile SealFlow on SQLite instead")
+    parser.add_argument("--profile-postgres", action="store_true", help="with --profile: on PostgreSQL (--postgres)")
     parser.add_argument("--limit", type=int, default=40, help="rows of profile output")
     args = parser.parse_args()
     if args.profile:
-        profile(args.profile, args.limit)
+        profile(args.profile, args.limit, args.postgres if args.profile_postgres else None)
     else:
         report(args.instances, args.postgres)
 

@@ -10,7 +10,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
 
 from app import create_app
-from app.extensions import db
+from app.extensions import bind_migrations, db
 from config import TestConfig
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -35,6 +35,7 @@ def test_upgrade_builds_the_models_schema(tmp_path, app):
     else:
         target = f"sqlite:///{tmp_path / 'migrated.sqlite'}"
     fresh = create_app(TestConfig(tmp_path, SQLALCHEMY_DATABASE_URI=target))
+    bind_migrations(fresh)
     try:
         with fresh.app_context():
             upgrade(directory=str(MIGRATIONS))
@@ -56,6 +57,7 @@ def test_seal_images_so_far_become_version_one_and_sealed_documents_name_it(tmp_
 
     target = f"sqlite:///{tmp_path / 'data.sqlite'}"
     fresh = create_app(TestConfig(tmp_path, SQLALCHEMY_DATABASE_URI=target))
+    bind_migrations(fresh)
     with fresh.app_context():
         upgrade(directory=str(MIGRATIONS), revision="5a1c7e93b2d4")
         now = "2026-11-30 10:00:00.000000"
@@ -106,6 +108,7 @@ def test_events_chained_so_far_keep_their_chain_with_positions_in_id_order(tmp_p
 
     target = f"sqlite:///{tmp_path / 'log.sqlite'}"
     fresh = create_app(TestConfig(tmp_path, SQLALCHEMY_DATABASE_URI=target))
+    bind_migrations(fresh)
     with fresh.app_context():
         upgrade(directory=str(MIGRATIONS), revision="a1c3e5f7b9d2")
         prev = GENESIS

@@ -22,9 +22,8 @@ from app.jobs.deadline import timed_out
 from app.models import Job, JobStatus
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
-from app.services import applications, audit
+from app.services import applications, audit, operators
 from app.services.gate import SealingRefused
-from app.services.operators import run_operator
 from app.services.queue import schedule, unattended
 from app.workflow import fail_service, resume_service
 
@@ -69,12 +68,14 @@ def run_job(job_id: int) -> str:
             return "waiting"  # an early copy on the queue; the clock enqueues it when its time comes
         return f"already {job.status.value}"
     operation, params, instance_id = claimed
-    # The events that led here (the approvals) are committed: chained now, a sealed document carries a head that
-    # covers them. Its own short transaction: the chain is never locked while a job signs.
-    audit.extend_chain()
-    db.session.commit()
+    if operation in operators.SEALING_OPERATORS:
+        # The events that led here (the approvals) are committed: chained now, the sealed document carries a head
+        # that covers them. Its own short transaction: the chain is never locked while a job signs. Other jobs
+        # carry no head: the clock chains their events (a transaction and five statements less a job).
+        audit.extend_chain()
+        db.session.commit()
     try:
-        result = run_operator(operation, dict(params), instance_id, actor)
+        result = operators.run_operator(operation, dict(params), instance_id, actor)
         # The operator's work (a document and its audit event) is kept even if resuming fails: operators do their
         # work once, so a retry finds it done. Committing here also releases the audit chain's lock before the
         # instance row is locked, the order every other step takes them in.

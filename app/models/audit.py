@@ -98,6 +98,7 @@ def digest(event: AuditEvent) -> str:
 
 _TABLE = cast(Table, AuditEvent.__table__)
 _WRITTEN = [column for column in _TABLE.columns if column.key not in ("id", "seq", "prev_hash", "hash")]
+_INSERT = insert(_TABLE)  # built once: a step records several events
 
 
 def record(actor: Actor, action: str, object_type: str, object_id: object, **details: Any) -> AuditEvent:
@@ -116,7 +117,7 @@ def record(actor: Actor, action: str, object_type: str, object_id: object, **det
     # A plain INSERT on the session's connection: the ORM's unit of work costs several times more per row (a step
     # records several events), and the session's pending changes need not be flushed for it.
     row = {column.key: getattr(event, column.key) for column in _WRITTEN}
-    written = db.session.connection().execute(insert(_TABLE), row)
+    written = db.session.connection().execute(_INSERT, row)
     event.id = written.inserted_primary_key[0]  # type: ignore[index]  # one row: never None
     return event
 

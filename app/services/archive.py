@@ -12,8 +12,6 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Unpack
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.orm import aliased
 
@@ -263,6 +261,8 @@ def export_csv(rows: Iterable[ArchiveRow], labels: ExportLabels = ExportLabels()
 
 
 def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
+
     if isinstance(value, str):  # openpyxl refuses the control characters a worksheet cannot hold
         return ILLEGAL_CHARACTERS_RE.sub("", value)
     if isinstance(value, Decimal):
@@ -279,6 +279,8 @@ def _xlsx_cell(sheet: Any, value: Any) -> Any:
 def export_xlsx(rows: Iterable[ArchiveRow], labels: ExportLabels = ExportLabels(),
                 sheet_title: str = "Archive") -> bytes:
     """The rows as an Excel workbook (one sheet, times in UTC, amounts as numbers with two decimals)."""
+    from openpyxl import Workbook  # 0.1 s to import: loaded by the first export, not by every web worker
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(sheet_title[:31])
     sheet.append([_xlsx_cell(sheet, v) for v in _header(labels)])

@@ -36,7 +36,7 @@ from app.models import (
 )
 from app.models.audit import GENESIS, as_record, events_for
 from app.models.timestamps import utcnow
-from app.pdf import PdfError, read_evidence
+from app.pdf import PdfError
 from app.services import documents, keys
 from app.services.documents import pdf_errors
 from tools.verify_audit import check_anchors, check_chain, check_heads, check_state, event_digest
@@ -141,6 +141,8 @@ def _state() -> dict[str, Any]:
 
 def _sealed_heads() -> list[dict[str, Any]]:
     """The chain head each sealed document carries (read from the signed PDF itself, not from a table)."""
+    from app.pdf import read_evidence
+
     heads = []
     for document in db.session.execute(select(Document).where(Document.kind == DocumentKind.SEALED)
                                        .order_by(Document.id)).scalars():

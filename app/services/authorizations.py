@@ -20,7 +20,6 @@ from app.models import AuthorizationUse, Blob, RoleName, SealApplication, Signat
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
 from app.models.timestamps import utcnow
-from app.pdf import LetterSpec, StampSpec, render_letter
 from app.services import accounts, documents, seals
 from app.services.signing import sign_with_seal
 
@@ -61,6 +60,8 @@ def _check(spec: GrantSpec, leader: User) -> None:
 
 def _letter(spec: GrantSpec, leader: User) -> bytes:
     """The authorization letter (授权书): the terms, then the leader's signature with their seal."""
+    from app.pdf import LetterSpec, StampSpec, render_letter
+
     seal = seals.usable_seal(spec.seal_id)
     every = "全部 / all"
     lines = (

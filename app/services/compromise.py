@@ -18,8 +18,6 @@ from app.errors import InvalidInput, InvalidTransition, PermissionDenied
 from app.extensions import db
 from app.models import Document, DocumentKind, RevocationReason, Seal, SealApplication, SealImage, SealStatus, User
 from app.models.timestamps import utcnow
-from app.pdf import NoticeSpec, render_notice
-from app.pdf.certificate import TableSpec
 from app.services import keys, statistics
 from app.services.archive import guarded
 from app.services.documents import pdf_errors
@@ -196,6 +194,9 @@ def _facts(found: Exposure) -> tuple[tuple[str, str], ...]:
 def draft_notice(found: Exposure, reader: User, document_type_label: Callable[[str], str] = str) -> bytes:
     """The draft invalidation notice (作废声明) as a PDF: the seal, its certificates, the revocation, the statement
     and the exposure list; marked as a draft on every page, for the legal team to finish."""
+    from app.pdf import NoticeSpec, render_notice
+    from app.pdf.certificate import TableSpec
+
     check_reader(reader)
     organisation = current_app.config["ORGANISATION_NAME"]
     rows = tuple((f"{d.sealed_at:%Y-%m-%d}", f"#{d.application_id}",

@@ -10,20 +10,22 @@ import hmac
 import io
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from flask import current_app
-from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import RoleName, Seal, SealKind, User
 from app.models.audit import Actor
-from app.pdf import SealImageSpec
 
 # flows before applications: entered first, applications meets the services' import cycle (deployments ->
 # operators -> deployments); isort keeps this order.
 from app.services import accounts, flows, keys, seals
 from app.services.applications import ApplicationSpec, submit
+
+if TYPE_CHECKING:
+    from app.pdf import SealImageSpec
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ def _file_applications(users: dict[str, User]) -> None:
 
 def _pdf(title: str) -> bytes:
     """A one-page document with its title on it."""
+    from reportlab.pdfgen.canvas import Canvas  # the demo only: a web worker never loads it
+
     out = io.BytesIO()
     canvas = Canvas(out)
     canvas.setFont("Helvetica", 16)
@@ -125,6 +129,8 @@ def _pdf(title: str) -> bytes:
 
 def _image(kind: SealKind, text: str) -> SealImageSpec:
     """A round organisation seal, or a person's oval (personal) or square (legal representative) seal."""
+    from app.pdf import SealImageSpec
+
     if kind in seals.OWNED_KINDS:
         return SealImageSpec(organisation=text, shape="oval" if kind == SealKind.PERSONAL else "square")
     organisation = current_app.config["ORGANISATION_NAME"].upper()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -13,8 +13,11 @@ from sqlalchemy import func, select
 from app.errors import InvalidDocument, InvalidInput, SigningFailed
 from app.extensions import db
 from app.models import Blob, Document, DocumentKind, SealApplication
-from app.pdf import PdfError, PdfInfo, SealImageError, inspect_pdf
+from app.pdf import PdfError, SealImageError
 from app.pki import PkiError
+
+if TYPE_CHECKING:
+    from app.pdf import PdfInfo
 
 
 @contextmanager
@@ -64,6 +67,8 @@ def read_content(document: Document) -> bytes:
 
 def check_pdf(content: bytes) -> PdfInfo:
     """Validate an uploaded PDF: its page count and whether it had to be repaired, or InvalidDocument."""
+    from app.pdf import inspect_pdf
+
     with pdf_errors():
         info = inspect_pdf(content, **pdf_limits())
     if info.signature_count:

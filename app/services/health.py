@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from redis.exceptions import RedisError
-from rq import Worker
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,6 +23,8 @@ def _database() -> dict[str, Any]:
 
 
 def _redis() -> dict[str, Any]:
+    from redis.exceptions import RedisError  # redis and rq are imported on first use (app/services/queue.py)
+
     try:
         redis_connection().ping()
         return {"ok": True}
@@ -33,6 +33,9 @@ def _redis() -> dict[str, Any]:
 
 
 def _workers() -> dict[str, Any]:
+    from redis.exceptions import RedisError
+    from rq import Worker
+
     try:
         workers = Worker.all(connection=redis_connection())
     except (RedisError, OSError) as exc:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,29 +21,23 @@ from app.errors import NotFound, PolicyViolation, SigningFailed
 from app.extensions import db
 from app.models import CertificateAuthority, FormerCertificate, RevocationReason, Seal, SealStatus
 from app.models.audit import Actor, record
-from app.pdf import LongTermSpec, SigningIdentity, make_signer
-from app.pki import (
+from app.pki import (  # app.pki.ca: cryptography only; the pyHanko and PKCS#11 parts are imported where used
     CertifiedKey,
-    Pkcs11KeySpec,
     RevocationSpec,
-    Signer,
-    TimeStampAuthority,
-    TimeStamper,
     certify_seal_key,
     create_crl,
     create_root_ca,
     encrypt_key,
-    external_timestamper,
-    generate_key_in_token,
     issue_seal_certificate,
     issue_tsa_certificate,
     load_certificate,
-    open_pkcs11_signer,
-    store_certificate_in_token,
-    time_stamp_token,
 )
 from app.services import keyring
 from app.services.documents import pdf_errors
+
+if TYPE_CHECKING:
+    from app.pdf import LongTermSpec, SigningIdentity
+    from app.pki import Pkcs11KeySpec, Signer, TimeStampAuthority, TimeStamper
 
 
 def _secret() -> str:
@@ -190,6 +184,8 @@ def seal_names() -> dict[int, str]:
 
 
 def _time_stamp_authority() -> TimeStampAuthority:
+    from app.pki import TimeStampAuthority
+
     ca_row = ensure_root_ca()
     if ca_row.tsa_certificate_pem is None or ca_row.tsa_encrypted_key is None:
         issued = issue_tsa_certificate(_root_key(), current_app.config["ORGANISATION_NAME"],
@@ -210,6 +206,8 @@ def _time_stamp_authority() -> TimeStampAuthority:
 def timestamper(level: str | None = None) -> TimeStamper | None:
     """The time-stamp authority seal signatures use: an external one if configured, else SealFlow's own;
     None at level B-B. `level` defaults to the configured SIGNATURE_LEVEL."""
+    from app.pki import external_timestamper
+
     if (level or current_app.config["SIGNATURE_LEVEL"]) == "B-B":
         return None
     if current_app.config["TSA_URL"]:
@@ -242,6 +240,8 @@ def certificate_pem(certificate: x509.Certificate) -> str:
 def time_stamp(digest: bytes) -> bytes:
     """An RFC 3161 token (DER) over a SHA-256 digest, from the configured TSA (external if set, else SealFlow's own),
     whatever the signature level: the audit chain's anchors are always time-stamped."""
+    from app.pki import external_timestamper, time_stamp_token
+
     if current_app.config["TSA_URL"]:
         return time_stamp_token(external_timestamper(current_app.config["TSA_URL"], current_app.config["TSA_TIMEOUT"]),
                                 digest)
@@ -250,6 +250,8 @@ def time_stamp(digest: bytes) -> bytes:
 
 def long_term(level: str | None = None) -> LongTermSpec | None:
     """Validation data to embed at levels B-LT and B-LTA."""
+    from app.pdf import LongTermSpec
+
     level = level or current_app.config["SIGNATURE_LEVEL"]
     if level not in ("B-LT", "B-LTA"):
         return None
@@ -259,6 +261,8 @@ def long_term(level: str | None = None) -> LongTermSpec | None:
 def system_identity() -> SigningIdentity:
     """The organisation's system seal: SealFlow's own key and certificate (issued by the root on first use) for the
     documents SealFlow itself issues, such as certificates of completion."""
+    from app.pdf import SigningIdentity
+
     ca_row = ensure_root_ca()
     if ca_row.system_certificate_pem is None or ca_row.system_encrypted_key is None:
         organisation = current_app.config["ORGANISATION_NAME"]
@@ -297,6 +301,8 @@ def _signing_row(seal: Seal) -> _SigningRow:
 
 
 def _identity_of(seal: Seal, row: _SigningRow) -> SigningIdentity:
+    from app.pdf import SigningIdentity
+
     if row.encrypted_key is None:
         raise SigningFailed(f"the key of the seal “{seal.name}” is in a PKCS#11 token, not in the database")
     return SigningIdentity(
@@ -313,6 +319,8 @@ def signing_identity(seal: Seal) -> SigningIdentity:
 
 
 def _token_spec(key_label: str) -> Pkcs11KeySpec:
+    from app.pki import Pkcs11KeySpec
+
     config = current_app.config
     if not (config["PKCS11_MODULE"] and config["PKCS11_TOKEN"] and config["PKCS11_PIN_FILE"]):
         raise SigningFailed("no PKCS#11 token is configured: set SEALFLOW_PKCS11_MODULE, SEALFLOW_PKCS11_TOKEN "
@@ -338,6 +346,8 @@ def _retire_certificate(seal: Seal, because: str) -> FormerCertificate:
 
 def _token_key(seal: Seal, label: str) -> x509.Certificate:
     """A new key generated inside the token under `label`, and its certificate, stored beside it."""
+    from app.pki import generate_key_in_token, store_certificate_in_token
+
     spec = _token_spec(label)
     with pdf_errors():
         public_key = generate_key_in_token(spec, current_app.config["SEAL_KEY_ALGORITHM"])
@@ -429,6 +439,9 @@ def certificate_history(seal: Seal) -> list[CertificateInfo]:
 def signer_for(seal: Seal) -> Iterator[Signer]:
     """A signer for the seal's key, wherever the database says it lives now; a token session stays open only inside
     the block. Only an active seal signs."""
+    from app.pdf import make_signer
+    from app.pki import open_pkcs11_signer
+
     row = _signing_row(seal)
     if row.token_key_label is None:
         identity = _identity_of(seal, row)

@@ -7,6 +7,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -24,10 +25,12 @@ from app.models import (
     current_round,
 )
 from app.models.lookup import get_or_not_found
-from app.pdf import LedgerSpec, render_ledger
 from app.services.accounts import user_names
 from app.services.documents import pdf_errors
 from app.services.statistics import Period, check_viewer, uses
+
+if TYPE_CHECKING:
+    from app.pdf import LedgerSpec
 
 
 @dataclass(frozen=True)
@@ -138,5 +141,7 @@ def _all_ids(holders: Iterable[tuple[int, ...]], now: tuple[int, ...]) -> set[in
 
 def print_ledger(spec: LedgerSpec) -> bytes:
     """The ledger as a printable PDF, its texts already in the reader's language (app/pdf/ledger.py draws it)."""
+    from app.pdf import render_ledger
+
     with pdf_errors():
         return render_ledger(spec)

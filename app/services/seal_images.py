@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import select
@@ -15,15 +16,10 @@ from app.models import Seal, SealImage, SealStatus
 from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
 from app.models.seal import IMAGE_NOTE_LIMIT
-from app.pdf import (
-    SealImageSpec,
-    SealUploadLimits,
-    load_seal_image,
-    render_seal_pdf,
-    render_seal_preview,
-    render_seal_svg,
-)
 from app.services.documents import pdf_errors
+
+if TYPE_CHECKING:
+    from app.pdf import SealImageSpec, SealUploadLimits
 
 
 @dataclass(frozen=True)
@@ -42,6 +38,8 @@ class PreparedImage:
 
 def upload_limits() -> SealUploadLimits:
     """The bounds of an uploaded seal image, from the SEALFLOW_SEAL_* settings."""
+    from app.pdf import SealUploadLimits
+
     config = current_app.config
     return SealUploadLimits(
         max_bytes=config["SEAL_MAX_MB"] * 2**20, max_side_px=config["SEAL_MAX_SIDE_PX"],
@@ -55,6 +53,8 @@ def upload_limits() -> SealUploadLimits:
 def prepare_image(image: SealImageSpec | bytes) -> PreparedImage:
     """Draw the image from a spec, or check and load an uploaded PNG, SVG or PDF (the bytes) within the upload
     limits; a hostile or useless file is an InvalidInput and nothing is kept."""
+    from app.pdf import load_seal_image, render_seal_pdf, render_seal_svg
+
     with pdf_errors():
         if isinstance(image, bytes):
             return PreparedImage(load_seal_image(image, upload_limits()), "", "uploaded")
@@ -121,5 +121,7 @@ def image_version(seal_id: int, version: int) -> SealImage:
 def preview_png(image: SealImage) -> bytes:
     """The image version as a transparent PNG for the web pages, at most 600 pixels a side (an upload's preview was
     timed before it was accepted)."""
+    from app.pdf import render_seal_preview
+
     with pdf_errors():
         return render_seal_preview(image.image_pdf)

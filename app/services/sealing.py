@@ -7,7 +7,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -16,37 +16,24 @@ from app.extensions import db
 from app.models import Document, DocumentKind, Seal, SealApplication, SealImage
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
-from app.pdf import (
-    EVIDENCE_FORMAT,
-    EveryPageSpec,
-    KeywordSpec,
-    QrSpec,
-    RidingSpec,
-    SignatureField,
-    StampPlan,
-    StampSpec,
-    WatermarkSpec,
-    add_signature_fields,
-    appearance_aspect,
-    place,
-    signed_field_names,
-    stamp,
-)
 from app.services import audit, authorizations, documents, gate, seals
 from app.services.documents import pdf_errors
 from app.services.signing import sign_with_seal
 
+if TYPE_CHECKING:  # app.pdf is imported where used: the web imports this module, the worker seals
+    from app.pdf import EveryPageSpec, KeywordSpec, SignatureField, StampPlan, StampSpec
+
 SEAL_SIZE_MM = 40.0
 # Without a keyword, the seal sits bottom-right on its page, as a reader sees it.
 SEAL_X_MM, SEAL_Y_MM = 25.0, 30.0
-# A leader's seal on every page: small, bottom-right, below the signature's box (which starts SEAL_Y_MM up).
-LEADER_PAGE_SEAL = EveryPageSpec(x_mm=12.0, y_mm=6.0, size_mm=20.0)
 # Parties' signatures in rows of three from the bottom-left, above the QR code.
 PARTIES_PER_ROW, PARTY_X_MM, PARTY_Y_MM, PARTY_STEP_MM = 3, 20.0, 40.0, 60.0
 
 
 def seal_placement(page: int, keyword: str | None) -> StampSpec | KeywordSpec:
     """Where the signing seal goes: centred on the last occurrence of the keyword, or on the page."""
+    from app.pdf import KeywordSpec, StampSpec
+
     if keyword:
         return KeywordSpec(keyword, size_mm=SEAL_SIZE_MM, occurrence="last")
     return StampSpec(page=page, x_mm=SEAL_X_MM, y_mm=SEAL_Y_MM, size_mm=SEAL_SIZE_MM)
@@ -57,6 +44,8 @@ def check_placement(content: bytes, page: int, keyword: str | None, page_count: 
     if not keyword and not (1 <= page <= page_count or -page_count <= page <= -1):
         raise InvalidInput(f"page {page} does not exist; the document has {page_count} pages")
     if keyword:
+        from app.pdf import place
+
         with pdf_errors():
             place(content, [(seal_placement(page, keyword), 1.0)], **documents.pdf_limits())
 
@@ -65,6 +54,13 @@ def verification_token(application_id: int) -> str:
     """An unguessable token for an application's public verification page (printed as a QR code)."""
     key = str(current_app.config["SECRET_KEY"]).encode()
     return hmac.new(key, f"verify:{application_id}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def leader_page_seal() -> EveryPageSpec:
+    """A leader's seal on every page: small, bottom-right, below the signature's box (which starts SEAL_Y_MM up)."""
+    from app.pdf import EveryPageSpec
+
+    return EveryPageSpec(x_mm=12.0, y_mm=6.0, size_mm=20.0)
 
 
 def verification_url(application_id: int) -> str:
@@ -76,6 +72,8 @@ def evidence(application: SealApplication, approvals: list[gate.Approval],
     """What the sealed PDF carries as proof (app/pdf/evidence.py): the application, the approvals that let the
     gate open (who, in which role, when, on which document), the audit chain's head at sealing time, and the seal
     image version stamped (when one seal's image is)."""
+    from app.pdf import EVIDENCE_FORMAT
+
     proof = {
         "format": EVIDENCE_FORMAT,
         "organisation": current_app.config["ORGANISATION_NAME"],
@@ -98,6 +96,8 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
                proof: dict[str, Any] | None = None) -> StampPlan:
     """What is drawn before signing: riding seal and watermark when asked, and always the QR code; and the
     approval evidence embedded."""
+    from app.pdf import QrSpec, RidingSpec, StampPlan, WatermarkSpec
+
     watermark = None
     if application.watermark:
         text = f"机密 CONFIDENTIAL · {application.requester.display_name} · {utcnow():%Y-%m-%d}"
@@ -113,6 +113,8 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
 
 def _seal_and_sign(application: SealApplication, image: SealImage, content: bytes, page_count: int,
                    proof: dict[str, Any], every_page: EveryPageSpec | None = None) -> bytes:
+    from app.pdf import stamp
+
     seal = seals.usable_seal(application.seal_id)
     plan = replace(stamp_plan(application, image.image_pdf, page_count, proof), every_page=every_page)
     with pdf_errors():
@@ -185,7 +187,7 @@ def apply_leader_signature(params: dict[str, Any], actor: Actor) -> dict[str, An
                               "needs a personal or legal-representative seal")
     return _seal_once(application, actor,
                       lambda image, content, pages, proof: _seal_and_sign(application, image, content, pages,
-                                                                          proof, LEADER_PAGE_SEAL),
+                                                                          proof, leader_page_seal()),
                       signer_id=application.seal.owner_user_id,
                       authorization_id=int(authorization_id) if authorization_id is not None else None,
                       every_page=True, leader_id=application.seal.owner_user_id)
@@ -220,6 +222,8 @@ def _signing_order(parties: Any) -> list[tuple[int, int]]:
 def _party_fields(application: SealApplication, content: bytes,
                   order: list[tuple[int, int]]) -> tuple[SignatureField, ...]:
     """Every party's empty signature field, in rows on the application's seal page."""
+    from app.pdf import SignatureField, StampSpec, appearance_aspect, place
+
     wanted: list[tuple[StampSpec | KeywordSpec, float]] = []
     for position, (_, seal_id) in enumerate(order):
         row, column = divmod(position, PARTIES_PER_ROW)
@@ -235,6 +239,8 @@ def _prepared_for_parties(application: SealApplication, original: Document, orde
                           proof: dict[str, Any]) -> bytes:
     """The original, stamped (QR code; watermark and riding seal when asked) with every party's empty field, so
     that each signature only fills its own field and no earlier one sees the document change around it."""
+    from app.pdf import add_signature_fields, stamp
+
     plan = stamp_plan(application, application.seal.image_pdf, original.page_count, proof)
     stamped = stamp(documents.read_content(original), plan, **documents.pdf_limits())
     return add_signature_fields(stamped, _party_fields(application, stamped, order))
@@ -244,6 +250,8 @@ def add_party_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Service operator `add_party_signature`: the party's seal signature added to the newest signed version as
     an incremental update (the first party's starts from the original), stored as the next version. Once per
     party: when the newest version already holds this party's signature, that version is the result."""
+    from app.pdf import signed_field_names
+
     application = _application(params)
     order = _signing_order(params["parties"])
     party = (int(params["user_id"]), int(params["seal_id"]))

@@ -4,6 +4,7 @@ history and usage: statistics.)"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,8 +16,10 @@ from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
 from app.models.seal import REVOCATION_NOTE_LIMIT
 from app.models.timestamps import utcnow
-from app.pdf import SealImageSpec
 from app.services import audit, keyring, keys, seal_images, statistics
+
+if TYPE_CHECKING:
+    from app.pdf import SealImageSpec
 
 # The kinds of seal that are a person's signature, with an owner who authorizes its use.
 OWNED_KINDS = (SealKind.PERSONAL, SealKind.LEGAL_REPRESENTATIVE)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import current_app
 
 from app.models import Seal, SealImage
-from app.pdf import KeywordSpec, SignSpec, StampSpec, appearance_aspect, check_signable, place, sign_pdf
 from app.services import keys
 from app.services.documents import pdf_errors, pdf_limits
+
+if TYPE_CHECKING:
+    from app.pdf import KeywordSpec, StampSpec
 
 
 def sign_with_seal(seal: Seal, content: bytes, field_name: str, reason: str,
@@ -17,6 +21,8 @@ def sign_with_seal(seal: Seal, content: bytes, field_name: str, reason: str,
     version the caller records; default the current one) as the signature's appearance: at the placement, or in
     the empty field of that name the document already has. A document pyHanko could not update soundly (damaged:
     stamping writes a repaired copy) is refused first."""
+    from app.pdf import SignSpec, appearance_aspect, check_signable, place, sign_pdf
+
     appearance = (image or seal.current_image).image_pdf
     with pdf_errors():
         check_signable(content, current_app.config["MAX_PDF_PAGES"])

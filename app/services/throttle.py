@@ -7,7 +7,6 @@ import hashlib
 import logging
 
 from flask import current_app
-from redis.exceptions import RedisError
 
 from app.services.queue import redis_connection
 
@@ -28,6 +27,8 @@ def _keys(username: str, address: str | None) -> list[tuple[str, int]]:
 def blocked_for(username: str, address: str | None) -> int | None:
     """Minutes until logins for this account or from this address are accepted again; None when they are now.
     With Redis away, nothing is throttled (logins must not depend on it), and that is logged."""
+    from redis.exceptions import RedisError  # redis is imported on first use (app/services/queue.py)
+
     try:
         connection = redis_connection()
         for key, limit in _keys(username, address):
@@ -41,6 +42,8 @@ def blocked_for(username: str, address: str | None) -> int | None:
 
 def count_failure(username: str, address: str | None) -> None:
     """One more failed login for the account and the address; the count lapses after the lockout period."""
+    from redis.exceptions import RedisError
+
     window = current_app.config["LOGIN_LOCKOUT_MINUTES"] * 60
     try:
         connection = redis_connection()
@@ -53,6 +56,8 @@ def count_failure(username: str, address: str | None) -> None:
 
 def forget_failures(username: str) -> None:
     """A successful login clears the account's count (the address's stays: it may be guessing other accounts)."""
+    from redis.exceptions import RedisError
+
     try:
         redis_connection().delete(_keys(username, None)[0][0])
     except RedisError as exc:

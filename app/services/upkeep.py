@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import AuditEvent, Document, DocumentKind, RoleName, Seal, SealStatus, User
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
-from app.pdf import LongTermSpec, PdfError, add_archive_timestamp, newest_timestamp
+from app.pdf import PdfError
 from app.pki import load_certificate
 from app.services import documents, keys
 from app.services.documents import pdf_errors
@@ -47,6 +47,8 @@ def read_timestamps(now: datetime | None = None, batch: int = 20) -> int:
                                                        Document.upkeep_checked_at.is_(None))
                                 .order_by(Document.id).limit(batch)).scalars().all()
     for document in unread:
+        from app.pdf import newest_timestamp
+
         try:
             newest = newest_timestamp(documents.read_content(document))
         except PdfError:
@@ -67,6 +69,8 @@ def renew_due(actor: Actor, now: datetime | None = None, batch: int = 5) -> list
     """Add a document time-stamp to the newest sealed versions whose time-stamp expires within the renewal window (at
     most `batch`), each becoming the document's next version; the new versions. The caller commits. Raises
     SigningFailed when the time-stamp authority does not answer (the next tick tries again)."""
+    from app.pdf import LongTermSpec, add_archive_timestamp, newest_timestamp
+
     now = now or utcnow()
     renewed = []
     long_term = LongTermSpec(keys.trust_roots(), (keys.revocation_list(),))

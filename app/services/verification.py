@@ -5,20 +5,25 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Document, DocumentKind, RevocationReason, Seal, SealApplication
-from app.pdf import VerificationReport, verify_pdf
 from app.services import keys
 from app.services.documents import pdf_errors, read_content
 from app.services.sealing import verification_token
 
+if TYPE_CHECKING:
+    from app.pdf import VerificationReport
+
 
 def verify_document(content: bytes) -> VerificationReport:
     """Every signature of the PDF, checked against the root CA and the current revocation list."""
+    from app.pdf import verify_pdf
+
     trust = keys.verification_trust()
     with pdf_errors():
         return verify_pdf(content, trust.roots, (trust.crl,), trust.seal_names)

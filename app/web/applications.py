@@ -12,7 +12,6 @@ from app.errors import InvalidDocument, InvalidInput, NotFound, PolicyViolation
 from app.extensions import db
 from app.models import DocumentKind, RoleName
 from app.services import applications, archive, audit, documents, filing, gate, sealing, seals
-from app.services.certificate import certificate_of_completion
 from app.web.forms import ApplicationForm
 from app.web.guards import actor, me, role_required
 from app.web.history import process_history
@@ -149,6 +148,8 @@ def withdraw(application_id: int) -> Any:
 @role_required(*ANY_ROLE)
 def certificate(application_id: int) -> Any:
     """The certificate of completion of a sealed application, signed by the system seal."""
+    from app.services.certificate import certificate_of_completion  # the PDF stack: loaded when first asked for
+
     pdf = certificate_of_completion(application_id, me(), decision_label,
                                     lambda value: str(DOCUMENT_TYPE_LABELS.get(value, value)))
     return Response(pdf, mimetype="application/pdf",

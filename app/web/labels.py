@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.models import HumanTask
-from app.pdf import EvidenceApproval, Revocation, SignatureReport, VerificationReport
 from app.services import audit, filing, statistics
 from app.web.forms import (
     DECISION_LABELS,
@@ -18,6 +17,9 @@ from app.web.forms import (
     REVOCATION_REASON_LABELS,
     SEAL_KIND_LABELS,
 )
+
+if TYPE_CHECKING:
+    from app.pdf import EvidenceApproval, Revocation, SignatureReport, VerificationReport
 
 
 def diagram_text(text: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,12 +11,14 @@ from wtforms.fields.choices import SelectChoice
 from app.errors import InvalidInput, PolicyViolation
 from app.extensions import db
 from app.models import RevocationReason, RoleName, Seal, SealKind, SealStatus
-from app.pdf import SealImageSpec
 from app.services import accounts, compromise, keys, seal_images, seals, upkeep
 from app.web import seal_history
 from app.web.compromise import LOOKBACK_DAYS
 from app.web.forms import SealEditForm, SealForm, SealImageForm, SealRenewForm, SealStatusForm
 from app.web.guards import actor, database_int, me, role_required
+
+if TYPE_CHECKING:
+    from app.pdf import SealImageSpec
 
 bp = Blueprint("seals", __name__)
 
@@ -36,6 +38,17 @@ def preview(seal_id: int) -> Any:
                     headers={"Cache-Control": "private, max-age=300"})
 
 
+def _image(form: SealForm | SealImageForm) -> SealImageSpec | bytes:
+    """The uploaded image's bytes, or the seal drawn from the form's text."""
+    from app.pdf import SealImageSpec
+
+    upload = form.image.data
+    if upload:
+        return upload.read()
+    return SealImageSpec(organisation=form.organisation.data or "", purpose=form.purpose.data or "",
+                         serial=form.serial.data or "", shape=form.shape.data)
+
+
 def _department_choices() -> list[tuple[str, str]]:
     return [("", "—")] + [(str(d.id), d.name) for d in accounts.list_departments()]
 
@@ -47,10 +60,7 @@ def new() -> Any:
     form.department_id.choices = _department_choices()
     if not form.validate_on_submit():
         return render_template("seals/new.html", form=form), 422 if form.is_submitted() else 200
-    upload = form.image.data
-    image: SealImageSpec | bytes = upload.read() if upload else SealImageSpec(
-        organisation=form.organisation.data or "", purpose=form.purpose.data or "", serial=form.serial.data or "",
-        shape=form.shape.data)
+    image = _image(form)
     department = accounts.get_department(int(form.department_id.data)) if form.department_id.data else None
     try:
         seal = seals.create_seal(form.name.data or "", SealKind(form.kind.data), image, actor(), department)
@@ -146,10 +156,7 @@ def new_image(seal_id: int) -> Any:
     form = SealImageForm()
     if not form.validate_on_submit():
         return render_template("seals/image.html", seal=seal, form=form), 422 if form.is_submitted() else 200
-    upload = form.image.data
-    image: SealImageSpec | bytes = upload.read() if upload else SealImageSpec(
-        organisation=form.organisation.data or "", purpose=form.purpose.data or "", serial=form.serial.data or "",
-        shape=form.shape.data)
+    image = _image(form)
     try:
         added = seal_images.add_image_version(seal.id, image, actor(), form.note.data or "")
     except (InvalidInput, PolicyViolation) as exc:

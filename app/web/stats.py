@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
@@ -13,7 +13,6 @@ from flask_login import login_required
 
 from app.errors import InvalidInput, MalformedRequest
 from app.models.timestamps import utcnow
-from app.pdf import LedgerSpec
 from app.services import ledger, seals, statistics
 from app.services.statistics import Period, UsageReport
 from app.web import charts
@@ -21,6 +20,9 @@ from app.web.guards import database_int, me
 from app.web.labels import DOCUMENT_TYPE_LABELS, acting, utc
 from app.web.security import attachment
 from app.web.stats_tables import department_label, document_type_label, process_name, stats_tables, to_csv, to_xlsx
+
+if TYPE_CHECKING:
+    from app.pdf import LedgerSpec
 
 bp = Blueprint("stats", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,6 +107,8 @@ def export_xlsx() -> Any:
 
 def ledger_spec(found: ledger.Ledger) -> LedgerSpec:
     """The ledger's texts in the reader's language."""
+    from app.pdf import LedgerSpec
+
     period = f"{found.period.start:%Y-%m-%d} – {found.period.end:%Y-%m-%d}"
     rows = tuple((
         f"{e.sealed_at:%Y-%m-%d %H:%M}", str(e.application_id),

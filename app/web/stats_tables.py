@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from openpyxl import Workbook
 
 from app.services.statistics import StepLeadTime, UsageCount, UsageReport
 from app.web.labels import DOCUMENT_TYPE_LABELS, diagram_text, process_label
@@ -109,6 +108,8 @@ def _sheet_name(title: str, taken: set[str]) -> str:
 
 def to_xlsx(tables: list[StatsTable]) -> bytes:
     """A workbook with one sheet per table, named by its title, headings in the first row."""
+    from openpyxl import Workbook  # 0.1 s to import: loaded by the first export, not by every web worker
+
     workbook = Workbook(write_only=True)
     taken: set[str] = set()
     for table in tables:

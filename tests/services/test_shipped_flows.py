@@ -31,7 +31,7 @@ from app.models.audit import Actor
 from app.pdf import SealImageSpec
 from app.services import accounts, applications, approvals, documents, flows, keys, seals, verification
 from app.services.applications import ApplicationSpec
-from app.services.sealing import LEADER_PAGE_SEAL
+from app.services.sealing import leader_page_seal
 from tests.conftest import PASSWORD, Org, corpus_pdf, work_off_queue
 from tests.pdf.verifiers import assert_independently_valid
 
@@ -168,10 +168,11 @@ def _red_in_corner(png: Path, dpi: int) -> bool:
     """Whether seal red lies inside the leader's page-seal box, bottom-right (2 mm tolerance)."""
     image = Image.open(png).convert("RGB")
     per_mm = dpi / 25.4
-    right = image.width - (LEADER_PAGE_SEAL.x_mm - 2) * per_mm
-    left = image.width - (LEADER_PAGE_SEAL.x_mm + LEADER_PAGE_SEAL.size_mm + 2) * per_mm
-    bottom = image.height - (LEADER_PAGE_SEAL.y_mm - 2) * per_mm
-    top = image.height - (LEADER_PAGE_SEAL.y_mm + LEADER_PAGE_SEAL.size_mm * 1.5) * per_mm
+    box = leader_page_seal()
+    right = image.width - (box.x_mm - 2) * per_mm
+    left = image.width - (box.x_mm + box.size_mm + 2) * per_mm
+    bottom = image.height - (box.y_mm - 2) * per_mm
+    top = image.height - (box.y_mm + box.size_mm * 1.5) * per_mm
     return any((p := image.getpixel((x, y)))[0] > 150 and p[1] < 90 and p[2] < 90  # type: ignore[index]
                for x in range(int(left), int(right)) for y in range(int(top), int(bottom)))
 
