@@ -207,7 +207,8 @@ def test_no_lock_is_held_while_an_expression_runs(app, org):
         still_deciding = decider.is_alive()
         decider.join(30)
         assert still_deciding, "the other user's write waited for the expression"
-        assert "CPU time" in str(outcome.get("refused"))
+        # Stopped by its CPU allowance, or by the wall-clock limit when a loaded machine gives it less than a core.
+        assert "was stopped" in str(outcome.get("refused"))
     finally:
         evaluator.configure(app.config["EXPRESSION_CPU_SECONDS"], app.config["EXPRESSION_MEMORY_MB"])
 
