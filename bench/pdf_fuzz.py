@@ -18,8 +18,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `app` and `tests` live in the checkout root
+# Run as a script from anywhere: `app` and `tests` live in the checkout root; bench/ leaves sys.path, or
+# bench/http.py would shadow the standard library's http.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT / "bench", ROOT)]
 
 from tests.pdf.fuzzing import run_round  # noqa: E402
 from tests.pdf.mutants import mutants  # noqa: E402
