@@ -134,7 +134,7 @@ def fill(approvers: int, per_approver: int) -> None:
     from reportlab.pdfgen.canvas import Canvas
 
     from app import create_app
-    from app.extensions import db
+    from app.extensions import bind_migrations, db
     from app.models import RoleName, SealKind
     from app.models.audit import Actor
     from app.pdf import SealImageSpec
@@ -142,6 +142,7 @@ def fill(approvers: int, per_approver: int) -> None:
     from app.services.applications import ApplicationSpec
 
     app = create_app()
+    bind_migrations(app)
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
         actor = Actor.system("bench")
