@@ -28,14 +28,13 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asn1crypto import cms, tsp
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
+# cryptography and asn1crypto are imported by the functions that check anchors and certificates: SealFlow imports
+# this module for the chain's digest (app/models/audit.py), and its web workers start without them.
+if TYPE_CHECKING:
+    from asn1crypto import cms
+    from cryptography import x509
 
 GENESIS = "0" * 64
 STATUSES = ("pending", "returned", "withdrawn", "rejected", "sealing", "sealed", "failed")
@@ -82,6 +81,10 @@ def check_heads(heads: Iterable[str], events: Sequence[dict[str, Any]], source: 
 # --- anchors ----------------------------------------------------------------------------------------------------
 
 def _verify_signature(certificate: x509.Certificate, signature: bytes, data: bytes) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
     key = certificate.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
@@ -93,6 +96,8 @@ def _verify_signature(certificate: x509.Certificate, signature: bytes, data: byt
 
 def _tsa_certificate(signed_data: cms.SignedData, signer: cms.SignerInfo,
                      extra: Sequence[x509.Certificate]) -> x509.Certificate:
+    from cryptography import x509
+
     sid = signer["sid"]
     if sid.name != "issuer_and_serial_number":
         raise ValueError("the token names its signer by key identifier, which this verifier does not follow")
@@ -106,6 +111,9 @@ def _tsa_certificate(signed_data: cms.SignedData, signer: cms.SignerInfo,
 
 
 def _check_certified(tsa: x509.Certificate, cas: Sequence[x509.Certificate], at: dt.datetime) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
     if not any(tsa.issuer == ca.subject and _issued_by(tsa, ca) for ca in cas):
         raise ValueError(f"the TSA certificate “{tsa.subject.rfc4514_string()}” is not issued by a trusted CA")
     eku = tsa.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -116,6 +124,8 @@ def _check_certified(tsa: x509.Certificate, cas: Sequence[x509.Certificate], at:
 
 
 def _issued_by(certificate: x509.Certificate, ca: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     try:
         certificate.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature):
@@ -128,6 +138,9 @@ def token_time(token_der: bytes, head: str, cas: Sequence[x509.Certificate],
     """The time an RFC 3161 token vouches for, after checking that it is over `head` (the imprint is the head
     hash itself: the SHA-256 of the head event), that its signature is valid, and that its TSA is certified by one
     of `cas`. Raises ValueError naming what is wrong."""
+    from asn1crypto import cms, tsp
+    from cryptography.exceptions import InvalidSignature
+
     try:
         content = cms.ContentInfo.load(token_der)
         signed_data = content["content"]
@@ -245,6 +258,8 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def load_certificates(path: Path) -> list[x509.Certificate]:
+    from cryptography import x509
+
     try:
         return x509.load_pem_x509_certificates(path.read_bytes())
     except (OSError, ValueError) as exc:
@@ -288,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BundleError as exc:
         print(f"cannot read the bundle: {exc}", file=sys.stderr)
         return 2
+    from cryptography.hazmat.primitives import hashes
+
     for ca in cas:
         print(f"trusted root: {ca.subject.rfc4514_string()} SHA-256 {ca.fingerprint(hashes.SHA256()).hex()}")
     for problem in problems:

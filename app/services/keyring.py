@@ -12,11 +12,14 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from cryptography import x509
+from app import pki  # decrypt_key on first use: app.pki.ca imports cryptography
 
-from app.pki import PrivateKey, decrypt_key
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from app.pki import PrivateKey
 
 # Seals' keys, the root's, the TSA's and the system seal's: far more than an organisation has, few enough to bound.
 KEY_LIMIT = 256
@@ -47,7 +50,7 @@ def decrypted(encrypted: bytes, secret: str, seal_id: int | None = None) -> Priv
         if key is not None:
             _keys.move_to_end(found)
     if key is None:
-        key = decrypt_key(encrypted, secret)  # outside the lock: other threads' keys need not wait for this one
+        key = pki.decrypt_key(encrypted, secret)  # outside the lock: other threads' keys need not wait for this one
         with _lock:
             _keys[found] = key
             while len(_keys) > KEY_LIMIT:

@@ -12,30 +12,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from flask import current_app
 from sqlalchemy import Row, select
 
+from app import pki  # each name on first use: app.pki.ca imports cryptography (see app/lazy_imports.py)
 from app.errors import NotFound, PolicyViolation, SigningFailed
 from app.extensions import db
 from app.models import CertificateAuthority, FormerCertificate, RevocationReason, Seal, SealStatus
 from app.models.audit import Actor, record
-from app.pki import (  # app.pki.ca: cryptography only; the pyHanko and PKCS#11 parts are imported where used
-    CertifiedKey,
-    RevocationSpec,
-    certify_seal_key,
-    create_crl,
-    create_root_ca,
-    encrypt_key,
-    issue_seal_certificate,
-    issue_tsa_certificate,
-    load_certificate,
-)
 from app.services import keyring
 from app.services.documents import pdf_errors
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # cryptography is imported where used: a web worker starts without it
+    from cryptography import x509
+
     from app.pdf import LongTermSpec, SigningIdentity
     from app.pki import Pkcs11KeySpec, Signer, TimeStampAuthority, TimeStamper
 
@@ -58,10 +48,9 @@ def ensure_root_ca() -> CertificateAuthority:
         db.session.info[_ROOT_CA_ID] = ca.id
         return ca
     organisation = current_app.config["ORGANISATION_NAME"]
-    created = create_root_ca(organisation, current_app.config["SEAL_KEY_ALGORITHM"])
-    ca = CertificateAuthority(
-        name=organisation, certificate_pem=created.certificate_pem, encrypted_key=encrypt_key(created.key, _secret())
-    )
+    created = pki.create_root_ca(organisation, current_app.config["SEAL_KEY_ALGORITHM"])
+    ca = CertificateAuthority(name=organisation, certificate_pem=created.certificate_pem,
+                              encrypted_key=pki.encrypt_key(created.key, _secret()))
     db.session.add(ca)
     db.session.flush()
     return ca
@@ -75,12 +64,12 @@ def root_certificate_pem() -> str:
 @functools.lru_cache(maxsize=1024)
 def _certificate(pem: str) -> x509.Certificate:
     """A certificate parsed once per process (certificates never change; a PEM is its own cache key)."""
-    return load_certificate(pem)
+    return pki.load_certificate(pem)
 
 
-def _root_key(ca_row: CertificateAuthority | None = None) -> CertifiedKey:
+def _root_key(ca_row: CertificateAuthority | None = None) -> pki.CertifiedKey:
     ca_row = ca_row or ensure_root_ca()
-    return CertifiedKey(keyring.decrypted(ca_row.encrypted_key, _secret()), _certificate(ca_row.certificate_pem))
+    return pki.CertifiedKey(keyring.decrypted(ca_row.encrypted_key, _secret()), _certificate(ca_row.certificate_pem))
 
 
 def crl_url() -> str:
@@ -90,11 +79,11 @@ def crl_url() -> str:
 
 def new_seal_key(seal_name: str) -> tuple[str, bytes]:
     """Issue a key and certificate for a seal: (certificate PEM, encrypted key)."""
-    issued = issue_seal_certificate(
+    issued = pki.issue_seal_certificate(
         _root_key(), seal_name, current_app.config["ORGANISATION_NAME"], current_app.config["SEAL_KEY_ALGORITHM"],
         crl_url=crl_url(),
     )
-    return issued.certificate_pem, encrypt_key(issued.key, _secret())
+    return issued.certificate_pem, pki.encrypt_key(issued.key, _secret())
 
 
 def trust_roots() -> tuple[x509.Certificate, ...]:
@@ -122,26 +111,32 @@ def _certificates_of_seals(*where: Any) -> Sequence[_CertificateRow]:
         .order_by(Seal.id, FormerCertificate.id.desc())).all()
 
 
-def _revocations(rows: Sequence[_CertificateRow]) -> tuple[RevocationSpec, ...]:
+def _reason_flag(value: str) -> x509.ReasonFlags:
+    from cryptography import x509
+
+    return x509.ReasonFlags(value)
+
+
+def _revocations(rows: Sequence[_CertificateRow]) -> tuple[pki.RevocationSpec, ...]:
     """Every certificate of every revoked seal among the rows (the current one and those renewals replaced), with
     when and why the seal was revoked."""
-    entries: list[RevocationSpec] = []
+    entries: list[pki.RevocationSpec] = []
     listed: set[int] = set()
     for seal_id, _name, pem, revoked_at, reason, former in rows:
         if revoked_at is None:
             continue
-        why = x509.ReasonFlags(reason.value) if reason else None
+        why = _reason_flag(reason.value) if reason else None
         if seal_id not in listed:
             listed.add(seal_id)
-            entries.append(RevocationSpec(_certificate(pem).serial_number, revoked_at, why))
+            entries.append(pki.RevocationSpec(_certificate(pem).serial_number, revoked_at, why))
         if former is not None:
-            entries.append(RevocationSpec(int(former, 16), revoked_at, why))
+            entries.append(pki.RevocationSpec(int(former, 16), revoked_at, why))
     return tuple(entries)
 
 
-def _crl_for(ca_row: CertificateAuthority, entries: tuple[RevocationSpec, ...]) -> x509.CertificateRevocationList:
+def _crl_for(ca_row: CertificateAuthority, entries: tuple[pki.RevocationSpec, ...]) -> x509.CertificateRevocationList:
     state = (keyring.digest(ca_row.encrypted_key, _secret()), ca_row.certificate_pem, entries)
-    return keyring.crl(state, lambda: create_crl(_root_key(ca_row), entries))
+    return keyring.crl(state, lambda: pki.create_crl(_root_key(ca_row), entries))
 
 
 def revocation_list() -> x509.CertificateRevocationList:
@@ -188,15 +183,15 @@ def _time_stamp_authority() -> TimeStampAuthority:
 
     ca_row = ensure_root_ca()
     if ca_row.tsa_certificate_pem is None or ca_row.tsa_encrypted_key is None:
-        issued = issue_tsa_certificate(_root_key(), current_app.config["ORGANISATION_NAME"],
+        issued = pki.issue_tsa_certificate(_root_key(), current_app.config["ORGANISATION_NAME"],
                                        current_app.config["SEAL_KEY_ALGORITHM"])
         ca_row.tsa_certificate_pem = issued.certificate_pem
-        ca_row.tsa_encrypted_key = encrypt_key(issued.key, _secret())
+        ca_row.tsa_encrypted_key = pki.encrypt_key(issued.key, _secret())
         db.session.flush()
     encrypted, tsa_pem, root_pem = ca_row.tsa_encrypted_key, ca_row.tsa_certificate_pem, ca_row.certificate_pem
 
     def authority() -> TimeStampAuthority:
-        tsa = CertifiedKey(keyring.decrypted(encrypted, _secret()), _certificate(tsa_pem))
+        tsa = pki.CertifiedKey(keyring.decrypted(encrypted, _secret()), _certificate(tsa_pem))
         return TimeStampAuthority(tsa, chain=(_certificate(root_pem),))
 
     # The authority keeps nothing between tokens but its key and certificates, so one serves every job.
@@ -221,12 +216,14 @@ def tsa_certificate() -> x509.Certificate:
     ca_row = ensure_root_ca()
     if ca_row.tsa_certificate_pem is None:
         return _time_stamp_authority().certificate
-    return load_certificate(ca_row.tsa_certificate_pem)
+    return pki.load_certificate(ca_row.tsa_certificate_pem)
 
 
 def anchor_trust_roots() -> tuple[x509.Certificate, ...]:
     """The roots an audit anchor's time-stamp may chain up to: the organisation's, and those of an external TSA
     (TSA_TRUST_FILE, PEM), whose certificate the tokens carry."""
+    from cryptography import x509
+
     extra: tuple[x509.Certificate, ...] = ()
     if current_app.config["TSA_TRUST_FILE"]:
         extra = tuple(x509.load_pem_x509_certificates(Path(current_app.config["TSA_TRUST_FILE"]).read_bytes()))
@@ -234,6 +231,8 @@ def anchor_trust_roots() -> tuple[x509.Certificate, ...]:
 
 
 def certificate_pem(certificate: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
@@ -266,10 +265,10 @@ def system_identity() -> SigningIdentity:
     ca_row = ensure_root_ca()
     if ca_row.system_certificate_pem is None or ca_row.system_encrypted_key is None:
         organisation = current_app.config["ORGANISATION_NAME"]
-        issued = issue_seal_certificate(_root_key(), f"{organisation} SealFlow system seal", organisation,
+        issued = pki.issue_seal_certificate(_root_key(), f"{organisation} SealFlow system seal", organisation,
                                         current_app.config["SEAL_KEY_ALGORITHM"], crl_url=crl_url())
-        ca_row.system_certificate_pem = issued.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
-        ca_row.system_encrypted_key = encrypt_key(issued.key, _secret())
+        ca_row.system_certificate_pem = certificate_pem(issued.certificate)
+        ca_row.system_encrypted_key = pki.encrypt_key(issued.key, _secret())
         db.session.flush()
     return SigningIdentity(key=keyring.decrypted(ca_row.system_encrypted_key, _secret()),
                            certificate=_certificate(ca_row.system_certificate_pem),
@@ -337,7 +336,7 @@ def _serial_hex(certificate: x509.Certificate) -> str:
 
 def _retire_certificate(seal: Seal, because: str) -> FormerCertificate:
     """Keep the seal's current certificate among its former ones (its key is discarded by the caller)."""
-    current = load_certificate(seal.certificate_pem)
+    current = pki.load_certificate(seal.certificate_pem)
     former = FormerCertificate(seal_id=seal.id, certificate_pem=seal.certificate_pem,
                                serial_number=_serial_hex(current), replaced_because=because)
     seal.former_certificates.insert(0, former)
@@ -351,7 +350,7 @@ def _token_key(seal: Seal, label: str) -> x509.Certificate:
     spec = _token_spec(label)
     with pdf_errors():
         public_key = generate_key_in_token(spec, current_app.config["SEAL_KEY_ALGORITHM"])
-        certificate = certify_seal_key(_root_key(), public_key, seal.name, current_app.config["ORGANISATION_NAME"],
+        certificate = pki.certify_seal_key(_root_key(), public_key, seal.name, current_app.config["ORGANISATION_NAME"],
                                        crl_url=crl_url())
         store_certificate_in_token(spec, certificate)
     return certificate
@@ -367,7 +366,7 @@ def move_seal_key_to_token(seal: Seal, actor: Actor) -> None:
     certificate = _token_key(seal, label)
     former = _retire_certificate(seal, "moved_to_token")
     keyring.forget_seal(seal.id)
-    seal.certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    seal.certificate_pem = certificate_pem(certificate)
     seal.encrypted_key = None
     seal.token_key_label = label
     db.session.flush()
@@ -386,19 +385,19 @@ def renew_seal_certificate(seal_id: int, actor: Actor) -> Seal:
     if seal.status == SealStatus.REVOKED:
         raise PolicyViolation(f"the seal “{seal.name}” is revoked for good; its certificate is not renewed")
     if seal.token_key_label is None:
-        certificate_pem, encrypted_key = new_seal_key(seal.name)
+        new_pem, encrypted_key = new_seal_key(seal.name)
         label = None
     else:
         label = f"sealflow-seal-{seal.id}-{secrets.token_hex(4)}"
-        certificate_pem = _token_key(seal, label).public_bytes(serialization.Encoding.PEM).decode("ascii")
+        new_pem = certificate_pem(_token_key(seal, label))
         encrypted_key = None
     former = _retire_certificate(seal, "renewed")
     keyring.forget_seal(seal.id)
-    seal.certificate_pem, seal.encrypted_key = certificate_pem, encrypted_key
+    seal.certificate_pem, seal.encrypted_key = new_pem, encrypted_key
     if label is not None:
         seal.token_key_label = label
     db.session.flush()
-    issued = load_certificate(certificate_pem)
+    issued = pki.load_certificate(new_pem)
     record(actor, "seal.certificate_renewed", "seal", seal.id, certificate_serial=_serial_hex(issued),
            previous_serial=former.serial_number, not_after=issued.not_valid_after_utc.isoformat(),
            key="token" if label else "database", key_label=label)
@@ -422,7 +421,9 @@ class CertificateInfo:
 
 
 def _info(pem: str, former: FormerCertificate | None = None) -> CertificateInfo:
-    certificate = load_certificate(pem)
+    from cryptography.hazmat.primitives import hashes
+
+    certificate = pki.load_certificate(pem)
     subject = certificate.subject.rfc4514_string()
     return CertificateInfo(_serial_hex(certificate), subject, certificate.not_valid_before_utc.replace(tzinfo=None),
                            certificate.not_valid_after_utc.replace(tzinfo=None), former is None,

@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import Select, func, select
 
+from app import pki  # load_certificate on first use: it imports cryptography
 from app.errors import PermissionDenied
 from app.extensions import db
 from app.models import AuditEvent, Document, DocumentKind, RoleName, Seal, SealStatus, User
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.pdf import PdfError
-from app.pki import load_certificate
 from app.services import documents, keys
 from app.services.documents import pdf_errors
 
@@ -105,7 +105,7 @@ def expiring_seals(now: datetime | None = None) -> list[ExpiringSeal]:
     horizon = now + timedelta(days=current_app.config["CERTIFICATE_WARNING_DAYS"])
     found = []
     for seal in db.session.execute(select(Seal).where(Seal.status != SealStatus.REVOKED)).scalars():
-        expires = _naive(load_certificate(seal.certificate_pem).not_valid_after_utc)
+        expires = _naive(pki.load_certificate(seal.certificate_pem).not_valid_after_utc)
         if expires < horizon:
             found.append(ExpiringSeal(seal, expires))
     return sorted(found, key=lambda e: e.expires)

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
-
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Document, DocumentKind, RevocationReason, Seal, SealApplication
@@ -31,6 +29,8 @@ def verify_document(content: bytes) -> VerificationReport:
 
 def crl_der() -> bytes:
     """The current certificate revocation list, DER, as relying parties fetch it."""
+    from cryptography.hazmat.primitives import serialization
+
     return keys.revocation_list().public_bytes(serialization.Encoding.DER)
 
 
