@@ -50,8 +50,14 @@ _CLAIM = (
 
 def _claim(job_id: int) -> tuple[str, dict[str, Any], int | None] | None:
     """Take the job for this worker: one conditional UPDATE, so that of two workers (or a worker and a withdrawal
-    that cancelled the job) exactly one wins. The winner gets the job's operation, parameters and process."""
+    that cancelled the job) exactly one wins. The winner gets the job's operation, parameters and process.
+
+    A sealing job also chains the events that led here (the approvals, committed), in the same short transaction:
+    the sealed document carries a head that covers them, and the chain is never locked while the job signs. Other
+    jobs carry no head: the clock chains their events."""
     claimed = db.session.execute(_CLAIM, {"job_id": job_id, "now": utcnow()}).first()
+    if claimed is not None and claimed.operation in operators.SEALING_OPERATORS:
+        audit.extend_chain()
     db.session.commit()
     return (claimed.operation, claimed.params, claimed.instance_id) if claimed is not None else None
 
@@ -68,12 +74,6 @@ def run_job(job_id: int) -> str:
             return "waiting"  # an early copy on the queue; the clock enqueues it when its time comes
         return f"already {job.status.value}"
     operation, params, instance_id = claimed
-    if operation in operators.SEALING_OPERATORS:
-        # The events that led here (the approvals) are committed: chained now, the sealed document carries a head
-        # that covers them. Its own short transaction: the chain is never locked while a job signs. Other jobs
-        # carry no head: the clock chains their events (a transaction and five statements less a job).
-        audit.extend_chain()
-        db.session.commit()
     try:
         result = operators.run_operator(operation, dict(params), instance_id, actor)
         # The operator's work (a document and its audit event) is kept even if resuming fails: operators do their
@@ -145,7 +145,7 @@ def requeue_due_retries(now: datetime) -> list[Job]:
     for job_id, due_at in due:
         taken = db.session.execute(
             update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.next_attempt_at == due_at)
-            .values(next_attempt_at=None).execution_options(synchronize_session=False))
+            .values(next_attempt_at=None, heartbeat_at=now).execution_options(synchronize_session=False))
         if taken.rowcount == 1:  # type: ignore[attr-defined]
             job = db.session.get(Job, job_id)
             assert job is not None
@@ -169,26 +169,28 @@ def stranded(now: datetime, grace: timedelta) -> list[Job]:
         Job.status == JobStatus.RUNNING, func.coalesce(Job.heartbeat_at, Job.created_at) <= now - grace,
     )).scalars().all()
     queued = db.session.execute(select(Job).where(
-        Job.status == JobStatus.QUEUED, Job.next_attempt_at.is_(None), Job.created_at <= now - grace,
+        Job.status == JobStatus.QUEUED, Job.next_attempt_at.is_(None),
+        func.coalesce(Job.heartbeat_at, Job.created_at) <= now - grace,
     )).scalars().all()
     lost = unattended([job.key for job in queued]) if queued else set()
     return [*silent, *(job for job in queued if job.key in lost)]
 
 
 def recover_stranded(now: datetime, grace: timedelta, actor: Actor) -> list[Job]:
-    """Queue the stranded jobs again (after the caller's commit). A running one goes back to queued by one
-    conditional UPDATE, so that a worker that beat or finished meanwhile keeps it, and two clocks recover it once;
-    the claim then lets exactly one worker run it (operators do their work once)."""
+    """Queue the stranded jobs again (after the caller's commit), each by one conditional UPDATE, so that a worker
+    that beat or finished meanwhile keeps it and two sweeps recover it once; the claim then lets exactly one worker
+    run it (operators do their work once)."""
     recovered = []
     for job in stranded(now, grace):
-        if job.status == JobStatus.RUNNING:
-            taken = db.session.execute(
-                update(Job).where(Job.id == job.id, Job.status == JobStatus.RUNNING,
-                                  func.coalesce(Job.heartbeat_at, Job.created_at) <= now - grace)
-                .values(status=JobStatus.QUEUED).execution_options(synchronize_session=False))
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
-                continue
-            db.session.refresh(job)
+        # Queued again with a fresh mark (heartbeat_at): a second sweep that read the job before this one's commit
+        # finds the mark too recent and leaves it, instead of recovering it twice.
+        taken = db.session.execute(
+            update(Job).where(Job.id == job.id, Job.status == job.status,
+                              func.coalesce(Job.heartbeat_at, Job.created_at) <= now - grace)
+            .values(status=JobStatus.QUEUED, heartbeat_at=now).execution_options(synchronize_session=False))
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        db.session.refresh(job)
         record(actor, "job.recovered", "job", job.id, operation=job.operation, attempts=job.attempts)
         schedule(job)
         recovered.append(job)

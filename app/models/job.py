@@ -39,7 +39,8 @@ class Job(Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
     error: Mapped[str | None] = mapped_column(Text)
     # While running: the last time its worker said it was alive (the claim, then every few seconds). A running job
-    # whose worker has been silent for SEALFLOW_WORKER_TTL seconds is stranded, and queued again.
+    # whose worker has been silent for SEALFLOW_WORKER_TTL seconds is stranded, and queued again. While queued: when
+    # it was last queued again (a retry due, a recovery), so that the sweeps judge it from then, not from its birth.
     heartbeat_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
