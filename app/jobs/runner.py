@@ -14,11 +14,12 @@ from typing import Any
 
 from flask import current_app
 from rq import get_current_job
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import bindparam, func, or_, select, update
 
 from app.errors import DomainError
 from app.extensions import db
-from app.jobs.deadline import timed_out
+from app.jobs.deadline import Deadline, timed_out
 from app.models import Job, JobStatus
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
@@ -43,12 +44,27 @@ _CLAIM = (
     .where(Job.id == bindparam("job_id"), Job.status == JobStatus.QUEUED,
            or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= bindparam("now")))
     .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, next_attempt_at=None, heartbeat_at=bindparam("now"))
-    .returning(Job.operation, Job.params, Job.instance_id)
+    .returning(Job.operation, Job.params, Job.instance_id, Job.attempts)
     .execution_options(synchronize_session=False)
 )
+# The attempt that claimed a job still holds it: not recovered (queued again) and claimed by another worker since.
+# Taken with the row's lock, so that no recovery can come between the check and the commit that follows.
+_HELD = (select(Job.id).where(Job.id == bindparam("job_id"), Job.status == JobStatus.RUNNING,
+                              Job.attempts == bindparam("attempt")).with_for_update())
 
 
-def _claim(job_id: int) -> tuple[str, dict[str, Any], int | None] | None:
+class Superseded(Exception):
+    """The job was taken from this attempt (its worker was judged dead and another claimed it): whatever this
+    attempt did is rolled back, and the other attempt finishes the job."""
+
+
+def _hold(job_id: int, attempt: int) -> None:
+    """Raise Superseded unless this attempt still holds the job, locking its row until the caller's commit."""
+    if db.session.execute(_HELD, {"job_id": job_id, "attempt": attempt}).first() is None:
+        raise Superseded(f"job {job_id}: attempt {attempt} no longer holds it")
+
+
+def _claim(job_id: int) -> tuple[str, dict[str, Any], int | None, int] | None:
     """Take the job for this worker: one conditional UPDATE, so that of two workers (or a worker and a withdrawal
     that cancelled the job) exactly one wins. The winner gets the job's operation, parameters and process.
 
@@ -59,7 +75,7 @@ def _claim(job_id: int) -> tuple[str, dict[str, Any], int | None] | None:
     if claimed is not None and claimed.operation in operators.SEALING_OPERATORS:
         audit.extend_chain()
     db.session.commit()
-    return (claimed.operation, claimed.params, claimed.instance_id) if claimed is not None else None
+    return (claimed.operation, claimed.params, claimed.instance_id, claimed.attempts) if claimed is not None else None
 
 
 def run_job(job_id: int) -> str:
@@ -73,13 +89,19 @@ def run_job(job_id: int) -> str:
         if job.status == JobStatus.QUEUED:
             return "waiting"  # an early copy on the queue; the clock enqueues it when its time comes
         return f"already {job.status.value}"
-    operation, params, instance_id = claimed
+    operation, params, instance_id, attempt = claimed
     try:
         result = operators.run_operator(operation, dict(params), instance_id, actor)
+        if Deadline.fired:  # RQ's timeout fired, and a library swallowed it: what it read may be incomplete
+            raise JobTimeoutException(f"job {job_id} ran out of time")
         # The operator's work (a document and its audit event) is kept even if resuming fails: operators do their
-        # work once, so a retry finds it done. Committing here also releases the audit chain's lock before the
-        # instance row is locked, the order every other step takes them in.
+        # work once, so a retry finds it done. It is kept only while this attempt still holds the job: a worker
+        # judged dead whose job another worker took keeps nothing (one sealed document, never two). Committing
+        # here also releases the audit chain's lock before the instance row is locked, the order every other step
+        # takes them in.
+        _hold(job_id, attempt)
         db.session.commit()
+        _hold(job_id, attempt)
         job = db.session.get(Job, job_id)
         assert job is not None
         job.status = JobStatus.DONE  # written with the resumed process, or rolled back with it
@@ -88,13 +110,16 @@ def run_job(job_id: int) -> str:
         applications.follow(resume_service(job, result, actor), actor)
         db.session.commit()
         return "done"
+    except Superseded:
+        db.session.rollback()
+        return "superseded"
     except Exception as exc:
         db.session.rollback()
         reason, transient = _reason(exc)
         if isinstance(exc, SealingRefused) and not transient:  # said once, on the application, beside the job's
             record(actor, "sealing.refused", "seal_application", exc.application_id, operation=operation,
                    reasons=exc.reasons)
-        outcome = _failed(job_id, reason, transient, actor)
+        outcome = _failed(job_id, reason, transient, actor, attempt)
         if transient and outcome in ("retrying", "failed"):
             raise JobAttemptError(f"job {job_id} ({operation}): {reason}; {outcome}") from exc
         return outcome
@@ -112,12 +137,15 @@ def _reason(exc: Exception) -> tuple[str, bool]:
     return f"internal error ({exc.__class__.__name__})", True
 
 
-def _failed(job_id: int, reason: str, transient: bool, actor: Actor) -> str:
-    """Record a failed attempt: schedule the next one, or give up and tell the process."""
-    job = db.session.get(Job, job_id)
+def _failed(job_id: int, reason: str, transient: bool, actor: Actor, attempt: int | None = None) -> str:
+    """Record a failed attempt (`attempt`, when a worker's: it must still hold the job): schedule the next one, or
+    give up and tell the process."""
+    job = db.session.execute(select(Job).where(Job.id == job_id).with_for_update()
+                             .execution_options(populate_existing=True)).scalar_one_or_none()
     assert job is not None
-    if job.status != JobStatus.RUNNING:
-        return f"already {job.status.value}"  # someone else settled it meanwhile
+    if job.status != JobStatus.RUNNING or (attempt is not None and job.attempts != attempt):
+        db.session.rollback()
+        return f"already {job.status.value}"  # someone else settled it, or took it, meanwhile
     job.error = reason
     if transient and job.attempts < current_app.config["JOB_MAX_ATTEMPTS"]:
         job.status = JobStatus.QUEUED
@@ -182,6 +210,9 @@ def recover_stranded(now: datetime, grace: timedelta, actor: Actor) -> list[Job]
     run it (operators do their work once)."""
     recovered = []
     for job in stranded(now, grace):
+        if job.status == JobStatus.RUNNING and job.attempts >= current_app.config["JOB_MAX_ATTEMPTS"]:
+            _give_up(job, now, grace, actor)  # its workers keep dying on it (a PDF that crashes a library, say)
+            continue
         # Queued again with a fresh mark (heartbeat_at): a second sweep that read the job before this one's commit
         # finds the mark too recent and leaves it, instead of recovering it twice.
         taken = db.session.execute(
@@ -195,3 +226,20 @@ def recover_stranded(now: datetime, grace: timedelta, actor: Actor) -> list[Job]
         schedule(job)
         recovered.append(job)
     return recovered
+
+
+def _give_up(job: Job, now: datetime, grace: timedelta, actor: Actor) -> None:
+    """Fail for good a running job whose last attempt's worker died too, when it had all its attempts: a job that
+    kills its workers is not run again for ever. One conditional UPDATE, as for a recovery."""
+    taken = db.session.execute(
+        update(Job).where(Job.id == job.id, Job.status == JobStatus.RUNNING,
+                          func.coalesce(Job.heartbeat_at, Job.created_at) <= now - grace)
+        .values(status=JobStatus.FAILED, finished_at=now).execution_options(synchronize_session=False))
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    db.session.refresh(job)
+    reason = f"its worker stopped during each of its {job.attempts} attempts"
+    job.error = reason
+    record(actor, "job.failed", "job", job.id, operation=job.operation, attempts=job.attempts, reason=reason)
+    if job.instance_id is not None:
+        applications.follow(fail_service(job, reason, actor), actor, reason)

@@ -15,7 +15,6 @@ from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
 from rq.job import Job as RqJob
 from rq.worker import DequeueStrategy
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.jobs.deadline import Deadline
 from app.jobs.outage import REDIS_AWAY, Backoff
@@ -51,16 +50,18 @@ class AppWorker(SimpleWorker):
             thread.join()
 
     def _beat(self, key: str, stop: threading.Event) -> None:
+        # The row's beat first (it is what keeps the job ours), each beat on its own: no error of one (a Redis that
+        # refuses writes, a database away) may end the thread and so let a live job be judged dead.
         while not stop.wait(self.worker_ttl / 4):
-            try:
-                self.heartbeat()
-            except REDIS_AWAY as exc:  # the job goes on; the row's heartbeat below is what keeps it ours
-                self.log.warning("Worker %s: no heartbeat on Redis (%s)", self.name, exc)
             try:
                 with self.flask_app.app_context():
                     keep_alive(key)
-            except SQLAlchemyError as exc:
+            except Exception as exc:
                 self.log.warning("Worker %s: no heartbeat on job %s (%s)", self.name, key, exc)
+            try:
+                self.heartbeat()
+            except Exception as exc:  # the job goes on; the row's heartbeat is what keeps it ours
+                self.log.warning("Worker %s: no heartbeat on Redis (%s)", self.name, exc)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         """Beat with WORKER_TTL as the key's lifetime (RQ would keep it a job's timeout + 60 s: far too long to tell

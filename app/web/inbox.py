@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import HumanTask, User
 from app.services import accounts, approvals, deployments, inbox
 from app.web.forms import DecisionForm
-from app.web.guards import actor, me
+from app.web.guards import actor, database_int, me
 from app.web.labels import decision_label
 from app.workflow import WorkflowFailed
 
@@ -32,7 +32,7 @@ def absent_users(tasks: list[HumanTask], user: User) -> dict[int, str]:
 @bp.get("/inbox")
 @login_required
 def index() -> Any:
-    page = request.args.get("page", 1, type=int) or 1
+    page = request.args.get("page", 1, type=database_int) or 1
     return render_template("inbox/index.html", found=inbox.inbox_page(me(), page))
 
 

@@ -156,3 +156,59 @@ def test_an_error_boundary_takes_over_when_sealing_fails_for_good_and_a_retry_fr
     found = _application(application)
     assert found.status == ApplicationStatus.SEALED
     assert applications.process_of(found).outcome == "sealed"
+
+
+def test_an_attempt_whose_job_was_taken_keeps_nothing_and_the_document_is_sealed_once(app, org):
+    """Worker A claims the job and stalls (a pause, a partition: its heartbeat stops); the clock queues the job again
+    and worker B seals it. When A wakes and reaches its commit, the job is no longer its attempt's: A keeps
+    nothing, and its failure, if it fails, settles nothing."""
+    from app.jobs import runner
+    from app.models import AuditEvent, Document, DocumentKind, Job, JobStatus
+    from app.services import operators
+
+    application = _file(org)
+    _decide(org.head)
+    job = db.session.execute(select(Job)).scalar_one()
+    claimed_by_a = runner._claim(job.id)
+    assert claimed_by_a is not None
+    operation, params, instance_id, attempt_a = claimed_by_a
+    grace = timedelta(seconds=app.config["WORKER_TTL"])
+    assert tick(now=utcnow() + grace * 1.5).jobs_recovered == 1  # A has been silent: queued again
+    assert runner.run_job(job.id) == "done"  # worker B
+    db.session.expire_all()
+
+    # A, awake again, carries on where it was: its operator finds B's document, and its hold fails.
+    operators.run_operator(operation, dict(params), instance_id, Actor.system("worker"))
+    try:
+        runner._hold(job.id, attempt_a)
+        raise AssertionError("attempt A still held the job")
+    except runner.Superseded:
+        db.session.rollback()
+    assert runner._failed(job.id, "the time-stamp authority did not answer", True, Actor.system("worker"),
+                          attempt_a) == "already done"
+    db.session.expire_all()
+    settled = db.session.get(Job, job.id)
+    assert settled.status == JobStatus.DONE and settled.attempts == 2
+    sealed = db.session.execute(select(Document).where(Document.application_id == application.id,
+                                                       Document.kind == DocumentKind.SEALED)).scalars().all()
+    assert len(sealed) == 1
+    assert len(db.session.execute(select(AuditEvent).where(AuditEvent.action == "document.sealed")).all()) == 1
+
+
+def test_a_job_whose_workers_die_on_every_attempt_fails_for_good_instead_of_running_for_ever(app, org):
+    from app.jobs import runner
+    from app.models import ApplicationStatus, AuditEvent, Job, JobStatus
+
+    application = _file(org)
+    _decide(org.head)
+    job_id = db.session.execute(select(Job.id)).scalar_one()
+    grace = timedelta(seconds=app.config["WORKER_TTL"])
+    for attempt in range(1, app.config["JOB_MAX_ATTEMPTS"] + 1):
+        assert runner._claim(job_id) is not None  # a worker takes it, then dies without a word
+        recovered = tick(now=utcnow() + grace * 1.5 * attempt).jobs_recovered
+        assert recovered == (1 if attempt < app.config["JOB_MAX_ATTEMPTS"] else 0)
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    assert job.status == JobStatus.FAILED and "stopped during each of its 3 attempts" in (job.error or "")
+    assert db.session.get(SealApplication, application.id).status == ApplicationStatus.FAILED
+    assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "job.failed")).first() is not None
