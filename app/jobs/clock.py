@@ -165,9 +165,13 @@ class Clock(CronScheduler):
                 db.session.rollback()
                 log.error("Clock %s: jobs not swept (%s)", self.name, exc)
                 return
-            except BaseException:
+            except (KeyboardInterrupt, StopRequested):
                 db.session.rollback()
                 raise
+            except Exception:  # one job the sweep cannot settle must not stop the clock: said, and tried again
+                db.session.rollback()
+                log.exception("Clock %s: the sweep failed; the next one tries again", self.name)
+                return
         if requeued or recovered:
             log.info("Clock %s: %d jobs queued for their retry, %d stranded jobs queued again", self.name, requeued,
                      recovered)
