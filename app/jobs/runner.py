@@ -154,13 +154,19 @@ def _failed(job_id: int, reason: str, transient: bool, actor: Actor, attempt: in
                reason=reason, next_attempt_at=job.next_attempt_at.isoformat())
         db.session.commit()
         return "retrying"
+    _fail_for_good(job, reason, actor)
+    db.session.commit()
+    return "failed"
+
+
+def _fail_for_good(job: Job, reason: str, actor: Actor) -> None:
+    """The job failed for good: said in the log, and told to its process (the caller commits)."""
     job.status = JobStatus.FAILED
     job.finished_at = utcnow()
+    job.error = reason
     record(actor, "job.failed", "job", job.id, operation=job.operation, attempts=job.attempts, reason=reason)
     if job.instance_id is not None:
         applications.follow(fail_service(job, reason, actor), actor, reason)
-    db.session.commit()
-    return "failed"
 
 
 def requeue_due_retries(now: datetime) -> list[Job]:
@@ -210,36 +216,28 @@ def recover_stranded(now: datetime, grace: timedelta, actor: Actor) -> list[Job]
     run it (operators do their work once)."""
     recovered = []
     for job in stranded(now, grace):
-        if job.status == JobStatus.RUNNING and job.attempts >= current_app.config["JOB_MAX_ATTEMPTS"]:
-            _give_up(job, now, grace, actor)  # its workers keep dying on it (a PDF that crashes a library, say)
+        if not _take(job, now, grace):
             continue
-        # Queued again with a fresh mark (heartbeat_at): a second sweep that read the job before this one's commit
-        # finds the mark too recent and leaves it, instead of recovering it twice.
-        taken = db.session.execute(
-            update(Job).where(Job.id == job.id, Job.status == job.status,
-                              func.coalesce(Job.heartbeat_at, Job.created_at) <= now - grace)
-            .values(status=JobStatus.QUEUED, heartbeat_at=now).execution_options(synchronize_session=False))
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
+        if job.attempts >= current_app.config["JOB_MAX_ATTEMPTS"] and job.status == JobStatus.RUNNING:
+            # Its workers keep dying on it (a PDF that crashes a library, say): not run again for ever.
+            _fail_for_good(job, f"its worker stopped during each of its {job.attempts} attempts", actor)
             continue
-        db.session.refresh(job)
+        job.status = JobStatus.QUEUED
         record(actor, "job.recovered", "job", job.id, operation=job.operation, attempts=job.attempts)
         schedule(job)
         recovered.append(job)
     return recovered
 
 
-def _give_up(job: Job, now: datetime, grace: timedelta, actor: Actor) -> None:
-    """Fail for good a running job whose last attempt's worker died too, when it had all its attempts: a job that
-    kills its workers is not run again for ever. One conditional UPDATE, as for a recovery."""
+def _take(job: Job, now: datetime, grace: timedelta) -> bool:
+    """Take a stranded job for the sweep by one conditional UPDATE that marks when (heartbeat_at): a worker that beat
+    or finished meanwhile keeps it, and a second sweep that read it before this one's commit finds the mark too
+    recent and leaves it, so a job is recovered once. The job is read again as taken (its status still stranded)."""
     taken = db.session.execute(
-        update(Job).where(Job.id == job.id, Job.status == JobStatus.RUNNING,
+        update(Job).where(Job.id == job.id, Job.status == job.status,
                           func.coalesce(Job.heartbeat_at, Job.created_at) <= now - grace)
-        .values(status=JobStatus.FAILED, finished_at=now).execution_options(synchronize_session=False))
+        .values(heartbeat_at=now).execution_options(synchronize_session=False))
     if taken.rowcount != 1:  # type: ignore[attr-defined]
-        return
+        return False
     db.session.refresh(job)
-    reason = f"its worker stopped during each of its {job.attempts} attempts"
-    job.error = reason
-    record(actor, "job.failed", "job", job.id, operation=job.operation, attempts=job.attempts, reason=reason)
-    if job.instance_id is not None:
-        applications.follow(fail_service(job, reason, actor), actor, reason)
+    return True
