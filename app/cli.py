@@ -39,6 +39,15 @@ class LazyGroup(click.Group):
         group: click.Group = getattr(importlib.import_module(module), attribute)
         return group
 
+    # The group itself runs, once loaded: its own options and its callback (Flask-Migrate's `db` keeps
+    # --directory in flask.g for its commands) come with it.
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        return self.group.make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return self.group.invoke(ctx)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return self.group.list_commands(ctx)
 

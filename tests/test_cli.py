@@ -201,3 +201,20 @@ def test_directory_sync_says_why_it_cannot_run(app, org, ldap):
     app.config["LDAP_URL"] = ""
     result = app.test_cli_runner().invoke(args=["directory", "sync"])
     assert result.exit_code == 1 and "error: no directory is configured" in result.output
+
+
+def test_flask_db_upgrade_migrates_a_fresh_database_from_the_command_line(tmp_path):
+    """`manage.py serve` runs `flask db upgrade`: the lazily loaded `db` group runs with its own options and
+    callback (Flask-Migrate keeps --directory in flask.g for its commands)."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env["SEALFLOW_INSTANCE_PATH"] = str(tmp_path)
+
+    def flask(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    upgraded = flask("db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    current = flask("db", "current")
+    assert current.returncode == 0 and "(head)" in current.stdout, current.stderr
