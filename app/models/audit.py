@@ -2,6 +2,9 @@
 
 `record` is the one way an event is written; every layer (services, the workflow engine, jobs) uses it. Chaining
 happens after commit (app/services/audit.py), so that approvals of different applications never wait for each other.
+
+A transaction's events are written together, in one statement: before it commits, or before the session runs any
+other statement (which might read them); they are dropped with it when it ends without committing.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, Row, String, Table, insert, select, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import event as sqla_event
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, SessionTransaction, mapped_column
 
 from app.extensions import Model, db
 from app.models.timestamps import utcnow
@@ -98,12 +102,17 @@ def digest(event: AuditEvent) -> str:
 
 _TABLE = cast(Table, AuditEvent.__table__)
 _WRITTEN = [column for column in _TABLE.columns if column.key not in ("id", "seq", "prev_hash", "hash")]
-_INSERT = insert(_TABLE)  # built once: a step records several events
+# Built once: a step records several events. In the order given, so that each event learns its id.
+_INSERT_RETURNING = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+
+
+_PENDING = "sealflow.audit_events"  # the session's events not yet written
 
 
 def record(actor: Actor, action: str, object_type: str, object_id: object, **details: Any) -> AuditEvent:
-    """Write an event, committed by the caller with the change it describes; it joins the chain once committed.
-    The event returned is not in the session (an event never changes once written)."""
+    """Keep an event, written and committed with the change it describes (see the module's docstring); it joins the
+    chain once committed. The event returned is not in the session (an event never changes once written); it has its
+    id once written."""
     event = AuditEvent(
         at=utcnow(),
         actor_id=actor.user_id,
@@ -114,12 +123,34 @@ def record(actor: Actor, action: str, object_type: str, object_id: object, **det
         address=actor.address,
         details=json.loads(json.dumps(details, default=str)),
     )
-    # A plain INSERT on the session's connection: the ORM's unit of work costs several times more per row (a step
-    # records several events), and the session's pending changes need not be flushed for it.
-    row = {column.key: getattr(event, column.key) for column in _WRITTEN}
-    written = db.session.connection().execute(_INSERT, row)
-    event.id = written.inserted_primary_key[0]  # type: ignore[index]  # one row: never None
+    db.session.connection()  # the transaction the event belongs to has begun: its end takes the event along
+    db.session.info.setdefault(_PENDING, []).append(event)
     return event
+
+
+def _write_pending(session: Session) -> None:
+    # Plain rows, not the ORM's unit of work: it costs several times more per row, and a step records several.
+    events = session.info.pop(_PENDING, None)
+    if events:
+        rows = [{column.key: getattr(event, column.key) for column in _WRITTEN} for event in events]
+        ids = session.connection().execute(_INSERT_RETURNING, rows).scalars().all()
+        for event, event_id in zip(events, ids, strict=True):
+            event.id = event_id
+
+
+def _before_statement(state: ORMExecuteState) -> None:
+    if state.session.info.get(_PENDING):
+        _write_pending(state.session)
+
+
+def _after_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back or closed: its events go with it (a commit wrote them)
+        session.info.pop(_PENDING, None)
+
+
+sqla_event.listen(Session, "before_commit", _write_pending)
+sqla_event.listen(Session, "do_orm_execute", _before_statement)
+sqla_event.listen(Session, "after_transaction_end", _after_transaction)
 
 
 def events_for(object_type: str, object_id: object) -> list[AuditEvent]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from app.errors import NotFound
@@ -10,9 +11,10 @@ from app.extensions import db
 T = TypeVar("T")
 
 
-def get_or_not_found(model: type[T], object_id: Any, what: str) -> T:
-    """The row of `model` with this id; NotFound("<what> <id> does not exist") otherwise."""
-    found = db.session.get(model, object_id)
+def get_or_not_found(model: type[T], object_id: Any, what: str, options: Sequence[Any] = ()) -> T:
+    """The row of `model` with this id (loaded with the given options); NotFound("<what> <id> does not exist")
+    otherwise."""
+    found = db.session.get(model, object_id, options=options)
     if found is None:
         raise NotFound(f"{what} {object_id} does not exist")
     return found

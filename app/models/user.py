@@ -6,8 +6,8 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, DateTime, Enum, ForeignKey, String, Table, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Column, DateTime, Enum, ForeignKey, String, Table, exists, false
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from app.extensions import Model, db
 from app.models.timestamps import UtcNow, utcnow
@@ -85,6 +85,9 @@ class User(UserMixin, Model):
 
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+    # Whether the user heads a department (so may open the archive): every page's top bar asks, so the session's
+    # user loads it in the same statement (accounts.user_for_session); elsewhere it is read when asked for.
+    heads_department: Mapped[bool] = column_property(exists().where(Department.head_id == id), deferred=True)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users at login and on every request

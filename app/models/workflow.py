@@ -114,7 +114,8 @@ class HumanTask(Model):
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
-    candidates: Mapped[list[TaskCandidate]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    # Read when asked for: a task with an assignee never needs them, and a decision's path loads several tasks.
+    candidates: Mapped[list[TaskCandidate]] = relationship(cascade="all, delete-orphan")
 
     def offered_to(self, user_id: int, roles: set[RoleName]) -> bool:
         """Whether the task is for this user: assigned to them, or unassigned and offered to them or their roles."""

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, undefer
 
 from app.errors import DirectoryRefused, DirectoryUnavailable, InvalidInput, PermissionDenied
 from app.extensions import db
@@ -174,14 +174,17 @@ def _local_password_matches(user: User | None, password: str) -> bool:
     return user is not None and user.active
 
 
+_SESSION_USER = [joinedload(User.roles), undefer(User.heads_department)]  # built once: on every request
+
+
 def user_for_session(token: str) -> User | None:
     """The user a session's login token names, if that session still stands: the token's epoch is the user's
     (logout, a new password or deactivation raise it) and the user is active."""
     user_id, _, epoch = token.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None  # a token from before sessions had epochs, or forged: logged out
-    # Every request asks this: the roles come in the same statement.
-    user = db.session.get(User, int(user_id), options=[joinedload(User.roles)])
+    # Every request asks this: the roles, and whether the user heads a department, come in the same statement.
+    user = db.session.get(User, int(user_id), options=_SESSION_USER)
     if user is None or not user.active or user.session_epoch != int(epoch):
         return None
     return user

@@ -215,7 +215,7 @@ def follow(step: StepResult, actor: Actor, reason: str | None = None) -> None:
     for job in step.jobs:
         schedule(job)
     if step.instance.application_id is not None:
-        refresh_status(step.instance.application_id, actor, reason, step.instance)
+        refresh_status(step.instance.application_id, actor, reason, step.instance, sealing=bool(step.jobs))
     else:  # a process of its own: a deployment's approval
         deployments.refresh_status(step.instance)
 
@@ -227,12 +227,14 @@ def fail_process(instance_id: int, reason: str, actor: Actor) -> None:
     follow(StepResult(fail_instance(instance_id, reason, actor)), actor, reason)
 
 
-def _status_from_process(application: SealApplication, instance: ProcessInstance) -> ApplicationStatus:
+def _status_from_process(application: SealApplication, instance: ProcessInstance,
+                          sealing: bool = False) -> ApplicationStatus:
+    """sealing: the step just taken queued a job (so one is waiting, without asking the database)."""
     if instance.status == InstanceStatus.FAILED:
         return ApplicationStatus.FAILED
     if instance.status == InstanceStatus.CANCELLED or instance.outcome == WITHDRAWN_END:
         return ApplicationStatus.WITHDRAWN
-    running = db.session.execute(
+    running = sealing or db.session.execute(
         select(Job.id).where(Job.instance_id == instance.id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
     ).first()
     if running:
@@ -247,12 +249,12 @@ def _status_from_process(application: SealApplication, instance: ProcessInstance
 
 
 def refresh_status(application_id: int, actor: Actor, reason: str | None = None,
-                   instance: ProcessInstance | None = None) -> SealApplication:
-    """Derive the application's status from its process (`instance`, when the caller holds it already); record the
-    change if there is one."""
+                   instance: ProcessInstance | None = None, sealing: bool = False) -> SealApplication:
+    """Derive the application's status from its process (`instance`, when the caller holds it already; `sealing`
+    when the caller's step queued a job); record the change if there is one."""
     application = get_application(application_id)
     instance = instance or process_of(application)
-    target = _status_from_process(application, instance)
+    target = _status_from_process(application, instance, sealing)
     if target != application.status:
         application.move_to(target)
         application.failure_reason = reason if target == ApplicationStatus.FAILED else None
@@ -281,7 +283,7 @@ def withdraw(application_id: int, user: User, actor: Actor) -> SealApplication:
 
 def approval_steps(application: SealApplication) -> list[HumanTask]:
     """The inbox tasks the application's process opened, oldest first."""
-    return tasks_of(process_of(application).id)
+    return tasks_of(process_of(application).id, with_candidates=True)
 
 
 def get_application(application_id: int) -> SealApplication:

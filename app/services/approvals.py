@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, exists, false, or_, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql import Select
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
@@ -200,9 +201,12 @@ def can_decide(user: User, task: HumanTask) -> bool:
     return decision_refusal(user, task) is None
 
 
+_WITH_INSTANCE = [joinedload(HumanTask.instance)]  # built once: every decision reads both
+
+
 def get_task(task_id: int, user: User) -> HumanTask:
     """A task the user may see: one that is, or was, theirs."""
-    task = get_or_not_found(HumanTask, task_id, "task")
+    task = get_or_not_found(HumanTask, task_id, "task", _WITH_INSTANCE)
     offered = task.state == TaskState.READY and acting_for(task, user) is not None
     if not (offered or user.id in (task.assignee_id, task.completed_by_id, task.on_behalf_of_id)):
         raise NotFound(f"task {task_id} does not exist")  # the same answer as for an unknown id

@@ -111,7 +111,7 @@ SORT_COLUMNS: dict[str, Any] = {
 
 def can_search(user: User) -> bool:
     """Whether the user may open the archive: auditors, seal administrators and department heads."""
-    return bool(user.role_names & ARCHIVE_ROLES) or bool(people.headed_by(user.id))
+    return bool(user.role_names & ARCHIVE_ROLES) or user.heads_department
 
 
 def visible_departments(user: User) -> set[int] | None:

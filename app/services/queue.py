@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from app.models import Document, Job, ProcessInstance
+from app.models import Document, Job, ProcessInstance, SealApplication
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +93,25 @@ def schedule(job: Job) -> None:
 def job_timeout(job: Job) -> int:
     """Seconds one attempt of the job may run: JOB_TIMEOUT_SECONDS, plus JOB_TIMEOUT_PAGE_SECONDS for each page of
     its application's document (the pages of its newest version, which every sealing operator reads)."""
-    pages = 0
-    if job.instance_id is not None:
-        application_id = select(ProcessInstance.application_id).where(ProcessInstance.id == job.instance_id)
-        pages = Session.object_session(job).execute(  # type: ignore[union-attr]
-            select(func.max(Document.page_count)).where(Document.application_id == application_id.scalar_subquery())
-        ).scalar() or 0
     config = current_app.config
-    return config["JOB_TIMEOUT_SECONDS"] + math.ceil(config["JOB_TIMEOUT_PAGE_SECONDS"] * pages)
+    return config["JOB_TIMEOUT_SECONDS"] + math.ceil(config["JOB_TIMEOUT_PAGE_SECONDS"] * _pages(job))
+
+
+def _pages(job: Job) -> int:
+    """The most pages of any document of the job's application: from the documents the session holds already (a
+    decision's path has read them), else in one statement."""
+    session = Session.object_session(job)
+    assert session is not None
+    if job.instance_id is None:
+        return 0
+    instance = session.identity_map.get(identity_key(ProcessInstance, job.instance_id))
+    application = (session.identity_map.get(identity_key(SealApplication, instance.application_id))
+                   if isinstance(instance, ProcessInstance) and instance.application_id is not None else None)
+    if isinstance(application, SealApplication) and "documents" not in inspect(application).unloaded:
+        return max((d.page_count or 0 for d in application.documents), default=0)
+    application_id = select(ProcessInstance.application_id).where(ProcessInstance.id == job.instance_id)
+    return session.execute(select(func.max(Document.page_count))
+                           .where(Document.application_id == application_id.scalar_subquery())).scalar() or 0
 
 
 def enqueue(job_id: int, key: str, timeout: int) -> None:

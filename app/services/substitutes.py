@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
@@ -18,14 +18,16 @@ from app.models.audit import Actor, record
 from app.models.lookup import get_or_not_found
 from app.models.timestamps import utcnow
 
+# Built once: the inbox and every decision ask it.
+_REPRESENTED = select(Substitution.user_id).where(
+    Substitution.substitute_id == bindparam("user_id"), Substitution.starts_at <= bindparam("at"),
+    Substitution.ends_at > bindparam("at"), Substitution.cancelled_at.is_(None),
+)
+
 
 def represented_by(user_id: int, at: datetime) -> set[int]:
     """The users this user stands in for at that moment."""
-    query = select(Substitution.user_id).where(
-        Substitution.substitute_id == user_id, Substitution.starts_at <= at, Substitution.ends_at > at,
-        Substitution.cancelled_at.is_(None),
-    )
-    return set(db.session.execute(query).scalars())
+    return set(db.session.execute(_REPRESENTED, {"user_id": user_id, "at": at}).scalars())
 
 
 def substitutes_of(user_ids: Collection[int], at: datetime) -> dict[int, list[Substitution]]:

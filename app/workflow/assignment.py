@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, bindparam, func, select
 
 from app.errors import PolicyViolation
 from app.extensions import db
@@ -80,7 +80,14 @@ def _from_data(path: str, data: dict[str, Any]) -> int:
     return _user_id(value, f"the process data's {path!r}")
 
 
-_REQUESTER = select(User.display_name, User.department_id).where(User.id == bindparam("requester_id"))
+# The requester with their department (or the what-if's) in one statement; the departments above, one by one.
+_REQUESTER = (
+    select(User.display_name, User.department_id, Department.id.label("first_id"), Department.name,
+           Department.head_id, Department.parent_id)
+    .outerjoin(Department, Department.id == func.coalesce(bindparam("department_id", type_=Integer),
+                                                          User.department_id))
+    .where(User.id == bindparam("requester_id"))
+)
 _DEPARTMENT = select(Department.name, Department.head_id, Department.parent_id).where(
     Department.id == bindparam("department_id"))
 
@@ -89,14 +96,16 @@ def department_approver(requester_id: Any, department_id: int | None = None) -> 
     """Who approves as the requester's department head: the head, or when the requester is the head (or the
     department has none), the head of the nearest department above, else the leaders. Nobody approves their own
     application. department_id: as if the requester belonged to that department (a what-if)."""
-    requester = db.session.execute(_REQUESTER, {"requester_id": requester_id}).first()
+    requester = db.session.execute(_REQUESTER, {"requester_id": requester_id, "department_id": department_id}).first()
     if requester is None:
         raise PolicyViolation("the process data names no requester")
     department_id, seen = department_id or requester.department_id, set()
     why = f"{requester.display_name} has no department"
+    row: Any = requester if requester.first_id is not None else None  # the first department came with them
     while department_id is not None and department_id not in seen:
+        if seen:
+            row = db.session.execute(_DEPARTMENT, {"department_id": department_id}).first()
         seen.add(department_id)
-        row = db.session.execute(_DEPARTMENT, {"department_id": department_id}).first()
         if row is None:
             break
         if row.head_id is not None and row.head_id != requester_id:

@@ -16,7 +16,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEve
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import selectinload
 
 from app.errors import InvalidTransition, NotFound
 from app.extensions import db
@@ -107,7 +107,6 @@ def deploy(data: bytes, source: str, operators: Collection[str], policies: Mappi
 
 _NEWEST = (select(ProcessDefinition).where(ProcessDefinition.process_id == bindparam("process_id"))
            .order_by(ProcessDefinition.version.desc()).limit(1))
-_WITHOUT_CANDIDATES = [lazyload(HumanTask.candidates)]  # built once: on every completion's path
 
 
 def _newest(process_id: str) -> ProcessDefinition | None:
@@ -196,7 +195,7 @@ def complete_task(task_id: int, actor: Actor, data: dict[str, Any], on_behalf_of
     """Complete a ready inbox task with the given form data. The caller has checked permission (acting_for) and
     separation of duties; on_behalf_of_id names the absent user a substitute acts for; document_sha256 and
     decided_as are what the decision was made on and the approval rule the decider met then (kept with it)."""
-    task = db.session.get(HumanTask, task_id, options=_WITHOUT_CANDIDATES)
+    task = db.session.get(HumanTask, task_id)
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
 
@@ -347,9 +346,12 @@ def fail_instance(instance_id: int, reason: str, actor: Actor) -> ProcessInstanc
     return instance
 
 
-def tasks_of(instance_id: int) -> list[HumanTask]:
-    """Every inbox row an instance opened, oldest first."""
+def tasks_of(instance_id: int, with_candidates: bool = False) -> list[HumanTask]:
+    """Every inbox row an instance opened, oldest first; with_candidates: with whom each is offered to, for a page
+    that shows it (in one more statement)."""
     query = select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
+    if with_candidates:
+        query = query.options(selectinload(HumanTask.candidates))
     return list(db.session.execute(query).scalars())
 
 

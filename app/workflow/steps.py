@@ -17,7 +17,6 @@ from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMix
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 
 from app.errors import PolicyViolation
 from app.extensions import db
@@ -129,7 +128,7 @@ def _open_rows(instance_id: int, guids: set[str]) -> list[HumanTask]:
     if not guids:
         return []
     query = (select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.task_guid.in_(guids))
-             .options(lazyload(HumanTask.candidates)).order_by(HumanTask.id))
+             .order_by(HumanTask.id))
     return [t for t in db.session.execute(query).scalars() if t.state == TaskState.READY]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from app.extensions import db
 from app.models import AuditAnchor, AuditEvent
@@ -35,6 +35,32 @@ def _chain() -> int:
     linked = audit.extend_chain()
     db.session.commit()
     return linked
+
+
+def test_a_transactions_events_are_written_together_read_back_and_dropped_with_it(app: Flask):
+    """record keeps events until the session commits or runs another statement (which then sees them), then writes
+    them in one statement, in order; a rollback takes them away unwritten."""
+    inserts: list[str] = []
+
+    def count(conn, statement, multiparams, params, execution_options):  # noqa: ANN001, ARG001
+        if str(statement).lstrip().upper().startswith("INSERT INTO AUDIT_EVENTS"):
+            inserts.append(str(statement))  # once per statement run (SQLite's driver may then split its rows)
+
+    event.listen(db.engine, "before_execute", count)
+    try:
+        dropped = record(ACTOR, "thing.dropped", "thing", 0)
+        db.session.rollback()
+        kept = [record(ACTOR, "thing.kept", "thing", i) for i in range(3)]
+        seen = db.session.execute(select(AuditEvent.action).where(AuditEvent.action.like("thing.%"))).scalars().all()
+        assert seen == ["thing.kept"] * 3 and len(inserts) == 1
+        last = record(ACTOR, "thing.last", "thing", 3)
+        db.session.commit()
+        assert len(inserts) == 2
+    finally:
+        event.remove(db.engine, "before_execute", count)
+    written = db.session.execute(select(AuditEvent.id, AuditEvent.action).where(AuditEvent.action.like("thing.%"))
+                                 .order_by(AuditEvent.id)).all()
+    assert [tuple(row) for row in written] == [(e.id, e.action) for e in [*kept, last]] and dropped.id is None
 
 
 def test_events_are_written_unchained_and_chained_after_commit_in_order(app: Flask):
@@ -84,7 +110,8 @@ def test_writers_do_not_wait_for_each_other_on_the_chain(app: Flask):
     waits (it would have, behind the old chain lock, until the first committed). SQLite has one writer anyway."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises all writers")
-    record(ACTOR, "slow.step", "thing", 1)  # this transaction stays open
+    record(ACTOR, "slow.step", "thing", 1)
+    _write()  # inserted; this transaction stays open
     finished = threading.Event()
 
     def other_writer() -> None:
@@ -104,11 +131,17 @@ def test_writers_do_not_wait_for_each_other_on_the_chain(app: Flask):
     assert sorted(order) == ["quick.step", "slow.step"] and audit.verify_chain() == []
 
 
+def _write() -> None:
+    """Write the session's pending events, as any statement it runs does, without committing them."""
+    db.session.execute(select(AuditEvent.id).limit(1))
+
+
 def test_an_event_committed_after_a_later_one_is_chained_after_it(app: Flask):
     """Ids are taken at insert, commits happen in any order: the chain follows what was committed when it grew."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises all writers")
-    early = record(ACTOR, "early.id", "thing", 1)  # not committed yet
+    early = record(ACTOR, "early.id", "thing", 1)
+    _write()  # it has its id, not committed yet
     with app.app_context():
         late = record(ACTOR, "late.id", "thing", 2)
         db.session.commit()

@@ -20,6 +20,7 @@ HARRY = Actor(2, "harry", "10.0.0.8")
 
 def _event(actor: Actor, action: str, object_id: int, at: datetime, object_type: str = "thing") -> int:
     event = record(actor, action, object_type, object_id, note=f"{action} {object_id}")
+    db.session.commit()  # written with its transaction: it has its id now
     db.session.execute(update(AuditEvent).where(AuditEvent.id == event.id).values(at=at))
     return event.id
 
