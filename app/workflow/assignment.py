@@ -99,7 +99,7 @@ def department_approver(requester_id: Any, department_id: int | None = None) -> 
     requester = db.session.execute(_REQUESTER, {"requester_id": requester_id, "department_id": department_id}).first()
     if requester is None:
         raise PolicyViolation("the process data names no requester")
-    department_id, seen = department_id or requester.department_id, set()
+    department_id, seen = department_id or requester.department_id, set[int]()
     why = f"{requester.display_name} has no department"
     row: Any = requester if requester.first_id is not None else None  # the first department came with them
     while department_id is not None and department_id not in seen:
