@@ -31,6 +31,7 @@ __all__ = [
     "check_content",
     "check_document",
     "check_signable",
+    "check_signable_open",
     "count_signatures",
     "inspect_pdf",
     "open_pdf",
@@ -166,21 +167,26 @@ def check_signable(data: bytes, max_pages: int = 2000) -> None:
     is sign_pdf's to say.)"""
     with open_pdf(data, max_pages) as pdf:
         check_document(pdf, pages=[])
-        with reading():
-            repairs = [_repair_message(w) for w in pdf.get_warnings()]
-            if repairs:
-                raise InvalidPdfError(f"the PDF is damaged ({_first_finding(repairs)}); stamping it writes a "
-                                      "repaired copy that can be signed")
-            trailer = pdf.trailer
-            info, ids = trailer.get("/Info", pikepdf.Dictionary()), trailer.get("/ID", pikepdf.Array())
-            if not isinstance(trailer.get("/Size"), int) or not isinstance(info, pikepdf.Dictionary) or \
-                    not isinstance(ids, pikepdf.Array):
-                raise InvalidPdfError("the PDF is damaged (its trailer lacks /Size or has a wrong /Info or /ID); "
-                                      "stamping it writes a repaired copy that can be signed")
-            _check_metadata(pdf)
-            if check_object_streams(data):  # pyHanko reads them itself, and fails on a wrong checksum
-                raise InvalidPdfError("the PDF is damaged (a compressed object stream is corrupt); stamping it "
-                                      "writes a repaired copy that can be signed")
+        check_signable_open(data, pdf)
+
+
+def check_signable_open(data: bytes, pdf: pikepdf.Pdf) -> None:
+    """`check_signable`'s own checks on `pdf`, opened from `data` by the caller (who ran `check_document`)."""
+    with reading():
+        repairs = [_repair_message(w) for w in pdf.get_warnings()]
+        if repairs:
+            raise InvalidPdfError(f"the PDF is damaged ({_first_finding(repairs)}); stamping it writes a "
+                                  "repaired copy that can be signed")
+        trailer = pdf.trailer
+        info, ids = trailer.get("/Info", pikepdf.Dictionary()), trailer.get("/ID", pikepdf.Array())
+        if not isinstance(trailer.get("/Size"), int) or not isinstance(info, pikepdf.Dictionary) or \
+                not isinstance(ids, pikepdf.Array):
+            raise InvalidPdfError("the PDF is damaged (its trailer lacks /Size or has a wrong /Info or /ID); "
+                                  "stamping it writes a repaired copy that can be signed")
+        _check_metadata(pdf)
+        if check_object_streams(data):  # pyHanko reads them itself, and fails on a wrong checksum
+            raise InvalidPdfError("the PDF is damaged (a compressed object stream is corrupt); stamping it "
+                                  "writes a repaired copy that can be signed")
 
 
 def _metadata(pdf: pikepdf.Pdf) -> Decoded | None:

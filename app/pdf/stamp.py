@@ -15,7 +15,14 @@ from typing import Any, Literal
 import pikepdf
 
 from app.pdf.budget import MAX_PAGE_DECODED
-from app.pdf.document import check_content, check_document, count_signatures, open_pdf, reading
+from app.pdf.document import (
+    check_content,
+    check_document,
+    check_signable_open,
+    count_signatures,
+    open_pdf,
+    reading,
+)
 from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError, library_message
 from app.pdf.evidence import attach_evidence
 from app.pdf.geometry import MM, Corner, Frame, frame_of, page_indexes, resolve_page
@@ -214,11 +221,14 @@ def _check_fits(what: str, frame: Frame, index: int, box: tuple[float, float, fl
 
 
 def place(data: bytes, wanted: Sequence[tuple[StampSpec | KeywordSpec, float]],
-          max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> list[Placement]:
+          max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED, signable: bool = False) -> list[Placement]:
     """Where each seal goes on the document given as bytes: (placement spec, the seal's height/width aspect) in,
     the first box each lands on out. The PDF's errors leave as PdfError (a page or keyword that is not there, a
-    seal that does not fit)."""
+    seal that does not fit). With `signable`, the document passes `check_signable` first, in the same reading."""
     with open_pdf(data, max_pages, max_decoded) as pdf:
+        if signable:
+            check_document(pdf, max_decoded, pages=[])
+            check_signable_open(data, pdf)
         count = len(pdf.pages)
         pages = sorted({i for spec, _ in wanted for i in _looked_at(spec, count)})
         check_content(data, pdf, max_decoded, pages)
