@@ -7,7 +7,10 @@ as an InvalidPdfError whose message holds what the library found, never a Python
 
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +28,10 @@ from app.pdf.structure import check_form_fields, check_page_tree
 __all__ = [
     "MAX_PAGE_DECODED",
     "PdfInfo",
+    "check_content",
     "check_document",
     "check_signable",
+    "check_signable_open",
     "count_signatures",
     "inspect_pdf",
     "open_pdf",
@@ -35,6 +40,11 @@ __all__ = [
 ]
 
 MAX_XMP = 4 * 2**20  # bytes of XMP metadata; real packets are a few kilobytes
+# Documents whose every page passed `check_document` in this process, by the SHA-256 of their bytes and the limit
+# they passed at (see `check_content`); a few hundred digests, oldest forgotten first.
+CHECKED_LIMIT = 512
+_checked: OrderedDict[tuple[bytes, int], None] = OrderedDict()
+_checked_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,25 @@ def check_document(pdf: pikepdf.Pdf, max_decoded: int = MAX_PAGE_DECODED, pages:
         _metadata(pdf)  # pikepdf rewrites it when saving
 
 
+def check_content(data: bytes, pdf: pikepdf.Pdf, max_decoded: int = MAX_PAGE_DECODED,
+                  pages: list[int] | None = None) -> None:
+    """`check_document` on `pdf`, opened from `data` by the caller, done once per content: bytes whose every page
+    passed at this limit in this process (an upload inspected, then stamped; a retried job) pass again without the
+    walk. The check is a function of the bytes and the limit, and the bytes are known by their SHA-256, which no
+    one can make other bytes match: what is skipped is exactly what would pass."""
+    key = (hashlib.sha256(data).digest(), max_decoded)
+    with _checked_lock:
+        if key in _checked:
+            _checked.move_to_end(key)
+            return
+    check_document(pdf, max_decoded, pages)
+    if pages is None:  # only a check of every page vouches for the document
+        with _checked_lock:
+            _checked[key] = None
+            while len(_checked) > CHECKED_LIMIT:
+                _checked.popitem(last=False)
+
+
 def _signed_fields(pdf: pikepdf.Pdf) -> list[str]:
     acroform = pdf.Root.get("/AcroForm")
     fields: Any = acroform.get("/Fields") if isinstance(acroform, pikepdf.Dictionary) else None
@@ -126,7 +155,7 @@ def inspect_pdf(data: bytes, max_pages: int = 2000, max_decoded: int = MAX_PAGE_
     """Validate PDF bytes (the checks of `check_document`, on every page) and tell their page and signature
     counts, and what qpdf had to repair to read them."""
     with open_pdf(data, max_pages, max_decoded) as pdf:
-        check_document(pdf, max_decoded)
+        check_content(data, pdf, max_decoded)
         repairs = tuple(_repair_message(w) for w in pdf.get_warnings())
         return PdfInfo(len(pdf.pages), count_signatures(pdf), bool(repairs), repairs)
 
@@ -138,21 +167,26 @@ def check_signable(data: bytes, max_pages: int = 2000) -> None:
     is sign_pdf's to say.)"""
     with open_pdf(data, max_pages) as pdf:
         check_document(pdf, pages=[])
-        with reading():
-            repairs = [_repair_message(w) for w in pdf.get_warnings()]
-            if repairs:
-                raise InvalidPdfError(f"the PDF is damaged ({_first_finding(repairs)}); stamping it writes a "
-                                      "repaired copy that can be signed")
-            trailer = pdf.trailer
-            info, ids = trailer.get("/Info", pikepdf.Dictionary()), trailer.get("/ID", pikepdf.Array())
-            if not isinstance(trailer.get("/Size"), int) or not isinstance(info, pikepdf.Dictionary) or \
-                    not isinstance(ids, pikepdf.Array):
-                raise InvalidPdfError("the PDF is damaged (its trailer lacks /Size or has a wrong /Info or /ID); "
-                                      "stamping it writes a repaired copy that can be signed")
-            _check_metadata(pdf)
-            if check_object_streams(data):  # pyHanko reads them itself, and fails on a wrong checksum
-                raise InvalidPdfError("the PDF is damaged (a compressed object stream is corrupt); stamping it "
-                                      "writes a repaired copy that can be signed")
+        check_signable_open(data, pdf)
+
+
+def check_signable_open(data: bytes, pdf: pikepdf.Pdf) -> None:
+    """`check_signable`'s own checks on `pdf`, opened from `data` by the caller (who ran `check_document`)."""
+    with reading():
+        repairs = [_repair_message(w) for w in pdf.get_warnings()]
+        if repairs:
+            raise InvalidPdfError(f"the PDF is damaged ({_first_finding(repairs)}); stamping it writes a "
+                                  "repaired copy that can be signed")
+        trailer = pdf.trailer
+        info, ids = trailer.get("/Info", pikepdf.Dictionary()), trailer.get("/ID", pikepdf.Array())
+        if not isinstance(trailer.get("/Size"), int) or not isinstance(info, pikepdf.Dictionary) or \
+                not isinstance(ids, pikepdf.Array):
+            raise InvalidPdfError("the PDF is damaged (its trailer lacks /Size or has a wrong /Info or /ID); "
+                                  "stamping it writes a repaired copy that can be signed")
+        _check_metadata(pdf)
+        if check_object_streams(data):  # pyHanko reads them itself, and fails on a wrong checksum
+            raise InvalidPdfError("the PDF is damaged (a compressed object stream is corrupt); stamping it "
+                                  "writes a repaired copy that can be signed")
 
 
 def _metadata(pdf: pikepdf.Pdf) -> Decoded | None:

@@ -215,7 +215,9 @@ def check_evidence(data: bytes, first_signature: str | None, signed_length: int 
     """
     try:
         final = read_evidence(data, max_pages)
-        signed = read_evidence(data[:signed_length], max_pages) if signed_length else None
+        # A signature over the whole file signed these very bytes: its revision holds the same evidence.
+        whole = signed_length == len(data)
+        signed = final if whole else read_evidence(data[:signed_length], max_pages) if signed_length else None
         if final is None and signed is None:
             return None
         if first_signature is None:

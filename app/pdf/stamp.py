@@ -15,7 +15,14 @@ from typing import Any, Literal
 import pikepdf
 
 from app.pdf.budget import MAX_PAGE_DECODED
-from app.pdf.document import check_document, count_signatures, open_pdf, reading
+from app.pdf.document import (
+    check_content,
+    check_document,
+    check_signable_open,
+    count_signatures,
+    open_pdf,
+    reading,
+)
 from app.pdf.errors import AlreadySignedError, InvalidPdfError, SealImageError, library_message
 from app.pdf.evidence import attach_evidence
 from app.pdf.geometry import MM, Corner, Frame, frame_of, page_indexes, resolve_page
@@ -166,11 +173,14 @@ def locate(data: bytes, pdf: pikepdf.Pdf, spec: StampSpec | KeywordSpec, aspect:
            max_decoded: int = MAX_PAGE_DECODED) -> list[Placement]:
     """Where a seal of the given height/width aspect goes: user-space boxes, one per page it lands on. The pages
     it looks at pass `check_document` first (the keyword search decodes their text with pdfium)."""
-    count = len(pdf.pages)
-    indexes = [resolve_page(spec.page, count)] if isinstance(spec, StampSpec) else page_indexes(spec.pages, count)
-    check_document(pdf, max_decoded, indexes)
+    check_document(pdf, max_decoded, _looked_at(spec, len(pdf.pages)))
     with reading():
         return _locate(data, pdf, spec, aspect)
+
+
+def _looked_at(spec: StampSpec | KeywordSpec, count: int) -> list[int]:
+    """The pages (0-based) placing the spec reads."""
+    return [resolve_page(spec.page, count)] if isinstance(spec, StampSpec) else page_indexes(spec.pages, count)
 
 
 def _locate(data: bytes, pdf: pikepdf.Pdf, spec: StampSpec | KeywordSpec, aspect: float) -> list[Placement]:
@@ -211,12 +221,19 @@ def _check_fits(what: str, frame: Frame, index: int, box: tuple[float, float, fl
 
 
 def place(data: bytes, wanted: Sequence[tuple[StampSpec | KeywordSpec, float]],
-          max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> list[Placement]:
+          max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED, signable: bool = False) -> list[Placement]:
     """Where each seal goes on the document given as bytes: (placement spec, the seal's height/width aspect) in,
     the first box each lands on out. The PDF's errors leave as PdfError (a page or keyword that is not there, a
-    seal that does not fit)."""
+    seal that does not fit). With `signable`, the document passes `check_signable` first, in the same reading."""
     with open_pdf(data, max_pages, max_decoded) as pdf:
-        return [locate(data, pdf, spec, aspect, max_decoded)[0] for spec, aspect in wanted]
+        if signable:
+            check_document(pdf, max_decoded, pages=[])
+            check_signable_open(data, pdf)
+        count = len(pdf.pages)
+        pages = sorted({i for spec, _ in wanted for i in _looked_at(spec, count)})
+        check_content(data, pdf, max_decoded, pages)
+        with reading():
+            return [_locate(data, pdf, spec, aspect)[0] for spec, aspect in wanted]
 
 
 def placement_rect(pdf: pikepdf.Pdf, spec: StampSpec, height_mm: float | None = None) -> Placement:
@@ -277,6 +294,7 @@ def _place_riding(pdf: pikepdf.Pdf, spec: RidingSpec, seal: _Form, drawing: _Dra
     width, height = _fitted(seal, spec.size_mm)
     scale = width / seal.width
     start = 0
+    slices: dict[tuple[int, int], pikepdf.Object] = {}  # groups of the same size show the same slices
     for group in riding_groups(len(indexes), spec.max_slices):
         strip = seal.width / group
         for position, index in enumerate(indexes[start:start + group]):
@@ -286,8 +304,9 @@ def _place_riding(pdf: pikepdf.Pdf, spec: RidingSpec, seal: _Form, drawing: _Dra
             u = -position * strip * scale if on_left else frame.width - (position + 1) * strip * scale
             v = spec.y_mm * MM if spec.y_mm is not None else (frame.height - height) / 2
             _check_fits("the riding seal", frame, index, (0, v, width, height), "the page edge")
-            form = _slice_form(pdf, seal, position * strip, strip)
-            drawing.place(index, "SealFlowRiding", form, frame.matrix(u, v, scale, scale))
+            if (group, position) not in slices:
+                slices[group, position] = _slice_form(pdf, seal, position * strip, strip)
+            drawing.place(index, "SealFlowRiding", slices[group, position], frame.matrix(u, v, scale, scale))
         start += group
 
 
@@ -319,26 +338,53 @@ def _place_qr(pdf: pikepdf.Pdf, spec: QrSpec, drawing: _Drawing) -> None:
 
 def _apply(pdf: pikepdf.Pdf, drawing: _Drawing) -> None:
     pages = drawing.pages or list(pdf.pages)
+    # Content streams are shared by the pages whose bytes are the same (their names resolve in each page's own
+    # resources): a 1,000-page riding seal writes a dozen streams, not 2,000.
+    opening = pdf.make_stream(b"q\n")
+    closings: dict[bytes, pikepdf.Stream] = {}
     for index, items in drawing.items.items():
         page = pages[index]
         body = []
         for prefix, form, matrix in items:
-            name = page.add_resource(form, pikepdf.Name.XObject, prefix=prefix)
+            name = _add_form(page, prefix, form)
             begin, end = _ARTIFACT.get(prefix, ("", ""))
             body.append(f"{begin}q {' '.join(f'{n:.4f}' for n in matrix)} cm {name} Do Q{end}")
+        closing = ("\nQ\n" + "\n".join(body) + "\n").encode()
+        if closing not in closings:
+            closings[closing] = pdf.make_stream(closing)
         # Wrap the original content in q … Q so that its graphics state cannot leak into ours.
-        page.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
-        page.contents_add(pikepdf.Stream(pdf, ("\nQ\n" + "\n".join(body) + "\n").encode()), prepend=False)
+        page.contents_add(opening, prepend=True)
+        page.contents_add(closings[closing], prepend=False)
+
+
+def _add_form(page: pikepdf.Page, prefix: str, form: pikepdf.Object) -> str:
+    """Name the form in the page's /XObject resources: `/prefix`, or `/prefix2` … when that name is taken by
+    something else in any of the page's resource categories (as pikepdf's add_resource avoids clashes)."""
+    resources = page.resources
+    if "/XObject" not in resources:
+        resources.XObject = pikepdf.Dictionary()
+    xobjects = resources.XObject
+    if not isinstance(xobjects, pikepdf.Dictionary):
+        raise InvalidPdfError("a page's /Resources /XObject is not a dictionary")
+    taken = [d for d in resources.values() if isinstance(d, pikepdf.Dictionary)]
+    for number in range(1, len(xobjects) + 2):
+        name = f"/{prefix}" if number == 1 else f"/{prefix}{number}"
+        if name in xobjects and xobjects[name].is_indirect and xobjects[name].objgen == form.objgen:
+            return name  # a resource dictionary several pages share already names it
+        if not any(name in d for d in taken):
+            xobjects[name] = form
+            return name
+    raise AssertionError("unreachable: one of len + 1 names is free")
 
 
 def stamp(data: bytes, plan: StampPlan, max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> bytes:
     """Draw everything the plan asks for; returns the new PDF. The input is never changed in place.
 
-    The document passes `check_document` on every page first. Raises AlreadySignedError for a signed PDF:
-    changing its pages would break the signatures.
+    The document passes `check_document` on every page first (once per content: `check_content`). Raises
+    AlreadySignedError for a signed PDF: changing its pages would break the signatures.
     """
     with open_pdf(data, max_pages, max_decoded) as pdf:
-        check_document(pdf, max_decoded)
+        check_content(data, pdf, max_decoded)
         with reading("the PDF cannot be stamped"):
             if count_signatures(pdf):
                 raise AlreadySignedError("the PDF is already signed; stamping it would invalidate its signatures")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -19,6 +20,12 @@ def asn1_certificate(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
+@functools.lru_cache(maxsize=64)
+def _trust_root(cert: x509.Certificate) -> asn1_x509.Certificate:
+    # A root is converted for every verification; once per certificate is enough (the validator only reads it).
+    return asn1_certificate(cert)
+
+
 def validation_context(
     trust_roots: Sequence[x509.Certificate],
     crls: Sequence[x509.CertificateRevocationList],
@@ -31,7 +38,7 @@ def validation_context(
         whether a certificate had been revoked by that time (their entries carry the revocation dates).
     """
     return ValidationContext(
-        trust_roots=[asn1_certificate(root) for root in trust_roots],
+        trust_roots=[_trust_root(root) for root in trust_roots],
         crls=[crl.public_bytes(serialization.Encoding.DER) for crl in crls],
         allow_fetching=False,
         revocation_mode=revocation_mode,

@@ -90,16 +90,16 @@ def _letter(spec: GrantSpec, leader: User) -> bytes:
 def grant(spec: GrantSpec, leader: User, actor: Actor) -> SignatureAuthorization:
     """Record a leader's authorization with its signed letter."""
     _check(spec, leader)
-    letter = documents.store_blob(_letter(spec, leader))
+    letter_sha256 = documents.store_blob(_letter(spec, leader))
     authorization = SignatureAuthorization(
         seal_id=spec.seal_id, leader_id=leader.id, process_ids=list(spec.process_ids),
         document_types=list(spec.document_types), department_ids=list(spec.department_ids),
         amount_ceiling=spec.amount_ceiling, valid_from=spec.valid_from, valid_until=spec.valid_until,
-        uses_granted=spec.uses, uses_left=spec.uses, letter_sha256=letter.sha256, note=spec.note.strip()[:500])
+        uses_granted=spec.uses, uses_left=spec.uses, letter_sha256=letter_sha256, note=spec.note.strip()[:500])
     db.session.add(authorization)
     db.session.flush()
     record(actor, "authorization.granted", "signature_authorization", authorization.id, seal_id=spec.seal_id,
-           leader_id=leader.id, letter_sha256=letter.sha256, **authorization.scope())
+           leader_id=leader.id, letter_sha256=letter_sha256, **authorization.scope())
     return authorization
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, TypedDict
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.errors import InvalidDocument, InvalidInput, SigningFailed
 from app.extensions import db
@@ -48,15 +50,14 @@ def pdf_limits() -> PdfLimits:
                      max_decoded=current_app.config["MAX_PAGE_DECODED_MB"] * 2**20)
 
 
-def store_blob(content: bytes) -> Blob:
-    """The blob for this content, stored if new."""
+def store_blob(content: bytes) -> str:
+    """Store the content unless it is stored already; its SHA-256 (hexadecimal), by which it is read."""
     digest = hashlib.sha256(content).hexdigest()
-    blob = db.session.get(Blob, digest)
-    if blob is None:
-        blob = Blob(sha256=digest, size=len(content), content=content)
-        db.session.add(blob)
-        db.session.flush()
-    return blob
+    # One statement whether or not the content is new (two writers of the same content both succeed).
+    insert = sqlite_insert if db.session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    db.session.execute(insert(Blob).values(sha256=digest, size=len(content), content=content)
+                       .on_conflict_do_nothing(index_elements=[Blob.sha256]))
+    return digest
 
 
 def read_content(document: Document) -> bytes:
@@ -81,11 +82,11 @@ def add_document(application_id: int, kind: DocumentKind, filename: str, content
     """Record the next version of an application's document of that kind (a sealed one with the seal image version
     it was sealed with); versions are never overwritten (two writers of the same version collide on the unique
     key instead)."""
-    blob = store_blob(content)
+    sha256 = store_blob(content)
     latest = db.session.execute(
         select(func.max(Document.version)).where(Document.application_id == application_id, Document.kind == kind)
     ).scalar()
-    document = Document(application_id=application_id, kind=kind, filename=filename, sha256=blob.sha256,
+    document = Document(application_id=application_id, kind=kind, filename=filename, sha256=sha256,
                         page_count=pages, version=(latest or 0) + 1, seal_image_id=seal_image_id)
     db.session.add(document)
     db.session.flush()

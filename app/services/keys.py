@@ -34,18 +34,19 @@ def _secret() -> str:
     return str(current_app.config["KEY_SECRET"])
 
 
-_ROOT_CA_ID = "sealflow_root_ca_id"
+_ROOT_CA = "sealflow_root_ca"
 
 
 def ensure_root_ca() -> CertificateAuthority:
     """The organisation's root CA, created on first use."""
-    # Once found, the session's identity map holds it: a job signing asks for it several times, one query does.
-    known = db.session.info.get(_ROOT_CA_ID)
-    ca = db.session.get(CertificateAuthority, known) if known is not None else None
+    # Once found, the session keeps it (its identity map alone holds objects weakly): a job signing asks for it
+    # several times, one query does. After a commit it is expired, and read again when used, like any object.
+    known = db.session.info.get(_ROOT_CA)
+    ca = known if known is not None and known in db.session else None
     if ca is None:
         ca = db.session.execute(select(CertificateAuthority).order_by(CertificateAuthority.id).limit(1)).scalar()
     if ca is not None:
-        db.session.info[_ROOT_CA_ID] = ca.id
+        db.session.info[_ROOT_CA] = ca
         return ca
     organisation = current_app.config["ORGANISATION_NAME"]
     created = pki.create_root_ca(organisation, current_app.config["SEAL_KEY_ALGORITHM"])

@@ -10,10 +10,11 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
+from sqlalchemy import select
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PolicyViolation
 from app.extensions import db
-from app.models import Document, DocumentKind, Seal, SealApplication, SealImage
+from app.models import Document, DocumentKind, Seal, SealApplication, SealImage, User
 from app.models.audit import Actor, record
 from app.models.timestamps import utcnow
 from app.services import audit, authorizations, documents, gate, seals
@@ -100,7 +101,9 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
 
     watermark = None
     if application.watermark:
-        text = f"机密 CONFIDENTIAL · {application.requester.display_name} · {utcnow():%Y-%m-%d}"
+        # The name alone: loading the requester would load their roles too.
+        name = db.session.execute(select(User.display_name).where(User.id == application.requester_id)).scalar_one()
+        text = f"机密 CONFIDENTIAL · {name} · {utcnow():%Y-%m-%d}"
         watermark = WatermarkSpec(text)
     return StampPlan(
         seal_pdf=seal_pdf,

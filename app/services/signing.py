@@ -25,11 +25,12 @@ def sign_with_seal(seal: Seal, content: bytes, field_name: str, reason: str,
 
     appearance = (image or seal.current_image).image_pdf
     with pdf_errors():
-        check_signable(content, current_app.config["MAX_PDF_PAGES"])
         page_index, box = 0, (0.0, 0.0, 0.0, 0.0)
-        if placement is not None:
-            found = place(content, [(placement, appearance_aspect(appearance))], **pdf_limits())[0]
+        if placement is not None:  # checked as check_signable does, in the same reading
+            found = place(content, [(placement, appearance_aspect(appearance))], **pdf_limits(), signable=True)[0]
             page_index, box = found.page_index, found.rect
+        else:
+            check_signable(content, current_app.config["MAX_PDF_PAGES"])
         spec = SignSpec(field_name=field_name, page_index=page_index, box=box, reason=reason,
                         location=current_app.config["ORGANISATION_NAME"], appearance_pdf=appearance,
                         certify=certify)

@@ -21,6 +21,7 @@ from app.pdf import (
     stamp_seal,
     verify_pdf,
 )
+from app.pdf.budget import MAX_PAGE_DECODED as MAX
 from app.pdf.budget import check_pages
 from app.pki.ca import create_root_ca, issue_seal_certificate
 from tests.conftest import CORPUS, corpus_pdf
@@ -147,3 +148,33 @@ def test_damaged_metadata_and_trailer_are_refused_before_signing_and_repaired_by
         check_signable(out.getvalue())
     stamped = stamp_seal(out.getvalue(), render_seal_pdf(SealImageSpec("X")), StampSpec(page=1))
     check_signable(stamped)
+
+
+def test_a_document_is_walked_once_per_content_and_limit(monkeypatch: pytest.MonkeyPatch):
+    """check_content remembers bytes that passed on every page, by their SHA-256 and the limit; other bytes, another
+    limit, and a check of some pages only are walked again."""
+    from app.pdf import document
+
+    walks: list[int] = []
+    real = document.check_document
+    monkeypatch.setattr(document, "check_document", lambda pdf, limit=MAX, pages=None: (walks.append(limit),
+                                                                                      real(pdf, limit, pages)))
+    honest = _bomb(2) + b"\n% a document of its own\n"
+    inspect_pdf(honest)
+    inspect_pdf(honest)
+    stamp_seal(honest, render_seal_pdf(SealImageSpec("X")), StampSpec(page=1))
+    assert walks == [MAX]
+    inspect_pdf(honest, max_decoded=3 * 2**20)
+    assert walks == [MAX, 3 * 2**20]
+    with pytest.raises(InvalidPdfError, match="decompression bomb"):
+        inspect_pdf(honest, max_decoded=2**20)  # the same bytes, a lower limit: refused, not remembered
+    with pytest.raises(InvalidPdfError, match="decompression bomb"):
+        inspect_pdf(honest, max_decoded=2**20)
+    assert walks == [MAX, 3 * 2**20, 2**20, 2**20]
+
+
+def test_a_refused_document_is_refused_again():
+    bomb = _bomb(100) + b"\n% refused twice\n"
+    for _ in range(2):
+        with pytest.raises(InvalidPdfError, match="decompression bomb"):
+            inspect_pdf(bomb)

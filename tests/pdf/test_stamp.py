@@ -310,3 +310,33 @@ def test_qr_code_reads_back_to_the_verification_url(tmp_path: Path):
                     str(tmp_path / "qr")], check=True)
     decoded = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp_path / "qr.png")], capture_output=True, text=True)
     assert decoded.stdout.strip() == url
+
+
+def test_pages_share_the_streams_and_slices_they_have_in_common():
+    """A 25-page riding seal with a seal on every page: each page draws the slice of its position in its group,
+    named in its own resources, and the pages share the streams whose bytes are the same."""
+    pdf = pikepdf.new()
+    for _ in range(25):
+        pdf.add_blank_page()
+    source = io.BytesIO()
+    pdf.save(source)
+    seal = render_seal_pdf(SealImageSpec("X"))
+    with pikepdf.open(io.BytesIO(seal)) as image:
+        seal_width = float(image.pages[0].mediabox[2]) - float(image.pages[0].mediabox[0])
+    out = stamp(source.getvalue(), StampPlan(seal_pdf=seal, every_page=EveryPageSpec(),
+                                             riding=RidingSpec(max_slices=10)))
+    with pikepdf.open(io.BytesIO(out)) as stamped:
+        slices, openings, closings = set(), set(), set()
+        for index, page in enumerate(stamped.pages):
+            size, start = (9, 0) if index < 9 else (8, 9) if index < 17 else (8, 17)
+            piece = page.Resources.XObject["/SealFlowRiding"]
+            left, _, right, _ = (float(v) for v in piece.BBox)
+            assert left == pytest.approx((index - start) * seal_width / size, abs=1e-3)
+            assert right - left == pytest.approx(seal_width / size, abs=1e-3)
+            assert b"/SealFlowPageSeal Do" in page.Contents[-1].read_bytes()
+            slices.add(piece.objgen)
+            openings.add(page.Contents[0].objgen)
+            closings.add(page.Contents[-1].objgen)
+    # One slice per group size and position; one opening `q`; one closing per distinct drawing (the last slices
+    # of a 9-group and an 8-group sit at the same place: their bytes are the same, their resources differ).
+    assert (len(slices), len(openings), len(closings)) == (9 + 8, 1, 9 + 8 - 1)

@@ -147,3 +147,24 @@ def test_a_seal_whose_key_is_in_the_token_is_renewed_inside_it(app, client, org,
     assert report.verdict == "valid", report.reason
     assert report.signatures[0].certificate_serial == load_certificate(seal.certificate_pem).serial_number
     assert_independently_valid(sealed, keys.root_certificate_pem(), tmp_path / "check")
+
+
+def test_the_session_keeps_the_root_ca_it_found(app, org):
+    """Found once per session, however often a job asks (its identity map alone would let it go), and read again
+    once a commit has expired it, like any object."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    db.session.commit()
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        first_id = keys.ensure_root_ca().id
+        for _ in range(3):
+            assert keys.ensure_root_ca().id == first_id
+        assert sum("certificate_authorities" in s for s in statements) == 1
+        db.session.commit()
+        assert keys.ensure_root_ca().certificate_pem
+        assert sum("certificate_authorities" in s for s in statements) == 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
