@@ -3,8 +3,8 @@
 `record` is the one way an event is written; every layer (services, the workflow engine, jobs) uses it. Chaining
 happens after commit (app/services/audit.py), so that approvals of different applications never wait for each other.
 
-A transaction's events are written together, in one statement: before it commits, or before the session runs any
-other statement (which might read them); they are dropped with it when it ends without committing.
+A transaction's events are written together, in one statement: before it commits, or before the session runs a
+statement that may read them; they are dropped with it when it ends without committing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from typing import Any, cast
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, Row, String, Table, insert, select, text
 from sqlalchemy import event as sqla_event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, SessionTransaction, mapped_column
+from sqlalchemy.sql import Executable, Select
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.util import find_tables
 
 from app.extensions import Model, db
 from app.models.timestamps import utcnow
@@ -128,6 +131,11 @@ def record(actor: Actor, action: str, object_type: str, object_id: object, **det
     return event
 
 
+def has_pending(session: Session) -> bool:
+    """Whether the session holds events its transaction has not written yet."""
+    return bool(session.info.get(_PENDING))
+
+
 def _write_pending(session: Session) -> None:
     # Plain rows, not the ORM's unit of work: it costs several times more per row, and a step records several.
     events = session.info.pop(_PENDING, None)
@@ -139,8 +147,16 @@ def _write_pending(session: Session) -> None:
 
 
 def _before_statement(state: ORMExecuteState) -> None:
-    if state.session.info.get(_PENDING):
+    if state.session.info.get(_PENDING) and _may_read_events(state.statement):
         _write_pending(state.session)
+
+
+def _may_read_events(statement: Executable) -> bool:
+    """Whether the statement may see the audit log: it names its table (any statement but a plain SELECT, INSERT,
+    UPDATE or DELETE, such as text, counts as naming it)."""
+    if not isinstance(statement, Select | UpdateBase):
+        return True
+    return _TABLE in find_tables(statement, check_columns=True, include_aliases=True, include_crud=True)
 
 
 def _after_transaction(session: Session, transaction: SessionTransaction) -> None:

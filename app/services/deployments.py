@@ -174,7 +174,10 @@ def follow(step: StepResult) -> None:
 
 def refresh_status(instance: ProcessInstance) -> None:
     """A rejected, withdrawn or failed approval process decides its request (a deployment decides it in
-    carry_out, where it happens)."""
+    carry_out, where it happens). Only an approval process has a request: another process run without an application
+    (from code) asks nothing."""
+    if instance.definition.process_id != APPROVAL_PROCESS:
+        return
     request = request_of_instance(instance.id)
     if request is None or request.status != DeploymentStatus.PENDING:
         return

@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
         security,
         stats,
         substitutes,
+        transactions,
         upkeep,
         verify,
         whatif,
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     errors.init_app(app)
     security.init_app(app)
+    transactions.init_app(app)
     app.context_processor(labels.template_helpers)
     login_manager.login_view = "auth.login"
 

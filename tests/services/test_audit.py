@@ -38,8 +38,8 @@ def _chain() -> int:
 
 
 def test_a_transactions_events_are_written_together_read_back_and_dropped_with_it(app: Flask):
-    """record keeps events until the session commits or runs another statement (which then sees them), then writes
-    them in one statement, in order; a rollback takes them away unwritten."""
+    """record keeps events until the session commits or runs a statement that may read them (which then sees them),
+    then writes them in one statement, in order; a rollback takes them away unwritten."""
     inserts: list[str] = []
 
     def count(conn, statement, multiparams, params, execution_options):  # noqa: ANN001, ARG001
@@ -51,6 +51,8 @@ def test_a_transactions_events_are_written_together_read_back_and_dropped_with_i
         dropped = record(ACTOR, "thing.dropped", "thing", 0)
         db.session.rollback()
         kept = [record(ACTOR, "thing.kept", "thing", i) for i in range(3)]
+        db.session.execute(select(func.count(AuditAnchor.seq)))  # a statement that cannot see them: they wait
+        assert inserts == []
         seen = db.session.execute(select(AuditEvent.action).where(AuditEvent.action.like("thing.%"))).scalars().all()
         assert seen == ["thing.kept"] * 3 and len(inserts) == 1
         last = record(ACTOR, "thing.last", "thing", 3)
