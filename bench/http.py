@@ -1,7 +1,7 @@
 """SealFlow's web tier under 16 concurrent approvers on PostgreSQL, against a floor app served the same way.
 
-Run by hand: `.venv/bin/python bench/http.py [--approvers 16] [--decisions 20] [--rounds 3] [--workers 4]
-[--postgres URL] [--redis URL]`.
+Run by hand: `.venv/bin/python bench/http.py [--approvers 16] [--decisions 20] [--rounds 3] [--warmup 2]
+[--workers 4] [--postgres URL] [--redis URL]`.
 
 It makes a throwaway PostgreSQL database (dropped afterwards) and uses one Redis database (default
 redis://127.0.0.1:6379/13, emptied first and afterwards), migrates SealFlow's schema there, creates one department
@@ -15,7 +15,9 @@ Then two gunicorn servers with the same number of sync workers:
   `SELECT … FOR UPDATE`, UPDATE, a hash-chained audit INSERT and commit, and whose inbox is one indexed SELECT.
 
 Each approver is a thread with its own HTTP connection and session cookie, logged in beforehand (SealFlow through
-its login form). A round runs SealFlow, then the floor: every approver repeats `decisions` times GET /inbox, then
+its login form). First an untimed round of `warmup` decisions per approver on each side, so that every worker
+process has served requests before the timing (imports on first use, compiled templates, prepared statements, on
+both sides alike). A round runs SealFlow, then the floor: every approver repeats `decisions` times GET /inbox, then
 POST the decision (approve, with the CSRF token) on the first task it lists, not following the redirect. Rounds
 alternate the two servers so that a busy spell falls on both.
 
@@ -259,7 +261,7 @@ def report(args: argparse.Namespace) -> None:
 
     from bench.workflow import throwaway_database
 
-    per_approver = args.decisions * args.rounds
+    per_approver = args.decisions * args.rounds + args.warmup
     with tempfile.TemporaryDirectory() as tmp, throwaway_database(args.postgres) as uri:
         if uri is None:
             raise SystemExit("this bench needs PostgreSQL")
@@ -286,6 +288,11 @@ def report(args: argparse.Namespace) -> None:
                                     {**env, "FLOOR_DATABASE_URL": floor_url, "FLOOR_SECRET": env["SECRET_KEY"]}))
             login_sealflow(sealflow, usernames)
             login_floor(floor, list(range(1, args.approvers + 1)))
+            for side in (sealflow, floor):  # untimed: every worker has served a few requests (both sides alike)
+                run_round(side, args.warmup)
+                side.throughput.clear()
+                side.posts.clear()
+                side.inboxes.clear()
             for n in range(args.rounds):
                 for side in (sealflow, floor) if n % 2 == 0 else (floor, sealflow):
                     run_round(side, args.decisions)
@@ -313,6 +320,7 @@ def main() -> None:
     parser.add_argument("--approvers", type=int, default=16)
     parser.add_argument("--decisions", type=int, default=20, help="per approver and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed decisions per approver on each side first")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers of each server")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--redis", default=DEFAULT_REDIS)

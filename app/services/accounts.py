@@ -174,7 +174,9 @@ def _local_password_matches(user: User | None, password: str) -> bool:
     return user is not None and user.active
 
 
-_SESSION_USER = [joinedload(User.roles), undefer(User.heads_department)]  # built once: on every request
+@cache  # built once, on the first request
+def _session_user() -> list[Any]:
+    return [joinedload(User.roles), undefer(User.heads_department)]
 
 
 def user_for_session(token: str) -> User | None:
@@ -184,7 +186,7 @@ def user_for_session(token: str) -> User | None:
     if not user_id.isdigit() or not epoch.isdigit():
         return None  # a token from before sessions had epochs, or forged: logged out
     # Every request asks this: the roles, and whether the user heads a department, come in the same statement.
-    user = db.session.get(User, int(user_id), options=_SESSION_USER)
+    user = db.session.get(User, int(user_id), options=_session_user())
     if user is None or not user.active or user.session_epoch != int(epoch):
         return None
     return user

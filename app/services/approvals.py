@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, exists, false, or_, select
@@ -201,12 +202,14 @@ def can_decide(user: User, task: HumanTask) -> bool:
     return decision_refusal(user, task) is None
 
 
-_WITH_INSTANCE = [joinedload(HumanTask.instance)]  # built once: every decision reads both
+@cache  # built once, on first use
+def _with_instance() -> list[Any]:
+    return [joinedload(HumanTask.instance)]  # every decision reads both
 
 
 def get_task(task_id: int, user: User) -> HumanTask:
     """A task the user may see: one that is, or was, theirs."""
-    task = get_or_not_found(HumanTask, task_id, "task", _WITH_INSTANCE)
+    task = get_or_not_found(HumanTask, task_id, "task", _with_instance())
     offered = task.state == TaskState.READY and acting_for(task, user) is not None
     if not (offered or user.id in (task.assignee_id, task.completed_by_id, task.on_behalf_of_id)):
         raise NotFound(f"task {task_id} does not exist")  # the same answer as for an unknown id
