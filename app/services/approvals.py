@@ -203,6 +203,11 @@ def can_decide(user: User, task: HumanTask) -> bool:
 
 
 @cache  # built once, on first use
+def _with_documents() -> list[Any]:
+    return [joinedload(SealApplication.documents)]  # in the same statement
+
+
+@cache  # built once, on first use
 def _with_instance() -> list[Any]:
     return [joinedload(HumanTask.instance)]  # every decision reads both
 
@@ -217,9 +222,12 @@ def get_task(task_id: int, user: User) -> HumanTask:
 
 
 def application_of(task: HumanTask) -> SealApplication | None:
-    """The application a task is about; None for a process started without one (from code, not the pages)."""
+    """The application a task is about, with its documents (a decision names the one it was made on); None for a
+    process started without one (from code, not the pages)."""
     application_id = task.instance.application_id
-    return None if application_id is None else applications.get_application(application_id)
+    if application_id is None:
+        return None
+    return get_or_not_found(SealApplication, application_id, "application", _with_documents())
 
 
 def record_refusal(task_id: int, user: User, reason: str, actor: Actor) -> None:
