@@ -84,10 +84,10 @@ def job_queue() -> Queue:
 
 def schedule(job: Job) -> None:
     """Enqueue the job after the current transaction commits (never before: the worker needs the row), with its
-    timeout fixed now."""
+    timeout fixed now. The job may be unflushed yet: its id is read once committed."""
     session = Session.object_session(job)
     assert session is not None
-    session.info.setdefault(_PENDING, []).append((job.id, job.key, job_timeout(job)))
+    session.info.setdefault(_PENDING, []).append((job, job.key, job_timeout(job)))
 
 
 def job_timeout(job: Job) -> int:
@@ -146,9 +146,9 @@ def _after_commit(session: Session) -> None:
         return
     from redis.exceptions import RedisError
 
-    for job_id, key, timeout in pending:
+    for job, key, timeout in pending:
         try:
-            enqueue(job_id, key, timeout)
+            enqueue(inspect(job).identity[0], key, timeout)  # the committed row's id, without reading it again
         except (RedisError, OSError) as exc:  # the work is committed: the clock queues it once Redis is back
             log.warning("job %s was not queued (Redis: %s); the clock queues it once Redis answers", key, exc)
 

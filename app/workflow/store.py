@@ -91,13 +91,12 @@ _SAVE = (update(_INSTANCES).where(_INSTANCES.c.id == bindparam("instance_id"))
 
 
 def save(instance: ProcessInstance, workflow: Any) -> None:
-    """Store the workflow's state, and the instance's status and outcome, on its row (the step's other rows
-    flushed; the caller commits).
+    """Store the workflow's state, and the instance's status and outcome, on its row (the step's other rows go with
+    the session's next flush: its commit, or a query; the caller commits).
 
     A plain UPDATE on the session's connection: through the unit of work, the ORM would compare the old state
     with the new one, value by value, to find that it changed (it always has), and flush the row on its own."""
     values = {"state": dump_state(workflow), "status": instance.status, "outcome": instance.outcome}
     for key, value in values.items():
         set_committed_value(instance, key, value)  # written below, not by the flush
-    db.session.flush()
     db.session.connection().execute(_SAVE, {"instance_id": instance.id, "now": utcnow(), **values})
