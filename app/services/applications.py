@@ -169,7 +169,7 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
             raise
         return Submitted(earlier, (), again=True)
     document = documents.add_document(application.id, DocumentKind.ORIGINAL, spec.filename, spec.content,
-                                      info.page_count)
+                                      info.page_count, check=info.check)
     own = dict(seal_id=seal.id, document_type=spec.document_type, title=title, counterparty=counterparty,
                copies=spec.copies, filename=spec.filename, sha256=document.sha256, pages=info.page_count,
                repaired=list(info.repairs), seal_page=spec.seal_page, seal_keyword=keyword,

@@ -19,7 +19,7 @@ from app.pdf import PdfError, SealImageError
 from app.pki import PkiError
 
 if TYPE_CHECKING:
-    from app.pdf import PdfInfo
+    from app.pdf import ContentCheck, PdfInfo
 
 
 @contextmanager
@@ -50,13 +50,21 @@ def pdf_limits() -> PdfLimits:
                      max_decoded=current_app.config["MAX_PAGE_DECODED_MB"] * 2**20)
 
 
-def store_blob(content: bytes) -> str:
-    """Store the content unless it is stored already; its SHA-256 (hexadecimal), by which it is read."""
+def store_blob(content: bytes, check: ContentCheck | None = None) -> str:
+    """Store the content unless it is stored already; its SHA-256 (hexadecimal), by which it is read. With `check`
+    (what app.pdf's inspection said of these very bytes), the content is marked as having passed it."""
     digest = hashlib.sha256(content).hexdigest()
-    # One statement whether or not the content is new (two writers of the same content both succeed).
     insert = sqlite_insert if db.session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    db.session.execute(insert(Blob).values(sha256=digest, size=len(content), content=content)
-                       .on_conflict_do_nothing(index_elements=[Blob.sha256]))
+    if check is None:
+        # One statement whether or not the content is new (two writers of the same content both succeed).
+        db.session.execute(insert(Blob).values(sha256=digest, size=len(content), content=content)
+                           .on_conflict_do_nothing(index_elements=[Blob.sha256]))
+        return digest
+    if check.sha256 != digest:
+        raise ValueError("a content check is kept only beside the bytes it was made on")
+    mark = {"checked_max_decoded": check.max_decoded, "check_version": check.version}
+    db.session.execute(insert(Blob).values(sha256=digest, size=len(content), content=content, **mark)
+                       .on_conflict_do_update(index_elements=[Blob.sha256], set_=mark))
     return digest
 
 
@@ -64,6 +72,19 @@ def read_content(document: Document) -> bytes:
     """The document's bytes."""
     content = db.session.execute(select(Blob.content).where(Blob.sha256 == document.sha256)).scalar_one()
     return bytes(content)
+
+
+def read_checked(document: Document) -> tuple[bytes, ContentCheck | None]:
+    """The document's bytes, and the check they passed at upload if any (for app.pdf's `stamp`: it skips walking
+    content that passed at the limit it is given, under its current rules)."""
+    from app.pdf import ContentCheck
+
+    row = db.session.execute(select(Blob.content, Blob.checked_max_decoded, Blob.check_version)
+                             .where(Blob.sha256 == document.sha256)).one()
+    check = None
+    if row.checked_max_decoded is not None and row.check_version is not None:
+        check = ContentCheck(document.sha256, row.checked_max_decoded, row.check_version)
+    return bytes(row.content), check
 
 
 def check_pdf(content: bytes) -> PdfInfo:
@@ -78,11 +99,11 @@ def check_pdf(content: bytes) -> PdfInfo:
 
 
 def add_document(application_id: int, kind: DocumentKind, filename: str, content: bytes, pages: int,
-                 seal_image_id: int | None = None) -> Document:
+                 seal_image_id: int | None = None, check: ContentCheck | None = None) -> Document:
     """Record the next version of an application's document of that kind (a sealed one with the seal image version
-    it was sealed with); versions are never overwritten (two writers of the same version collide on the unique
-    key instead)."""
-    sha256 = store_blob(content)
+    it was sealed with; an upload with the check `check_pdf` made of it); versions are never overwritten (two
+    writers of the same version collide on the unique key instead)."""
+    sha256 = store_blob(content, check)
     latest = db.session.execute(
         select(func.max(Document.version)).where(Document.application_id == application_id, Document.kind == kind)
     ).scalar()
