@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypedDict
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import InvalidDocument, InvalidInput, SigningFailed
 from app.extensions import db
@@ -104,14 +105,22 @@ def add_document(application_id: int, kind: DocumentKind, filename: str, content
     it was sealed with; an upload with the check `check_pdf` made of it); versions are never overwritten (two
     writers of the same version collide on the unique key instead)."""
     sha256 = store_blob(content, check)
-    latest = db.session.execute(
-        select(func.max(Document.version)).where(Document.application_id == application_id, Document.kind == kind)
-    ).scalar()
+    application = db.session.get(SealApplication, application_id)
+    held = application is not None and "documents" not in inspect(application).unloaded
+    if application is not None and held:
+        # Its documents as this transaction read them (a sealing job's): a version written since by another
+        # collides on the unique key, as it would after the query below.
+        latest = max((d.version for d in application.documents if d.kind == kind), default=None)
+    else:
+        latest = db.session.execute(
+            select(func.max(Document.version)).where(Document.application_id == application_id, Document.kind == kind)
+        ).scalar()
     document = Document(application_id=application_id, kind=kind, filename=filename, sha256=sha256,
                         page_count=pages, version=(latest or 0) + 1, seal_image_id=seal_image_id)
     db.session.add(document)
     db.session.flush()
-    application = db.session.get(SealApplication, application_id)
-    if application is not None:
-        db.session.expire(application, ["documents"])  # so that application.document(kind) sees this version
+    if application is not None and held:  # so that application.document(kind) sees this version, without a query
+        set_committed_value(application, "documents", [*application.documents, document])
+    elif application is not None:
+        db.session.expire(application, ["documents"])
     return document

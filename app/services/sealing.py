@@ -10,7 +10,8 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import joinedload
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PolicyViolation
 from app.extensions import db
@@ -93,6 +94,13 @@ def evidence(application: SealApplication, approvals: list[gate.Approval],
     return proof
 
 
+def _requester_name(application: SealApplication) -> str:
+    if "requester" not in inspect(application).unloaded:  # a sealing operator's application comes with it
+        return application.requester.display_name
+    # The name alone: loading the requester would load their roles too.
+    return str(db.session.execute(select(User.display_name).where(User.id == application.requester_id)).scalar_one())
+
+
 def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
                proof: dict[str, Any] | None = None) -> StampPlan:
     """What is drawn before signing: riding seal and watermark when asked, and always the QR code; and the
@@ -101,8 +109,7 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
 
     watermark = None
     if application.watermark:
-        # The name alone: loading the requester would load their roles too.
-        name = db.session.execute(select(User.display_name).where(User.id == application.requester_id)).scalar_one()
+        name = _requester_name(application)
         text = f"机密 CONFIDENTIAL · {name} · {utcnow():%Y-%m-%d}"
         watermark = WatermarkSpec(text)
     return StampPlan(
@@ -128,8 +135,15 @@ def _seal_and_sign(application: SealApplication, image: SealImage, content: byte
                           certify=current_app.config["CERTIFY"], image=image)
 
 
+# What every sealing operator reads of its application, in one statement: its seal and the seal's current image
+# (with the image itself), its documents, and its requester's name (for a watermark; their roles are not read).
+_SEALING_LOAD = (joinedload(SealApplication.seal).joinedload(Seal.current_image).undefer(SealImage.image_pdf),
+                 joinedload(SealApplication.documents),
+                 joinedload(SealApplication.requester).load_only(User.display_name).lazyload(User.roles))
+
+
 def _application(params: dict[str, Any]) -> SealApplication:
-    application = db.session.get(SealApplication, int(params["application_id"]))
+    application = db.session.get(SealApplication, int(params["application_id"]), options=_SEALING_LOAD)
     if application is None:
         raise NotFound(f"application {params['application_id']} does not exist")
     return application
