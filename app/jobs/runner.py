@@ -85,12 +85,13 @@ class _Claimed(NamedTuple):
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO off")
 
 
-def _commit_unflushed() -> None:
-    """Commit without waiting for the WAL to reach the disk (PostgreSQL): for a transaction nothing outside the
-    database acts on before a later commit of this job, which is synchronous and flushes this one's WAL with its own.
-    Visibility and locks are as with any commit; only a crash of the database server within a fraction of a second
-    can lose it, and then with everything committed after it (WAL is replayed in order): the job is as it was before,
-    and recovered like any stranded job."""
+def _commit_claim() -> None:
+    """Commit the claim without waiting for its WAL to reach the disk (PostgreSQL). Nothing outside the database acts
+    on it: the job's next commit, which keeps the sealed document, is synchronous and flushes the claim's WAL with its
+    own. Visibility and locks are as with any commit (fencing is unchanged); only a crash of the database server
+    within a fraction of a second can lose it, and then with everything committed after it (WAL is replayed in
+    order): the job is queued as before and recovered like any stranded one, and the events it chained are chained
+    again, to the same hashes."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(_ASYNC_COMMIT)
@@ -108,7 +109,7 @@ def _claim(job_id: int) -> _Claimed | None:
     head = None
     if claimed is not None and claimed.operation in operators.SEALING_OPERATORS:
         head = audit.extend_chain_to_head()
-    _commit_unflushed()
+    _commit_claim()
     if claimed is None:
         return None
     return _Claimed(claimed.operation, claimed.params, claimed.instance_id, claimed.attempts, head)
@@ -137,7 +138,7 @@ def run_job(job_id: int) -> str:
         # here also releases the audit chain's lock before the instance row is locked, the order every other step
         # takes them in.
         _hold(job_id, attempt)
-        _commit_unflushed()
+        db.session.commit()
         job = _held_job(job_id, attempt)
         job.status = JobStatus.DONE  # written with the resumed process, or rolled back with it
         job.finished_at = utcnow()
