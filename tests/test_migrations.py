@@ -135,3 +135,26 @@ def test_events_chained_so_far_keep_their_chain_with_positions_in_id_order(tmp_p
         assert audit.verify_chain() == []
         db.session.remove()
         db.engine.dispose()
+
+
+def test_content_stored_before_the_check_mark_has_none_and_is_walked_again(tmp_path, app):
+    """Upgrading keeps every blob and marks none of them as checked (the worker walks them as before); downgrading
+    drops the mark and keeps the content."""
+    target = f"sqlite:///{tmp_path / 'blobs.sqlite'}"
+    fresh = create_app(TestConfig(tmp_path, SQLALCHEMY_DATABASE_URI=target))
+    bind_migrations(fresh)
+    with fresh.app_context():
+        upgrade(directory=str(MIGRATIONS), revision="c3e5a7b9d1f2")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO blobs (sha256, size, content, created_at) VALUES ('ab', 4, x'25504446', "
+                              "'2026-12-01 10:00:00.000000')"))
+        upgrade(directory=str(MIGRATIONS), revision="d4f6b8c0e2a3")
+        with db.engine.connect() as conn:
+            marks = conn.execute(text("SELECT sha256, checked_max_decoded, check_version FROM blobs")).all()
+        downgrade(directory=str(MIGRATIONS), revision="c3e5a7b9d1f2")
+        with db.engine.connect() as conn:
+            kept = conn.execute(text("SELECT * FROM blobs")).mappings().all()
+        db.engine.dispose()
+    assert [tuple(m) for m in marks] == [("ab", None, None)]
+    assert [dict(k) for k in kept] == [{"sha256": "ab", "size": 4, "content": b"%PDF",
+                                        "created_at": "2026-12-01 10:00:00.000000"}]

@@ -10,12 +10,12 @@ job whose worker fell silent is `stranded`, and the clock queues it again.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 
 from app.errors import DomainError
 from app.extensions import db
@@ -64,7 +64,41 @@ def _hold(job_id: int, attempt: int) -> None:
         raise Superseded(f"job {job_id}: attempt {attempt} no longer holds it")
 
 
-def _claim(job_id: int) -> tuple[str, dict[str, Any], int | None, int] | None:
+def _held_job(job_id: int, attempt: int) -> Job:
+    """`_hold`, and the job's row read in the same statement."""
+    job = db.session.execute(select(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING,
+                                               Job.attempts == attempt).with_for_update()
+                             .execution_options(populate_existing=True)).scalar_one_or_none()
+    if job is None:
+        raise Superseded(f"job {job_id}: attempt {attempt} no longer holds it")
+    return job
+
+
+class _Claimed(NamedTuple):
+    operation: str
+    params: dict[str, Any]
+    instance_id: int | None
+    attempt: int
+    head: str | None  # the audit chain's head once the claim committed, when the claim chained events
+
+
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO off")
+
+
+def _commit_claim() -> None:
+    """Commit the claim without waiting for its WAL to reach the disk (PostgreSQL). Nothing outside the database acts
+    on it: the job's next commit, which keeps the sealed document, is synchronous and flushes the claim's WAL with its
+    own. Visibility and locks are as with any commit (fencing is unchanged); only a crash of the database server
+    within a fraction of a second can lose it, and then with everything committed after it (WAL is replayed in
+    order): the job is queued as before and recovered like any stranded one, and the events it chained are chained
+    again, to the same hashes."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_ASYNC_COMMIT)
+    db.session.commit()
+
+
+def _claim(job_id: int) -> _Claimed | None:
     """Take the job for this worker: one conditional UPDATE, so that of two workers (or a worker and a withdrawal
     that cancelled the job) exactly one wins. The winner gets the job's operation, parameters and process.
 
@@ -72,10 +106,13 @@ def _claim(job_id: int) -> tuple[str, dict[str, Any], int | None, int] | None:
     the sealed document carries a head that covers them, and the chain is never locked while the job signs. Other
     jobs carry no head: the clock chains their events."""
     claimed = db.session.execute(_CLAIM, {"job_id": job_id, "now": utcnow()}).first()
+    head = None
     if claimed is not None and claimed.operation in operators.SEALING_OPERATORS:
-        audit.extend_chain()
-    db.session.commit()
-    return (claimed.operation, claimed.params, claimed.instance_id, claimed.attempts) if claimed is not None else None
+        head = audit.extend_chain_to_head()
+    _commit_claim()
+    if claimed is None:
+        return None
+    return _Claimed(claimed.operation, claimed.params, claimed.instance_id, claimed.attempts, head)
 
 
 def run_job(job_id: int) -> str:
@@ -89,9 +126,10 @@ def run_job(job_id: int) -> str:
         if job.status == JobStatus.QUEUED:
             return "waiting"  # an early copy on the queue; the clock enqueues it when its time comes
         return f"already {job.status.value}"
-    operation, params, instance_id, attempt = claimed
+    operation, params, instance_id, attempt, head = claimed
     try:
-        result = operators.run_operator(operation, dict(params), instance_id, actor)
+        with audit.head_known(head):  # the head the claim just chained and committed: not read again
+            result = operators.run_operator(operation, dict(params), instance_id, actor)
         if Deadline.fired:  # RQ's timeout fired, and a library swallowed it: what it read may be incomplete
             raise JobTimeoutException(f"job {job_id} ran out of time")
         # The operator's work (a document and its audit event) is kept even if resuming fails: operators do their
@@ -101,9 +139,7 @@ def run_job(job_id: int) -> str:
         # takes them in.
         _hold(job_id, attempt)
         db.session.commit()
-        _hold(job_id, attempt)
-        job = db.session.get(Job, job_id)
-        assert job is not None
+        job = _held_job(job_id, attempt)
         job.status = JobStatus.DONE  # written with the resumed process, or rolled back with it
         job.finished_at = utcnow()
         job.error = None

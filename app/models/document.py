@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, LargeBinary, String
+from sqlalchemy import BigInteger, Enum, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from app.extensions import Model, db
@@ -21,6 +21,11 @@ class Blob(Model):
     size: Mapped[int]
     content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The content passed app.pdf's check_document on every page, at this per-page decoded limit and under these
+    # rules (app.pdf's ContentCheck, written only after such a pass, at upload): stamping it in another process then
+    # skips the walk. None: not checked so (sealed output, letters, content stored before the mark existed).
+    checked_max_decoded: Mapped[int | None] = mapped_column(BigInteger)
+    check_version: Mapped[int | None]
 
 
 class DocumentKind(enum.StrEnum):

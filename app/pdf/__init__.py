@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from app.pdf.appearance import appearance_aspect
     from app.pdf.archive import NewestTimestamp, add_archive_timestamp, newest_timestamp
     from app.pdf.document import (
+        CHECK_VERSION,
         MAX_PAGE_DECODED,
+        ContentCheck,
         PdfInfo,
         check_signable,
         count_signatures,
@@ -81,7 +83,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ".appearance": ("appearance_aspect",),
     ".archive": ("NewestTimestamp", "add_archive_timestamp", "newest_timestamp"),
     ".document": (
+        "CHECK_VERSION",
         "MAX_PAGE_DECODED",
+        "ContentCheck",
         "PdfInfo",
         "check_signable",
         "count_signatures",
@@ -143,8 +147,10 @@ __all__ = [
     "newest_timestamp",
     "EVIDENCE_FILE",
     "EVIDENCE_FORMAT",
+    "CHECK_VERSION",
     "MAX_PAGE_DECODED",
     "AlreadySignedError",
+    "ContentCheck",
     "EncryptedPdfError",
     "EveryPageSpec",
     "Evidence",

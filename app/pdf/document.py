@@ -26,7 +26,9 @@ from app.pdf.geometry import frame_of
 from app.pdf.structure import check_form_fields, check_page_tree
 
 __all__ = [
+    "CHECK_VERSION",
     "MAX_PAGE_DECODED",
+    "ContentCheck",
     "PdfInfo",
     "check_content",
     "check_document",
@@ -45,17 +47,38 @@ MAX_XMP = 4 * 2**20  # bytes of XMP metadata; real packets are a few kilobytes
 CHECKED_LIMIT = 512
 _checked: OrderedDict[tuple[bytes, int], None] = OrderedDict()
 _checked_lock = threading.Lock()
+# The rules of `check_document`: raise it whenever they change (a new check, a stricter one), so that a ContentCheck
+# written under older rules no longer spares the walk.
+CHECK_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ContentCheck:
+    """Bytes that passed `check_document` on every page: their SHA-256 (hexadecimal), the per-page decoded limit they
+    passed at, and the CHECK_VERSION of the rules. A caller may keep it beside the bytes (stored by their SHA-256,
+    never changed) and hand it back to `stamp`, which skips the walk when it names the same bytes, limit and rules."""
+
+    sha256: str
+    max_decoded: int
+    version: int = CHECK_VERSION
+
+    def covers(self, digest: str, max_decoded: int) -> bool:
+        """Whether these bytes passed, at this limit, under the current rules (the same limit only: that a check is
+        monotonic in its limit is not assumed)."""
+        return self.sha256 == digest and self.max_decoded == max_decoded and self.version == CHECK_VERSION
 
 
 @dataclass(frozen=True)
 class PdfInfo:
     """What an upload is: pages, signatures, and whether it was damaged and had to be repaired to be read
-    (stamping writes the repaired file, so the seal and signature go onto a sound document)."""
+    (stamping writes the repaired file, so the seal and signature go onto a sound document); and the record that
+    its every page passed `check_document`, for the caller to keep beside the bytes."""
 
     page_count: int
     signature_count: int
     repaired: bool = False
     repairs: tuple[str, ...] = ()
+    check: ContentCheck | None = None
 
 
 @contextmanager
@@ -113,22 +136,35 @@ def check_document(pdf: pikepdf.Pdf, max_decoded: int = MAX_PAGE_DECODED, pages:
 
 
 def check_content(data: bytes, pdf: pikepdf.Pdf, max_decoded: int = MAX_PAGE_DECODED,
-                  pages: list[int] | None = None) -> None:
+                  pages: list[int] | None = None, checked: ContentCheck | None = None) -> ContentCheck | None:
     """`check_document` on `pdf`, opened from `data` by the caller, done once per content: bytes whose every page
-    passed at this limit in this process (an upload inspected, then stamped; a retried job) pass again without the
-    walk. The check is a function of the bytes and the limit, and the bytes are known by their SHA-256, which no
-    one can make other bytes match: what is skipped is exactly what would pass."""
-    key = (hashlib.sha256(data).digest(), max_decoded)
+    passed at this limit in this process (an upload inspected, then stamped; a retried job), or that `checked`
+    vouches for (a pass in another process, kept by the caller beside the bytes), pass again without the walk.
+    The check is a function of the bytes, the limit and the rules, and the bytes are known by their SHA-256, which
+    no one can make other bytes match: what is skipped is exactly what would pass. Returns the ContentCheck of a
+    check of every page (None for some pages only)."""
+    digest = hashlib.sha256(data).digest()
+    key = (digest, max_decoded)
+    done = ContentCheck(digest.hex(), max_decoded)
+    vouched = checked is not None and checked.covers(done.sha256, max_decoded)
     with _checked_lock:
-        if key in _checked:
-            _checked.move_to_end(key)
-            return
-    check_document(pdf, max_decoded, pages)
-    if pages is None:  # only a check of every page vouches for the document
-        with _checked_lock:
+        if key in _checked or vouched:
             _checked[key] = None
-            while len(_checked) > CHECKED_LIMIT:
-                _checked.popitem(last=False)
+            _checked.move_to_end(key)
+            _forget_oldest()
+            return done
+    check_document(pdf, max_decoded, pages)
+    if pages is not None:  # only a check of every page vouches for the document
+        return None
+    with _checked_lock:
+        _checked[key] = None
+        _forget_oldest()
+    return done
+
+
+def _forget_oldest() -> None:
+    while len(_checked) > CHECKED_LIMIT:
+        _checked.popitem(last=False)
 
 
 def _signed_fields(pdf: pikepdf.Pdf) -> list[str]:
@@ -153,11 +189,11 @@ def signed_field_names(data: bytes, max_pages: int = 2000) -> frozenset[str]:
 
 def inspect_pdf(data: bytes, max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> PdfInfo:
     """Validate PDF bytes (the checks of `check_document`, on every page) and tell their page and signature
-    counts, and what qpdf had to repair to read them."""
+    counts, what qpdf had to repair to read them, and the ContentCheck of the pass."""
     with open_pdf(data, max_pages, max_decoded) as pdf:
-        check_content(data, pdf, max_decoded)
+        check = check_content(data, pdf, max_decoded)
         repairs = tuple(_repair_message(w) for w in pdf.get_warnings())
-        return PdfInfo(len(pdf.pages), count_signatures(pdf), bool(repairs), repairs)
+        return PdfInfo(len(pdf.pages), count_signatures(pdf), bool(repairs), repairs, check)
 
 
 def check_signable(data: bytes, max_pages: int = 2000) -> None:

@@ -16,6 +16,7 @@ import pikepdf
 
 from app.pdf.budget import MAX_PAGE_DECODED
 from app.pdf.document import (
+    ContentCheck,
     check_content,
     check_document,
     check_signable_open,
@@ -377,14 +378,16 @@ def _add_form(page: pikepdf.Page, prefix: str, form: pikepdf.Object) -> str:
     raise AssertionError("unreachable: one of len + 1 names is free")
 
 
-def stamp(data: bytes, plan: StampPlan, max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED) -> bytes:
+def stamp(data: bytes, plan: StampPlan, max_pages: int = 2000, max_decoded: int = MAX_PAGE_DECODED,
+          checked: ContentCheck | None = None) -> bytes:
     """Draw everything the plan asks for; returns the new PDF. The input is never changed in place.
 
-    The document passes `check_document` on every page first (once per content: `check_content`). Raises
-    AlreadySignedError for a signed PDF: changing its pages would break the signatures.
+    The document passes `check_document` on every page first (once per content: `check_content`; `checked` is the
+    ContentCheck `inspect_pdf` gave for these bytes, if the caller kept it). Raises AlreadySignedError for a signed
+    PDF: changing its pages would break the signatures.
     """
     with open_pdf(data, max_pages, max_decoded) as pdf:
-        check_content(data, pdf, max_decoded)
+        check_content(data, pdf, max_decoded, checked=checked)
         with reading("the PDF cannot be stamped"):
             if count_signatures(pdf):
                 raise AlreadySignedError("the PDF is already signed; stamping it would invalidate its signatures")

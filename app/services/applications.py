@@ -6,8 +6,9 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from app.extensions import db
@@ -169,7 +170,7 @@ def submit(spec: ApplicationSpec, requester: User, actor: Actor) -> Submitted:
             raise
         return Submitted(earlier, (), again=True)
     document = documents.add_document(application.id, DocumentKind.ORIGINAL, spec.filename, spec.content,
-                                      info.page_count)
+                                      info.page_count, check=info.check)
     own = dict(seal_id=seal.id, document_type=spec.document_type, title=title, counterparty=counterparty,
                copies=spec.copies, filename=spec.filename, sha256=document.sha256, pages=info.page_count,
                repaired=list(info.repairs), seal_page=spec.seal_page, seal_keyword=keyword,
@@ -252,13 +253,27 @@ def refresh_status(application_id: int, actor: Actor, reason: str | None = None,
                    instance: ProcessInstance | None = None, sealing: bool = False) -> SealApplication:
     """Derive the application's status from its process (`instance`, when the caller holds it already; `sealing`
     when the caller's step queued a job); record the change if there is one."""
-    application = get_application(application_id)
+    completed = instance is not None and instance.status == InstanceStatus.COMPLETED
+    application = _with_documents(application_id) if completed else get_application(application_id)
     instance = instance or process_of(application)
     target = _status_from_process(application, instance, sealing)
     if target != application.status:
         application.move_to(target)
         application.failure_reason = reason if target == ApplicationStatus.FAILED else None
         record(actor, f"application.{target.value}", "seal_application", application.id, reason=reason)
+    return application
+
+
+def _with_documents(application_id: int) -> SealApplication:
+    """The application with its documents (a finished process's outcome depends on them): as the session holds them,
+    or read together in one statement (after a commit expired them, say)."""
+    held = db.session.identity_map.get(db.session.identity_key(SealApplication, application_id))
+    if held is not None and not inspect(held).unloaded & {"status", "documents"}:
+        return held
+    application = db.session.execute(select(SealApplication).where(SealApplication.id == application_id)
+                                     .options(joinedload(SealApplication.documents))).unique().scalar_one_or_none()
+    if application is None:
+        raise NotFound(f"application {application_id} does not exist")
     return application
 
 

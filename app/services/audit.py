@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -43,7 +45,8 @@ from tools.verify_audit import check_anchors, check_chain, check_heads, check_st
 
 __all__ = ["AuditCheck", "ChainStatus", "EventSearchSpec", "EventsPage", "anchor_head", "chain_head", "chain_status",
            "check_log", "check_log_reader", "distinct_actions", "events_for", "events_page", "export_bundle",
-           "extend_chain", "instance_applications", "may_read_log", "search_events", "verify_chain"]
+           "extend_chain", "extend_chain_to_head", "head_known", "instance_applications", "may_read_log",
+           "search_events", "verify_chain"]
 
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(7203010)")
 _SQLITE_LOCK = text("UPDATE audit_events SET id = id WHERE id = 0")
@@ -71,11 +74,21 @@ def _head() -> tuple[int, str]:
 def extend_chain(batch: int = 5000) -> int:
     """Chain the committed events not chained yet (at most `batch`, oldest first) after the current head; how many.
     The caller commits, which ends the critical section. An event committed meanwhile waits for the next call."""
+    return _extend_chain(batch)[0]
+
+
+def extend_chain_to_head(batch: int = 5000) -> str | None:
+    """`extend_chain`, telling the head the chain ends at once the caller commits (None when nothing was pending:
+    the head was not read)."""
+    return _extend_chain(batch)[1]
+
+
+def _extend_chain(batch: int) -> tuple[int, str | None]:
     _lock_chain()
     pending = db.session.execute(select(_EVENTS).where(_EVENTS.c.seq.is_(None)).order_by(_EVENTS.c.id)
                                  .limit(batch)).all()
     if not pending:
-        return 0
+        return 0, None
     seq, head = _head()
     links = []
     for row in pending:
@@ -84,12 +97,30 @@ def extend_chain(batch: int = 5000) -> int:
         head = event_digest(event)
         links.append({"event_id": row.id, "new_seq": seq, "new_prev": event["prev"], "new_hash": head})
     db.session.connection().execute(_LINK, links)
-    return len(pending)
+    return len(pending), head
+
+
+# A head the caller chained up to and committed just before (a sealing job's claim), answered by `chain_head`
+# inside `head_known` without reading the chain again: the chain only grows, so a committed head stays a true one.
+_known_head: ContextVar[str | None] = ContextVar("known_audit_head", default=None)
+
+
+@contextmanager
+def head_known(head: str | None) -> Iterator[None]:
+    """Within the block, `chain_head` is `head` (when not None): a head the caller's committed transaction chained."""
+    token = _known_head.set(head)
+    try:
+        yield
+    finally:
+        _known_head.reset(token)
 
 
 def chain_head() -> str:
-    """The hash of the newest chained event: what a sealed document records as the log's state when sealed."""
-    return _head()[1]
+    """The hash of the newest chained event: what a sealed document records as the log's state when sealed (inside
+    `head_known`, the head its block was given: the one the job chained, covering its approvals, when it took the
+    job)."""
+    known = _known_head.get()
+    return known if known is not None else _head()[1]
 
 
 def anchor_head() -> AuditAnchor | None:

@@ -10,7 +10,8 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import joinedload
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, PolicyViolation
 from app.extensions import db
@@ -22,7 +23,7 @@ from app.services.documents import pdf_errors
 from app.services.signing import sign_with_seal
 
 if TYPE_CHECKING:  # app.pdf is imported where used: the web imports this module, the worker seals
-    from app.pdf import EveryPageSpec, KeywordSpec, SignatureField, StampPlan, StampSpec
+    from app.pdf import ContentCheck, EveryPageSpec, KeywordSpec, SignatureField, StampPlan, StampSpec
 
 SEAL_SIZE_MM = 40.0
 # Without a keyword, the seal sits bottom-right on its page, as a reader sees it.
@@ -93,6 +94,13 @@ def evidence(application: SealApplication, approvals: list[gate.Approval],
     return proof
 
 
+def _requester_name(application: SealApplication) -> str:
+    if "requester" not in inspect(application).unloaded:  # a sealing operator's application comes with it
+        return application.requester.display_name
+    # The name alone: loading the requester would load their roles too.
+    return str(db.session.execute(select(User.display_name).where(User.id == application.requester_id)).scalar_one())
+
+
 def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
                proof: dict[str, Any] | None = None) -> StampPlan:
     """What is drawn before signing: riding seal and watermark when asked, and always the QR code; and the
@@ -101,8 +109,7 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
 
     watermark = None
     if application.watermark:
-        # The name alone: loading the requester would load their roles too.
-        name = db.session.execute(select(User.display_name).where(User.id == application.requester_id)).scalar_one()
+        name = _requester_name(application)
         text = f"机密 CONFIDENTIAL · {name} · {utcnow():%Y-%m-%d}"
         watermark = WatermarkSpec(text)
     return StampPlan(
@@ -114,21 +121,29 @@ def stamp_plan(application: SealApplication, seal_pdf: bytes, page_count: int,
     )
 
 
-def _seal_and_sign(application: SealApplication, image: SealImage, content: bytes, page_count: int,
-                   proof: dict[str, Any], every_page: EveryPageSpec | None = None) -> bytes:
+def _seal_and_sign(application: SealApplication, image: SealImage, content: bytes, check: ContentCheck | None,
+                   page_count: int, proof: dict[str, Any], every_page: EveryPageSpec | None = None) -> bytes:
     from app.pdf import stamp
 
     seal = seals.usable_seal(application.seal_id)
     plan = replace(stamp_plan(application, image.image_pdf, page_count, proof), every_page=every_page)
     with pdf_errors():
-        stamped = stamp(content, plan, **documents.pdf_limits())
+        # The upload's check, kept on its blob, spares the walk of every page that inspection already made.
+        stamped = stamp(content, plan, **documents.pdf_limits(), checked=check)
     return sign_with_seal(seal, stamped, f"SealFlow_{application.id}_{seal.id}", f"Seal application #{application.id}",
                           seal_placement(application.seal_page, application.seal_keyword),
                           certify=current_app.config["CERTIFY"], image=image)
 
 
+# What every sealing operator reads of its application, in one statement: its seal and the seal's current image
+# (with the image itself), its documents, and its requester's name (for a watermark; their roles are not read).
+_SEALING_LOAD = (joinedload(SealApplication.seal).joinedload(Seal.current_image).undefer(SealImage.image_pdf),
+                 joinedload(SealApplication.documents),
+                 joinedload(SealApplication.requester).load_only(User.display_name).lazyload(User.roles))
+
+
 def _application(params: dict[str, Any]) -> SealApplication:
-    application = db.session.get(SealApplication, int(params["application_id"]))
+    application = db.session.get(SealApplication, int(params["application_id"]), options=_SEALING_LOAD)
     if application is None:
         raise NotFound(f"application {params['application_id']} does not exist")
     return application
@@ -146,7 +161,7 @@ def _result(document: Document) -> dict[str, Any]:
 
 
 def _seal_once(application: SealApplication, actor: Actor,
-               seal_with: Callable[[SealImage, bytes, int, dict[str, Any]], bytes],
+               seal_with: Callable[[SealImage, bytes, ContentCheck | None, int, dict[str, Any]], bytes],
                signer_id: int | None = None, authorization_id: int | None = None, **details: Any) -> dict[str, Any]:
     """Produce the sealed PDF from the original once, however often a (retried) job asks, and only through the
     sealing gate. The seal's image is the version current when the job runs (an image replaced after the
@@ -156,13 +171,13 @@ def _seal_once(application: SealApplication, actor: Actor,
     if done is not None:
         return _result(done)
     original = _original(application)
-    content = documents.read_content(original)
+    content, check = documents.read_checked(original)
     approvals = gate.check(application, original, content, signer_id, authorization_id, actor)
     image = seals.usable_seal(application.seal_id).current_image
     proof = evidence(application, approvals, image)
     if authorization_id is not None:
         proof["signature_authorization"] = authorizations.evidence_of(authorization_id)
-    signed = seal_with(image, content, original.page_count, proof)
+    signed = seal_with(image, content, check, original.page_count, proof)
     filename = f"{PurePath(original.filename).stem}-sealed.pdf"
     sealed = documents.add_document(application.id, DocumentKind.SEALED, filename, signed, original.page_count,
                                     seal_image_id=image.id)
@@ -177,7 +192,8 @@ def seal_document(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Service operator `seal_document`: produce the sealed PDF once, however often it is called."""
     application = _application(params)
     return _seal_once(application, actor,
-                      lambda image, content, pages, proof: _seal_and_sign(application, image, content, pages, proof))
+                      lambda image, content, check, pages, proof: _seal_and_sign(application, image, content, check,
+                                                                                 pages, proof))
 
 
 def apply_leader_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
@@ -189,8 +205,8 @@ def apply_leader_signature(params: dict[str, Any], actor: Actor) -> dict[str, An
         raise PolicyViolation(f"the seal “{application.seal.name}” belongs to no leader; a leader's signature "
                               "needs a personal or legal-representative seal")
     return _seal_once(application, actor,
-                      lambda image, content, pages, proof: _seal_and_sign(application, image, content, pages,
-                                                                          proof, leader_page_seal()),
+                      lambda image, content, check, pages, proof: _seal_and_sign(application, image, content, check,
+                                                                                 pages, proof, leader_page_seal()),
                       signer_id=application.seal.owner_user_id,
                       authorization_id=int(authorization_id) if authorization_id is not None else None,
                       every_page=True, leader_id=application.seal.owner_user_id)
@@ -238,14 +254,14 @@ def _party_fields(application: SealApplication, content: bytes,
                  for position, found in enumerate(placements))
 
 
-def _prepared_for_parties(application: SealApplication, original: Document, order: list[tuple[int, int]],
-                          proof: dict[str, Any]) -> bytes:
+def _prepared_for_parties(application: SealApplication, original: Document, content: bytes,
+                          check: ContentCheck | None, order: list[tuple[int, int]], proof: dict[str, Any]) -> bytes:
     """The original, stamped (QR code; watermark and riding seal when asked) with every party's empty field, so
     that each signature only fills its own field and no earlier one sees the document change around it."""
     from app.pdf import add_signature_fields, stamp
 
     plan = stamp_plan(application, application.seal.image_pdf, original.page_count, proof)
-    stamped = stamp(documents.read_content(original), plan, **documents.pdf_limits())
+    stamped = stamp(content, plan, **documents.pdf_limits(), checked=check)
     return add_signature_fields(stamped, _party_fields(application, stamped, order))
 
 
@@ -271,12 +287,14 @@ def add_party_signature(params: dict[str, Any], actor: Actor) -> dict[str, Any]:
     waiting_for = [k + 1 for k in range(position) if party_field(application.id, k) not in signed_before]
     if waiting_for:
         raise InvalidTransition(f"party {position + 1} cannot sign before party {waiting_for[0]}")
-    approvals = gate.check(application, original, documents.read_content(original), signer_id=party[0])
+    content, check = documents.read_checked(original)
+    approvals = gate.check(application, original, content, signer_id=party[0])
     seal = party_seal(*party)
     image = seal.current_image
     if latest is None:
         with pdf_errors():
-            base = _prepared_for_parties(application, original, order, evidence(application, approvals))
+            base = _prepared_for_parties(application, original, content, check, order,
+                                         evidence(application, approvals))
     signed = sign_with_seal(seal, base, party_field(application.id, position),
                             f"Party {position + 1} of {len(order)}, seal application #{application.id}",
                             certify=current_app.config["CERTIFY"] and latest is None, image=image)

@@ -171,7 +171,8 @@ def test_an_attempt_whose_job_was_taken_keeps_nothing_and_the_document_is_sealed
     job = db.session.execute(select(Job)).scalar_one()
     claimed_by_a = runner._claim(job.id)
     assert claimed_by_a is not None
-    operation, params, instance_id, attempt_a = claimed_by_a
+    operation, params, instance_id, attempt_a = (claimed_by_a.operation, claimed_by_a.params,
+                                                 claimed_by_a.instance_id, claimed_by_a.attempt)
     grace = timedelta(seconds=app.config["WORKER_TTL"])
     assert tick(now=utcnow() + grace * 1.5).jobs_recovered == 1  # A has been silent: queued again
     assert runner.run_job(job.id) == "done"  # worker B
@@ -212,3 +213,57 @@ def test_a_job_whose_workers_die_on_every_attempt_fails_for_good_instead_of_runn
     assert job.status == JobStatus.FAILED and "stopped during each of its 3 attempts" in (job.error or "")
     assert db.session.get(SealApplication, application.id).status == ApplicationStatus.FAILED
     assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "job.failed")).first() is not None
+
+
+def test_a_sealing_job_reads_each_row_once_and_embeds_the_head_its_claim_chained(app, org):
+    """What the job already holds is not asked again: the chain's head the claim computed (the sealed document
+    carries it), the application with its seal, image, requester's name and documents in one read, the next
+    version from those documents, the job's row with its second hold; the gate and the fencing still run."""
+    import io
+    import json
+
+    import pikepdf
+    from sqlalchemy import event
+
+    from app.pdf import EVIDENCE_FILE
+    from app.services import audit, documents
+
+    application = _file(org)
+    application.watermark = True
+    db.session.commit()
+    _decide(org.head)
+    statements: list[str] = []
+    listener = lambda *args: statements.append(" ".join(args[2].split()))  # noqa: E731
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        work_off_queue(app)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+    db.session.expire_all()
+    found = db.session.get(SealApplication, application.id)
+    assert found.status == ApplicationStatus.SEALED
+    sealed = found.document(DocumentKind.SEALED)
+    with pikepdf.open(io.BytesIO(documents.read_content(sealed))) as pdf:
+        head = json.loads(pdf.attachments[EVIDENCE_FILE].get_file().read_bytes())["audit_chain_head"]
+    # The claim chained the approval and what followed it; the job's own events wait for the clock.
+    chained = db.session.execute(select(AuditEvent).where(AuditEvent.seq.is_not(None))
+                                 .order_by(AuditEvent.seq)).scalars().all()
+    assert head == chained[-1].hash == audit.chain_head() and "task.completed" in {e.action for e in chained}
+    assert "document.sealed" not in {e.action for e in chained}
+
+    def count(start: str) -> int:
+        return sum(s.startswith(start) for s in statements)
+
+    assert count("SELECT audit_events.seq, audit_events.hash") == 1  # the claim's, not the evidence's again
+    assert count("SELECT documents.") == count("SELECT max(documents.version)") == 0  # read with the application
+    assert count("SELECT seal_images.") == count("SELECT seals.id, seals.name") == 0
+    assert count("SELECT users.display_name") == 0  # the watermark's name came with the application
+    assert count("SELECT seal_applications.") == 2  # for the sealing, then under the process's lock to follow it
+    assert count("SELECT jobs.id FROM jobs WHERE jobs.id") == count("SELECT jobs.id, jobs.") == 1  # the two holds
+    if db.engine.dialect.name == "postgresql":
+        assert sum(s.startswith("SELECT jobs.") and s.endswith("FOR UPDATE") for s in statements) == 2
+    # The gate and the fencing as before: the approvals and their deciders' names, the seal's state for signing.
+    assert count("SELECT human_tasks.") == count("SELECT users.id, users.display_name") == 1
+    assert count("SELECT seals.id, seals.status") == 1

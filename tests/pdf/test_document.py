@@ -1,23 +1,30 @@
+import hashlib
 import io
 import re
 import resource
 import zlib
+from collections import OrderedDict
+from dataclasses import replace
 
 import pikepdf
 import pytest
 
 from app.pdf import (
+    CHECK_VERSION,
+    ContentCheck,
     EncryptedPdfError,
     InvalidPdfError,
     SealImageSpec,
     SigningIdentity,
     SignSpec,
+    StampPlan,
     StampSpec,
     check_signable,
     inspect_pdf,
     make_signer,
     render_seal_pdf,
     sign_pdf,
+    stamp,
     stamp_seal,
     verify_pdf,
 )
@@ -178,3 +185,37 @@ def test_a_refused_document_is_refused_again():
     for _ in range(2):
         with pytest.raises(InvalidPdfError, match="decompression bomb"):
             inspect_pdf(bomb)
+
+
+def test_a_kept_content_check_spares_the_walk_for_its_bytes_limit_and_rules_only(monkeypatch: pytest.MonkeyPatch):
+    """What inspect_pdf vouches for (a ContentCheck, kept by the caller beside the bytes) lets stamp skip the walk in
+    a process that never saw the bytes; a check at a lower or higher limit, under other rules, or of other bytes
+    does not, and a document refused at the limit in force stays refused."""
+    from app.pdf import document
+
+    walks: list[int] = []
+    real = document.check_document
+    monkeypatch.setattr(document, "check_document", lambda pdf, limit=MAX, pages=None: (
+        walks.append(limit) if pages is None else None, real(pdf, limit, pages)))
+    plan = StampPlan(seal_pdf=render_seal_pdf(SealImageSpec("X")), seals=(StampSpec(page=1),))
+
+    def fresh(tag: str) -> tuple[bytes, str]:
+        data = _bomb(2) + f"\n% kept check: {tag}\n".encode()
+        return data, hashlib.sha256(data).hexdigest()
+
+    inspected, digest = fresh("inspected")
+    check = inspect_pdf(inspected).check
+    assert check == ContentCheck(digest, MAX, CHECK_VERSION) and walks == [MAX]
+    monkeypatch.setattr(document, "_checked", OrderedDict())  # another process: the check is all it knows
+    stamp(inspected, plan, checked=check)
+    assert walks == [MAX]
+
+    for checked in (lambda d: ContentCheck(d, 3 * 2**20), lambda d: ContentCheck(d, 2 * MAX),
+                    lambda d: ContentCheck(d, MAX, CHECK_VERSION + 1), lambda d: replace(check, sha256="0" * 64)):
+        data, other = fresh(repr(checked(digest)))
+        walks.clear()
+        stamp(data, plan, checked=checked(other))
+        assert walks == [MAX]
+    data, other = fresh("refused")
+    with pytest.raises(InvalidPdfError, match="decompression bomb"):
+        stamp(data, plan, max_decoded=2**20, checked=ContentCheck(other, MAX))

@@ -7,14 +7,16 @@ import hashlib
 import io
 import json
 import re
+from collections import OrderedDict
 from typing import Any
 
 import pikepdf
+import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import ApplicationStatus, AuditEvent, DocumentKind, RoleName, SealApplication, SealKind
+from app.models import ApplicationStatus, AuditEvent, Blob, DocumentKind, RoleName, SealApplication, SealKind
 from app.models.audit import Actor
 from app.pdf import EVIDENCE_FILE, SealImageSpec
 from app.services import accounts, applications, approvals, documents, seals, verification
@@ -107,3 +109,36 @@ def test_parties_sign_over_evidence_embedded_once_before_the_first(app: Flask, o
     assert report.evidence is not None and report.evidence.covered, report.evidence
     assert report.evidence.field_name == report.signatures[0].field_name
     assert _evidence(final)["approvals"][0]["name"] == "Harry"
+
+
+def test_the_worker_stamps_an_upload_unwalked_when_its_blob_says_it_passed_at_the_limit_in_force(
+        app: Flask, org: Org, monkeypatch: pytest.MonkeyPatch):
+    """The upload's check is kept on its blob, and the sealing job, in a process that never saw the bytes, stamps
+    them without walking every page again; a blob marked at another limit is walked."""
+    from app.pdf import CHECK_VERSION, document
+
+    limit = app.config["MAX_PAGE_DECODED_MB"] * 2**20
+    filed = []
+    for tag in (b"marked", b"marked at a lower limit"):
+        spec = ApplicationSpec(seal_id=org.contract_seal.id, document_type="contract", filename="contract.pdf",
+                               content=corpus_pdf("minimal-document.pdf") + b"\n% " + tag + b"\n", reason="Sign it")
+        filed.append(applications.submit(spec, org.employee, ACTOR).application)
+        db.session.commit()
+    marks = db.session.execute(select(Blob.checked_max_decoded, Blob.check_version)
+                               .where(Blob.sha256.in_([a.document(DocumentKind.ORIGINAL).sha256 for a in filed]))).all()
+    assert [tuple(m) for m in marks] == [(limit, CHECK_VERSION)] * 2
+    lowered = filed[1].document(DocumentKind.ORIGINAL).sha256
+    db.session.execute(update(Blob).where(Blob.sha256 == lowered).values(checked_max_decoded=limit // 2))
+    db.session.commit()
+
+    walked: list[int] = []
+    real = document.check_document
+    monkeypatch.setattr(document, "check_document", lambda pdf, max_decoded=limit, pages=None: (
+        walked.append(len(pdf.pages)) if pages is None else None, real(pdf, max_decoded, pages)))
+    monkeypatch.setattr(document, "_checked", OrderedDict())  # the worker's own process: it never saw the uploads
+    for task in approvals.inbox(org.head):
+        approvals.decide(task.id, org.head, "approve", "fine", Actor.of(org.head))
+        db.session.commit()
+    work_off_queue(app)
+    assert all(_sealed(a.id) for a in filed)
+    assert walked == [1]  # the blob marked at a lower limit, and only it
