@@ -173,7 +173,7 @@ def _seal_once(application: SealApplication, actor: Actor,
     original = _original(application)
     content, check = documents.read_checked(original)
     approvals = gate.check(application, original, content, signer_id, authorization_id, actor)
-    image = seals.usable_seal(application.seal_id).current_image
+    image = seals.seal_for_signing(application.seal_id).current_image  # locked until the sealed PDF is kept
     proof = evidence(application, approvals, image)
     if authorization_id is not None:
         proof["signature_authorization"] = authorizations.evidence_of(authorization_id)
@@ -220,7 +220,7 @@ def party_field(application_id: int, position: int) -> str:
 def party_seal(user_id: int, seal_id: int) -> Seal:
     """The usable seal a party signs with: one they hold, as its owner or one of its custodians; a person's
     signature (personal, legal representative) only its owner signs with."""
-    seal = seals.usable_seal(seal_id)
+    seal = seals.seal_for_signing(seal_id)
     if not seal.is_held_by(user_id) or (seal.kind in seals.OWNED_KINDS and seal.owner_user_id != user_id):
         raise PolicyViolation(f"the seal “{seal.name}” is not held by that party; a party signs only with a seal "
                               "they own or keep")

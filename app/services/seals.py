@@ -195,7 +195,22 @@ def seal_named(name: str) -> Seal:
 
 def usable_seal(seal_id: int) -> Seal:
     """A seal that may be applied now; suspended and revoked seals are refused."""
-    seal = get_seal(seal_id)
+    return _usable(get_seal(seal_id))
+
+
+_SIGNING_STATE = ["status", "certificate_pem", "encrypted_key", "token_key_label"]
+
+
+def seal_for_signing(seal_id: int) -> Seal:
+    """usable_seal, read afresh and share-locked until the transaction ends (on PostgreSQL; SQLite has one writer
+    anyway): a revocation, a suspension, a renewal or a key move waits for the document being signed with it now
+    to be committed, so that no document is signed with a seal that was revoked while it was being signed."""
+    seal = get_seal(seal_id)  # as the caller loaded it (with its image), its status and key read again below
+    db.session.refresh(seal, _SIGNING_STATE, with_for_update={"read": True})
+    return _usable(seal)
+
+
+def _usable(seal: Seal) -> Seal:
     if not seal.is_usable:
         raise PolicyViolation(f"the seal “{seal.name}” is {seal.status.value} and cannot be used")
     return seal

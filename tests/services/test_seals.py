@@ -2,11 +2,13 @@
 refused at upload, leaving nothing behind, and every preview is bounded."""
 
 import io
+import threading
+import time
 
 import pytest
 from cryptography import x509
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.errors import InvalidInput, PolicyViolation
 from app.extensions import db
@@ -24,6 +26,39 @@ ACTOR = Actor.system("test")
 
 def _count(model: type) -> int:
     return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_a_revocation_waits_for_the_document_being_signed_with_the_seal(app, org):
+    """The signing transaction share-locks the seal's row: a revocation sent meanwhile waits for it to commit, then
+    goes through; signing with the revoked seal afterwards is refused."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: a revocation cannot run while a job signs")
+    seal_id = org.contract_seal.id
+    db.session.commit()
+    seals.seal_for_signing(seal_id)  # this transaction signs with it, and stays open
+    revoked = threading.Event()
+
+    def revoke() -> None:
+        with app.app_context():
+            seals.set_status(seal_id, SealStatus.REVOKED, ACTOR, RevocationReason.KEY_COMPROMISE)
+            db.session.commit()
+            db.session.remove()
+        revoked.set()
+
+    thread = threading.Thread(target=revoke)
+    thread.start()
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE seals%'"
+    for _ in range(300):  # until the revocation's UPDATE waits on the lock (at most 30 s)
+        db.session.execute(text("SELECT pg_stat_clear_snapshot()"))  # the view is read once per transaction
+        if db.session.execute(text(waiting)).scalar():
+            break
+        time.sleep(0.1)
+    assert db.session.execute(text(waiting)).scalar() == 1 and not revoked.is_set()
+    db.session.commit()  # the document signed meanwhile is kept
+    thread.join(timeout=30)
+    assert revoked.is_set()
+    with pytest.raises(PolicyViolation, match="revoked"):
+        seals.seal_for_signing(seal_id)
 
 
 def test_revoking_records_the_time_the_reason_and_the_note(app, org):
