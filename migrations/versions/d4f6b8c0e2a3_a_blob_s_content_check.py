@@ -3,7 +3,7 @@ at upload), so that stamping in the worker does not walk the document again
 
 Revision ID: d4f6b8c0e2a3
 Revises: c3e5a7b9d1f2
-Create Date: 2026-12-12 10:00:00.000000
+Create Date: 2026-12-02 15:30:00.000000
 
 """
 import sqlalchemy as sa
