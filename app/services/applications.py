@@ -254,7 +254,7 @@ def refresh_status(application_id: int, actor: Actor, reason: str | None = None,
     """Derive the application's status from its process (`instance`, when the caller holds it already; `sealing`
     when the caller's step queued a job); record the change if there is one."""
     completed = instance is not None and instance.status == InstanceStatus.COMPLETED
-    application = _with_documents(application_id) if completed else get_application(application_id)
+    application = with_documents(application_id) if completed else get_application(application_id)
     instance = instance or process_of(application)
     target = _status_from_process(application, instance, sealing)
     if target != application.status:
@@ -264,9 +264,9 @@ def refresh_status(application_id: int, actor: Actor, reason: str | None = None,
     return application
 
 
-def _with_documents(application_id: int) -> SealApplication:
-    """The application with its documents (a finished process's outcome depends on them): as the session holds them,
-    or read together in one statement (after a commit expired them, say)."""
+def with_documents(application_id: int) -> SealApplication:
+    """The application with its documents (a finished process's outcome depends on them, a decision names the one it
+    was made on): as the session holds them, or read together in one statement (after a commit expired them, say)."""
     held = db.session.identity_map.get(db.session.identity_key(SealApplication, application_id))
     if held is not None and not inspect(held).unloaded & {"status", "documents"}:
         return held

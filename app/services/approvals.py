@@ -203,11 +203,6 @@ def can_decide(user: User, task: HumanTask) -> bool:
 
 
 @cache  # built once, on first use
-def _with_documents() -> list[Any]:
-    return [joinedload(SealApplication.documents)]  # in the same statement
-
-
-@cache  # built once, on first use
 def _with_instance() -> list[Any]:
     return [joinedload(HumanTask.instance)]  # every decision reads both
 
@@ -227,7 +222,7 @@ def application_of(task: HumanTask) -> SealApplication | None:
     application_id = task.instance.application_id
     if application_id is None:
         return None
-    return get_or_not_found(SealApplication, application_id, "application", _with_documents())
+    return applications.with_documents(application_id)
 
 
 def record_refusal(task_id: int, user: User, reason: str, actor: Actor) -> None:
