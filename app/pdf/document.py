@@ -202,12 +202,12 @@ def check_signable(data: bytes, max_pages: int = 2000) -> None:
     a wrong /Info or /ID, damaged XMP metadata, a corrupt compressed object stream. (Which fields it may sign in
     is sign_pdf's to say.)"""
     with open_pdf(data, max_pages) as pdf:
-        check_document(pdf, pages=[])
         check_signable_open(data, pdf)
 
 
-def check_signable_open(data: bytes, pdf: pikepdf.Pdf) -> None:
-    """`check_signable`'s own checks on `pdf`, opened from `data` by the caller (who ran `check_document`)."""
+def check_signable_open(data: bytes, pdf: pikepdf.Pdf, max_decoded: int = MAX_PAGE_DECODED) -> None:
+    """`check_signable`'s checks on `pdf`, opened from `data` by the caller."""
+    check_document(pdf, max_decoded, pages=[])
     with reading():
         repairs = [_repair_message(w) for w in pdf.get_warnings()]
         if repairs:

@@ -228,8 +228,7 @@ def place(data: bytes, wanted: Sequence[tuple[StampSpec | KeywordSpec, float]],
     seal that does not fit). With `signable`, the document passes `check_signable` first, in the same reading."""
     with open_pdf(data, max_pages, max_decoded) as pdf:
         if signable:
-            check_document(pdf, max_decoded, pages=[])
-            check_signable_open(data, pdf)
+            check_signable_open(data, pdf, max_decoded)
         count = len(pdf.pages)
         pages = sorted({i for spec, _ in wanted for i in _looked_at(spec, count)})
         check_content(data, pdf, max_decoded, pages)
